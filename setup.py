@@ -21,6 +21,7 @@ REQUIRED = [
     "scikit-image==0.26.0",
     "matplotlib==3.11.2",
     "pillow==12.3.0",
+    "openpyxl==3.1.5",
 ]
 
 setuptools.setup(
