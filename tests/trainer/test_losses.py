@@ -1,0 +1,92 @@
+"""The three losses against hand-computed values."""
+import math
+
+import numpy as np
+import pytest
+
+from trainer import losses
+
+
+def test_ranking_correct_order_with_clearance_is_zero():
+    # a is better (order +1) and scored 3 points above b: hinge relu(-(3) + 1) = 0.
+    loss = losses.ranking_loss(np.array([73.0]), np.array([70.0]), np.array([1.0]), margin=1.0)
+    assert float(loss) == 0.0
+
+
+def test_ranking_wrong_order_is_positive_by_hand():
+    # pair 0: a better but scored 2 below b: relu(-(+1) * (-2) + 1) = 3.
+    # pair 1: b better but a scored 0.5 above: relu(-(-1) * 0.5 + 1) = 1.5.
+    loss = losses.ranking_loss(
+        np.array([68.0, 50.5]), np.array([70.0, 50.0]), np.array([1.0, -1.0]), margin=1.0)
+    assert float(loss) == pytest.approx((3.0 + 1.5) / 2)
+
+
+def test_ranking_swapping_members_and_order_is_symmetric():
+    a, b, o = np.array([1.0, 5.0]), np.array([4.0, 2.0]), np.array([1.0, 1.0])
+    l1 = float(losses.ranking_loss(a, b, o, margin=0.5))
+    l2 = float(losses.ranking_loss(b, a, -o, margin=0.5))
+    assert l1 == pytest.approx(l2) and l1 > 0
+
+
+def test_ranking_ties_and_masked_pairs_are_excluded():
+    # pair 0 tie (excluded), pair 1 wrong by 1 -> relu(1 + 0) = 1, pair 2 masked out.
+    loss = losses.ranking_loss(
+        np.array([10.0, 1.0, 0.0]), np.array([0.0, 2.0, 9.0]), np.array([0.0, 1.0, 1.0]),
+        margin=0.0, pair_mask=np.array([1.0, 1.0, 0.0]))
+    assert float(loss) == pytest.approx(1.0)
+    only_ties = losses.ranking_loss(np.array([1.0]), np.array([3.0]), np.array([0.0]), 1.0)
+    assert float(only_ties) == 0.0
+
+
+def test_regression_uses_only_masked_targets_and_ignores_nan():
+    loss = losses.regression_loss(
+        np.array([50.0, 10.0, 30.0]), np.array([47.0, np.nan, 0.0]),
+        np.array([True, False, False]))
+    assert float(loss) == pytest.approx(9.0)
+    loss2 = losses.regression_loss(
+        np.array([50.0, 10.0, 30.0]), np.array([47.0, np.nan, 34.0]),
+        np.array([True, False, True]))
+    assert float(loss2) == pytest.approx((9.0 + 16.0) / 2)
+    assert float(losses.regression_loss(np.zeros(2), np.ones(2), np.zeros(2))) == 0.0
+
+
+def _log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_text_loss_by_hand_and_ignores_prompt_and_image_positions():
+    rng = np.random.default_rng(0)
+    b, t, v = 2, 6, 7
+    logits = rng.normal(size=(b, t, v)).astype(np.float32)
+    tokens = rng.integers(1, v, size=(b, t)).astype(np.int32)
+    # sample 0: prompt = positions 0..2, answer = 3..5; sample 1: answer 4..4, then pad.
+    mask = np.array([[0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 0]], bool)
+    lp = _log_softmax(logits)
+    s0 = -(lp[0, 2, tokens[0, 3]] + lp[0, 3, tokens[0, 4]] + lp[0, 4, tokens[0, 5]]) / 3
+    s1 = -lp[1, 3, tokens[1, 4]]
+    loss = float(losses.text_loss(logits, tokens, mask))
+    assert loss == pytest.approx((s0 + s1) / 2, rel=1e-5)
+
+    # Changing logits that predict prompt tokens, or prompt token ids themselves, or the
+    # last position (predicts nothing), leaves the loss unchanged.
+    logits2 = logits.copy()
+    logits2[0, :2] += 100 * rng.normal(size=(2, v))
+    logits2[1, :3] += 100 * rng.normal(size=(3, v))
+    logits2[:, -1] = 0.0
+    tokens2 = tokens.copy()
+    tokens2[:, :3] = (tokens2[:, :3] + 1) % v
+    assert float(losses.text_loss(logits2, tokens2, mask)) == pytest.approx(loss, rel=1e-6)
+    # ... while changing an answer-token prediction changes it.
+    logits3 = logits.copy()
+    logits3[0, 3, tokens[0, 4]] += 5.0
+    assert float(losses.text_loss(logits3, tokens, mask)) < loss
+
+
+def test_text_loss_perfect_prediction_is_near_zero():
+    tokens = np.array([[1, 2, 3, 4]])
+    logits = np.full((1, 4, 5), -1e4, np.float32)
+    for t in range(3):
+        logits[0, t, tokens[0, t + 1]] = 1e4
+    loss = float(losses.text_loss(logits, tokens, np.array([[0, 1, 1, 1]], bool)))
+    assert math.isclose(loss, 0.0, abs_tol=1e-6)

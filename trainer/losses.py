@@ -1,0 +1,86 @@
+"""CP-LLM's three training losses (paper section 3.2), backend-agnostic (keras.ops).
+
+All three return a scalar float32 and are 0 when nothing in the batch selects them (no
+valid pair, no regression target, no answer token), so a batch without pairs or without
+originals still trains the other terms.
+
+Ranking (eq. 1): over pairs (a, b) of the same source,
+    relu(-sign(y_a - y_b) * (s_a - s_b) + margin)
+averaged over valid pairs. Ties (sign 0: equal labels, or equal CRF when ranking on CRF)
+are EXCLUDED, not scored: with a tie the hinge would reduce to `relu(margin)`, a constant
+that gives no gradient and only dilutes the mean; excluding them keeps the loss a mean over
+pairs that carry an order.
+
+Regression (eq. 2): mean squared error over the videos selected by `mask` (the paper:
+originals only; the tiny config: every rendition with a VMAF pseudo-MOS).
+
+Text (eq. 3): next-token cross-entropy where `logits[:, t]` predicts `token_ids[:, t + 1]`,
+counted only where `loss_mask[:, t + 1]` is true (the answer tokens: prompt, image and
+padding positions never count); averaged per sample over its answer tokens, then over the
+samples that have any (the paper's 1/L_i inside, 1/B outside).
+"""
+from keras import ops
+
+
+def _safe_mean(values, weights):
+    weights = ops.cast(weights, "float32")
+    total = ops.sum(ops.cast(values, "float32") * weights)
+    count = ops.sum(weights)
+    return total / ops.maximum(count, 1.0)
+
+
+def ranking_loss(score_a, score_b, order, margin=0.0, pair_mask=None):
+    """Pairwise hinge loss on predicted scores.
+
+    Args:
+      score_a, score_b: float[N] predicted scores of the two videos of each pair.
+      order: float[N], `sign(y_a - y_b)`: +1 if a is better, -1 if b is better, 0 = tie
+        (excluded). Any real values work; only their sign is used.
+      margin: hinge margin, in the units of the scores.
+      pair_mask: optional bool/float[N], 0 drops a pair (e.g. batch padding).
+    Returns:
+      float32 scalar, mean over valid non-tied pairs (0 if there are none).
+    """
+    sign = ops.sign(ops.cast(order, "float32"))
+    diff = ops.cast(score_a, "float32") - ops.cast(score_b, "float32")
+    hinge = ops.relu(-sign * diff + margin)
+    valid = ops.cast(ops.not_equal(sign, 0.0), "float32")
+    if pair_mask is not None:
+        valid = valid * ops.cast(pair_mask, "float32")
+    return _safe_mean(hinge, valid)
+
+
+def regression_loss(score, target, mask):
+    """Mean squared error over the selected videos.
+
+    Args:
+      score, target: float[N]. mask: bool/float[N]; NaN targets must be masked out
+        (they are zeroed before use so they cannot poison the gradient).
+    """
+    mask = ops.cast(mask, "float32")
+    target = ops.where(mask > 0, ops.cast(target, "float32"), 0.0)
+    err = ops.square(ops.cast(score, "float32") - target)
+    return _safe_mean(err, mask)
+
+
+def text_loss(logits, token_ids, loss_mask):
+    """Next-token cross-entropy on answer tokens only.
+
+    Args:
+      logits: float[B, T, V] for the text positions; `logits[:, t]` predicts token t+1.
+      token_ids: int[B, T] prompt + answer tokens.
+      loss_mask: bool[B, T], true on answer (description) tokens that are real (not pad).
+    Returns:
+      float32 scalar: per-sample mean over its answer tokens, averaged over samples with
+      at least one answer token.
+    """
+    logits = ops.cast(logits[:, :-1, :], "float32")
+    targets = token_ids[:, 1:]
+    weights = ops.cast(loss_mask[:, 1:], "float32")
+    log_probs = ops.log_softmax(logits, axis=-1)
+    picked = ops.take_along_axis(
+        log_probs, ops.expand_dims(ops.cast(targets, "int32"), -1), axis=-1)[..., 0]
+    nll = -picked * weights
+    per_sample_count = ops.sum(weights, axis=-1)
+    per_sample = ops.sum(nll, axis=-1) / ops.maximum(per_sample_count, 1.0)
+    return _safe_mean(per_sample, per_sample_count > 0)
