@@ -1,0 +1,116 @@
+"""Table schemas of the scoring pipeline: pyarrow (Parquet) and BigQuery.
+
+Three tables (see ../shared/DESIGN.md "Data contracts" and docs/PIPELINE.md):
+
+- scores: one row per scored video.
+- failures: the dead letter, one row per catalog row that could not be scored.
+- flip_rate: per-ladder aggregates; `level` is "pair" (one CRF pair) or "rung_diff"
+  (all pairs `rung_diff` rungs apart); `source_id` is "*" for the all-sources rows.
+
+The pyarrow and BigQuery schemas are derived from one column list so they cannot drift.
+Row dicts use plain Python types (str, int, float, list, datetime) so they serialise in
+both sinks; `to_bigquery_row` turns timestamps into the ISO strings BigQuery expects.
+"""
+import datetime
+
+import pyarrow as pa
+
+# Failure stages, in pipeline order.
+STAGES = ("catalog", "read", "probe", "decode", "preprocess", "inference")
+
+# Flip-rate aggregation levels and the source_id of the all-sources rows.
+LEVEL_PAIR = "pair"
+LEVEL_RUNG_DIFF = "rung_diff"
+ALL_SOURCES = "*"
+
+# (name, arrow type, BigQuery type, BigQuery mode, description)
+_TS = pa.timestamp("us", tz="UTC")
+_SCORES = [
+    ("video_id", pa.string(), "STRING", "REQUIRED", "Catalog video_id (unique)."),
+    ("uri", pa.string(), "STRING", "REQUIRED", "Video location as given in the catalog."),
+    ("source_id", pa.string(), "STRING", "NULLABLE", "Ladder source (title), if any."),
+    ("crf", pa.int64(), "INT64", "NULLABLE", "Ladder rung (CRF), if any."),
+    ("score", pa.float64(), "FLOAT64", "REQUIRED", "Video score: mean of frame_scores."),
+    ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED",
+     "One score per key frame."),
+    ("frame_times_s", pa.list_(pa.float64()), "FLOAT64", "REPEATED",
+     "Key-frame timestamps in seconds."),
+    ("description", pa.string(), "STRING", "NULLABLE",
+     "Model description (with --describe)."),
+    ("width", pa.int64(), "INT64", "REQUIRED", "Display width after rotation."),
+    ("height", pa.int64(), "INT64", "REQUIRED", "Display height after rotation."),
+    ("duration_s", pa.float64(), "FLOAT64", "REQUIRED", "Duration in seconds."),
+    ("fps", pa.float64(), "FLOAT64", "REQUIRED", "Average frame rate."),
+    ("codec", pa.string(), "STRING", "REQUIRED", "Video codec name."),
+    ("model_id", pa.string(), "STRING", "REQUIRED", "Preset the scores come from."),
+    ("scored_at", _TS, "TIMESTAMP", "REQUIRED", "When the video was scored (UTC)."),
+]
+_FAILURES = [
+    ("video_id", pa.string(), "STRING", "NULLABLE", "Catalog video_id (may be empty)."),
+    ("uri", pa.string(), "STRING", "NULLABLE", "Catalog uri (may be missing)."),
+    ("stage", pa.string(), "STRING", "REQUIRED",
+     "catalog|read|probe|decode|preprocess|inference."),
+    ("error_type", pa.string(), "STRING", "REQUIRED", "Exception class name."),
+    ("message", pa.string(), "STRING", "REQUIRED", "Human-readable reason."),
+    ("attempts", pa.int64(), "INT64", "REQUIRED", "Tries made before giving up."),
+]
+_FLIP_RATE = [
+    ("source_id", pa.string(), "STRING", "REQUIRED", "Source, or '*' for all sources."),
+    ("level", pa.string(), "STRING", "REQUIRED", "'pair' or 'rung_diff'."),
+    ("crf_low", pa.int64(), "INT64", "NULLABLE", "Lower CRF (null at level rung_diff)."),
+    ("crf_high", pa.int64(), "INT64", "NULLABLE", "Higher CRF (null at level rung_diff)."),
+    ("rung_diff", pa.int64(), "INT64", "REQUIRED",
+     "Rungs apart in the source's sorted CRF ladder."),
+    ("pairs", pa.int64(), "INT64", "REQUIRED", "Compared pairs."),
+    ("flips", pa.int64(), "INT64", "REQUIRED", "Pairs where higher CRF scored higher."),
+    ("ties", pa.int64(), "INT64", "REQUIRED", "Pairs with equal scores."),
+    ("flip_rate", pa.float64(), "FLOAT64", "REQUIRED", "flips / pairs."),
+]
+
+
+def _arrow(columns):
+  return pa.schema([
+      pa.field(name, typ, nullable=(mode != "REQUIRED"))
+      for name, typ, _, mode, _ in columns])
+
+
+def _bigquery(columns):
+  return {"fields": [
+      {"name": name, "type": bq_type, "mode": mode, "description": doc}
+      for name, _, bq_type, mode, doc in columns]}
+
+
+SCORES_SCHEMA = _arrow(_SCORES)
+FAILURES_SCHEMA = _arrow(_FAILURES)
+FLIP_RATE_SCHEMA = _arrow(_FLIP_RATE)
+
+SCORES_BQ_SCHEMA = _bigquery(_SCORES)
+FAILURES_BQ_SCHEMA = _bigquery(_FAILURES)
+FLIP_RATE_BQ_SCHEMA = _bigquery(_FLIP_RATE)
+
+# Table name -> (pyarrow schema, BigQuery schema).
+TABLES = {
+    "scores": (SCORES_SCHEMA, SCORES_BQ_SCHEMA),
+    "failures": (FAILURES_SCHEMA, FAILURES_BQ_SCHEMA),
+    "flip_rate": (FLIP_RATE_SCHEMA, FLIP_RATE_BQ_SCHEMA),
+}
+
+
+def failure_row(video_id, uri, stage, error_type, message, attempts=1):
+  """A failures-table row (dict of plain Python values)."""
+  if stage not in STAGES:
+    raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+  return {
+      "video_id": None if video_id is None else str(video_id),
+      "uri": None if uri is None else str(uri),
+      "stage": stage,
+      "error_type": str(error_type),
+      "message": str(message),
+      "attempts": int(attempts),
+  }
+
+
+def to_bigquery_row(row):
+  """A table row as BigQuery JSON: timestamps become ISO-8601 strings."""
+  return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v)
+          for k, v in row.items()}
