@@ -70,11 +70,11 @@ class RecordSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RecordSpec":
+    def from_dict(cls, d: dict) -> RecordSpec:
         return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
 
     @classmethod
-    def from_manifest(cls, path: str) -> "RecordSpec":
+    def from_manifest(cls, path: str) -> RecordSpec:
         """Reads the "spec" entry of a `manifest.json` written by `beam_pipelines.prepare`."""
         import tensorflow as tf
 
@@ -82,7 +82,7 @@ class RecordSpec:
             return cls.from_dict(json.load(f)["spec"])
 
     @classmethod
-    def from_preprocessor(cls, preprocessor, max_description_tokens: int = 128) -> "RecordSpec":
+    def from_preprocessor(cls, preprocessor, max_description_tokens: int = 128) -> RecordSpec:
         return cls(
             num_keyframes=int(preprocessor.num_keyframes),
             image_size=int(preprocessor.image_size),
