@@ -13,6 +13,7 @@ Rows (schemas.FLIP_RATE_SCHEMA) at two levels, each per source and for all sourc
 `flip_rate_rows` is the pure-Python version (used by the trainer's evaluator);
 `FlipRate` is the same computation as a Beam transform over scores rows.
 """
+
 import collections
 import itertools
 
@@ -22,106 +23,112 @@ from beam_pipelines import schemas
 
 
 def _source_counts(source_id, renditions):
-  """Counts for one source.
+    """Counts for one source.
 
-  Args:
-    source_id: the ladder's source.
-    renditions: iterable of (crf, score).
+    Args:
+      source_id: the ladder's source.
+      renditions: iterable of (crf, score).
 
-  Yields:
-    ((source_id, level, crf_low, crf_high, rung_diff), (pairs, flips, ties)) for this
-    source and for schemas.ALL_SOURCES.
-  """
-  renditions = sorted((int(c), float(s)) for c, s in renditions)
-  rung = {crf: i for i, crf in enumerate(sorted({c for c, _ in renditions}))}
-  counts = collections.Counter()
-  for (crf_a, score_a), (crf_b, score_b) in itertools.combinations(renditions, 2):
-    if crf_a == crf_b:
-      continue
-    diff = rung[crf_b] - rung[crf_a]
-    flip = int(score_b > score_a)
-    tie = int(score_b == score_a)
-    for key in ((schemas.LEVEL_PAIR, crf_a, crf_b, diff),
-                (schemas.LEVEL_RUNG_DIFF, None, None, diff)):
-      counts[key + ("pairs",)] += 1
-      counts[key + ("flips",)] += flip
-      counts[key + ("ties",)] += tie
-  keys = sorted({k[:4] for k in counts}, key=_sort_key)
-  for key in keys:
-    value = (counts[key + ("pairs",)], counts[key + ("flips",)], counts[key + ("ties",)])
-    yield (source_id,) + key, value
-    yield (schemas.ALL_SOURCES,) + key, value
+    Yields:
+      ((source_id, level, crf_low, crf_high, rung_diff), (pairs, flips, ties)) for this
+      source and for schemas.ALL_SOURCES.
+    """
+    renditions = sorted((int(c), float(s)) for c, s in renditions)
+    rung = {crf: i for i, crf in enumerate(sorted({c for c, _ in renditions}))}
+    counts = collections.Counter()
+    for (crf_a, score_a), (crf_b, score_b) in itertools.combinations(renditions, 2):
+        if crf_a == crf_b:
+            continue
+        diff = rung[crf_b] - rung[crf_a]
+        flip = int(score_b > score_a)
+        tie = int(score_b == score_a)
+        for key in (
+            (schemas.LEVEL_PAIR, crf_a, crf_b, diff),
+            (schemas.LEVEL_RUNG_DIFF, None, None, diff),
+        ):
+            counts[key + ("pairs",)] += 1
+            counts[key + ("flips",)] += flip
+            counts[key + ("ties",)] += tie
+    keys = sorted({k[:4] for k in counts}, key=_sort_key)
+    for key in keys:
+        value = (counts[key + ("pairs",)], counts[key + ("flips",)], counts[key + ("ties",)])
+        yield (source_id,) + key, value
+        yield (schemas.ALL_SOURCES,) + key, value
 
 
 def _sort_key(key):
-  level, crf_low, crf_high, diff = key
-  return (level, diff, -1 if crf_low is None else crf_low,
-          -1 if crf_high is None else crf_high)
+    level, crf_low, crf_high, diff = key
+    return (level, diff, -1 if crf_low is None else crf_low, -1 if crf_high is None else crf_high)
 
 
 def _sum_counts(values):
-  pairs = flips = ties = 0
-  for p, f, t in values:
-    pairs, flips, ties = pairs + p, flips + f, ties + t
-  return pairs, flips, ties
+    pairs = flips = ties = 0
+    for p, f, t in values:
+        pairs, flips, ties = pairs + p, flips + f, ties + t
+    return pairs, flips, ties
 
 
 def _to_row(key, value):
-  source_id, level, crf_low, crf_high, rung_diff = key
-  pairs, flips, ties = value
-  return {
-      "source_id": source_id,
-      "level": level,
-      "crf_low": crf_low,
-      "crf_high": crf_high,
-      "rung_diff": rung_diff,
-      "pairs": pairs,
-      "flips": flips,
-      "ties": ties,
-      "flip_rate": flips / pairs,
-  }
+    source_id, level, crf_low, crf_high, rung_diff = key
+    pairs, flips, ties = value
+    return {
+        "source_id": source_id,
+        "level": level,
+        "crf_low": crf_low,
+        "crf_high": crf_high,
+        "rung_diff": rung_diff,
+        "pairs": pairs,
+        "flips": flips,
+        "ties": ties,
+        "flip_rate": flips / pairs,
+    }
 
 
 def _row_order(row):
-  return (row["source_id"] != schemas.ALL_SOURCES, row["source_id"]) + _sort_key(
-      (row["level"], row["crf_low"], row["crf_high"], row["rung_diff"]))
+    return (row["source_id"] != schemas.ALL_SOURCES, row["source_id"]) + _sort_key(
+        (row["level"], row["crf_low"], row["crf_high"], row["rung_diff"])
+    )
 
 
 def flip_rate_rows(records):
-  """Flip-rate table from (source_id, crf, score) triples; renditions without a
-  source_id or crf are ignored. Returns rows sorted: all-sources first."""
-  by_source = collections.defaultdict(list)
-  for source_id, crf, score in records:
-    if source_id is not None and crf is not None:
-      by_source[source_id].append((crf, score))
-  totals = collections.defaultdict(list)
-  for source_id, renditions in by_source.items():
-    for key, value in _source_counts(source_id, renditions):
-      totals[key].append(value)
-  return sorted((_to_row(k, _sum_counts(v)) for k, v in totals.items()), key=_row_order)
+    """Flip-rate table from (source_id, crf, score) triples; renditions without a
+    source_id or crf are ignored. Returns rows sorted: all-sources first."""
+    by_source = collections.defaultdict(list)
+    for source_id, crf, score in records:
+        if source_id is not None and crf is not None:
+            by_source[source_id].append((crf, score))
+    totals = collections.defaultdict(list)
+    for source_id, renditions in by_source.items():
+        for key, value in _source_counts(source_id, renditions):
+            totals[key].append(value)
+    return sorted((_to_row(k, _sum_counts(v)) for k, v in totals.items()), key=_row_order)
 
 
 def overall_flip_rate(records):
-  """Fraction of all same-source, different-CRF pairs that flip (the paper's FR)."""
-  rows = [r for r in flip_rate_rows(records)
-          if r["source_id"] == schemas.ALL_SOURCES and r["level"] == schemas.LEVEL_PAIR]
-  pairs = sum(r["pairs"] for r in rows)
-  return sum(r["flips"] for r in rows) / pairs if pairs else float("nan")
+    """Fraction of all same-source, different-CRF pairs that flip (the paper's FR)."""
+    rows = [
+        r
+        for r in flip_rate_rows(records)
+        if r["source_id"] == schemas.ALL_SOURCES and r["level"] == schemas.LEVEL_PAIR
+    ]
+    pairs = sum(r["pairs"] for r in rows)
+    return sum(r["flips"] for r in rows) / pairs if pairs else float("nan")
 
 
 def has_ladder(row):
-  return row.get("source_id") is not None and row.get("crf") is not None
+    return row.get("source_id") is not None and row.get("crf") is not None
 
 
 class FlipRate(beam.PTransform):
-  """Scores rows (dicts with source_id, crf, score) -> flip-rate rows."""
+    """Scores rows (dicts with source_id, crf, score) -> flip-rate rows."""
 
-  def expand(self, scores):
-    return (
-        scores
-        | "KeepLadderRows" >> beam.Filter(has_ladder)
-        | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], (r["crf"], r["score"])))
-        | "GroupBySource" >> beam.GroupByKey()
-        | "CountPairs" >> beam.FlatMapTuple(_source_counts)
-        | "SumCounts" >> beam.CombinePerKey(_sum_counts)
-        | "ToRows" >> beam.MapTuple(_to_row))
+    def expand(self, scores):
+        return (
+            scores
+            | "KeepLadderRows" >> beam.Filter(has_ladder)
+            | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], (r["crf"], r["score"])))
+            | "GroupBySource" >> beam.GroupByKey()
+            | "CountPairs" >> beam.FlatMapTuple(_source_counts)
+            | "SumCounts" >> beam.CombinePerKey(_sum_counts)
+            | "ToRows" >> beam.MapTuple(_to_row)
+        )

@@ -11,6 +11,7 @@ The pyarrow and BigQuery schemas are derived from one column list so they cannot
 Row dicts use plain Python types (str, int, float, list, datetime) so they serialise in
 both sinks; `to_bigquery_row` turns timestamps into the ISO strings BigQuery expects.
 """
+
 import datetime
 
 import pyarrow as pa
@@ -31,12 +32,15 @@ _SCORES = [
     ("source_id", pa.string(), "STRING", "NULLABLE", "Ladder source (title), if any."),
     ("crf", pa.int64(), "INT64", "NULLABLE", "Ladder rung (CRF), if any."),
     ("score", pa.float64(), "FLOAT64", "REQUIRED", "Video score: mean of frame_scores."),
-    ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED",
-     "One score per key frame."),
-    ("frame_times_s", pa.list_(pa.float64()), "FLOAT64", "REPEATED",
-     "Key-frame timestamps in seconds."),
-    ("description", pa.string(), "STRING", "NULLABLE",
-     "Model description (with --describe)."),
+    ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED", "One score per key frame."),
+    (
+        "frame_times_s",
+        pa.list_(pa.float64()),
+        "FLOAT64",
+        "REPEATED",
+        "Key-frame timestamps in seconds.",
+    ),
+    ("description", pa.string(), "STRING", "NULLABLE", "Model description (with --describe)."),
     ("width", pa.int64(), "INT64", "REQUIRED", "Display width after rotation."),
     ("height", pa.int64(), "INT64", "REQUIRED", "Display height after rotation."),
     ("duration_s", pa.float64(), "FLOAT64", "REQUIRED", "Duration in seconds."),
@@ -48,8 +52,7 @@ _SCORES = [
 _FAILURES = [
     ("video_id", pa.string(), "STRING", "NULLABLE", "Catalog video_id (may be empty)."),
     ("uri", pa.string(), "STRING", "NULLABLE", "Catalog uri (may be missing)."),
-    ("stage", pa.string(), "STRING", "REQUIRED",
-     "catalog|read|probe|decode|preprocess|inference."),
+    ("stage", pa.string(), "STRING", "REQUIRED", "catalog|read|probe|decode|preprocess|inference."),
     ("error_type", pa.string(), "STRING", "REQUIRED", "Exception class name."),
     ("message", pa.string(), "STRING", "REQUIRED", "Human-readable reason."),
     ("attempts", pa.int64(), "INT64", "REQUIRED", "Tries made before giving up."),
@@ -59,8 +62,13 @@ _FLIP_RATE = [
     ("level", pa.string(), "STRING", "REQUIRED", "'pair' or 'rung_diff'."),
     ("crf_low", pa.int64(), "INT64", "NULLABLE", "Lower CRF (null at level rung_diff)."),
     ("crf_high", pa.int64(), "INT64", "NULLABLE", "Higher CRF (null at level rung_diff)."),
-    ("rung_diff", pa.int64(), "INT64", "REQUIRED",
-     "Rungs apart in the source's sorted CRF ladder."),
+    (
+        "rung_diff",
+        pa.int64(),
+        "INT64",
+        "REQUIRED",
+        "Rungs apart in the source's sorted CRF ladder.",
+    ),
     ("pairs", pa.int64(), "INT64", "REQUIRED", "Compared pairs."),
     ("flips", pa.int64(), "INT64", "REQUIRED", "Pairs where higher CRF scored higher."),
     ("ties", pa.int64(), "INT64", "REQUIRED", "Pairs with equal scores."),
@@ -69,15 +77,18 @@ _FLIP_RATE = [
 
 
 def _arrow(columns):
-  return pa.schema([
-      pa.field(name, typ, nullable=(mode != "REQUIRED"))
-      for name, typ, _, mode, _ in columns])
+    return pa.schema(
+        [pa.field(name, typ, nullable=(mode != "REQUIRED")) for name, typ, _, mode, _ in columns]
+    )
 
 
 def _bigquery(columns):
-  return {"fields": [
-      {"name": name, "type": bq_type, "mode": mode, "description": doc}
-      for name, _, bq_type, mode, doc in columns]}
+    return {
+        "fields": [
+            {"name": name, "type": bq_type, "mode": mode, "description": doc}
+            for name, _, bq_type, mode, doc in columns
+        ]
+    }
 
 
 SCORES_SCHEMA = _arrow(_SCORES)
@@ -97,20 +108,19 @@ TABLES = {
 
 
 def failure_row(video_id, uri, stage, error_type, message, attempts=1):
-  """A failures-table row (dict of plain Python values)."""
-  if stage not in STAGES:
-    raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-  return {
-      "video_id": None if video_id is None else str(video_id),
-      "uri": None if uri is None else str(uri),
-      "stage": stage,
-      "error_type": str(error_type),
-      "message": str(message),
-      "attempts": int(attempts),
-  }
+    """A failures-table row (dict of plain Python values)."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+    return {
+        "video_id": None if video_id is None else str(video_id),
+        "uri": None if uri is None else str(uri),
+        "stage": stage,
+        "error_type": str(error_type),
+        "message": str(message),
+        "attempts": int(attempts),
+    }
 
 
 def to_bigquery_row(row):
-  """A table row as BigQuery JSON: timestamps become ISO-8601 strings."""
-  return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v)
-          for k, v in row.items()}
+    """A table row as BigQuery JSON: timestamps become ISO-8601 strings."""
+    return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in row.items()}

@@ -1,0 +1,248 @@
+"""DoFns of the scoring pipeline (other than catalog parsing and inference).
+
+- DecodeKeyframes: catalog entry -> (video_id, {"inputs": model inputs, "meta": ...}),
+  reading (gs:// included), decoding K key frames with ffmpeg and running the model's
+  frame preprocessing, all as compact uint8; failures go to the 'failures' output.
+- ToScoreRow: (video_id, PredictionResult) -> scores row, or a failure row at stage
+  `inference` when the handler reported a per-video error.
+- inference_failure_rows: RunInference's dead letter (a whole failed batch) -> rows.
+"""
+
+import datetime
+import logging
+import math
+import time
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from beam_pipelines import schemas
+
+NAMESPACE = "cpllm.pipeline"
+FAILURES = "failures"
+_LOG = logging.getLogger("cpllm.pipeline")
+
+
+def _message(exc):
+    text = str(exc).strip() or repr(exc)
+    return text[:2000]
+
+
+def default_reader(uri):
+    """Context manager yielding a local path for `uri` (media.storage.local_copy)."""
+    from beam_pipelines.media import storage
+
+    return storage.local_copy(uri)
+
+
+def default_decoder(path, k, *, max_side, timeout_s):
+    """media.keyframes.decode_keyframes -> Keyframes(frames, times_s, info)."""
+    from beam_pipelines.media import keyframes
+
+    return keyframes.decode_keyframes(path, k, max_side=max_side, timeout_s=timeout_s)
+
+
+class FrameInputs:
+    """Callable: uint8[K, H, W, 3] -> the model's per-video input dict.
+
+    Loads only the preset's preprocessor (no weights), once per process.
+    """
+
+    _CACHE = {}
+
+    def __init__(self, preset):
+        self.preset = preset
+
+    def preprocessor(self):
+        if self.preset not in self._CACHE:
+            from cpllm_model import CPLLMPreprocessor
+
+            self._CACHE[self.preset] = CPLLMPreprocessor.from_preset(self.preset)
+        return self._CACHE[self.preset]
+
+    def __call__(self, frames):
+        return self.preprocessor().frame_inputs(frames)
+
+
+class DecodeKeyframes(beam.DoFn):
+    """Catalog entry -> (video_id, {"inputs": {...uint8/float32 arrays}, "meta": {...}}).
+
+    inputs: high_frames uint8[K, S, S, 3], low_patches uint8[K, M, P, P, 3],
+    patch_mask float32[K, M] (model.preprocessor.frame_inputs of one video).
+    meta: catalog fields + frame_times_s, width, height, duration_s, fps, codec.
+
+    MediaErrors (they carry .stage: read/probe/decode) fail at once; any other exception
+    (an OSError on a flaky mount, a dropped gs:// connection) is retried up to
+    `max_attempts` times with a short back-off, then becomes a failure row whose
+    `attempts` says how many tries were made. Preprocessing errors fail at once at
+    stage `preprocess`.
+    """
+
+    def __init__(
+        self,
+        frame_inputs,
+        num_keyframes,
+        *,
+        max_side=None,
+        timeout_s=120.0,
+        max_attempts=3,
+        backoff_s=0.2,
+        progress_every=10,
+        reader=default_reader,
+        decoder=default_decoder,
+    ):
+        self._frame_inputs = frame_inputs
+        self._k = num_keyframes
+        self._max_side = max_side
+        self._timeout_s = timeout_s
+        self._max_attempts = max(1, int(max_attempts))
+        self._backoff_s = backoff_s
+        self._progress_every = progress_every
+        self._reader = reader
+        self._decoder = decoder
+        self.videos_read = Metrics.counter(NAMESPACE, "videos_read")
+        self.videos_decoded = Metrics.counter(NAMESPACE, "videos_decoded")
+        self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
+        self.retries = Metrics.counter(NAMESPACE, "retries")
+        self.decode_ms = Metrics.distribution(NAMESPACE, "decode_ms")
+        self._seen = 0
+
+    def _decode_once(self, uri):
+        """Returns (keyframes, None) or (None, (stage, exception, retryable))."""
+        from beam_pipelines.media import errors
+
+        stage = "read"
+        try:
+            with self._reader(uri) as path:
+                stage = "decode"
+                return self._decoder(
+                    path, self._k, max_side=self._max_side, timeout_s=self._timeout_s
+                ), None
+        except errors.MediaError as e:
+            return None, (getattr(e, "stage", stage), e, False)
+        except Exception as e:  # anything else is treated as transient
+            return None, (stage, e, True)
+
+    def process(self, entry):
+        video_id, uri = entry["video_id"], entry["uri"]
+        self.videos_read.inc()
+        start = time.monotonic()
+        for attempt in range(1, self._max_attempts + 1):
+            keyframes, failure = self._decode_once(uri)
+            if failure is None or not failure[2] or attempt == self._max_attempts:
+                break
+            self.retries.inc()
+            _LOG.warning(
+                "retrying %s after %s: %s",
+                video_id,
+                type(failure[1]).__name__,
+                _message(failure[1]),
+            )
+            time.sleep(self._backoff_s * 2 ** (attempt - 1))
+        if failure is not None:
+            stage, exc, _ = failure
+            yield self._fail(video_id, uri, stage, exc, attempt)
+            return
+        try:
+            inputs = self._frame_inputs(keyframes.frames)
+        except Exception as e:
+            yield self._fail(video_id, uri, "preprocess", e, attempt)
+            return
+        self.decode_ms.update(int(1000 * (time.monotonic() - start)))
+        self.videos_decoded.inc()
+        self.frames_decoded.inc(len(keyframes.frames))
+        self._progress()
+        info = keyframes.info
+        meta = dict(entry)
+        meta.update(
+            frame_times_s=[float(t) for t in keyframes.times_s],
+            width=int(info.width),
+            height=int(info.height),
+            duration_s=float(info.duration_s),
+            fps=float(info.fps),
+            codec=str(info.codec),
+        )
+        yield video_id, {"inputs": inputs, "meta": meta}
+
+    def _fail(self, video_id, uri, stage, exc, attempts):
+        Metrics.counter(NAMESPACE, f"failed_{stage}").inc()
+        self._progress()
+        return beam.pvalue.TaggedOutput(
+            FAILURES,
+            schemas.failure_row(video_id, uri, stage, type(exc).__name__, _message(exc), attempts),
+        )
+
+    def _progress(self):
+        self._seen += 1
+        if self._progress_every and self._seen % self._progress_every == 0:
+            _LOG.info("decoded %d videos in this worker", self._seen)
+
+
+class ToScoreRow(beam.DoFn):
+    """(video_id, PredictionResult(meta, inference, model_id)) -> scores row."""
+
+    def __init__(self):
+        self.videos_scored = Metrics.counter(NAMESPACE, "videos_scored")
+
+    def process(self, element):
+        video_id, result = element
+        meta, out = result.example, result.inference
+        if "error_type" in out:
+            Metrics.counter(NAMESPACE, "failed_inference").inc()
+            yield beam.pvalue.TaggedOutput(
+                FAILURES,
+                schemas.failure_row(
+                    video_id, meta["uri"], "inference", out["error_type"], out["message"], 1
+                ),
+            )
+            return
+        score = float(out["score"])
+        frame_scores = [float(s) for s in out["frame_scores"]]
+        if not math.isfinite(score) or not all(map(math.isfinite, frame_scores)):
+            Metrics.counter(NAMESPACE, "failed_inference").inc()
+            yield beam.pvalue.TaggedOutput(
+                FAILURES,
+                schemas.failure_row(
+                    video_id,
+                    meta["uri"],
+                    "inference",
+                    "NonFiniteScore",
+                    f"model returned a non-finite score ({score})",
+                    1,
+                ),
+            )
+            return
+        self.videos_scored.inc()
+        yield {
+            "video_id": video_id,
+            "uri": meta["uri"],
+            "source_id": meta.get("source_id"),
+            "crf": meta.get("crf"),
+            "score": score,
+            "frame_scores": frame_scores,
+            "frame_times_s": meta["frame_times_s"],
+            "description": out.get("description"),
+            "width": meta["width"],
+            "height": meta["height"],
+            "duration_s": meta["duration_s"],
+            "fps": meta["fps"],
+            "codec": meta["codec"],
+            "model_id": result.model_id,
+            "scored_at": datetime.datetime.now(datetime.timezone.utc),
+        }
+
+
+def inference_failure_rows(failed):
+    """RunInference dead letter (batch of (video_id, example), exception) -> rows."""
+    batch, exc = failed
+    for video_id, example in batch:
+        Metrics.counter(NAMESPACE, "failed_inference").inc()
+        yield schemas.failure_row(
+            video_id, example["meta"]["uri"], "inference", type(exc).__name__, _message(exc), 1
+        )
+
+
+def as_numpy(inputs):
+    """Model inputs as numpy arrays (the preprocessor may return backend tensors)."""
+    return {k: np.asarray(v) for k, v in inputs.items()}

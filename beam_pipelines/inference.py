@@ -1,0 +1,141 @@
+"""RunInference model handler for the Keras (JAX) CP-LLM model.
+
+Beam ships no Keras 3 handler. `KerasCPLLMHandler` takes examples
+`{"inputs": {high_frames uint8[K, S, S, 3], low_patches uint8[K, M, P, P, 3],
+patch_mask float32[K, M]}, "meta": {...}}` (the output of dofns.DecodeKeyframes), and
+returns `PredictionResult(example=meta, inference={"score": float,
+"frame_scores": [float] * K, "description": str | None}, model_id=preset)` with plain
+Python values only, so results may cross process boundaries.
+
+Every batch is padded to exactly `max_batch_size` (repeating its first example), so XLA
+compiles `model.score` once per process and a video's score does not depend on its
+batch-mates or on how Beam cut the batches. If a batch raises, its videos are retried
+one by one so that one bad video cannot sink its batch-mates; a video that still fails
+comes back as `{"error_type", "message"}` and becomes a failure row at stage
+`inference`. Use it through `KeyedModelHandler` (keys are video_ids).
+"""
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+_LOG = logging.getLogger("cpllm.pipeline")
+
+
+def load_cpllm(preset):
+    """CPLLM.from_preset(preset); imported lazily so Beam launchers stay light."""
+    from cpllm_model import CPLLM
+
+    return CPLLM.from_preset(preset)
+
+
+class KerasCPLLMHandler(ModelHandler):
+    """Scores (and optionally describes) videos with a CP-LLM preset.
+
+    Args:
+      preset: preset name ("cpllm_tiny"), local directory or gs:// directory.
+      max_batch_size: every batch is padded to this size.
+      describe: also run `model.describe` (the decoder; slower).
+      max_new_tokens: description length limit.
+      share_across_processes: one model per machine instead of per process
+        (Beam's multi_process_shared; results are plain values, so this is safe).
+      model_copies: with share_across_processes, how many copies per machine.
+    """
+
+    def __init__(
+        self,
+        preset="cpllm_tiny",
+        *,
+        max_batch_size=4,
+        describe=False,
+        max_new_tokens=64,
+        share_across_processes=False,
+        model_copies=None,
+        loader=load_cpllm,
+    ):
+        super().__init__()
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self._preset = str(preset)
+        self._max_batch_size = int(max_batch_size)
+        self._describe = bool(describe)
+        self._max_new_tokens = int(max_new_tokens)
+        self._share = bool(share_across_processes)
+        self._model_copies = model_copies
+        self._loader = loader
+
+    @property
+    def model_id(self):
+        return self._preset
+
+    def load_model(self):
+        _LOG.info("loading CP-LLM preset %s", self._preset)
+        return self._loader(self._preset)
+
+    def _stack(self, examples):
+        """Stacks and pads to the fixed batch size: dict of arrays with leading dim B."""
+        inputs = [e["inputs"] for e in examples]
+        pad = self._max_batch_size - len(inputs)
+        inputs = inputs + [inputs[0]] * pad
+        return {k: np.stack([np.asarray(x[k]) for x in inputs]) for k in inputs[0]}
+
+    def _predict(self, examples, model):
+        batch = self._stack(examples)
+        out = model.score(batch)
+        scores = np.asarray(out["score"], dtype=np.float32)
+        frame_scores = np.asarray(out["frame_scores"], dtype=np.float32)
+        descriptions = [None] * len(examples)
+        if self._describe:
+            descriptions = list(model.describe(batch, max_new_tokens=self._max_new_tokens))
+        return [
+            {
+                "score": float(scores[i]),
+                "frame_scores": [float(s) for s in frame_scores[i]],
+                "description": None if descriptions[i] is None else str(descriptions[i]),
+            }
+            for i in range(len(examples))
+        ]
+
+    def run_inference(self, batch: Sequence[dict], model, inference_args=None):
+        if len(batch) > self._max_batch_size:  # never expected: batch_elements_kwargs caps it
+            return [
+                r
+                for i in range(0, len(batch), self._max_batch_size)
+                for r in self.run_inference(batch[i : i + self._max_batch_size], model)
+            ]
+        Metrics.distribution("cpllm.pipeline", "batch_size").update(len(batch))
+        try:
+            outputs = self._predict(batch, model)
+        except Exception as batch_error:  # isolate the bad video(s)
+            if len(batch) == 1:
+                outputs = [
+                    {
+                        "error_type": type(batch_error).__name__,
+                        "message": str(batch_error)[:2000] or repr(batch_error),
+                    }
+                ]
+            else:
+                _LOG.warning("batch of %d failed (%s); scoring one by one", len(batch), batch_error)
+                outputs = [self.run_inference([e], model)[0].inference for e in batch]
+        return [
+            PredictionResult(example=e["meta"], inference=o, model_id=self.model_id)
+            for e, o in zip(batch, outputs)
+        ]
+
+    def get_num_bytes(self, batch):
+        return sum(int(np.asarray(v).nbytes) for e in batch for v in e["inputs"].values())
+
+    def get_metrics_namespace(self):
+        return "cpllm.inference"
+
+    def batch_elements_kwargs(self):
+        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
+
+    def share_model_across_processes(self):
+        return self._share
+
+    def model_copies(self):
+        return self._model_copies or 1

@@ -1,0 +1,345 @@
+r"""Batch video-quality scoring: catalog in, quality tables out.
+
+    python -m beam_pipelines.score --catalog catalog.csv --output_dir out/ \
+        [--model cpllm_tiny] [--describe] [--num_keyframes K] \
+        [--bigquery_dataset PROJECT:DATASET] [Beam options, e.g. \
+        --direct_running_mode=multi_processing --direct_num_workers=2]
+
+Pipeline (every catalog row ends in exactly one of scores / failures):
+
+    ReadCatalog -> DecodeKeyframes -> RunInference(KerasCPLLMHandler) -> ToScoreRow
+         |               |                    |                            |
+         +---------------+---- failures ------+----------------------------+
+    scores -> FlipRate
+
+Writes OUTPUT_DIR/scores-*.parquet, failures-*.parquet and flip_rate-*.parquet (and the
+same tables in BigQuery with --bigquery_dataset). Previous shards of these three tables
+in OUTPUT_DIR are deleted before the pipeline starts, so a re-run (also after an
+interrupted run) never leaves duplicates; each shard appears only when Beam's sink
+finalizes it (temporary file, then rename). See docs/PIPELINE.md.
+"""
+import argparse
+import collections
+import logging
+import sys
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from beam_pipelines import catalog, dofns, flip_rate, inference, runner, schemas
+
+_LOG = logging.getLogger("cpllm.pipeline")
+TABLE_NAMES = ("scores", "failures", "flip_rate")
+BIGQUERY_METHODS = ("STREAMING_INSERTS", "FILE_LOADS")
+
+
+class ScoreOptions(PipelineOptions):
+    """Options of the scoring pipeline (Beam's own options are accepted too)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--catalog",
+            help="Video catalog: CSV, JSONL or Parquet, local path or gs://. Columns "
+            "video_id, uri (required); source_id, crf, mos, description (optional). "
+            "Relative uris are resolved against the catalog's directory.",
+        )
+        parser.add_argument(
+            "--output_dir",
+            help="Directory (local or gs://) for scores-*.parquet, failures-*.parquet "
+            "and flip_rate-*.parquet. Earlier shards of these tables are replaced.",
+        )
+        parser.add_argument(
+            "--model",
+            default="cpllm_tiny",
+            help="CP-LLM preset: a bundled name (cpllm_tiny, cpllm_paper), a local "
+            "directory or a gs:// directory (default: cpllm_tiny).",
+        )
+        parser.add_argument(
+            "--describe",
+            action="store_true",
+            help="Also generate a text description per video with the decoder (slower; "
+            "uses --describe_batch_size).",
+        )
+        parser.add_argument(
+            "--num_keyframes",
+            type=int,
+            default=None,
+            help="Key frames per video (default: the model's num_keyframes).",
+        )
+        parser.add_argument(
+            "--max_batch_size",
+            type=int,
+            default=4,
+            help="Videos per inference batch; every batch is padded to this size so the "
+            "model compiles once (default: 4).",
+        )
+        parser.add_argument(
+            "--describe_batch_size",
+            type=int,
+            default=2,
+            help="Batch size used instead of --max_batch_size with --describe (default: 2).",
+        )
+        parser.add_argument(
+            "--max_new_tokens",
+            type=int,
+            default=64,
+            help="Maximum description length in tokens with --describe (default: 64).",
+        )
+        parser.add_argument(
+            "--max_attempts",
+            type=int,
+            default=3,
+            help="Tries per video on transient (non-media) errors such as an OSError "
+            "while reading, before it becomes a failure row (default: 3).",
+        )
+        parser.add_argument(
+            "--decode_timeout_s",
+            type=float,
+            default=120.0,
+            help="Timeout of each ffmpeg call while decoding one video (default: 120).",
+        )
+        parser.add_argument(
+            "--max_side",
+            type=int,
+            default=None,
+            help="Frames with a longer side above this are downscaled by ffmpeg while "
+            "decoding (bounds memory on 8K input; default: the largest size the model's "
+            "preprocessing uses).",
+        )
+        parser.add_argument(
+            "--share_model_across_processes",
+            action="store_true",
+            help="Load one model per machine instead of one per worker process.",
+        )
+        parser.add_argument(
+            "--progress_every",
+            type=int,
+            default=10,
+            help="Log a progress line every N videos per worker (0: never; default 10).",
+        )
+        parser.add_argument(
+            "--bigquery_dataset",
+            default=None,
+            help="Also write the three tables to BigQuery dataset PROJECT:DATASET.",
+        )
+        parser.add_argument(
+            "--bigquery_method",
+            default="STREAMING_INSERTS",
+            choices=BIGQUERY_METHODS,
+            help="BigQuery write method (default STREAMING_INSERTS; use FILE_LOADS on "
+            "Dataflow for large runs: it replaces the tables, streaming appends).",
+        )
+        parser.add_argument(
+            "--bigquery_temp_location",
+            default=None,
+            help="gs:// (or local, for emulators) directory for FILE_LOADS temp files "
+            "(default: Beam's --temp_location).",
+        )
+
+
+def _parse(argv):
+    """Parses our flags with a real argparse parser (so --help lists them)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m beam_pipelines.score",
+        description="Score every video of a catalog with CP-LLM on Apache Beam and write "
+        "scores, failures and flip-rate tables.",
+        epilog="Any Beam pipeline option is accepted as well, e.g. --runner "
+        "(default: an offline DirectRunner that never downloads Prism), "
+        "--direct_running_mode={in_memory,multi_threading,multi_processing}, "
+        "--direct_num_workers=N, and for Dataflow --project, --region, "
+        "--temp_location, --setup_file, --sdk_container_image, --dataflow_service_options"
+        "=worker_accelerator=... (see docs/PIPELINE.md).",
+    )
+    ScoreOptions._add_argparse_args(parser)
+    known, _ = parser.parse_known_args(argv)
+    if not known.catalog or not known.output_dir:
+        parser.error("--catalog and --output_dir are required")
+    return known
+
+
+def clear_previous_outputs(output_dir):
+    """Deletes earlier shards (and leftover Beam temp dirs) of our three tables."""
+    if not FileSystems.exists(output_dir):
+        FileSystems.mkdirs(output_dir)
+    stale = []
+    for name in TABLE_NAMES:
+        for pattern in (f"{name}-*.parquet", f"beam-temp-{name}-*"):
+            match = FileSystems.match([FileSystems.join(output_dir, pattern)])[0]
+            stale.extend(m.path for m in match.metadata_list)
+    if stale:
+        _LOG.info("replacing %d earlier output files in %s", len(stale), output_dir)
+        FileSystems.delete(sorted(set(stale)))
+
+
+def _write_parquet(pcoll, output_dir, name):
+    return pcoll | f"Write_{name}_Parquet" >> beam.io.WriteToParquet(
+        FileSystems.join(output_dir, name),
+        schemas.TABLES[name][0],
+        file_name_suffix=".parquet",
+    )
+
+
+def _write_bigquery(pcoll, opts, name):
+    dataset = opts.bigquery_dataset
+    if ":" not in dataset:
+        raise ValueError(f"--bigquery_dataset must be PROJECT:DATASET, got {dataset!r}")
+    method = opts.bigquery_method
+    file_loads = method == "FILE_LOADS"
+    return (
+        pcoll
+        | f"ToBigQueryRow_{name}" >> beam.Map(schemas.to_bigquery_row)
+        | f"Write_{name}_BigQuery"
+        >> beam.io.WriteToBigQuery(
+            table=f"{dataset}.{name}",
+            schema=schemas.TABLES[name][1],
+            method=method,
+            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
+            write_disposition=(
+                beam.io.BigQueryDisposition.WRITE_TRUNCATE
+                if file_loads
+                else beam.io.BigQueryDisposition.WRITE_APPEND
+            ),
+            custom_gcs_temp_location=opts.bigquery_temp_location,
+        )
+    )
+
+
+def model_preprocessing(preset):
+    """(FrameInputs, default K, default max_side) of a preset, without its weights."""
+    frame_inputs = dofns.FrameInputs(preset)
+    pre = frame_inputs.preprocessor()
+    k = getattr(pre, "num_keyframes", None) or 8
+    sides = [getattr(pre, a, None) for a in ("image_size", "low_level_fit")]
+    sides = [int(s) for s in sides if s]
+    return frame_inputs, int(k), (max(sides) if sides else None)
+
+
+def build(p, opts):
+    """Adds the scoring pipeline to `p`; returns {table name: PCollection of rows}."""
+    frame_inputs, default_k, default_side = model_preprocessing(opts.model)
+    batch_size = opts.describe_batch_size if opts.describe else opts.max_batch_size
+    handler = KeyedModelHandler(
+        inference.KerasCPLLMHandler(
+            opts.model,
+            max_batch_size=batch_size,
+            describe=opts.describe,
+            max_new_tokens=opts.max_new_tokens,
+            share_across_processes=opts.share_model_across_processes,
+        )
+    )
+    cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
+    decoded = cat.entries | "DecodeKeyframes" >> beam.ParDo(
+        dofns.DecodeKeyframes(
+            frame_inputs,
+            opts.num_keyframes or default_k,
+            max_side=opts.max_side or default_side,
+            timeout_s=opts.decode_timeout_s,
+            max_attempts=opts.max_attempts,
+            progress_every=opts.progress_every,
+        )
+    ).with_outputs(dofns.FAILURES, main="decoded")
+    predictions, dead_letter = decoded.decoded | "RunInference" >> (
+        RunInference(handler).with_exception_handling()
+    )
+    scored = predictions | "ToScoreRow" >> beam.ParDo(dofns.ToScoreRow()).with_outputs(
+        dofns.FAILURES, main="scores"
+    )
+    batch_failures = dead_letter.failed_inferences | "FailedBatches" >> beam.FlatMap(
+        dofns.inference_failure_rows
+    )
+    failures = (
+        cat.failures,
+        decoded[dofns.FAILURES],
+        scored[dofns.FAILURES],
+        batch_failures,
+    ) | "AllFailures" >> beam.Flatten()
+    flips = scored.scores | "FlipRate" >> flip_rate.FlipRate()
+    return {"scores": scored.scores, "failures": failures, "flip_rate": flips}
+
+
+def table_rows(output_dir, name, columns=None):
+    """Reads back every shard of a table (local or gs://) as a list of dicts."""
+    match = FileSystems.match([FileSystems.join(output_dir, f"{name}-*.parquet")])[0]
+    rows = []
+    for meta in sorted(match.metadata_list, key=lambda m: m.path):
+        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
+            rows.extend(pq.read_table(f, columns=columns).to_pylist())
+    return rows
+
+
+def summarize(output_dir):
+    """Counts from the written tables: {"scored", "failed", "failed_by_stage", ...}."""
+    scored = len(table_rows(output_dir, "scores", ["video_id"]))
+    stages = collections.Counter(r["stage"] for r in table_rows(output_dir, "failures", ["stage"]))
+    flips = table_rows(output_dir, "flip_rate")
+    overall = [
+        r
+        for r in flips
+        if r["source_id"] == schemas.ALL_SOURCES and r["level"] == schemas.LEVEL_PAIR
+    ]
+    pairs = sum(r["pairs"] for r in overall)
+    return {
+        "scored": scored,
+        "failed": sum(stages.values()),
+        "failed_by_stage": dict(sorted(stages.items())),
+        "flip_rate_rows": len(flips),
+        "ladder_pairs": pairs,
+        "flip_rate": (sum(r["flips"] for r in overall) / pairs) if pairs else None,
+    }
+
+
+def _print_summary(output_dir, summary):
+    stages = ", ".join(f"{k}: {v}" for k, v in summary["failed_by_stage"].items()) or "none"
+    total = summary["scored"] + summary["failed"]
+    print(
+        f"[score] {total} catalog rows: {summary['scored']} scored, {summary['failed']} "
+        f"failed ({stages}); flip rate "
+        + (
+            f"{summary['flip_rate']:.3f} over {summary['ladder_pairs']} ladder pairs"
+            if summary["flip_rate"] is not None
+            else "n/a (no ladder pairs)"
+        )
+        + f"; tables in {output_dir}",
+        flush=True,
+    )
+
+
+def run(argv=None, test_pipeline=None):
+    """Builds and runs the pipeline; returns the summary dict (see `summarize`)."""
+    known = _parse(argv)
+    catalog.check_catalog(known.catalog)  # a catalog that is not a table fails here
+    options = PipelineOptions(argv)
+    options.view_as(SetupOptions).save_main_session = False
+    opts = options.view_as(ScoreOptions)
+    clear_previous_outputs(opts.output_dir)
+
+    p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
+    tables = build(p, opts)
+    for name, pcoll in tables.items():
+        _write_parquet(pcoll, opts.output_dir, name)
+        if opts.bigquery_dataset:
+            _write_bigquery(pcoll, opts, name)
+    result = p.run()
+    result.wait_until_finish()
+    summary = summarize(opts.output_dir)
+    _print_summary(opts.output_dir, summary)
+    return summary
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("cpllm").setLevel(logging.INFO)
+    try:
+        run(argv)
+    except catalog.CatalogError as e:
+        print(f"[score] error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
