@@ -1,0 +1,207 @@
+"""tf.data input for the multi-task trainer: single videos and same-source pairs, mixed.
+
+A split is read once from its TFRecords (`trainer.records`) into host memory
+(`load_split`); batches are then drawn by a `BatchSchedule` whose composition at step s is a
+pure function of (seed, s). That makes the data-iterator position of a run just its step
+number: a resumed run at step s sees exactly the batches an uninterrupted run would.
+(Host memory bounds the data-set size: fine for the bundled tiny set and per-host shards
+of a few thousand videos; LSVQ-scale training needs one shard per host or a streaming
+reader — see docs/TRAINING.md.)
+
+Batch layout (B = batch_size videos, P = pairs, B - 2P singles), all static shapes:
+  videos 2i and 2i+1 (i < P) are the two variants of pair i (same source_id, different
+  rank key), videos 2P..B-1 are singles drawn uniformly from the split.
+  batch = {
+    "high_frames": uint8[B, K, S, S, 3], "low_patches": uint8[B, K, M, P, P, 3],
+    "patch_mask": float32[B, K, M],
+    "token_ids": int32[B, T], "padding_mask": bool[B, T], "response_mask": bool[B, T],
+    "label": float32[B] (NaN -> 0 where unmasked), "regression_mask": float32[B],
+    "pair_order": float32[P] (+1: pair's first video is better, -1: second is better),
+  }
+Modes: "single" (P = 0), "pair" (P = B // 2), "mix" (P = round(B * pair_fraction / 2)).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from trainer import records
+
+FRAME_KEYS = ("high_frames", "low_patches", "patch_mask")
+TEXT_KEYS = ("token_ids", "padding_mask", "response_mask")
+
+
+@dataclasses.dataclass
+class Split:
+    """One split in host memory. Frame arrays keep the records' dtypes (uint8)."""
+
+    frames: dict            # FRAME_KEYS -> np.ndarray[N, ...]
+    description_token_ids: np.ndarray  # int32[N, T_desc], 0-padded
+    description_lengths: np.ndarray    # int32[N]
+    label: np.ndarray       # float32[N], NaN unknown
+    vmaf: np.ndarray        # float32[N]
+    is_original: np.ndarray  # bool[N]
+    crf: np.ndarray         # int32[N], -1 = original
+    source_id: np.ndarray   # str[N]
+    video_id: np.ndarray    # str[N]
+    description: list       # str[N], the three-sentence description (may be "")
+    text: dict | None = None  # TEXT_KEYS -> np.ndarray[N, T] (after `attach_text`)
+
+    def __len__(self) -> int:
+        return int(self.label.shape[0])
+
+
+def load_split(data_dir: str, split: str, spec: records.RecordSpec | None = None) -> Split:
+    """Reads `DATA_DIR/<split>/*.tfrecord` with `records.dataset` into a `Split`."""
+    import tensorflow as tf
+
+    if spec is None:
+        spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    pattern = os.path.join(data_dir, split, "*.tfrecord")
+    if not tf.io.gfile.glob(pattern):
+        raise FileNotFoundError(f"no TFRecords match {pattern}")
+    cols: dict[str, list] = {}
+    for inputs, targets in records.dataset(pattern, spec).as_numpy_iterator():
+        for k, v in {**inputs, **targets}.items():
+            cols.setdefault(k, []).append(v)
+    order = np.argsort(np.array(cols["video_id"]), kind="stable")  # file order independent
+
+    def stack(key, dtype=None):
+        a = np.stack(cols[key])[order]
+        return a.astype(dtype) if dtype else a
+
+    return Split(
+        frames={k: stack(k) for k in FRAME_KEYS},
+        description_token_ids=stack("description_token_ids", np.int32),
+        description_lengths=stack("description_padding_mask").sum(-1).astype(np.int32),
+        label=stack("label", np.float32),
+        vmaf=stack("vmaf", np.float32),
+        is_original=stack("is_original", bool),
+        crf=stack("crf", np.int32),
+        source_id=np.array([s.decode() for s in stack("source_id")]),
+        video_id=np.array([s.decode() for s in stack("video_id")]),
+        description=[s.decode("utf-8") for s in stack("description")],
+    )
+
+
+def attach_text(split: Split, text_fn) -> Split:
+    """Builds every video's decoder text with `text_fn(description: str) -> dict` of
+    TEXT_KEYS arrays [T] (prompt + answer, `response_mask` on the answer only), e.g.
+    the model's `preprocessor.tokenize_description(text, sequence_length)`."""
+    rows = [text_fn(d) for d in split.description]
+    split.text = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in TEXT_KEYS}
+    split.text["token_ids"] = split.text["token_ids"].astype(np.int32)
+    split.text["padding_mask"] = split.text["padding_mask"].astype(bool)
+    split.text["response_mask"] = split.text["response_mask"].astype(bool)
+    return split
+
+
+def num_pairs(mode: str, batch_size: int, pair_fraction: float) -> int:
+    if mode == "single":
+        return 0
+    if mode == "pair":
+        return batch_size // 2
+    if mode == "mix":
+        return min(batch_size // 2, max(1, int(round(batch_size * pair_fraction / 2))))
+    raise ValueError(f"input mode must be single|pair|mix, got {mode!r}")
+
+
+class BatchSchedule:
+    """Which videos make up step s's batch: a pure function of (seed, s).
+
+    Pairs: a source is drawn uniformly among those with >= 2 distinct rank keys, then two
+    of its videos with different keys. Singles: uniform over the split.
+    """
+
+    def __init__(self, split: Split, *, batch_size: int, mode: str = "mix",
+                 pair_fraction: float = 0.5, rank_by: str = "crf", seed: int = 0):
+        if rank_by not in ("crf", "label"):
+            raise ValueError(f"rank_by must be crf|label, got {rank_by!r}")
+        self.batch_size = batch_size
+        self.num_pairs = num_pairs(mode, batch_size, pair_fraction)
+        self.seed = seed
+        # Rank key: higher = better. Originals (crf -1) rank above every CRF.
+        crf_key = np.where(split.crf < 0, np.inf, -split.crf.astype(np.float64))
+        self.key = crf_key if rank_by == "crf" else split.label.astype(np.float64)
+        by_source: dict[str, list[int]] = {}
+        for i, s in enumerate(split.source_id):
+            if np.isfinite(self.key[i]) or rank_by == "crf":
+                by_source.setdefault(str(s), []).append(i)
+        self.groups = [np.array(v) for _, v in sorted(by_source.items())
+                       if len(set(self.key[v].tolist())) >= 2]
+        if self.num_pairs and not self.groups:
+            raise ValueError("no source has two videos with different rank keys: "
+                             "pairs are impossible (use input.mode=single)")
+        self.n = len(split)
+
+    def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (video indices int64[B], pair_order float32[P])."""
+        rng = np.random.default_rng([self.seed, int(step)])
+        idx, order = [], []
+        for _ in range(self.num_pairs):
+            g = self.groups[rng.integers(len(self.groups))]
+            a = g[rng.integers(len(g))]
+            others = g[self.key[g] != self.key[a]]
+            b = others[rng.integers(len(others))]
+            idx += [a, b]
+            order.append(np.sign(self.key[a] - self.key[b]))
+        idx += rng.integers(self.n, size=self.batch_size - 2 * self.num_pairs).tolist()
+        return np.asarray(idx, np.int64), np.asarray(order, np.float32)
+
+
+def regression_mask(split: Split, targets: str) -> np.ndarray:
+    """float32[N]: 1 where the regression loss applies ("originals" or "all" labelled)."""
+    finite = np.isfinite(split.label)
+    if targets == "originals":
+        return (finite & split.is_original).astype(np.float32)
+    if targets == "all":
+        return finite.astype(np.float32)
+    raise ValueError(f"regression_targets must be originals|all, got {targets!r}")
+
+
+def gather_batch(split: Split, idx: np.ndarray, reg_mask: np.ndarray) -> dict:
+    """The model inputs and loss targets of videos `idx` (see the module docstring)."""
+    batch = {k: split.frames[k][idx] for k in FRAME_KEYS}
+    if split.text is not None:
+        batch.update({k: split.text[k][idx] for k in TEXT_KEYS})
+    batch["label"] = np.nan_to_num(split.label[idx]).astype(np.float32)
+    batch["regression_mask"] = reg_mask[idx]
+    return batch
+
+
+def train_dataset(split: Split, schedule: BatchSchedule, *, start_step: int,
+                  num_steps: int, regression_targets: str):
+    """tf.data.Dataset of the batches of steps [start_step, num_steps), prefetched."""
+    import tensorflow as tf
+
+    reg_mask = regression_mask(split, regression_targets)
+    example = gather_batch(split, *schedule(0)[:1], reg_mask)
+    example["pair_order"] = schedule(0)[1]
+    keys = sorted(example)
+
+    def make(step):
+        idx, order = schedule(int(step))
+        b = gather_batch(split, idx, reg_mask)
+        b["pair_order"] = order
+        return [b[k] for k in keys]
+
+    def to_dict(step):
+        values = tf.numpy_function(make, [step], [tf.as_dtype(example[k].dtype) for k in keys])
+        for v, k in zip(values, keys):
+            v.set_shape(example[k].shape)
+        return dict(zip(keys, values))
+
+    ds = tf.data.Dataset.range(start_step, num_steps).map(to_dict)
+    return ds.prefetch(2)
+
+
+def eval_batches(split: Split, batch_size: int):
+    """Yields (batch of FRAME_KEYS padded to `batch_size` by repeating row 0, n_valid)."""
+    n = len(split)
+    for start in range(0, n, batch_size):
+        idx = np.arange(start, min(start + batch_size, n))
+        valid = idx.size
+        idx = np.concatenate([idx, np.zeros(batch_size - valid, np.int64)])
+        yield {k: split.frames[k][idx] for k in FRAME_KEYS}, valid

@@ -1,0 +1,255 @@
+"""Trains CP-LLM with the multi-task loss: `python -m trainer.train --config C --workdir W`.
+
+    python -m trainer.train --config trainer/configs/cpllm_tiny.py --workdir /tmp/run \
+        --override data.dir=/tmp/tiny_data [--override num_steps=100 ...] \
+        [--export_preset cpllm_model/assets/presets/cpllm_tiny]
+
+Keras 3 on JAX, a stateless jitted step (`trainer.train_step`), Adam. Writes to WORKDIR:
+  config.json                 the resolved config
+  checkpoints/step_N/         every `checkpoint_every` steps and at the end (exact resume:
+                              `trainer.checkpoint`); a rerun with the same WORKDIR resumes
+  tensorboard/{train,eval}/   tf.summary scalars: each loss, grad norm, lr, eval metrics
+  metrics.jsonl               the same scalars, one JSON object per logged step
+  eval_final.json             held-out metrics of the final weights
+SIGTERM (preemption) saves a checkpoint at the next step boundary and exits;
+`--stop_after_steps N` exits after step N WITHOUT saving, like a crash (tests use it).
+All local devices are used through `keras.distribution.DataParallel`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from absl import app, flags, logging
+
+from trainer import config_lib
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", None, "Path of a config file defining get_config().")
+flags.DEFINE_string("workdir", None, "Output/checkpoint directory (resumes if it has one).")
+flags.DEFINE_multi_string("override", [], "Config override key=value (repeatable), "
+                          "e.g. --override num_steps=100 --override data.dir=/data.")
+flags.DEFINE_integer("stop_after_steps", 0, "Exit after this step without saving "
+                     "(simulates a crash; 0 = off).")
+flags.DEFINE_string("export_preset", None, "Save the final model here with save_to_preset.")
+
+
+def setup_distribution():
+    """DataParallel over all local devices when there is more than one."""
+    import jax
+    import keras
+
+    devices = jax.devices()
+    if len(devices) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return len(devices)
+
+
+def build_model(config):
+    """The preset's model, optionally re-initialised from `config.seed`, with the
+    config's training switches applied."""
+    import keras
+
+    from cpllm_model import CPLLM
+
+    keras.utils.set_random_seed(config.seed)
+    model = CPLLM.from_preset(config.model.preset)
+    if config.model.reinitialize:
+        backbone = model.backbone
+        fresh = type(backbone).from_config(backbone.get_config())
+        backbone.set_weights(fresh.get_weights())
+    modes = config.train_modes
+    model.configure_training(high_level=modes.high_level, decoder=modes.decoder,
+                             lora_rank=modes.lora_rank or None)
+    return model
+
+
+def make_optimizer(config):
+    import keras
+
+    o = config.optimizer
+    warmup = min(int(o.warmup_steps), max(config.num_steps - 1, 0))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else o.learning_rate,
+        decay_steps=max(config.num_steps - warmup, 1), alpha=0.1,
+        warmup_target=o.learning_rate if warmup else None, warmup_steps=warmup)
+    return keras.optimizers.Adam(learning_rate=schedule,
+                                 global_clipnorm=o.clipnorm or None)
+
+
+def _check_spec(model, spec):
+    p = model.preprocessor
+    want = (p.num_keyframes, p.image_size, p.max_patches, p.patch_size)
+    got = (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size)
+    if want != got:
+        raise ValueError(f"data (K, S, M, P) = {got} does not match the model's {want}: "
+                         "prepare the data with the same preset")
+
+
+def _shard(batch):
+    """Places a host batch on the devices of the active distribution (batch dim split)."""
+    import keras
+    from keras.src.backend.jax import distribution_lib
+
+    dist = keras.distribution.distribution()
+    if dist is None:
+        return batch
+    out = {}
+    for k, v in batch.items():
+        if k == "pair_order":  # [P], not per video: replicated
+            out[k] = v
+            continue
+        layout = dist.get_data_layout(v.shape)
+        out[k] = distribution_lib.distribute_data_input(v, layout, dist.batch_dim_name)
+    return out
+
+
+class _Preempted:
+    def __init__(self):
+        self.flag = False
+
+    def __call__(self, signum, frame):
+        logging.warning("signal %d: checkpointing at the next step boundary", signum)
+        self.flag = True
+
+
+def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
+                       export_preset: str | None = None) -> dict:
+    """Runs (or resumes) training; returns the final held-out metrics (or {} if stopped)."""
+    import jax
+    import numpy as np
+    import tensorflow as tf
+
+    from trainer import checkpoint, eval_callback, input_pipeline, records, train_step
+
+    tf.config.set_visible_devices([], "GPU")  # tf.data only; the model runs on JAX
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=1)
+    n_dev = setup_distribution()
+    if config.input.batch_size % n_dev:
+        raise ValueError(f"batch_size {config.input.batch_size} not divisible by {n_dev} devices")
+
+    model = build_model(config)
+    backbone = model.backbone
+    spec = records.RecordSpec.from_manifest(os.path.join(config.data.dir, "manifest.json"))
+    _check_spec(model, spec)
+    seq_len = int(config.model.max_sequence_length)
+
+    def text_fn(description):
+        return model.preprocessor.tokenize_description(description, seq_len)
+
+    train = input_pipeline.attach_text(
+        input_pipeline.load_split(config.data.dir, config.data.train_split, spec), text_fn)
+    held_out = None
+    if config.data.eval_split:
+        held_out = input_pipeline.load_split(config.data.dir, config.data.eval_split, spec)
+    schedule = input_pipeline.BatchSchedule(
+        train, batch_size=config.input.batch_size, mode=config.input.mode,
+        pair_fraction=config.input.pair_fraction, rank_by=config.input.rank_by,
+        seed=config.seed)
+    logging.info("train: %d videos, %d rankable sources; held-out: %d; %d pairs/batch; "
+                 "%d devices", len(train), len(schedule.groups),
+                 len(held_out) if held_out is not None else 0, schedule.num_pairs, n_dev)
+
+    optimizer = make_optimizer(config)
+    state = train_step.initial_state(backbone, optimizer)
+    step = checkpoint.latest_step(workdir) or 0
+    if step:
+        saved, info = checkpoint.restore(workdir, step)
+        if info.get("seed") != config.seed:
+            raise ValueError(f"checkpoint seed {info.get('seed')} != config seed {config.seed}")
+        state = (saved["trainable"], saved["non_trainable"], saved["optimizer"])
+        logging.info("resumed from step %d", step)
+    step_fn = train_step.make_train_step(model, optimizer, config.loss, schedule.num_pairs)
+    score_fn = train_step.make_score_fn(backbone)
+    evaluator = (eval_callback.HeldOutEvaluator(held_out, config.eval_batch_size)
+                 if held_out is not None else None)
+
+    train_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "train"))
+    eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "eval"))
+    metrics_log = open(os.path.join(workdir, "metrics.jsonl"), "a")
+
+    def save(at_step):
+        train_step.assign_state(backbone, optimizer, state)
+        checkpoint.save(workdir, at_step, model,
+                        {"trainable": state[0], "non_trainable": state[1],
+                         "optimizer": state[2]},
+                        {"seed": config.seed, "config": config.to_dict()})
+
+    def evaluate(at_step):
+        result = evaluator(lambda frames: score_fn(state[0], state[1], frames))
+        with eval_writer.as_default(step=at_step):
+            for k, v in result.items():
+                tf.summary.scalar(k, v)
+        metrics_log.write(json.dumps({"step": at_step, "eval": result}) + "\n")
+        metrics_log.flush()
+        logging.info("eval step %d: %s", at_step, {k: round(v, 4) for k, v in result.items()
+                                                    if not k.startswith("flip_rate_crf")})
+        return result
+
+    preempted = _Preempted()
+    previous_handler = signal.signal(signal.SIGTERM, preempted)
+    ds = input_pipeline.train_dataset(train, schedule, start_step=step,
+                                      num_steps=config.num_steps,
+                                      regression_targets=config.loss.regression_targets)
+    sums, count, t0 = {}, 0, time.time()
+    try:
+        for batch in ds.as_numpy_iterator():
+            state, parts = step_fn(state, _shard(batch))
+            step += 1
+            for k, v in jax.device_get(parts).items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            count += 1
+            if step % config.log_every == 0 or step == config.num_steps:
+                means = {k: v / count for k, v in sums.items()}
+                means["lr"] = float(optimizer.learning_rate(step))
+                means["steps_per_s"] = count / (time.time() - t0)
+                with train_writer.as_default(step=step):
+                    for k, v in means.items():
+                        tf.summary.scalar(k, v)
+                metrics_log.write(json.dumps({"step": step, "train": means}) + "\n")
+                metrics_log.flush()
+                logging.info("step %d: %s", step, {k: round(v, 4) for k, v in means.items()})
+                sums, count, t0 = {}, 0, time.time()
+            if stop_after_steps and step >= stop_after_steps:
+                logging.warning("--stop_after_steps %d: exiting without saving", step)
+                return {}
+            if preempted.flag:
+                save(step)
+                logging.warning("preempted: saved step %d", step)
+                return {}
+            if step % config.checkpoint_every == 0 and step < config.num_steps:
+                save(step)
+            if evaluator and config.eval_every and step % config.eval_every == 0 \
+                    and step < config.num_steps:
+                evaluate(step)
+        if step and checkpoint.latest_step(workdir) != step:
+            save(step)
+        train_step.assign_state(backbone, optimizer, state)
+        result = evaluate(step) if evaluator else {}
+        with open(os.path.join(workdir, "eval_final.json"), "w") as f:
+            json.dump({"step": step, **result}, f, indent=1)
+        if export_preset:
+            model.save_to_preset(export_preset)
+            logging.info("saved preset to %s", export_preset)
+        return result
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        metrics_log.close()
+        train_writer.close()
+        eval_writer.close()
+
+
+def main(argv):
+    del argv
+    config = config_lib.apply_overrides(config_lib.load_config(FLAGS.config), FLAGS.override)
+    train_and_evaluate(config, FLAGS.workdir, stop_after_steps=FLAGS.stop_after_steps,
+                       export_preset=FLAGS.export_preset)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["config", "workdir"])
+    app.run(main)
