@@ -1,0 +1,63 @@
+"""trainer.records: encode_example -> make_parse_fn round trip, shapes and dtypes."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trainer import records
+
+SPEC = records.RecordSpec(num_keyframes=2, image_size=8, max_patches=3, patch_size=4,
+                          max_description_tokens=6)
+
+
+def _example(**kw):
+    rng = np.random.default_rng(0)
+    args = dict(
+        video_id="v1", source_id="s1", crf=28, is_original=False, label=71.5, vmaf=71.5,
+        high_frames=rng.integers(0, 256, SPEC.high_shape, dtype=np.uint8),
+        low_patches=rng.integers(0, 256, SPEC.low_shape, dtype=np.uint8),
+        patch_mask=np.array([[1, 1, 0], [1, 0, 0]], np.float32),
+        description="A cat. Natural. Clean.", description_token_ids=[5, 6, 7])
+    args.update(kw)
+    return args
+
+
+def test_round_trip():
+    args = _example()
+    inputs, targets = records.make_parse_fn(SPEC)(tf.constant(records.encode_example(**args)))
+    np.testing.assert_array_equal(inputs["high_frames"].numpy(), args["high_frames"])
+    np.testing.assert_array_equal(inputs["low_patches"].numpy(), args["low_patches"])
+    np.testing.assert_array_equal(inputs["patch_mask"].numpy(), args["patch_mask"])
+    assert inputs["high_frames"].dtype == tf.uint8 and inputs["low_patches"].dtype == tf.uint8
+    assert inputs["description_token_ids"].numpy().tolist() == [5, 6, 7, 0, 0, 0]
+    assert inputs["description_padding_mask"].numpy().tolist() == [1, 1, 1, 0, 0, 0]
+    assert targets["label"].numpy() == pytest.approx(71.5)
+    assert targets["crf"].numpy() == 28 and not targets["is_original"].numpy()
+    assert targets["source_id"].numpy() == b"s1"
+    assert targets["description"].numpy().decode() == "A cat. Natural. Clean."
+
+
+def test_original_without_label_and_long_description():
+    args = _example(crf=None, is_original=True, label=None, vmaf=None,
+                    description_token_ids=list(range(1, 11)))
+    inputs, targets = records.make_parse_fn(SPEC)(tf.constant(records.encode_example(**args)))
+    assert targets["crf"].numpy() == -1 and targets["is_original"].numpy()
+    assert np.isnan(targets["label"].numpy()) and np.isnan(targets["vmaf"].numpy())
+    assert inputs["description_token_ids"].numpy().tolist() == [1, 2, 3, 4, 5, 6]
+    assert inputs["description_padding_mask"].numpy().all()
+
+
+def test_batches_with_static_shapes(tmp_path):
+    path = str(tmp_path / "x.tfrecord")
+    with tf.io.TFRecordWriter(path) as w:
+        for i in range(3):
+            w.write(records.encode_example(**_example(video_id=f"v{i}")))
+    batch = next(iter(records.dataset(path, SPEC).batch(3)))
+    assert batch[0]["low_patches"].shape == (3, *SPEC.low_shape)
+    assert sorted(batch[1]["video_id"].numpy().tolist()) == [b"v0", b"v1", b"v2"]
+
+
+def test_rejects_wrong_dtype_and_mask_shape():
+    with pytest.raises(TypeError):
+        records.encode_example(**_example(high_frames=np.zeros(SPEC.high_shape, np.float32)))
+    with pytest.raises(ValueError):
+        records.encode_example(**_example(patch_mask=np.ones((2, 2), np.float32)))
