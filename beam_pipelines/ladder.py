@@ -30,6 +30,7 @@ clamped rendition is counted (`order_fixes` in ladder_stats.json and Beam metric
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -58,8 +59,6 @@ class LadderOptions(PipelineOptions):
     parser.add_argument("--crfs", default=",".join(map(str, DEFAULT_CRFS)),
                         help="Comma-separated CRF rungs.")
     parser.add_argument("--preset", default="veryfast", help="libx264 preset.")
-    parser.add_argument("--label", default="auto", choices=("auto", "mos", "vmaf"),
-                        help="Pseudo-MOS rule (see module docstring).")
     parser.add_argument("--vmaf_threads", type=int, default=1)
 
 
@@ -248,7 +247,13 @@ class _Stats(beam.CombineFn):
 
 def run(argv=None, test_pipeline=None):
   """Builds and runs the ladder pipeline; returns the PipelineResult."""
-  options = PipelineOptions(argv)
+  # --label is parsed first, as in Beam's wordcount: PipelineOptions owns Dataflow's
+  # `--label` alias (of --labels), so the pipeline's own flag must not reach it.
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--label", default="auto", choices=("auto", "mos", "vmaf"),
+                      help="Pseudo-MOS rule (see module docstring).")
+  known, pipeline_args = parser.parse_known_args(argv)
+  options = PipelineOptions(pipeline_args)
   opts = options.view_as(LadderOptions)
   crfs = parse_crfs(opts.crfs)
   catalog.check_catalog(opts.catalog)
@@ -270,7 +275,7 @@ def run(argv=None, test_pipeline=None):
       measured.rows
       | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], r))
       | "GroupBySource" >> beam.GroupByKey()
-      | "AssignPseudoMos" >> beam.ParDo(AssignPseudoMos(opts.label)))
+      | "AssignPseudoMos" >> beam.ParDo(AssignPseudoMos(known.label)))
   _ = (
       labelled
       | "FormatCsv" >> beam.Map(to_csv_line)

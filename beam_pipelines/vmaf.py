@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from beam_pipelines.media import errors, ffmpeg_bin
+from beam_pipelines.media import errors, ffmpeg_bin, storage
 
 _VMAF_RE = re.compile(r"VMAF score:\s*([-+0-9.eE]+)")
 _BLOCK_RE = re.compile(r"block mean:\s*([-+0-9.eE]+)")
@@ -25,13 +25,18 @@ _BLUR_RE = re.compile(r"blur mean:\s*([-+0-9.eE]+)")
 
 def _run_filter(args: list[str], timeout_s: float) -> str:
     """Runs `ffmpeg <args> -f null -` and returns its stderr (where filters report)."""
-    proc = ffmpeg_bin.run(["-hide_banner", "-nostats", "-loglevel", "info", *args,
+    proc = ffmpeg_bin.run(["-hide_banner", "-nostats", "-loglevel", "info",
+                           "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST, *args,
                            "-f", "null", "-"], timeout_s=timeout_s)
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise errors.DecodeError(
             f"ffmpeg exited {proc.returncode}: {ffmpeg_bin.last_error_line(proc.stderr)}")
     return stderr
+
+
+def _input(path: str) -> str:
+    return storage.ffmpeg_input(storage.check_local_file(path))
 
 
 def _grab(regex: re.Pattern, text: str, what: str) -> float:
@@ -47,24 +52,24 @@ def vmaf(distorted: str, reference: str, *, size: tuple[int, int] | None = None,
     scale = f"scale={size[0]}:{size[1]}:flags=bicubic," if size else ""
     graph = (f"[0:v]{scale}setpts=PTS-STARTPTS[d];[1:v]setpts=PTS-STARTPTS[r];"
              f"[d][r]libvmaf=n_threads={int(n_threads)}:n_subsample={int(subsample)}")
-    err = _run_filter(["-i", distorted, "-i", reference, "-lavfi", graph], timeout_s)
+    err = _run_filter(["-i", _input(distorted), "-i", _input(reference), "-lavfi", graph], timeout_s)
     return _grab(_VMAF_RE, err, "VMAF score")
 
 
 def no_reference(path: str, *, timeout_s: float = 120.0) -> dict[str, float]:
     """{"blockiness": blockdetect mean, "blur": blurdetect mean} in one decode pass."""
-    err = _run_filter(["-i", path, "-vf", "blockdetect,blurdetect"], timeout_s)
+    err = _run_filter(["-i", _input(path), "-vf", "blockdetect,blurdetect"], timeout_s)
     return {"blockiness": _grab(_BLOCK_RE, err, "block mean"),
             "blur": _grab(_BLUR_RE, err, "blur mean")}
 
 
 def blockiness(path: str, *, timeout_s: float = 120.0) -> float:
     """ffmpeg `blockdetect` mean over frames (no reference; higher = more blocking)."""
-    err = _run_filter(["-i", path, "-vf", "blockdetect"], timeout_s)
+    err = _run_filter(["-i", _input(path), "-vf", "blockdetect"], timeout_s)
     return _grab(_BLOCK_RE, err, "block mean")
 
 
 def blur(path: str, *, timeout_s: float = 120.0) -> float:
     """ffmpeg `blurdetect` mean over frames (no reference; higher = blurrier)."""
-    err = _run_filter(["-i", path, "-vf", "blurdetect"], timeout_s)
+    err = _run_filter(["-i", _input(path), "-vf", "blurdetect"], timeout_s)
     return _grab(_BLUR_RE, err, "blur mean")

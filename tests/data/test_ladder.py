@@ -1,0 +1,66 @@
+"""beam_pipelines.ladder on DirectRunner (FnApiRunner): real x264 ladder, real libvmaf."""
+import glob
+import json
+import os
+
+import pyarrow.parquet as pq
+import pytest
+
+
+
+def _by_source(rows):
+    out = {}
+    for r in rows:
+        out.setdefault(r["source_id"], []).append(r)
+    for v in out.values():
+        v.sort(key=lambda r: -1 if r["crf"] == "" else int(r["crf"]))
+    return out
+
+
+def test_catalog_has_original_and_every_rung(ladder_run):
+    out, rows, CRFS = ladder_run
+    ladders = _by_source(rows)
+    assert set(ladders) == {"testsrc2__static", "mandelbrot__zoom"}
+    for source_id, ladder in ladders.items():
+        assert [r["crf"] for r in ladder] == [""] + [str(c) for c in CRFS]
+        for r in ladder[1:]:
+            assert r["video_id"] == f"{source_id}__crf{int(r['crf']):02d}"
+            assert os.path.getsize(r["uri"]) > 0
+
+
+def test_vmaf_falls_with_crf_on_a_real_ladder(ladder_run):
+    _, rows, _ = ladder_run
+    for ladder in _by_source(rows).values():
+        raw = [float(r["vmaf_raw"]) for r in ladder[1:]]
+        assert raw[0] > raw[1] > raw[2], raw  # CRF 20 > 32 > 44, by real margins here
+        assert raw[0] - raw[2] > 10.0
+        block = [float(r["blockiness"]) for r in ladder[1:]]
+        assert block[2] > block[0]
+
+
+def test_pseudo_mos_order_and_rules(ladder_run):
+    _, rows, _ = ladder_run
+    ladders = _by_source(rows)
+    for ladder in ladders.values():
+        mos = [float(r["mos"]) for r in ladder]
+        assert all(a >= b for a, b in zip(mos, mos[1:])), mos
+    with_mos = ladders["testsrc2__static"]
+    assert float(with_mos[0]["mos"]) == pytest.approx(60.0)
+    for r in with_mos[1:]:
+        assert float(r["mos"]) <= 60.0 * float(r["vmaf_raw"]) / 100.0 + 1e-3
+    for r in ladders["mandelbrot__zoom"]:  # no source MOS: the label is VMAF
+        assert float(r["mos"]) == pytest.approx(float(r["vmaf"]), abs=1e-3)
+
+
+def test_missing_source_lands_in_failures_and_stats(ladder_run):
+    out, rows, CRFS = ladder_run
+    assert not any(r["source_id"] == "missing__static" for r in rows)
+    failures = pq.read_table(glob.glob(os.path.join(out, "failures", "*.parquet"))).to_pylist()
+    ids = sorted(f["video_id"] for f in failures)
+    # the source itself (VMAF vs. itself) and each of its rungs fail at stage "read"
+    assert ids == sorted(["missing__static"] + [f"missing__static__crf{c:02d}" for c in CRFS])
+    assert {f["stage"] for f in failures} == {"read"}
+    with open(os.path.join(out, "ladder_stats.json")) as f:
+        stats = json.load(f)
+    assert stats["sources"] == 2 and stats["renditions"] == 2 * len(CRFS)
+    assert stats["failures"] == len(ids) and stats["order_fixes"] >= 0
