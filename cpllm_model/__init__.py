@@ -1,7 +1,16 @@
 """CP-LLM: a compression-perceptive multimodal quality model (Keras 3, keras-hub parts).
 
 Importing this package makes JAX the default Keras backend unless the user chose one.
+
+    from cpllm_model import CPLLM
+    model = CPLLM.from_preset("cpllm_tiny")
 """
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+
+from cpllm_model.backbone import CPLLMBackbone  # noqa: E402
+from cpllm_model.cpllm import CPLLM  # noqa: E402
+from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer  # noqa: E402
+
+__all__ = ["CPLLM", "CPLLMBackbone", "CPLLMPreprocessor", "CPLLMTokenizer"]

@@ -1,0 +1,344 @@
+"""CPLLMBackbone: SigLIP + VideoPrism encoders, Gemma prefix-LM decoder, MLP score head.
+
+Inputs (uint8 stays uint8 until inside the model):
+    high_frames   uint8[B, K, S, S, 3]      key frames resized to S x S (aspect ignored)
+    low_patches   uint8[B, K, M, P, P, 3]   M full-resolution P x P patches per key frame
+    patch_mask    float32[B, K, M]          1.0 for real patches, 0.0 for padding cells
+    token_ids     int32[B, T]               prompt (+ answer) tokens
+    padding_mask  int32[B, T]               1 on real tokens
+    response_mask int32[B, T]               1 on answer tokens (causal); 0 = prefix
+Outputs (dict):
+    sequence_output  float[B, V + T, D]  decoder states (V = K * (Nh + Nl) vision tokens)
+    frame_scores     float32[B, K]       quality predictor output per key frame
+    score            float32[B]          mean of frame_scores
+
+Per key frame: SigLIP tokens (Nh = (S / p_h)^2, width Dh) -> Dense(D); VideoPrism's
+spatial encoder on each patch as a one-frame clip (Nl = (P / p_l)^2, width Dl) -> Dense(D)
+-> masked mean over the M patches -> LayerNorm. The decoder prefix is
+[high tokens of all K frames; low tokens of all K frames; prompt]. The score head is a
+two-layer ReLU MLP on concat(mean of the frame's high tokens, mean of its low tokens).
+
+Only VideoPrism's spatial path is used (its temporal layers never saw one-frame clips;
+see KERAS_HUB_NOTES.md); SigLIP's MAP pooling head is unused. Both stay in the saved
+weights so that full keras-hub encoders round-trip unchanged.
+"""
+import keras
+from keras import ops
+from keras_hub.models import Backbone
+from keras_hub.src.models.gemma.rms_normalization import RMSNormalization
+from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
+    PaliGemmaDecoderBlock,
+)
+
+PACKAGE = "cpllm"
+VISION_KEYS = ("high_frames", "low_patches", "patch_mask")
+SIGLIP_SCALE, SIGLIP_OFFSET = 1.0 / 127.5, -1.0  # SigLIP expects pixels in [-1, 1]
+VIDEOPRISM_SCALE, VIDEOPRISM_OFFSET = 1.0 / 255.0, 0.0  # VideoPrism expects [0, 1]
+
+
+def _serialize(layer):
+    return keras.layers.serialize(layer)
+
+
+def _deserialize(obj):
+    return keras.layers.deserialize(obj) if isinstance(obj, dict) else obj
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CPLLMBackbone(Backbone):
+    """CP-LLM network (see module docstring for inputs and outputs).
+
+    Args:
+        high_level_encoder: a keras-hub `SigLIPVisionEncoder` (image_shape (S, S, 3)).
+        low_level_encoder: a keras-hub `VideoPrismBackbone` in video-only mode
+            (image_shape (P, P, 3); only its spatial path runs).
+        vocabulary_size, num_layers, num_query_heads, num_key_value_heads, hidden_dim,
+        intermediate_dim, head_dim, query_head_dim_normalize, use_post_ffw_norm,
+        use_post_attention_norm, attention_logit_soft_cap, final_logit_soft_cap,
+        use_sliding_window_attention, sliding_window_size, layer_norm_epsilon, dropout:
+            the Gemma decoder, as in keras-hub's `GemmaBackbone` / `PaliGemmaBackbone`.
+        num_keyframes: int K. max_patches: int M.
+        head_hidden_dim: width of the score MLP's hidden layer.
+        score_bias: initial output bias of the score head (middle of the label scale).
+        dtype: dtype policy of the whole network.
+    """
+
+    def __init__(
+        self,
+        high_level_encoder,
+        low_level_encoder,
+        vocabulary_size,
+        num_layers,
+        num_query_heads,
+        num_key_value_heads,
+        hidden_dim,
+        intermediate_dim,
+        head_dim,
+        num_keyframes=8,
+        max_patches=4,
+        head_hidden_dim=128,
+        score_bias=50.0,
+        query_head_dim_normalize=True,
+        use_post_ffw_norm=False,
+        use_post_attention_norm=False,
+        attention_logit_soft_cap=None,
+        final_logit_soft_cap=None,
+        use_sliding_window_attention=False,
+        sliding_window_size=4096,
+        layer_norm_epsilon=1e-6,
+        dropout=0,
+        dtype=None,
+        **kwargs,
+    ):
+        high_level_encoder = _deserialize(high_level_encoder)
+        low_level_encoder = _deserialize(low_level_encoder)
+        # === Layers ===
+        self.high_level_encoder = high_level_encoder
+        self.low_level_encoder = low_level_encoder
+        self.high_level_rescaling = keras.layers.Rescaling(
+            SIGLIP_SCALE, SIGLIP_OFFSET, dtype=dtype, name="high_level_rescaling"
+        )
+        self.low_level_rescaling = keras.layers.Rescaling(
+            VIDEOPRISM_SCALE, VIDEOPRISM_OFFSET, dtype=dtype, name="low_level_rescaling"
+        )
+        self.high_level_projection = keras.layers.Dense(
+            hidden_dim, dtype=dtype, name="high_level_projection"
+        )
+        self.low_level_projection = keras.layers.Dense(
+            hidden_dim, dtype=dtype, name="low_level_projection"
+        )
+        self.low_level_norm = keras.layers.LayerNormalization(
+            epsilon=1e-6, dtype=dtype, name="low_level_norm"
+        )
+        self.score_hidden = keras.layers.Dense(
+            head_hidden_dim, activation="relu", dtype=dtype, name="score_hidden"
+        )
+        self.score_output = keras.layers.Dense(
+            1,
+            bias_initializer=keras.initializers.Constant(score_bias),
+            dtype=dtype,
+            name="score_output",
+        )
+        self.token_embedding = keras.layers.ReversibleEmbedding(
+            input_dim=vocabulary_size,
+            output_dim=hidden_dim,
+            tie_weights=True,
+            embeddings_initializer=keras.initializers.VarianceScaling(
+                scale=1.0, mode="fan_in", distribution="untruncated_normal"
+            ),
+            logit_soft_cap=final_logit_soft_cap,
+            dtype=dtype,
+            name="token_embedding",
+        )
+        self.transformer_layers = []
+        for i in range(num_layers):
+            self.transformer_layers.append(
+                PaliGemmaDecoderBlock(
+                    hidden_dim=hidden_dim,
+                    intermediate_dim=intermediate_dim,
+                    head_dim=head_dim,
+                    num_query_heads=num_query_heads,
+                    num_key_value_heads=num_key_value_heads,
+                    query_head_dim_normalize=query_head_dim_normalize,
+                    use_post_ffw_norm=use_post_ffw_norm,
+                    use_post_attention_norm=use_post_attention_norm,
+                    logit_soft_cap=attention_logit_soft_cap,
+                    use_sliding_window_attention=(
+                        use_sliding_window_attention and i % 2 == 0
+                    ),
+                    sliding_window_size=sliding_window_size,
+                    dropout=dropout,
+                    dtype=dtype,
+                    name=f"decoder_block_{i}",
+                )
+            )
+        self.layer_norm = RMSNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="final_normalization"
+        )
+
+        # === Geometry (needed by the methods the functional graph calls) ===
+        self.num_keyframes = num_keyframes
+        self.max_patches = max_patches
+        self.image_size = int(high_level_encoder.image_shape[0])
+        self.patch_size = int(low_level_encoder.image_shape[0])
+        self.hidden_dim = hidden_dim
+        self.num_high_tokens = (self.image_size // high_level_encoder.patch_size) ** 2
+        self.num_low_tokens = (self.patch_size // low_level_encoder.patch_size) ** 2
+
+        # === Functional model ===
+        k, s, m, p = num_keyframes, self.image_size, max_patches, self.patch_size
+        inputs = {
+            "high_frames": keras.Input((k, s, s, 3), dtype="uint8", name="high_frames"),
+            "low_patches": keras.Input((k, m, p, p, 3), dtype="uint8", name="low_patches"),
+            "patch_mask": keras.Input((k, m), dtype="float32", name="patch_mask"),
+            "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
+            "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
+            "response_mask": keras.Input((None,), dtype="int32", name="response_mask"),
+        }
+        high, low = self.encode_vision(
+            inputs["high_frames"], inputs["low_patches"], inputs["patch_mask"]
+        )
+        frame_scores, score = self.score_head(high, low)
+        sequence_output = self.decode(
+            self.vision_sequence(high, low),
+            inputs["token_ids"],
+            inputs["padding_mask"],
+            inputs["response_mask"],
+        )
+        super().__init__(
+            inputs=inputs,
+            outputs={
+                "sequence_output": sequence_output,
+                "frame_scores": frame_scores,
+                "score": score,
+            },
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_query_heads = num_query_heads
+        self.num_key_value_heads = num_key_value_heads
+        self.intermediate_dim = intermediate_dim
+        self.head_dim = head_dim
+        self.head_hidden_dim = head_hidden_dim
+        self.score_bias = score_bias
+        self.query_head_dim_normalize = query_head_dim_normalize
+        self.use_post_ffw_norm = use_post_ffw_norm
+        self.use_post_attention_norm = use_post_attention_norm
+        self.attention_logit_soft_cap = attention_logit_soft_cap
+        self.final_logit_soft_cap = final_logit_soft_cap
+        self.use_sliding_window_attention = use_sliding_window_attention
+        self.sliding_window_size = sliding_window_size
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.dropout = dropout
+        self.image_sequence_length = num_keyframes * (
+            self.num_high_tokens + self.num_low_tokens
+        )
+
+    # ----------------------------------------------------------------- vision
+    def encode_high(self, high_frames):
+        """uint8[B, K, S, S, 3] -> projected SigLIP tokens [B, K, Nh, D]."""
+        enc = self.high_level_encoder
+        s = self.image_size
+        x = self.high_level_rescaling(ops.reshape(high_frames, (-1, s, s, 3)))
+        x = enc.embedding(x)
+        for block in enc.encoder_layers:
+            x = block(x)
+        x = enc.post_layer_norm(x)
+        x = self.high_level_projection(x)
+        return ops.reshape(
+            x, (-1, self.num_keyframes, self.num_high_tokens, self.hidden_dim)
+        )
+
+    def encode_low(self, low_patches, patch_mask):
+        """uint8[B, K, M, P, P, 3], float32[B, K, M] -> low tokens [B, K, Nl, D]."""
+        enc = self.low_level_encoder
+        p = self.patch_size
+        x = self.low_level_rescaling(ops.reshape(low_patches, (-1, p, p, 3)))
+        x = enc.spatial_embedding(x)
+        x = enc.spatial_encoder(x)
+        x = self.low_level_projection(x)
+        x = ops.reshape(
+            x,
+            (-1, self.num_keyframes, self.max_patches, self.num_low_tokens, self.hidden_dim),
+        )
+        mask = ops.cast(patch_mask, x.dtype)[:, :, :, None, None]
+        count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))
+        x = ops.sum(x * mask, axis=2) / count
+        return self.low_level_norm(x)
+
+    def encode_vision(self, high_frames, low_patches, patch_mask):
+        """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
+        return self.encode_high(high_frames), self.encode_low(low_patches, patch_mask)
+
+    def score_head(self, high_tokens, low_tokens):
+        """Returns (frame_scores float32[B, K], score float32[B])."""
+        pooled = ops.concatenate(
+            [ops.mean(high_tokens, axis=2), ops.mean(low_tokens, axis=2)], axis=-1
+        )
+        frame_scores = self.score_output(self.score_hidden(pooled))[..., 0]
+        frame_scores = ops.cast(frame_scores, "float32")
+        return frame_scores, ops.mean(frame_scores, axis=-1)
+
+    def vision_sequence(self, high_tokens, low_tokens):
+        """[high tokens of all K frames; low tokens of all K frames] -> [B, V, D]."""
+        d = self.hidden_dim
+        return ops.concatenate(
+            [ops.reshape(high_tokens, (-1, self.num_keyframes * self.num_high_tokens, d)),
+             ops.reshape(low_tokens, (-1, self.num_keyframes * self.num_low_tokens, d))],
+            axis=1,
+        )
+
+    # ---------------------------------------------------------------- decoder
+    def embed_tokens(self, token_ids):
+        x = self.token_embedding(token_ids)
+        return x * ops.cast(ops.sqrt(self.hidden_dim), x.dtype)
+
+    def decode(self, vision_embeddings, token_ids, padding_mask, response_mask=None):
+        """Prefix-LM decoder over [vision; text] -> final-normed states [B, V + T, D]."""
+        text = self.embed_tokens(token_ids)
+        x = ops.concatenate([ops.cast(vision_embeddings, text.dtype), text], axis=1)
+        for block in self.transformer_layers:
+            x = block(x, padding_mask=padding_mask, response_mask=response_mask)
+        return self.layer_norm(x)
+
+    def logits(self, hidden_states):
+        return self.token_embedding(hidden_states, reverse=True)
+
+    # ------------------------------------------------------------- weight sets
+    def decoder_layers(self):
+        return [self.token_embedding, *self.transformer_layers, self.layer_norm]
+
+    def scoring_layers(self):
+        """Layers whose weights `score` reads (encoders, projections, head)."""
+        return [
+            self.high_level_encoder, self.low_level_encoder, self.high_level_projection,
+            self.low_level_projection, self.low_level_norm, self.score_hidden,
+            self.score_output,
+        ]
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        dtype = config.get("dtype")
+        # keras-hub sub-encoders keep their own saved dtype unless told otherwise.
+        if dtype is not None:
+            for key in ("high_level_encoder", "low_level_encoder"):
+                if isinstance(config.get(key), dict):
+                    sub = dict(config[key])
+                    sub["config"] = {**sub["config"], "dtype": dtype}
+                    config[key] = sub
+        return super().from_config(config)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "high_level_encoder": _serialize(self.high_level_encoder),
+                "low_level_encoder": _serialize(self.low_level_encoder),
+                "vocabulary_size": self.vocabulary_size,
+                "num_layers": self.num_layers,
+                "num_query_heads": self.num_query_heads,
+                "num_key_value_heads": self.num_key_value_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "head_dim": self.head_dim,
+                "num_keyframes": self.num_keyframes,
+                "max_patches": self.max_patches,
+                "head_hidden_dim": self.head_hidden_dim,
+                "score_bias": self.score_bias,
+                "query_head_dim_normalize": self.query_head_dim_normalize,
+                "use_post_ffw_norm": self.use_post_ffw_norm,
+                "use_post_attention_norm": self.use_post_attention_norm,
+                "attention_logit_soft_cap": self.attention_logit_soft_cap,
+                "final_logit_soft_cap": self.final_logit_soft_cap,
+                "use_sliding_window_attention": self.use_sliding_window_attention,
+                "sliding_window_size": self.sliding_window_size,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "dropout": self.dropout,
+            }
+        )
+        return config

@@ -1,0 +1,458 @@
+"""CPLLM: the CP-LLM task (scoring, description, pairwise comparison, training forward).
+
+    model = CPLLM.from_preset("cpllm_tiny")            # or a local dir / gs:// preset
+    x = model.preprocessor.frame_inputs(frames)         # frames uint8[K, H, W, 3]
+    batch = {k: v[None] for k, v in x.items()}
+    model.score(batch)     # {"score": float32[B], "frame_scores": float32[B, K]}
+    model.describe(batch, max_new_tokens=64, sampler="greedy")   # list[str]
+    model.compare(x_a, x_b)  # {"better": "A"|"B", "score_a", "score_b", "text", "source"}
+
+`score` runs the two encoders and the MLP head only (never the decoder). It is
+jit-compiled once per input shape and cached on the instance; for a fixed batch shape a
+video's score does not depend on its batch-mates (pad batches to a fixed size).
+
+Training interface (used by `trainer/`):
+    outputs = model(inputs, training=True)   # differentiable
+      inputs: high_frames uint8[B, K, S, S, 3], low_patches uint8[B, K, M, P, P, 3],
+              patch_mask float32[B, K, M]; optionally the pairwise second video as
+              high_frames_b / low_patches_b / patch_mask_b (prefix = [video A; video B]);
+              optionally token_ids / padding_mask / response_mask int32[B, T]
+              (from `preprocessor.build_training_text`, `tokenize_description`,
+              `tokenize_comparison`).
+      outputs: frame_scores float32[B, K], score float32[B] (and frame_scores_b, score_b
+              for pairs); logits float[B, T, V] of the text positions when token_ids are
+              given (`logits[:, t]` predicts `token_ids[:, t + 1]`).
+    model.configure_training(high_level="frozen", decoder="lora", lora_rank=8)
+      high_level: "frozen" (SigLIP tower frozen, its projection trained; the paper's
+                  choice), "head" (also trains SigLIP's last block and post-norm), "all".
+      decoder:    "lora" (rank-`lora_rank` LoRA on decoder query/key/value only; all other
+                  decoder weights frozen), "full", or "frozen".
+      Always trainable: VideoPrism's spatial path, both projections, the low-level
+      LayerNorm and the score MLP. Never trainable: VideoPrism's temporal layers and
+      SigLIP's MAP head (unused by CP-LLM).
+"""
+import os
+import tempfile
+
+import keras
+import numpy as np
+from keras import ops
+from keras.src.saving.serialization_lib import SafeModeScope
+from keras_hub.models import CausalLM
+from keras_hub.src.samplers.serialization import get as get_sampler
+from keras_hub.src.utils.tensor_utils import any_equal
+
+from cpllm_model import prompts
+from cpllm_model.backbone import PACKAGE, VISION_KEYS, CPLLMBackbone
+from cpllm_model.preprocessor import CPLLMPreprocessor
+
+PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
+BUNDLED_PRESETS = ("cpllm_tiny",)
+PAIR_SUFFIX = "_b"
+
+
+def _unique_variables(layers):
+    seen, out = set(), []
+    for layer in layers:
+        for v in layer.variables:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+    return out
+
+
+def _stateless_jit(fn, variables):
+    """Compiles fn(inputs) reading `variables`; returns a callable with a trace counter.
+
+    JAX: `jax.jit` with the variables' values passed as arguments (the jit cache keys on
+    input shapes, so each batch shape compiles once). TensorFlow: `tf.function` with XLA.
+    """
+    backend = keras.config.backend()
+    counter = {"traces": 0}
+
+    def traced(inputs):
+        counter["traces"] += 1
+        return fn(inputs)
+
+    if backend == "jax":
+        import jax
+
+        @jax.jit
+        def compiled(inputs, values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return traced(inputs)
+
+        def call(inputs):
+            return compiled(inputs, [v.value for v in variables])
+
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        call = tf.function(traced, jit_compile=True)
+    else:
+        call = traced
+    call.counter = counter
+    return call
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CPLLM(CausalLM):
+    """CP-LLM task: see the module docstring.
+
+    Args:
+        backbone: a `CPLLMBackbone`.
+        preprocessor: a `CPLLMPreprocessor` (or None).
+    """
+
+    backbone_cls = CPLLMBackbone
+    preprocessor_cls = CPLLMPreprocessor
+
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        super().__init__(**kwargs)
+        self.built = True
+        self._score_fn = None
+        self._decode_fn = None
+        self._generate_fns = {}
+        self._lora_rank = None
+
+    def compile(self, *args, sampler="greedy", **kwargs):
+        super().compile(*args, sampler=sampler, **kwargs)
+
+    @property
+    def num_keyframes(self):
+        return self.backbone.num_keyframes
+
+    # ------------------------------------------------------------ forward pass
+    def _encode(self, inputs, suffix=""):
+        bb = self.backbone
+        high, low = bb.encode_vision(*(inputs[k + suffix] for k in VISION_KEYS))
+        frame_scores, score = bb.score_head(high, low)
+        return bb.vision_sequence(high, low), frame_scores, score
+
+    def call(self, inputs, training=False):
+        vision, frame_scores, score = self._encode(inputs)
+        outputs = {"frame_scores": frame_scores, "score": score}
+        if "high_frames" + PAIR_SUFFIX in inputs:
+            vision_b, frame_scores_b, score_b = self._encode(inputs, PAIR_SUFFIX)
+            outputs.update(frame_scores_b=frame_scores_b, score_b=score_b)
+            vision = ops.concatenate([vision, vision_b], axis=1)
+        if "token_ids" in inputs:
+            hidden = self.backbone.decode(
+                vision,
+                inputs["token_ids"],
+                inputs["padding_mask"],
+                inputs.get("response_mask"),
+            )
+            outputs["logits"] = self.backbone.logits(hidden[:, ops.shape(vision)[1]:, :])
+        return outputs
+
+    # ----------------------------------------------------------------- scoring
+    def _score_function(self):
+        if self._score_fn is None:
+            bb = self.backbone
+
+            def score_step(inputs):
+                high, low = bb.encode_vision(*(inputs[k] for k in VISION_KEYS))
+                frame_scores, score = bb.score_head(high, low)
+                return {"score": score, "frame_scores": frame_scores}
+
+            self._score_fn = _stateless_jit(
+                score_step, _unique_variables(bb.scoring_layers())
+            )
+        return self._score_fn
+
+    def score(self, batch):
+        """Scores a batch of videos; never runs the decoder.
+
+        Args:
+            batch: {"high_frames": uint8[B, K, S, S, 3], "low_patches":
+                uint8[B, K, M, P, P, 3], "patch_mask": float32[B, K, M]}.
+        Returns:
+            {"score": float32[B], "frame_scores": float32[B, K]} (numpy).
+        """
+        inputs = {
+            "high_frames": ops.convert_to_tensor(np.asarray(batch["high_frames"], "uint8")),
+            "low_patches": ops.convert_to_tensor(np.asarray(batch["low_patches"], "uint8")),
+            "patch_mask": ops.convert_to_tensor(np.asarray(batch["patch_mask"], "float32")),
+        }
+        out = self._score_function()(inputs)
+        return {k: np.asarray(ops.convert_to_numpy(v), "float32") for k, v in out.items()}
+
+    # -------------------------------------------------------------- generation
+    def _vision_prefix(self, inputs):
+        vision = self._encode(inputs)[0]
+        if "high_frames" + PAIR_SUFFIX in inputs:
+            vision = ops.concatenate([vision, self._encode(inputs, PAIR_SUFFIX)[0]], axis=1)
+        return vision
+
+    def call_with_cache(self, token_ids, cache, cache_update_index, vision=None,
+                        padding_mask=None):
+        """One decoder pass with a KV cache (as keras-hub's PaliGemmaCausalLM).
+
+        Returns (logits, hidden_states, cache) for the positions of `token_ids`.
+        """
+        bb = self.backbone
+        x = bb.embed_tokens(token_ids)
+        if vision is not None:
+            x = ops.concatenate([ops.cast(vision, x.dtype), x], axis=1)
+        caches = []
+        for i, block in enumerate(bb.transformer_layers):
+            x, next_cache = block(
+                x,
+                cache=cache[:, i, ...],
+                cache_update_index=cache_update_index,
+                padding_mask=padding_mask,
+            )
+            caches.append(next_cache)
+        cache = ops.stack(caches, axis=1)
+        hidden_states = bb.layer_norm(x)
+        return bb.logits(hidden_states), hidden_states, cache
+
+    def _build_cache(self, token_ids, vision, padding_mask):
+        bb = self.backbone
+        batch_size, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        shape = [batch_size, bb.num_layers, 2, length + ops.shape(vision)[1],
+                 bb.num_key_value_heads, bb.head_dim]
+        cache = ops.zeros(shape, dtype=self.compute_dtype)
+        _, hidden_states, cache = self.call_with_cache(
+            token_ids, cache, 0, vision=vision, padding_mask=padding_mask
+        )
+        return hidden_states, cache
+
+    def generate_step(self, inputs, stop_token_ids=None):
+        """Compilable generation for one batch: encoders, prefix cache, sampler loop."""
+        token_ids, padding_mask = inputs["token_ids"], inputs["padding_mask"]
+        vision = self._vision_prefix(inputs)
+        num_vision = ops.shape(vision)[1]
+        hidden_states, cache = self._build_cache(token_ids, vision, padding_mask)
+        index = ops.min(ops.sum(ops.cast(padding_mask, "int32"), axis=-1))
+
+        def next(prompt, cache, index):
+            batch_size = ops.shape(prompt)[0]
+            prompt = ops.slice(prompt, [0, index - 1], [batch_size, 1])
+            logits, hidden, cache = self.call_with_cache(
+                prompt, cache, index - 1 + num_vision
+            )
+            return ops.squeeze(logits, 1), ops.squeeze(hidden, 1), cache
+
+        token_ids = self.sampler(
+            next=next,
+            prompt=token_ids,
+            cache=cache,
+            index=index,
+            mask=padding_mask,
+            stop_token_ids=stop_token_ids,
+            hidden_states=hidden_states,
+            model=self,
+        )
+        if stop_token_ids is not None:
+            end = ops.cast(
+                any_equal(token_ids, stop_token_ids, ops.logical_not(padding_mask)), "int32"
+            )
+            overflow = ops.cumsum(end, axis=-1) - end
+            padding_mask = ops.logical_not(ops.cast(overflow, "bool"))
+        else:
+            padding_mask = ops.ones_like(token_ids, dtype="bool")
+        return {"token_ids": token_ids, "padding_mask": padding_mask}
+
+    def _use_sampler(self, sampler, seed):
+        key = (sampler, seed)
+        if key not in self._generate_fns:
+            if sampler == "greedy":
+                obj = get_sampler("greedy")
+            elif sampler in ("random", "top_k", "top_p"):
+                obj = get_sampler({"class_name": sampler, "config": {"seed": seed}})
+            else:
+                raise ValueError(f"Unknown sampler {sampler!r}")
+            self.sampler, self.generate_function = obj, None
+            self._generate_fns[key] = (obj, self.make_generate_function())
+        self.sampler, self.generate_function = self._generate_fns[key]
+        if seed is not None:  # same seed -> same tokens on every call
+            for sg in getattr(self.sampler, "_seed_generators", []):
+                sg.state.assign(ops.convert_to_numpy(sg.state) * 0 + [seed, 0])
+        return self.generate_function
+
+    def _tensor_inputs(self, batch, pair=None):
+        inputs = {k: np.asarray(batch[k]) for k in VISION_KEYS}
+        if pair is not None:
+            inputs.update({k + PAIR_SUFFIX: np.asarray(pair[k]) for k in VISION_KEYS})
+        return inputs
+
+    def generate_tokens(self, inputs, max_new_tokens=64, sampler="greedy", seed=None,
+                        stop=True):
+        """Runs cached generation on prepared inputs (vision + token buffers).
+
+        Returns int32[B, T] token ids (prompt followed by the generated tokens).
+        """
+        fn = self._use_sampler(sampler, seed)
+        stop_ids = (self.preprocessor.tokenizer.end_token_id,) if stop else None
+        out = fn({k: ops.convert_to_tensor(v) for k, v in inputs.items()},
+                 stop_token_ids=stop_ids)
+        return np.asarray(ops.convert_to_numpy(out["token_ids"]))
+
+    def generate_tokens_uncached(self, inputs, max_new_tokens=64):
+        """Greedy generation without a KV cache (re-runs the decoder on the whole prefix
+        for every new token; the encoders run once). For tests and benchmarks."""
+        bb = self.backbone
+        if self._decode_fn is None:
+            def decode_step(x):
+                hidden = bb.decode(x["vision"], x["token_ids"], x["padding_mask"],
+                                   x["response_mask"])
+                return bb.logits(hidden[:, ops.shape(x["vision"])[1]:, :])
+
+            self._decode_fn = _stateless_jit(decode_step, _unique_variables(
+                bb.decoder_layers()))
+        vision = self._vision_prefix(
+            {k: ops.convert_to_tensor(v) for k, v in inputs.items()
+             if k not in ("token_ids", "padding_mask")}
+        )
+        token_ids = np.array(inputs["token_ids"], "int32")
+        prompt_len = int(np.asarray(inputs["padding_mask"]).sum(axis=1).min())
+        length = token_ids.shape[1]
+        for pos in range(prompt_len, min(length, prompt_len + max_new_tokens)):
+            positions = np.arange(length)[None]
+            padding = (positions < pos).astype("int32").repeat(len(token_ids), 0)
+            response = ((positions >= prompt_len) & (positions < pos)).astype("int32")
+            logits = self._decode_fn({
+                "vision": vision,
+                "token_ids": ops.convert_to_tensor(token_ids),
+                "padding_mask": ops.convert_to_tensor(padding),
+                "response_mask": ops.convert_to_tensor(response.repeat(len(token_ids), 0)),
+            })
+            token_ids[:, pos] = np.argmax(ops.convert_to_numpy(logits)[:, pos - 1], -1)
+        return token_ids
+
+    def describe(self, batch, max_new_tokens=64, sampler="greedy", seed=None):
+        """Generates a description per video (greedy, or "random"/"top_k" with a seed).
+
+        Args:
+            batch: vision inputs with a leading batch dim (see `score`).
+        Returns:
+            list[str], one answer per video.
+        """
+        inputs = self._tensor_inputs(batch)
+        b = inputs["high_frames"].shape[0]
+        text = self.preprocessor.generation_inputs(prompts.describe_prompt(), b,
+                                                   max_new_tokens)
+        inputs.update(text)
+        ids = self.generate_tokens(inputs, max_new_tokens, sampler, seed)
+        ids = self._truncate(ids, text["padding_mask"], max_new_tokens)
+        return self.preprocessor.detokenize_answers(ids, text["padding_mask"])
+
+    @staticmethod
+    def _truncate(ids, prompt_mask, max_new_tokens):
+        ids = ids.copy()
+        start = np.asarray(prompt_mask).sum(axis=1)
+        for row, s in zip(ids, start):
+            row[s + max_new_tokens:] = 0
+        return ids
+
+    def compare(self, video_a, video_b, max_new_tokens=24):
+        """Pairwise comparison of two unbatched videos (dicts from `frame_inputs`).
+
+        Returns {"better": "A"|"B", "score_a", "score_b", "text", "source"}: the parsed
+        generated answer (source "text"); if the answer does not parse (an untrained
+        decoder), the score head's scores (source "score_head").
+        """
+        a = {k: np.asarray(video_a[k])[None] for k in VISION_KEYS}
+        b = {k: np.asarray(video_b[k])[None] for k in VISION_KEYS}
+        inputs = self._tensor_inputs(a, b)
+        text = self.preprocessor.generation_inputs(prompts.compare_prompt(), 1,
+                                                   max_new_tokens)
+        inputs.update(text)
+        ids = self.generate_tokens(inputs, max_new_tokens)
+        ids = self._truncate(ids, text["padding_mask"], max_new_tokens)
+        answer = self.preprocessor.detokenize_answers(ids, text["padding_mask"])[0]
+        better, score_a, score_b = prompts.parse_compare_answer(answer)
+        source = "text"
+        if better is None:
+            score_a = float(self.score(a)["score"][0])
+            score_b = float(self.score(b)["score"][0])
+            better, source = ("A" if score_a >= score_b else "B"), "score_head"
+        return {"better": better, "score_a": score_a, "score_b": score_b,
+                "text": answer, "source": source}
+
+    # ---------------------------------------------------------------- training
+    def configure_training(self, high_level="frozen", decoder="lora", lora_rank=8):
+        """Sets which weights train (see the module docstring). Returns self.
+
+        LoRA cannot be removed once enabled (Keras); enabling it again with another
+        rank raises.
+        """
+        if high_level not in ("frozen", "head", "all"):
+            raise ValueError(f"high_level must be frozen|head|all, got {high_level!r}")
+        if decoder not in ("lora", "full", "frozen"):
+            raise ValueError(f"decoder must be lora|full|frozen, got {decoder!r}")
+        bb = self.backbone
+        bb.trainable = True
+        for layer in bb._flatten_layers(include_self=False):
+            layer.trainable = True
+        siglip, prism = bb.high_level_encoder, bb.low_level_encoder
+        if high_level != "all":
+            siglip.trainable = False
+            if high_level == "head":
+                for layer in (siglip.encoder_layers[-1], siglip.post_layer_norm):
+                    layer.trainable = True
+        siglip.head.trainable = False
+        for name in ("temporal_embedding", "temporal_encoder", "factorized_decoding"):
+            getattr(prism, name).trainable = False
+        if decoder != "full":
+            for layer in bb.decoder_layers():
+                layer.trainable = False
+        if decoder == "lora":
+            if lora_rank is None:
+                raise ValueError("decoder='lora' needs lora_rank")
+            if self._lora_rank not in (None, lora_rank):
+                raise ValueError(f"LoRA already enabled with rank {self._lora_rank}")
+            for block in bb.transformer_layers:
+                block.trainable = True
+                for layer in block._flatten_layers(include_self=False):
+                    layer.trainable = False
+                for dense in (block.attention.query_dense, block.attention.key_dense,
+                              block.attention.value_dense):
+                    dense.trainable = True
+                    if self._lora_rank is None:
+                        dense.enable_lora(lora_rank)
+                    else:
+                        dense.kernel.trainable = False
+            self._lora_rank = lora_rank
+        self._score_fn = self._decode_fn = None
+        self._generate_fns = {}
+        return self
+
+    # ------------------------------------------------------------ save / load
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Loads "cpllm_tiny" (bundled), "cpllm_paper" (keras-hub Kaggle presets, see
+        `cpllm_model.paper`), a local preset directory, or a `gs://` preset.
+
+        Never executes code from the preset: deserialization runs in Keras safe mode
+        (a Lambda layer in a preset's config is refused).
+        """
+        if preset == "cpllm_paper":
+            from cpllm_model import paper
+
+            return paper.cpllm_paper(load_weights=load_weights, **kwargs)
+        if preset in BUNDLED_PRESETS:
+            preset = os.path.join(PRESET_DIR, preset)
+        with SafeModeScope(True):
+            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+
+    def save_to_preset(self, preset_dir, max_shard_size=10):
+        """Saves config.json, weights, task/preprocessor configs and tokenizer assets to a
+        local directory or a `gs://` path."""
+        if not str(preset_dir).startswith("gs://"):
+            return super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
+        import tensorflow as tf
+
+        with tempfile.TemporaryDirectory() as tmp:
+            super().save_to_preset(tmp, max_shard_size=max_shard_size)
+            for root, _, files in os.walk(tmp):
+                for name in files:
+                    src = os.path.join(root, name)
+                    dst = preset_dir.rstrip("/") + "/" + os.path.relpath(src, tmp)
+                    tf.io.gfile.makedirs(os.path.dirname(dst))
+                    tf.io.gfile.copy(src, dst, overwrite=True)
+        return None

@@ -1,0 +1,206 @@
+"""CPLLMPreprocessor: decoded key frames -> model frame inputs; prompts -> token tensors.
+
+Text layout (PaliGemma conventions, right-padded to `sequence_length`):
+    token_ids      int32[T]  <bos> prompt  answer <eos> <pad>...
+    padding_mask   int32[T]  1 on real tokens
+    response_mask  int32[T]  1 on answer tokens and <eos> (causal, in the loss); the
+                             vision tokens and the prompt form the bidirectional prefix.
+`logits[:, t]` predicts `token_ids[:, t + 1]` (see `trainer.losses.text_loss`).
+"""
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras_hub.models import Preprocessor
+from keras_hub.src.models.gemma.gemma_tokenizer import GemmaTokenizer
+from keras_hub.src.tokenizers.sentence_piece_tokenizer import VOCAB_FILENAME
+
+from cpllm_model import prompts
+from cpllm_model.backbone import PACKAGE
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CPLLMTokenizer(GemmaTokenizer):
+    """Gemma's SentencePiece tokenizer (<pad> 0, <eos> 1, <bos> 2), any vocabulary.
+
+    Preset assets are read as bytes, so loading works inside Keras safe mode (which
+    refuses proto *paths*; a SentencePiece proto is data, not code).
+    """
+
+    backbone_cls = None
+
+    def load_assets(self, dir_path):
+        with tf.io.gfile.GFile(os.path.join(dir_path, VOCAB_FILENAME), "rb") as f:
+            self.set_proto(f.read())
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CPLLMPreprocessor(Preprocessor):
+    """Frames and text to CP-LLM inputs.
+
+    Args:
+        tokenizer: a Gemma-style SentencePiece tokenizer.
+        num_keyframes: K. image_size: S (high-level square size).
+        low_level_fit: L (frames are fitted into L x L, aspect kept).
+        patch_size: P. max_patches: M.
+        sequence_length: default padded text length T for training text.
+        prompt_bucket: generation buffers are padded up to a multiple of this, so that
+            `describe` compiles once per bucket, not once per length.
+    """
+
+    tokenizer_cls = CPLLMTokenizer
+
+    def __init__(
+        self,
+        tokenizer,
+        num_keyframes=8,
+        image_size=64,
+        low_level_fit=320,
+        patch_size=64,
+        max_patches=4,
+        sequence_length=128,
+        prompt_bucket=32,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.tokenizer = tokenizer
+        self.num_keyframes = num_keyframes
+        self._image_size = image_size
+        self.low_level_fit = low_level_fit
+        self.patch_size = patch_size
+        self.max_patches = max_patches
+        self.sequence_length = sequence_length
+        self.prompt_bucket = prompt_bucket
+
+    @property
+    def image_size(self):
+        return self._image_size
+
+    @image_size.setter
+    def image_size(self, value):
+        self._image_size = value
+
+    # ----------------------------------------------------------------- frames
+    def frame_inputs(self, frames):
+        """uint8[K, H, W, 3] of one video -> unbatched model inputs.
+
+        Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
+        "patch_mask": float32[K, M]}.
+        """
+        from cpllm_model.frames import high_level_frames, low_level_patches
+
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[0] != self.num_keyframes:
+            raise ValueError(
+                f"Expected uint8[{self.num_keyframes}, H, W, 3] frames, got {frames.shape}"
+            )
+        patches, mask = low_level_patches(
+            frames, self.low_level_fit, self.patch_size, self.max_patches
+        )
+        return {
+            "high_frames": high_level_frames(frames, self.image_size),
+            "low_patches": patches,
+            "patch_mask": np.asarray(mask, "float32"),
+        }
+
+    # ------------------------------------------------------------------- text
+    def _ids(self, text):
+        if not text:
+            return []
+        return [int(t) for t in np.asarray(self.tokenizer(text)).reshape(-1)]
+
+    def _pack(self, prompt_ids, answer_ids, sequence_length):
+        ids = [self.tokenizer.start_token_id, *prompt_ids, *answer_ids]
+        n_answer = len(answer_ids)
+        if sequence_length is None:
+            sequence_length = len(ids)
+        if len(ids) > sequence_length:
+            raise ValueError(
+                f"Text of {len(ids)} tokens does not fit sequence_length={sequence_length}"
+            )
+        token_ids = np.full((sequence_length,), self.tokenizer.pad_token_id, "int32")
+        token_ids[: len(ids)] = ids
+        padding_mask = np.zeros((sequence_length,), "int32")
+        padding_mask[: len(ids)] = 1
+        response_mask = np.zeros((sequence_length,), "int32")
+        response_mask[len(ids) - n_answer : len(ids)] = 1
+        return {
+            "token_ids": token_ids,
+            "padding_mask": padding_mask,
+            "response_mask": response_mask,
+        }
+
+    def build_training_text(self, prompt, answer, sequence_length=None):
+        """Prompt + answer -> {"token_ids", "padding_mask", "response_mask"} int32[T].
+
+        The answer is truncated (its <eos> kept) to fit `sequence_length`
+        (default `self.sequence_length`); the loss belongs on `response_mask`.
+        """
+        sequence_length = sequence_length or self.sequence_length
+        prompt_ids = self._ids(prompt)
+        answer_ids = self._ids(answer)
+        room = sequence_length - 1 - len(prompt_ids) - 1
+        if room < 0:
+            raise ValueError("Prompt does not fit sequence_length")
+        answer_ids = answer_ids[:room] + [self.tokenizer.end_token_id]
+        return self._pack(prompt_ids, answer_ids, sequence_length)
+
+    def tokenize_description(self, text, sequence_length=None):
+        """A single-video description target with the describe prompt (see prompts)."""
+        return self.build_training_text(prompts.describe_prompt(), text, sequence_length)
+
+    def tokenize_comparison(self, score_a, score_b, sequence_length=None):
+        """A pairwise target ('Video A is better. Score A: ..') with the compare prompt."""
+        return self.build_training_text(
+            prompts.compare_prompt(), prompts.compare_answer(score_a, score_b),
+            sequence_length,
+        )
+
+    def generation_inputs(self, prompt, batch_size, max_new_tokens):
+        """Prompt -> right-padded buffers for generation, length bucketed.
+
+        Returns {"token_ids", "padding_mask"} int32[batch_size, T_bucket] with
+        T_bucket >= len(prompt) + 1 + max_new_tokens.
+        """
+        packed = self._pack(self._ids(prompt), [], None)
+        need = len(packed["token_ids"]) + max_new_tokens
+        length = -(-need // self.prompt_bucket) * self.prompt_bucket
+        packed = self._pack(self._ids(prompt), [], length)
+        return {
+            "token_ids": np.tile(packed["token_ids"][None], (batch_size, 1)),
+            "padding_mask": np.tile(packed["padding_mask"][None], (batch_size, 1)),
+        }
+
+    def detokenize_answers(self, token_ids, prompt_mask):
+        """Generated ids int[B, T] and the prompt's padding mask -> answers (list[str]).
+
+        Tokens after the prompt are kept up to the first <eos> or <pad>.
+        """
+        token_ids = np.asarray(token_ids)
+        prompt_mask = np.asarray(prompt_mask).astype(bool)
+        stop = {self.tokenizer.end_token_id, self.tokenizer.pad_token_id}
+        texts = []
+        for ids, mask in zip(token_ids, prompt_mask):
+            answer = []
+            for t in ids[int(mask.sum()):]:
+                if int(t) in stop:
+                    break
+                answer.append(int(t))
+            texts.append(self.tokenizer.detokenize(answer) if answer else "")
+        return [t.numpy().decode("utf-8") if hasattr(t, "numpy") else str(t) for t in texts]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_keyframes": self.num_keyframes,
+                "image_size": self.image_size,
+                "low_level_fit": self.low_level_fit,
+                "patch_size": self.patch_size,
+                "max_patches": self.max_patches,
+                "sequence_length": self.sequence_length,
+                "prompt_bucket": self.prompt_bucket,
+            }
+        )
+        return config

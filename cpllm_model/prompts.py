@@ -1,0 +1,47 @@
+"""The prompts of CP-LLM: single-video description and pairwise comparison (paper Fig. 6).
+
+Every prompt the model sees at training or inference time is built here, so the trainer,
+the scoring pipeline and `CPLLM.describe` / `CPLLM.compare` agree on the exact wording.
+"""
+import re
+
+DESCRIBE = (
+    "Describe the content, the style and the technical quality of this video, "
+    "then rate its quality from 0 to 100."
+)
+COMPARE = (
+    "Compare the quality of video A and video B. Which one is better? "
+    "Give a score from 0 to 100 for each."
+)
+
+
+def describe_prompt():
+    """Prompt for one video (its tokens follow the video's vision tokens)."""
+    return DESCRIBE
+
+
+def compare_prompt():
+    """Prompt for a pair (its tokens follow video A's then video B's vision tokens)."""
+    return COMPARE
+
+
+def compare_answer(score_a, score_b):
+    """The target answer of a pairwise example, e.g. 'Video A is better. Score A: 71. Score B: 45.'"""
+    a, b = int(round(float(score_a))), int(round(float(score_b)))
+    better = "A" if a >= b else "B"
+    return f"Video {better} is better. Score A: {a}. Score B: {b}."
+
+
+_ANSWER_RE = re.compile(
+    r"video\s*([ab])\s*is\s*better.*?score\s*a\s*:?\s*(\d+(?:\.\d+)?).*?"
+    r"score\s*b\s*:?\s*(\d+(?:\.\d+)?)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def parse_compare_answer(text):
+    """Parses a pairwise answer. Returns (better "A"|"B"|None, score_a|None, score_b|None)."""
+    m = _ANSWER_RE.search(text or "")
+    if not m:
+        return None, None, None
+    return m.group(1).upper(), float(m.group(2)), float(m.group(3))

@@ -1,0 +1,35 @@
+"""Shared fixtures: one bundled tiny CP-LLM per session, and random uint8 video inputs."""
+import numpy as np
+import pytest
+
+
+def random_videos(batch, model, seed):
+    """Random vision inputs for `batch` videos (uint8 pixels, some patches masked)."""
+    p = model.preprocessor
+    rng = np.random.default_rng(seed)
+    k, s, m, ps = p.num_keyframes, p.image_size, p.max_patches, p.patch_size
+    mask = np.ones((batch, k, m), "float32")
+    mask[:, :, m - 1] = rng.integers(0, 2, (batch, k))
+    return {
+        "high_frames": rng.integers(0, 256, (batch, k, s, s, 3), dtype=np.uint8),
+        "low_patches": rng.integers(0, 256, (batch, k, m, ps, ps, 3), dtype=np.uint8),
+        "patch_mask": mask,
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from cpllm_model import CPLLM
+
+    return CPLLM.from_preset("cpllm_tiny")
+
+
+@pytest.fixture(scope="session")
+def make_videos(tiny_model):
+    """make_videos(batch, seed) -> random vision inputs for the tiny model."""
+    return lambda batch, seed: random_videos(batch, tiny_model, seed)
+
+
+@pytest.fixture(scope="session")
+def videos8(make_videos):
+    return make_videos(8, seed=1)

@@ -1,0 +1,89 @@
+"""`CPLLM.score`: shapes, determinism, batch-mate independence, decoder independence."""
+import numpy as np
+
+
+
+def _take(batch, i):
+    return {k: v[i : i + 1] for k, v in batch.items()}
+
+
+def test_score_shapes_and_dtypes(tiny_model, videos8):
+    out = tiny_model.score(videos8)
+    assert out["score"].shape == (8,) and out["score"].dtype == np.float32
+    assert out["frame_scores"].shape == (8, tiny_model.num_keyframes)
+    assert out["frame_scores"].dtype == np.float32
+    np.testing.assert_allclose(out["score"], out["frame_scores"].mean(axis=1), rtol=1e-6)
+    assert np.all(np.isfinite(out["score"]))
+    # Different videos get different scores (the head sees the pixels).
+    assert len(set(out["score"].tolist())) == 8
+
+
+def test_score_is_bitwise_repeatable(tiny_model, videos8):
+    a = tiny_model.score(videos8)["score"]
+    b = tiny_model.score(videos8)["score"]
+    assert a.tobytes() == b.tobytes()
+
+
+def test_score_independent_of_batch_mates(tiny_model, videos8, make_videos):
+    """Same video at positions 0 and 5 of a padded batch of 8, different neighbours."""
+    target = _take(videos8, 3)
+    others = make_videos(8, seed=7)
+    batch_a = {k: v.copy() for k, v in others.items()}
+    batch_b = {k: np.zeros_like(v) for k, v in others.items()}  # zero padding rows
+    for k in batch_a:
+        batch_a[k][0] = target[k][0]
+        batch_b[k][5] = target[k][0]
+    sa = tiny_model.score(batch_a)
+    sb = tiny_model.score(batch_b)
+    assert sa["score"][0].tobytes() == sb["score"][5].tobytes()
+    assert sa["frame_scores"][0].tobytes() == sb["frame_scores"][5].tobytes()
+
+
+def test_batch_matches_one_at_a_time(tiny_model, videos8):
+    batched = tiny_model.score(videos8)["score"]
+    single = np.array([tiny_model.score(_take(videos8, i))["score"][0] for i in range(8)])
+    np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-4)
+
+
+def test_score_compiles_once_per_shape(tiny_model, videos8, make_videos):
+    tiny_model.score(videos8)
+    fn = tiny_model._score_function()
+    before = fn.counter["traces"]
+    for seed in (11, 12):
+        tiny_model.score(make_videos(8, seed))
+    assert fn.counter["traces"] == before
+
+
+def test_score_ignores_decoder_weights(tiny_model, videos8):
+    before = tiny_model.score(videos8)["score"]
+    decoder_vars = [v for layer in tiny_model.backbone.decoder_layers() for v in layer.weights]
+    saved = [v.numpy().copy() for v in decoder_vars]
+    rng = np.random.default_rng(0)
+    try:
+        for v in decoder_vars:
+            v.assign(rng.normal(size=v.shape).astype(v.dtype))
+        after = tiny_model.score(videos8)["score"]
+    finally:
+        for v, value in zip(decoder_vars, saved):
+            v.assign(value)
+    assert before.tobytes() == after.tobytes()
+    # ...while the same perturbation of the head does change the scores.
+    head = tiny_model.backbone.score_output.kernel
+    kept = head.numpy().copy()
+    try:
+        head.assign(kept + 1.0)
+        changed = tiny_model.score(videos8)["score"]
+    finally:
+        head.assign(kept)
+    assert not np.allclose(before, changed)
+
+
+def test_score_survives_save_and_load(tiny_model, videos8, tmp_path):
+    from cpllm_model import CPLLM
+
+    tiny_model.save_to_preset(str(tmp_path / "preset"))
+    loaded = CPLLM.from_preset(str(tmp_path / "preset"))
+    a = tiny_model.score(videos8)
+    b = loaded.score(videos8)
+    assert a["score"].tobytes() == b["score"].tobytes()
+    assert a["frame_scores"].tobytes() == b["frame_scores"].tobytes()
