@@ -1,0 +1,444 @@
+r"""A static HTML report of one scoring run (no server, no JavaScript).
+
+    python -m beam_pipelines.report --output_dir OUT [--report_dir DIR] [--max_videos 12]
+
+Reads the scoring pipeline's tables in OUT (`scores-*.parquet`, `failures-*.parquet`,
+`flip_rate-*.parquet`; local or gs://) and writes `report.html` plus `report_files/`
+(matplotlib PNGs, key-frame JPEG strips) to DIR (default: OUT, which must then be local):
+
+- summary: videos scored / failed, sources, models, overall flip rate;
+- score against CRF per source, one line per ladder;
+- flip rate by CRF difference (bars, with pair and tie counts);
+- score distribution;
+- the worst ladders (highest flip rate) with each flipped pair;
+- key-frame thumbnails next to scores and descriptions: the key frames are decoded again
+  at the row's `frame_times_s` with ffmpeg (one small JPEG strip per video);
+- the failures table.
+
+Every image the HTML references is written before the HTML; a video whose frames cannot be
+decoded again gets a text note instead of an image.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import html
+import io
+import logging
+import os
+import sys
+
+import numpy as np
+
+_LOG = logging.getLogger("cpllm.report")
+FILES_DIR = "report_files"
+WORST_LADDERS = 5
+MAX_FAILURE_ROWS = 200
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def read_table(output_dir: str, name: str) -> list[dict]:
+    """Every shard `name-*.parquet` in `output_dir` (local or gs://) as dicts."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    pattern = FileSystems.join(output_dir, f"{name}-*.parquet")
+    rows = []
+    for meta in sorted(FileSystems.match([pattern])[0].metadata_list, key=lambda m: m.path):
+        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
+            rows.extend(pq.read_table(f).to_pylist())
+    return rows
+
+
+def ladders(scores: list[dict]) -> dict[str, list[dict]]:
+    """source_id -> its renditions sorted by CRF (rows without source_id/crf left out)."""
+    out = collections.defaultdict(list)
+    for r in scores:
+        if r.get("source_id") not in (None, "") and r.get("crf") is not None:
+            out[r["source_id"]].append(r)
+    return {s: sorted(rs, key=lambda r: (r["crf"], r["video_id"]))
+            for s, rs in sorted(out.items())}
+
+
+def flipped_pairs(ladder: list[dict]) -> list[tuple[dict, dict]]:
+    """(lower-CRF row, higher-CRF row) pairs where the higher CRF scored strictly higher."""
+    return [(a, b) for i, a in enumerate(ladder) for b in ladder[i + 1:]
+            if b["crf"] > a["crf"] and b["score"] > a["score"]]
+
+
+def flip_rate_by_crf_diff(flip_rows: list[dict]) -> list[tuple[int, int, int, int]]:
+    """(crf_diff, pairs, flips, ties) from the all-sources pair rows of the flip-rate
+    table, pooled over pairs with the same crf_high - crf_low."""
+    from beam_pipelines import schemas
+
+    pooled = collections.defaultdict(lambda: [0, 0, 0])
+    for r in flip_rows:
+        if r["source_id"] == schemas.ALL_SOURCES and r["level"] == schemas.LEVEL_PAIR:
+            c = pooled[r["crf_high"] - r["crf_low"]]
+            c[0] += r["pairs"]
+            c[1] += r["flips"]
+            c[2] += r["ties"]
+    return [(d, *pooled[d]) for d in sorted(pooled)]
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_score_vs_crf(by_source: dict[str, list[dict]], path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
+    many = len(by_source) > 12
+    for source, ladder in by_source.items():
+        ax.plot([r["crf"] for r in ladder], [r["score"] for r in ladder], marker="o",
+                markersize=3 if many else 5, linewidth=1 if many else 1.6,
+                alpha=0.45 if many else 0.9, label=None if many else source)
+    ax.set_xlabel("CRF (higher = stronger compression)")
+    ax.set_ylabel("score (higher = better)")
+    ax.set_title(f"Score against CRF, one line per ladder ({len(by_source)} sources)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    if not many:
+        ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_flip_rate(by_diff: list[tuple[int, int, int, int]], path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    x = np.arange(len(by_diff))
+    rates = [f / p for _, p, f, _ in by_diff]
+    ties = [t / p for _, p, _, t in by_diff]
+    ax.bar(x - 0.2, rates, width=0.4, color="#c0392b", label="flip rate")
+    ax.bar(x + 0.2, ties, width=0.4, color="#95a5a6", label="tie rate")
+    for xi, (_, p, f, _) in zip(x, by_diff):
+        ax.annotate(f"{f}/{p}", (xi - 0.2, f / p), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, [f"Δ{d}" for d, *_ in by_diff])
+    ax.set_xlabel("CRF difference within a pair")
+    ax.set_ylabel("fraction of pairs")
+    ax.set_ylim(0, max(0.05, max(rates + ties) * 1.25))
+    ax.set_title("Flip rate by CRF difference (higher CRF scored strictly higher)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_score_distribution(scores: list[dict], path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.4), dpi=100)
+    values = np.array([r["score"] for r in scores], dtype=np.float64)
+    ax.hist(values, bins=min(40, max(5, len(values) // 2)), color="#2c7fb8",
+            edgecolor="white")
+    ax.axvline(np.median(values), color="black", linestyle="--", linewidth=1,
+               label=f"median {np.median(values):.1f}")
+    ax.set_xlabel("score")
+    ax.set_ylabel("videos")
+    ax.set_title(f"Score distribution ({len(values)} videos)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_worst_ladders(worst: list[tuple[str, list[dict], list]], path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
+    for source, ladder, flips in worst:
+        (line,) = ax.plot([r["crf"] for r in ladder], [r["score"] for r in ladder],
+                          marker="o", label=source)
+        for a, b in flips:
+            ax.plot([a["crf"], b["crf"]], [a["score"], b["score"]], color="red",
+                    linewidth=2.5, alpha=0.6)
+    ax.plot([], [], color="red", linewidth=2.5, alpha=0.6, label="flipped pair")
+    ax.set_xlabel("CRF")
+    ax.set_ylabel("score")
+    ax.set_title("Worst ladders, flipped pairs in red")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- frames
+
+
+def keyframe_strip(uri: str, times_s: list[float], path: str, *, height: int = 72,
+                   timeout_s: float = 60.0) -> None:
+    """Decodes the frames of `uri` at `times_s` with ffmpeg (one seek each, scaled to
+    `height` rows) and saves them side by side as one JPEG: uint8[height, sum(W_i), 3]."""
+    from PIL import Image
+
+    from beam_pipelines.media import ffmpeg_bin, storage
+
+    frames = []
+    with storage.local_copy(uri) as local:
+        for t in times_s:
+            proc = ffmpeg_bin.run(
+                ["-v", "error", "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST,
+                 "-ss", f"{max(0.0, float(t)):.3f}", "-i", "file:" + os.path.abspath(local),
+                 "-frames:v", "1", "-vf", f"scale=-2:{height},format=rgb24",
+                 "-f", "image2pipe", "-c:v", "png", "pipe:1"],
+                timeout_s=timeout_s, check=True)
+            if not proc.stdout:
+                raise ValueError(f"no frame at {t:.3f} s")
+            frames.append(np.asarray(Image.open(io.BytesIO(proc.stdout)).convert("RGB")))
+    if not frames:
+        raise ValueError("no key-frame times")
+    gap = np.full((height, 2, 3), 255, dtype=np.uint8)
+    parts = []
+    for f in frames:
+        parts += [f[:height], gap]
+    Image.fromarray(np.concatenate(parts[:-1], axis=1)).save(path, quality=85)
+
+
+# ----------------------------------------------------------------------------- html
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
+max-width:1100px;color:#222;padding:0 16px}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:1.8em}
+table{border-collapse:collapse;font-size:0.9em;margin:8px 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.flip{color:#c0392b;font-weight:600}.note{color:#666;font-size:0.9em}
+.video{display:flex;gap:16px;align-items:flex-start;border-bottom:1px solid #eee;
+padding:8px 0}.video img{max-width:640px;border:1px solid #ccc}
+.desc{max-width:420px}code{background:#f4f4f4;padding:1px 4px}
+"""
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _fmt(v, digits=2) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list], num_cols=()) -> str:
+    out = ["<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        out.append("<tr>" + "".join(
+            f"<td class='num'>{_e(v)}</td>" if i in num_cols else f"<td>{_e(v)}</td>"
+            for i, v in enumerate(row)) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _img(rel: str, alt: str) -> str:
+    return f"<img src='{_e(rel)}' alt='{_e(alt)}'>"
+
+
+def select_videos(scores, worst, max_videos: int) -> list[dict]:
+    """Videos shown with thumbnails: renditions of the worst ladders, then videos with a
+    description, then the lowest-scored videos; at most `max_videos`."""
+    chosen, seen = [], set()
+    candidates = [r for _, ladder, _ in worst for r in ladder]
+    candidates += [r for r in scores if r.get("description")]
+    candidates += sorted(scores, key=lambda r: r["score"])
+    for r in candidates:
+        if len(chosen) >= max_videos:
+            break
+        if r["video_id"] not in seen:
+            seen.add(r["video_id"])
+            chosen.append(r)
+    return chosen
+
+
+def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: int = 12,
+                 thumbnails: bool = True, thumb_height: int = 72) -> str:
+    """Writes report.html (+ report_files/) for the tables in `output_dir`; returns its
+    path."""
+    from beam_pipelines import flip_rate as flip_rate_lib
+
+    report_dir = report_dir or output_dir
+    if "://" in report_dir:
+        raise ValueError(f"the report is written to local disk; pass --report_dir for "
+                         f"{report_dir!r}")
+    files = os.path.join(report_dir, FILES_DIR)
+    os.makedirs(files, exist_ok=True)
+
+    scores = read_table(output_dir, "scores")
+    failures = read_table(output_dir, "failures")
+    flip_rows = read_table(output_dir, "flip_rate")
+    if not flip_rows and scores:  # e.g. a scores table written by another tool
+        flip_rows = flip_rate_lib.flip_rate_rows(
+            (r.get("source_id"), r.get("crf"), r["score"]) for r in scores)
+    by_source = ladders(scores)
+    by_diff = flip_rate_by_crf_diff(flip_rows)
+
+    body = []
+    pairs = sum(p for _, p, _, _ in by_diff)
+    flips = sum(f for _, _, f, _ in by_diff)
+    ties = sum(t for _, _, _, t in by_diff)
+    stages = collections.Counter(r["stage"] for r in failures)
+    models = sorted({r.get("model_id") for r in scores if r.get("model_id")})
+    summary = [
+        ["output directory", output_dir],
+        ["videos scored", len(scores)],
+        ["videos failed", f"{len(failures)}" + (
+            " (" + ", ".join(f"{k}: {v}" for k, v in sorted(stages.items())) + ")"
+            if failures else "")],
+        ["ladders (sources with CRF rungs)", len(by_source)],
+        ["same-source pairs / flips / ties",
+         f"{pairs} / {flips} / {ties}" if pairs else "no ladder"],
+        ["overall flip rate", _fmt(flips / pairs, 3) if pairs else "n/a"],
+        ["model", ", ".join(models) or "?"],
+    ]
+    if scores:
+        values = [r["score"] for r in scores]
+        summary.append(["score min / median / max",
+                        f"{min(values):.2f} / {np.median(values):.2f} / {max(values):.2f}"])
+    body.append("<h2>Summary</h2>" + _table(["", ""], summary))
+
+    body.append("<h2>Score against CRF</h2>")
+    if by_source:
+        plot_score_vs_crf(by_source, os.path.join(files, "score_vs_crf.png"))
+        body.append(_img(f"{FILES_DIR}/score_vs_crf.png", "score against CRF per source"))
+        crfs = sorted({r["crf"] for ladder in by_source.values() for r in ladder})
+        rows = []
+        for source, ladder in by_source.items():
+            at = {r["crf"]: r["score"] for r in ladder}
+            rows.append([source] + [_fmt(at.get(c)) for c in crfs])
+        body.append(_table(["source"] + [f"CRF {c}" for c in crfs], rows,
+                           num_cols=range(1, len(crfs) + 1)))
+    else:
+        body.append("<p class='note'>No ladder: no scored video has both source_id and "
+                    "crf.</p>")
+
+    body.append("<h2>Flip rate by CRF difference</h2>")
+    if by_diff:
+        plot_flip_rate(by_diff, os.path.join(files, "flip_rate.png"))
+        body.append(_img(f"{FILES_DIR}/flip_rate.png", "flip rate by CRF difference"))
+        body.append(_table(
+            ["CRF difference", "pairs", "flips", "ties", "flip rate"],
+            [[d, p, f, t, _fmt(f / p, 3)] for d, p, f, t in by_diff], num_cols=range(5)))
+    else:
+        body.append("<p class='note'>No same-source pair with different CRFs.</p>")
+
+    body.append("<h2>Score distribution</h2>")
+    if scores:
+        plot_score_distribution(scores, os.path.join(files, "score_distribution.png"))
+        body.append(_img(f"{FILES_DIR}/score_distribution.png", "score distribution"))
+    else:
+        body.append("<p class='note'>No video was scored.</p>")
+
+    ranked = []
+    for source, ladder in by_source.items():
+        n = len(ladder) * (len(ladder) - 1) // 2
+        fl = flipped_pairs(ladder)
+        if n and fl:
+            ranked.append((len(fl) / n, len(fl), source, ladder, fl))
+    ranked.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    worst = [(s, ladder, fl) for _, _, s, ladder, fl in ranked[:WORST_LADDERS]]
+    body.append("<h2>Worst ladders</h2>")
+    if worst:
+        plot_worst_ladders(worst, os.path.join(files, "worst_ladders.png"))
+        body.append(_img(f"{FILES_DIR}/worst_ladders.png", "worst ladders"))
+        rows = []
+        for rate, nflips, source, ladder, fl in ranked[:WORST_LADDERS]:
+            rows.append([source, len(ladder), nflips, _fmt(rate, 3),
+                         "; ".join(f"CRF {a['crf']} → {b['crf']}: {a['score']:.2f} → "
+                                   f"{b['score']:.2f}" for a, b in fl) or "none"])
+        body.append(_table(["source", "renditions", "flips", "flip rate",
+                            "flipped pairs (lower CRF → higher CRF: scores)"], rows,
+                           num_cols=(1, 2, 3)))
+    else:
+        body.append("<p>No ladder has a flipped pair.</p>" if by_source
+                    else "<p class='note'>No ladder to rank.</p>")
+
+    body.append("<h2>Key frames, scores and descriptions</h2>")
+    chosen = select_videos(scores, worst, max_videos)
+    if not chosen:
+        body.append("<p class='note'>No video was scored.</p>")
+    for i, r in enumerate(chosen):
+        times = list(r.get("frame_times_s") or [])
+        frame_scores = list(r.get("frame_scores") or [])
+        name = f"frames_{i:03d}.jpg"
+        picture = "<p class='note'>thumbnails off</p>"
+        if thumbnails:
+            try:
+                keyframe_strip(r["uri"], times, os.path.join(files, name),
+                               height=thumb_height)
+                picture = _img(f"{FILES_DIR}/{name}", f"key frames of {r['video_id']}")
+            except Exception as e:  # any failure here only costs the picture
+                _LOG.warning("no thumbnails for %s: %s", r["uri"], e)
+                picture = (f"<p class='note'>key frames not decoded again: "
+                           f"{_e(type(e).__name__)}: {_e(e)}</p>")
+        ladder_info = (f"source <b>{_e(r.get('source_id'))}</b>, CRF {_e(r.get('crf'))}, "
+                       if r.get("source_id") is not None else "")
+        body.append(
+            f"<div class='video'><div>{picture}<div class='note'>key frames at "
+            f"{_e(', '.join(f'{t:.2f}' for t in times))} s; frame scores "
+            f"{_e(', '.join(f'{s:.1f}' for s in frame_scores))}</div></div>"
+            f"<div class='desc'><b>{_e(r['video_id'])}</b><br>{ladder_info}"
+            f"score <b>{r['score']:.2f}</b><br>"
+            f"{_e(r.get('width'))}×{_e(r.get('height'))}, {_fmt(r.get('duration_s'))} s, "
+            f"{_e(r.get('codec'))}<p>{_e(r.get('description') or '(no description)')}</p>"
+            f"</div></div>")
+
+    body.append("<h2>Failures</h2>")
+    if failures:
+        shown = sorted(failures, key=lambda r: (r["stage"], str(r.get("video_id"))))
+        body.append(_table(["video_id", "uri", "stage", "error", "message", "attempts"],
+                           [[r.get("video_id"), r.get("uri"), r["stage"], r["error_type"],
+                             r["message"], r["attempts"]]
+                            for r in shown[:MAX_FAILURE_ROWS]], num_cols=(5,)))
+        if len(failures) > MAX_FAILURE_ROWS:
+            body.append(f"<p class='note'>{len(failures) - MAX_FAILURE_ROWS} more in the "
+                        f"failures table.</p>")
+    else:
+        body.append("<p>No failures: every catalog row was scored.</p>")
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>cpllm quality report</title><style>{_CSS}</style></head><body>"
+            f"<h1>Video quality report</h1><p class='note'>Generated {now} by "
+            f"<code>python -m beam_pipelines.report</code> from <code>{_e(output_dir)}"
+            f"</code>. Scores: higher is better; a flip is a pair of renditions of one "
+            f"source where the higher CRF scored strictly higher.</p>"
+            + "\n".join(body) + "</body></html>\n")
+    path = os.path.join(report_dir, "report.html")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return path
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description="Static HTML report of a scoring run.")
+    parser.add_argument("--output_dir", required=True,
+                        help="The scoring run's output dir (scores-*.parquet, ...).")
+    parser.add_argument("--report_dir", default=None,
+                        help="Where report.html goes (default: --output_dir).")
+    parser.add_argument("--max_videos", type=int, default=12,
+                        help="Videos shown with key-frame thumbnails.")
+    parser.add_argument("--thumb_height", type=int, default=72)
+    parser.add_argument("--no_thumbnails", action="store_true",
+                        help="Do not decode key frames again (videos not reachable).")
+    args = parser.parse_args(argv)
+    path = build_report(args.output_dir, args.report_dir, max_videos=args.max_videos,
+                        thumbnails=not args.no_thumbnails, thumb_height=args.thumb_height)
+    print(f"[report] {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
