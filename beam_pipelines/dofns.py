@@ -11,6 +11,7 @@
 import datetime
 import logging
 import math
+import os
 import time
 
 import apache_beam as beam
@@ -46,23 +47,43 @@ def default_decoder(path, k, *, max_side, timeout_s):
 class FrameInputs:
     """Callable: uint8[K, H, W, 3] -> the model's per-video input dict.
 
-    Loads only the preset's preprocessor (no weights), once per process.
+    Loads only the preset's preprocessor (its config and tokenizer, no weights), once per
+    process. `num_keyframes` overrides the preset's K.
     """
 
     _CACHE = {}
 
-    def __init__(self, preset):
-        self.preset = preset
+    def __init__(self, preset, num_keyframes=None):
+        self.preset = str(preset)
+        self.num_keyframes = num_keyframes
 
     def preprocessor(self):
-        if self.preset not in self._CACHE:
-            from cpllm_model import CPLLMPreprocessor
-
-            self._CACHE[self.preset] = CPLLMPreprocessor.from_preset(self.preset)
-        return self._CACHE[self.preset]
+        key = (self.preset, self.num_keyframes)
+        if key not in self._CACHE:
+            pre = load_preprocessor(self.preset)
+            if self.num_keyframes:
+                pre.num_keyframes = int(self.num_keyframes)
+            self._CACHE[key] = pre
+        return self._CACHE[key]
 
     def __call__(self, frames):
-        return self.preprocessor().frame_inputs(frames)
+        return as_numpy(self.preprocessor().frame_inputs(frames))
+
+
+def load_preprocessor(preset):
+    """The CPLLMPreprocessor of a preset name, local directory or gs:// directory."""
+    from cpllm_model import CPLLM, CPLLMPreprocessor
+    from cpllm_model import cpllm as cpllm_lib
+
+    if preset in cpllm_lib.BUNDLED_PRESETS:
+        preset = os.path.join(cpllm_lib.PRESET_DIR, preset)
+    elif preset == "cpllm_paper":  # built in code, not a preset directory
+        return CPLLM.from_preset(preset, load_weights=False).preprocessor
+    from keras_hub.src.utils.preset_utils import get_preset_loader
+
+    # The loader directly: Preprocessor.from_preset needs CPLLMPreprocessor.backbone_cls.
+    # Its config is deserialized by Keras in safe mode (no Lambda layers).
+    return get_preset_loader(preset).load_preprocessor(CPLLMPreprocessor)
 
 
 class DecodeKeyframes(beam.DoFn):
