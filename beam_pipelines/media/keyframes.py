@@ -1,0 +1,210 @@
+"""``decode_keyframes(uri, k)``: K exact frames spread uniformly over a video.
+
+Which frames. Target times are t_i = (i + 0.5) * D / K (D = duration, seconds from the
+first frame). Frame i is the frame on screen at t_i: with nominal frame rate f, the frame
+with index n_i = floor(t_i * f), found as the first frame whose timestamp is at or after
+s_i = (n_i - 0.5) / f. ffmpeg's input-side ``-ss`` gives exactly "first frame at or
+after", decoding from the previous I-frame and discarding up to s_i, so the frame is
+exact (never snapped to an I-frame, which would bias quality: encoders give I-frames
+more bits). For constant-frame-rate video this is frame n_i exactly; for variable frame
+rate it is the first frame within half a nominal frame before t_i or after it.
+
+How. Two strategies, chosen by measurement (BENCHMARKS.md, "Key-frame decode"):
+- "select": one ffmpeg pass, a ``select`` filter keeps the K frames. Decodes every frame,
+  but with frame threads and one process start: the cheaper choice for short clips,
+  where the K seeks would decode most of the frames anyway (each from its GOP start).
+- "seek": K input-side seeks in one ffmpeg process (K inputs of the same file, each
+  ending after its first frame). Cost grows with K x GOP length, not with the video
+  length: used for anything longer than ``SELECT_MAX_SECONDS``.
+
+Conversions, in ffmpeg: rotation metadata is honoured (ffmpeg autorotates); interlaced
+streams are deinterlaced (bwdif); PQ / HLG (HDR) input is tone-mapped to 8-bit BT.709 SDR
+(zscale to linear light, BT.709 primaries, Hable tone-map); other high-bit-depth input
+is simply converted to 8-bit; ``max_side`` downscales (aspect kept) before frames leave
+ffmpeg, so 8K input never costs K full-resolution frames in Python. Output is rawvideo
+rgb24 on a pipe.
+
+Short videos (fewer than K frames) return K frames anyway: targets that share a frame
+repeat it. Targets that land after the last decodable frame (audio longer than video,
+a file cut mid-stream) repeat the last decoded frame when it is within
+``max(1 s, 10% of D)`` of the target, else DecodeError.
+"""
+import dataclasses
+import math
+import re
+
+import numpy as np
+
+from beam_pipelines.media import errors, ffmpeg_bin, probe as probe_lib, storage
+
+SELECT_MAX_SECONDS = 12.0
+DEFAULT_FPS = 25.0
+_SHOWINFO_RE = re.compile(rb"\[(?:Parsed_showinfo_\d+|showinfo@b(?P<branch>\d+)) @ [^\]]+\] "
+                          rb"n:\s*\d+ pts:\s*-?\d+ pts_time:(?P<t>-?[\d.e+-]+)")
+_HDR_CHAIN = ("zscale=tin={tin}:min={min}:pin={pin}:t=linear:npl=100,format=gbrpf32le,"
+              "zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv444p")
+
+
+@dataclasses.dataclass(frozen=True)
+class Keyframes:
+    """frames: uint8[K, H, W, 3] RGB (display orientation, after max_side);
+    times_s: float64[K] the target times t_i; frame_times_s: float64[K] the timestamps
+    of the frames actually returned (seconds from the first frame); info: the probe."""
+
+    frames: np.ndarray
+    times_s: np.ndarray
+    info: probe_lib.VideoInfo
+    frame_times_s: np.ndarray | None = None
+    strategy: str = ""
+
+
+def target_times(duration_s: float, k: int) -> np.ndarray:
+    """float64[K]: t_i = (i + 0.5) * D / K."""
+    return (np.arange(k, dtype=np.float64) + 0.5) * (duration_s / k)
+
+
+def seek_points(times_s: np.ndarray, fps: float) -> np.ndarray:
+    """float64[K]: s_i = (floor(t_i f) - 0.5) / f, clamped at 0 (see module docstring)."""
+    n = np.floor(times_s * fps + 1e-9)
+    return np.maximum(0.0, (n - 0.5) / fps)
+
+
+def output_size(info: probe_lib.VideoInfo, max_side: int | None) -> tuple[int, int]:
+    """(width, height) of the returned frames: display size, longer side <= max_side."""
+    w, h = info.width, info.height
+    if max_side and max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        w, h = max(1, round(w * scale)), max(1, round(h * scale))
+    return w, h
+
+
+def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
+                     timeout_s: float = 120.0, strategy: str = "auto") -> Keyframes:
+    """Decodes K frames at uniform target times (see the module docstring).
+
+    Args:
+        uri: local path or gs:// URI (other schemes raise UnsupportedUri).
+        k: number of key frames K.
+        max_side: if set, frames whose longer side exceeds it are downscaled (in ffmpeg).
+        timeout_s: limit for each ffmpeg call (probe and decode).
+        strategy: "auto", "select" or "seek" (benchmarks and tests).
+
+    Returns:
+        Keyframes with frames uint8[K, H, W, 3].
+
+    Raises:
+        MediaError subclasses: read errors, NotAVideo / NoVideoStream, DecodeError,
+        DecodeTimeout.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    with storage.local_copy(uri) as path:
+        info = probe_lib.probe_local(path, timeout_s=timeout_s, uri=uri)
+        fps = info.fps if info.fps > 0 else DEFAULT_FPS
+        # A single-frame video may state no duration: sample its first frame.
+        duration = info.duration_s if info.duration_s > 0 else 1.0 / fps
+        times = target_times(duration, k)
+        seeks = seek_points(times, fps)
+        if strategy == "auto":
+            strategy = "select" if duration <= SELECT_MAX_SECONDS else "seek"
+        w, h = output_size(info, max_side)
+        chain = _conversion_chain(info, w, h)
+        url = storage.ffmpeg_input(path)
+        if strategy == "select":
+            got_frames, got_times = _decode_select(url, info, seeks, chain, w, h, timeout_s)
+        elif strategy == "seek":
+            got_frames, got_times = _decode_seek(url, info, seeks, chain, w, h, timeout_s)
+        else:
+            raise ValueError(f"unknown strategy {strategy!r}")
+    frames, frame_times = _assign(got_frames, got_times, seeks, times, duration, uri)
+    return Keyframes(frames=frames, times_s=times, info=info, frame_times_s=frame_times,
+                     strategy=strategy)
+
+
+def _conversion_chain(info: probe_lib.VideoInfo, w: int, h: int) -> str:
+    """Filters applied to each kept frame: scale, tone-map, to rgb24."""
+    filters = []
+    if info.is_hdr:
+        filters.append(f"scale={w}:{h}:flags=area")
+        filters.append(_HDR_CHAIN.format(
+            tin=info.color_transfer, min=info.color_space or "bt2020nc",
+            pin=info.color_primaries or "bt2020"))
+    else:
+        filters.append(f"scale={w}:{h}:flags=area")
+    filters.append("format=rgb24")
+    return ",".join(filters)
+
+
+def _common_args() -> list[str]:
+    return ["-hide_banner", "-nostats", "-loglevel", "info",
+            "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST]
+
+
+def _output_args() -> list[str]:
+    return ["-an", "-sn", "-dn", "-fps_mode", "passthrough",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+
+
+def _deinterlace(info: probe_lib.VideoInfo) -> str:
+    return "bwdif=mode=send_frame:deint=interlaced," if info.interlaced else ""
+
+
+def _decode_select(url, info, seeks, chain, w, h, timeout_s):
+    """One pass; keeps, for each s_i, the first frame with t >= s_i."""
+    terms = [f"gte(t,{s:.6f})*not(gte(prev_t,{s:.6f}))" for s in np.unique(seeks)]
+    vf = f"{_deinterlace(info)}select='{'+'.join(terms)}',showinfo,{chain}"
+    proc = ffmpeg_bin.run([*_common_args(), "-i", url, "-map", f"0:{info.stream_index}",
+                           "-vf", vf, *_output_args()], timeout_s=timeout_s)
+    times = [float(m.group("t")) for m in _SHOWINFO_RE.finditer(proc.stderr)]
+    return _split_frames(proc, len(times), w, h), np.array(times)
+
+
+def _decode_seek(url, info, seeks, chain, w, h, timeout_s):
+    """K seeked inputs in one ffmpeg process; each branch ends after one frame."""
+    unique = np.unique(seeks)
+    args = [*_common_args()]
+    graph = []
+    for j, s in enumerate(unique):
+        args += ["-ss", f"{s:.6f}", "-i", url]
+        graph.append(f"[{j}:{info.stream_index}]{_deinterlace(info)}trim=end_frame=1,"
+                     f"setpts=PTS+{s:.6f}/TB,showinfo@b{j},{chain}[v{j}]")
+    labels = "".join(f"[v{j}]" for j in range(len(unique)))
+    graph.append(f"{labels}concat=n={len(unique)}:v=1:a=0[out]")
+    proc = ffmpeg_bin.run([*args, "-filter_complex", ";".join(graph), "-map", "[out]",
+                           *_output_args()], timeout_s=timeout_s)
+    times = [float(m.group("t")) for m in _SHOWINFO_RE.finditer(proc.stderr)]
+    return _split_frames(proc, len(times), w, h), np.array(times)
+
+
+def _split_frames(proc, n: int, w: int, h: int) -> np.ndarray:
+    frame_bytes = w * h * 3
+    data = proc.stdout
+    if n == 0 or len(data) < n * frame_bytes:
+        got = len(data) // frame_bytes
+        if got == 0:
+            raise errors.DecodeError(
+                f"ffmpeg decoded no frame (exit {proc.returncode}): "
+                f"{ffmpeg_bin.last_error_line(proc.stderr)}")
+        n = got
+    return np.frombuffer(data[:n * frame_bytes], np.uint8).reshape(n, h, w, 3)
+
+
+def _assign(frames, frame_times, seeks, times, duration, uri):
+    """Picks for every target the first decoded frame at or after its seek point."""
+    n = min(len(frames), len(frame_times))
+    frames, frame_times = frames[:n], frame_times[:n]
+    tol = 1e-4
+    out_idx = np.empty(len(seeks), dtype=np.int64)
+    for i, s in enumerate(seeks):
+        after = np.nonzero(frame_times >= s - tol)[0]
+        if len(after):
+            out_idx[i] = after[0]
+            continue
+        last = n - 1
+        if times[i] - frame_times[last] > max(1.0, 0.1 * duration):
+            raise errors.DecodeError(
+                f"{uri!r}: no frame near t={times[i]:.3f} s (last decodable frame at "
+                f"{frame_times[last]:.3f} s of a stated {duration:.3f} s: truncated?)",
+                uri=uri)
+        out_idx[i] = last
+    return np.ascontiguousarray(frames[out_idx]), frame_times[out_idx].astype(np.float64)

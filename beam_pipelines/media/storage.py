@@ -1,0 +1,113 @@
+"""Turns a video URI into a local path ffmpeg may open, refusing everything else.
+
+Accepted: local paths (absolute or relative, ``file://`` URLs) and ``gs://bucket/object``
+(read through Beam's ``FileSystems``, streamed to a temporary file that is deleted on
+exit). Any other ``scheme:`` — ``http:``, ``concat:``, ``subfile:``, ``data:``, ... — is
+refused with ``UnsupportedUri`` before ffmpeg ever sees it: inputs are untrusted. A local
+name that merely contains a colon (``a:b.mp4``) reads as a scheme; pass ``./a:b.mp4``.
+"""
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from typing import Iterator
+
+from beam_pipelines.media import errors
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_CHUNK = 8 << 20
+
+
+def scheme(uri: str) -> str:
+    """Lower-case URI scheme ("gs", "file", "http", ...), or "" for a plain path."""
+    m = _SCHEME.match(uri)
+    return m.group(1).lower() if m else ""
+
+
+def check_uri(uri: str) -> str:
+    """Returns the scheme ("" or "gs") of an acceptable URI; raises UnsupportedUri else."""
+    if not isinstance(uri, str) or not uri:
+        raise errors.UnsupportedUri(f"not a URI: {uri!r}", uri=str(uri))
+    s = scheme(uri)
+    if s == "file":
+        return ""
+    if s not in ("", "gs"):
+        raise errors.UnsupportedUri(
+            f"unsupported URI scheme {s!r} (only local paths and gs:// are read)", uri=uri)
+    return s
+
+
+def check_local_file(path: str, uri: str | None = None) -> str:
+    """Absolute path of a readable, non-empty regular file; typed errors otherwise."""
+    uri = uri if uri is not None else path
+    if scheme(path) == "file":
+        path = path[len("file:"):]
+        if path.startswith("//"):
+            path = path[2:]
+    path = os.path.abspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as e:
+        raise errors.VideoNotFound(f"no such file: {path!r}", uri=uri) from e
+    except OSError as e:  # e.g. a path component is not searchable
+        raise errors.Unreadable(f"cannot stat {path!r}: {e.strerror}", uri=uri) from e
+    if os.path.isdir(path):
+        raise errors.Unreadable(f"is a directory: {path!r}", uri=uri)
+    if st.st_size == 0:
+        raise errors.EmptyFile(f"zero-byte file: {path!r}", uri=uri)
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as e:
+        raise errors.Unreadable(f"cannot read {path!r}: {e.strerror}", uri=uri) from e
+    return path
+
+
+def ffmpeg_input(path: str) -> str:
+    """The ``-i`` argument for a local absolute path: ``file:`` prefixed, so a name that
+    starts with ``-`` or contains ``:`` or ``|`` is never read as an option or protocol."""
+    return "file:" + os.path.abspath(path)
+
+
+@contextlib.contextmanager
+def local_copy(uri: str) -> Iterator[str]:
+    """Yields a local absolute path holding the bytes of ``uri``.
+
+    Local paths pass through (checked: exists, non-empty, readable). ``gs://`` objects are
+    streamed with ``apache_beam.io.filesystems.FileSystems`` into a temporary file (same
+    extension, so ffmpeg's format guess still works) that is removed on exit.
+
+    Raises:
+        UnsupportedUri, VideoNotFound, EmptyFile, Unreadable (all stage "read").
+    """
+    if check_uri(uri) != "gs":
+        yield check_local_file(uri)
+        return
+    # pylint: disable=import-outside-toplevel
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+    try:
+        matches = FileSystems.match([uri])[0].metadata_list
+    except Exception as e:  # pylint: disable=broad-except
+        raise errors.Unreadable(f"cannot list {uri}: {e}", uri=uri) from e
+    meta = next((m for m in matches if m.path == uri), None)
+    if meta is None:
+        raise errors.VideoNotFound(f"no such object: {uri}", uri=uri)
+    if meta.size_in_bytes == 0:
+        raise errors.EmptyFile(f"zero-byte object: {uri}", uri=uri)
+    suffix = os.path.splitext(uri.rsplit("/", 1)[-1])[1][:16]
+    if not re.fullmatch(r"\.[A-Za-z0-9]*", suffix or "."):
+        suffix = ""
+    fd, tmp = tempfile.mkstemp(prefix="cpllm_", suffix=suffix)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out, FileSystems.open(
+                    uri, compression_type=CompressionTypes.UNCOMPRESSED) as src:
+                shutil.copyfileobj(src, out, _CHUNK)
+        except Exception as e:  # pylint: disable=broad-except
+            raise errors.Unreadable(f"cannot read {uri}: {e}", uri=uri) from e
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
