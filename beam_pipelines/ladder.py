@@ -50,16 +50,24 @@ CSV_COLUMNS = ("video_id", "uri", "source_id", "crf", "mos", "vmaf", "vmaf_raw",
 _NAMESPACE = "cpllm.ladder"
 
 
-class LadderOptions(PipelineOptions):
+def parse_args(argv=None):
+  """Splits argv into this pipeline's flags and Beam's pipeline options.
 
-  @classmethod
-  def _add_argparse_args(cls, parser):
-    parser.add_argument("--catalog", required=True, help="Source catalog (csv/jsonl/parquet).")
-    parser.add_argument("--output_dir", required=True, help="Output directory.")
-    parser.add_argument("--crfs", default=",".join(map(str, DEFAULT_CRFS)),
-                        help="Comma-separated CRF rungs.")
-    parser.add_argument("--preset", default="veryfast", help="libx264 preset.")
-    parser.add_argument("--vmaf_threads", type=int, default=1)
+  Parsed with a plain argparse parser, as in Beam's wordcount, not a PipelineOptions
+  subclass: every PipelineOptions subclass is registered process-wide, so `--catalog`,
+  `--output_dir` (also the scoring pipeline's) and `--label` (Dataflow's alias of
+  `--labels`) would collide as soon as two pipelines are imported together.
+  """
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--catalog", required=True, help="Source catalog (csv/jsonl/parquet).")
+  parser.add_argument("--output_dir", required=True, help="Output directory.")
+  parser.add_argument("--crfs", default=",".join(map(str, DEFAULT_CRFS)),
+                      help="Comma-separated CRF rungs.")
+  parser.add_argument("--preset", default="veryfast", help="libx264 preset.")
+  parser.add_argument("--label", default="auto", choices=("auto", "mos", "vmaf"),
+                      help="Pseudo-MOS rule (see module docstring).")
+  parser.add_argument("--vmaf_threads", type=int, default=1)
+  return parser.parse_known_args(argv)
 
 
 def parse_crfs(text: str) -> list[int]:
@@ -247,14 +255,8 @@ class _Stats(beam.CombineFn):
 
 def run(argv=None, test_pipeline=None):
   """Builds and runs the ladder pipeline; returns the PipelineResult."""
-  # --label is parsed first, as in Beam's wordcount: PipelineOptions owns Dataflow's
-  # `--label` alias (of --labels), so the pipeline's own flag must not reach it.
-  parser = argparse.ArgumentParser()
-  parser.add_argument("--label", default="auto", choices=("auto", "mos", "vmaf"),
-                      help="Pseudo-MOS rule (see module docstring).")
-  known, pipeline_args = parser.parse_known_args(argv)
+  opts, pipeline_args = parse_args(argv)
   options = PipelineOptions(pipeline_args)
-  opts = options.view_as(LadderOptions)
   crfs = parse_crfs(opts.crfs)
   catalog.check_catalog(opts.catalog)
   out = opts.output_dir
@@ -275,7 +277,7 @@ def run(argv=None, test_pipeline=None):
       measured.rows
       | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], r))
       | "GroupBySource" >> beam.GroupByKey()
-      | "AssignPseudoMos" >> beam.ParDo(AssignPseudoMos(known.label)))
+      | "AssignPseudoMos" >> beam.ParDo(AssignPseudoMos(opts.label)))
   _ = (
       labelled
       | "FormatCsv" >> beam.Map(to_csv_line)

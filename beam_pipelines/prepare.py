@@ -23,6 +23,8 @@ of the hash space (deterministic across runs and runners).
 """
 from __future__ import annotations
 
+import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -40,26 +42,26 @@ EXTRA_COLUMNS = ("vmaf", "blockiness", "blur", "content", "motion")
 _NAMESPACE = "cpllm.prepare"
 
 
-class PrepareOptions(PipelineOptions):
-
-  @classmethod
-  def _add_argparse_args(cls, parser):
-    parser.add_argument("--catalog", required=True, help="Catalog (csv/jsonl/parquet).")
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--model", default="cpllm_tiny",
-                        help="Preset whose preprocessor and tokenizer shape the data.")
-    parser.add_argument("--holdout_sources", default="",
-                        help="Comma-separated source_ids for the holdout split.")
-    parser.add_argument("--holdout_fraction", type=float, default=0.0,
-                        help="Hash fraction of sources held out (when no list is given).")
-    parser.add_argument("--describer", default="auto",
-                        choices=("auto", "catalog", "generated", "none"))
-    parser.add_argument("--max_description_tokens", type=int, default=0,
-                        help="Padded token length in the parser spec (0: the preset's "
-                             "sequence_length).")
-    parser.add_argument("--num_shards", type=int, default=0,
-                        help="Shards per split (0: the runner decides).")
-    parser.add_argument("--decode_timeout_s", type=float, default=120.0)
+def parse_args(argv=None):
+  """This pipeline's flags (plain argparse, see `ladder.parse_args`) and Beam's options."""
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--catalog", required=True, help="Catalog (csv/jsonl/parquet).")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--model", default="cpllm_tiny",
+                      help="Preset whose preprocessor and tokenizer shape the data.")
+  parser.add_argument("--holdout_sources", default="",
+                      help="Comma-separated source_ids for the holdout split.")
+  parser.add_argument("--holdout_fraction", type=float, default=0.0,
+                      help="Hash fraction of sources held out (when no list is given).")
+  parser.add_argument("--describer", default="auto",
+                      choices=("auto", "catalog", "generated", "none"))
+  parser.add_argument("--max_description_tokens", type=int, default=0,
+                      help="Padded token length in the parser spec (0: the preset's "
+                           "sequence_length).")
+  parser.add_argument("--num_shards", type=int, default=0,
+                      help="Shards per split (0: the runner decides).")
+  parser.add_argument("--decode_timeout_s", type=float, default=120.0)
+  return parser.parse_known_args(argv)
 
 
 def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) -> str:
@@ -70,6 +72,7 @@ def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) 
   return "holdout" if h < holdout_fraction else "train"
 
 
+@functools.lru_cache(maxsize=4)
 def load_preprocessor(model: str):
   """The preset's CPLLMPreprocessor (frame shapes and tokenizer); no weights are loaded.
 
@@ -91,7 +94,14 @@ def load_preprocessor(model: str):
       keys = ("num_keyframes", "image_size", "low_level_fit", "patch_size", "max_patches",
               "sequence_length")
       return CPLLMPreprocessor(presets.tiny_tokenizer(), **{k: presets.TINY[k] for k in keys})
-  return CPLLMPreprocessor.from_preset(path)
+  # `CPLLMPreprocessor.from_preset` cannot pick the class (its backbone_cls is unset) and
+  # `CPLLM.from_preset` builds the whole model (~20 s here): load only preprocessor.json
+  # and the tokenizer assets, with the loader keras-hub's from_preset uses, in safe mode.
+  from keras.src.saving.serialization_lib import SafeModeScope
+  from keras_hub.src.utils import preset_utils
+
+  with SafeModeScope(True):
+    return preset_utils.get_preset_loader(path).load_preprocessor(CPLLMPreprocessor)
 
 
 def _number(value):
@@ -247,8 +257,8 @@ class _Counts(beam.CombineFn):
 
 def run(argv=None, test_pipeline=None):
   """Builds and runs the prepare pipeline; returns the PipelineResult."""
-  options = PipelineOptions(argv)
-  opts = options.view_as(PrepareOptions)
+  opts, pipeline_args = parse_args(argv)
+  options = PipelineOptions(pipeline_args)
   catalog.check_catalog(opts.catalog)
   out = opts.output_dir
   holdout = [s for s in opts.holdout_sources.split(",") if s.strip()]

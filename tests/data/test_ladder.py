@@ -1,11 +1,11 @@
 """beam_pipelines.ladder on DirectRunner (FnApiRunner): real x264 ladder, real libvmaf."""
 import glob
+import itertools
 import json
 import os
 
 import pyarrow.parquet as pq
 import pytest
-
 
 
 def _by_source(rows):
@@ -18,7 +18,7 @@ def _by_source(rows):
 
 
 def test_catalog_has_original_and_every_rung(ladder_run):
-    out, rows, CRFS = ladder_run
+    _out, rows, CRFS = ladder_run
     ladders = _by_source(rows)
     assert set(ladders) == {"testsrc2__static", "mandelbrot__zoom"}
     for source_id, ladder in ladders.items():
@@ -43,7 +43,7 @@ def test_pseudo_mos_order_and_rules(ladder_run):
     ladders = _by_source(rows)
     for ladder in ladders.values():
         mos = [float(r["mos"]) for r in ladder]
-        assert all(a >= b for a, b in zip(mos, mos[1:])), mos
+        assert all(a >= b for a, b in itertools.pairwise(mos)), mos
     with_mos = ladders["testsrc2__static"]
     assert float(with_mos[0]["mos"]) == pytest.approx(60.0)
     for r in with_mos[1:]:

@@ -11,12 +11,12 @@ SPEC = records.RecordSpec(num_keyframes=2, image_size=8, max_patches=3, patch_si
 
 def _example(**kw):
     rng = np.random.default_rng(0)
-    args = dict(
-        video_id="v1", source_id="s1", crf=28, is_original=False, label=71.5, vmaf=71.5,
-        high_frames=rng.integers(0, 256, SPEC.high_shape, dtype=np.uint8),
-        low_patches=rng.integers(0, 256, SPEC.low_shape, dtype=np.uint8),
-        patch_mask=np.array([[1, 1, 0], [1, 0, 0]], np.float32),
-        description="A cat. Natural. Clean.", description_token_ids=[5, 6, 7])
+    args = {
+        "video_id": "v1", "source_id": "s1", "crf": 28, "is_original": False, "label": 71.5, "vmaf": 71.5,
+        "high_frames": rng.integers(0, 256, SPEC.high_shape, dtype=np.uint8),
+        "low_patches": rng.integers(0, 256, SPEC.low_shape, dtype=np.uint8),
+        "patch_mask": np.array([[1, 1, 0], [1, 0, 0]], np.float32),
+        "description": "A cat. Natural. Clean.", "description_token_ids": [5, 6, 7]}
     args.update(kw)
     return args
 

@@ -1,0 +1,104 @@
+"""beam_pipelines.prepare on DirectRunner: real decode + cpllm_tiny preprocessing ->
+TFRecords read back with trainer.records; bad videos land in the failures table."""
+import csv
+import glob
+import json
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import tensorflow as tf
+
+from trainer import records
+
+
+@pytest.fixture(scope="module")
+def prepared(ladder_run, tmp_path_factory):
+    from beam_pipelines import prepare
+
+    ladder_dir, rows, _ = ladder_run
+    d = tmp_path_factory.mktemp("prepare")
+    bad = d / "garbage.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    cat = d / "catalog.csv"
+    with open(os.path.join(ladder_dir, "catalog.csv")) as f:
+        reader = csv.DictReader(f)
+        fields = [*reader.fieldnames, "description"]
+        src_rows = list(reader)
+    with open(cat, "w", newline="") as f:
+        w = csv.DictWriter(f, fields)
+        w.writeheader()
+        for r in src_rows:
+            if r["video_id"] == "testsrc2__static":
+                r["description"] = "A test card. Synthetic. Clean."
+            w.writerow(r)
+        w.writerow({"video_id": "garbage", "uri": str(bad), "source_id": "garbage"})
+        w.writerow({"video_id": "gone", "uri": str(d / "gone.mp4"), "source_id": "gone"})
+    out = d / "out"
+    prepare.run([f"--catalog={cat}", f"--output_dir={out}", "--model=cpllm_tiny",
+                 "--holdout_sources=mandelbrot__zoom", "--num_shards=2"])
+    return str(out), src_rows
+
+
+def _read(out, split, spec):
+    files = sorted(glob.glob(os.path.join(out, split, "*.tfrecord")))
+    return [records.make_parse_fn(spec)(r) for r in tf.data.TFRecordDataset(files)]
+
+
+def test_manifest_counts_and_splits(prepared):
+    out, src_rows = prepared
+    with open(os.path.join(out, "manifest.json")) as f:
+        m = json.load(f)
+    assert m["examples"] == len(src_rows) == 8
+    assert m["sources"] == 2 and m["originals"] == 2 and m["failures"] == 2
+    assert m["splits"]["holdout"]["source_ids"] == ["mandelbrot__zoom"]
+    assert m["splits"]["train"]["source_ids"] == ["testsrc2__static"]
+    assert m["splits"]["train"]["examples"] == m["splits"]["holdout"]["examples"] == 4
+    assert len(glob.glob(os.path.join(out, "train", "data-*-of-00002.tfrecord"))) == 2
+
+
+def test_records_parse_back_with_shapes_dtypes_labels(prepared):
+    out, src_rows = prepared
+    spec = records.RecordSpec.from_manifest(os.path.join(out, "manifest.json"))
+    assert (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size) == (
+        8, 64, 4, 64)
+    labels = {r["video_id"]: float(r["mos"]) for r in src_rows}
+    seen = {}
+    for split, source in (("train", "testsrc2__static"), ("holdout", "mandelbrot__zoom")):
+        for inputs, targets in _read(out, split, spec):
+            assert targets["source_id"].numpy().decode() == source
+            assert inputs["high_frames"].shape == (8, 64, 64, 3)
+            assert inputs["high_frames"].dtype == tf.uint8
+            assert inputs["low_patches"].shape == (8, 4, 64, 64, 3)
+            assert inputs["low_patches"].dtype == tf.uint8
+            assert inputs["patch_mask"].shape == (8, 4)
+            # 160x120 fitted into 320x320 -> 320x240 -> a 5x3 grid: all 4 cells are real
+            assert inputs["patch_mask"].numpy().min() == 1.0
+            assert inputs["high_frames"].numpy().std() > 5  # real pictures, not zeros
+            vid = targets["video_id"].numpy().decode()
+            assert targets["label"].numpy() == pytest.approx(labels[vid], abs=1e-3)
+            assert bool(targets["is_original"].numpy()) == ("crf" not in vid)
+            seen[vid] = (targets, inputs)
+    assert set(seen) == set(labels)
+    original = seen["testsrc2__static"][0]
+    assert original["description"].numpy().decode() == "A test card. Synthetic. Clean."
+    t, x = seen["mandelbrot__zoom__crf44"]
+    text = t["description"].numpy().decode()
+    assert "Mandelbrot" in text and "CRF 44" in text
+    n = int(x["description_padding_mask"].numpy().sum())
+    assert n > 10 and int(x["description_token_ids"].numpy()[:n].min()) > 3
+    # higher CRF -> lower label within one source, and frames differ between rungs
+    lo, hi = seen["mandelbrot__zoom__crf20"], seen["mandelbrot__zoom__crf44"]
+    assert lo[0]["label"].numpy() > hi[0]["label"].numpy()
+    assert not np.array_equal(lo[1]["low_patches"].numpy(), hi[1]["low_patches"].numpy())
+
+
+def test_bad_videos_land_in_failures(prepared):
+    out, _ = prepared
+    rows = pq.read_table(glob.glob(os.path.join(out, "failures", "*.parquet"))).to_pylist()
+    by_id = {r["video_id"]: r for r in rows}
+    assert set(by_id) == {"garbage", "gone"}
+    assert by_id["gone"]["stage"] == "read"
+    assert by_id["garbage"]["stage"] in ("probe", "decode")
+    assert all(r["message"] for r in rows)
