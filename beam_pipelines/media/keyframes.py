@@ -172,7 +172,11 @@ def _decode_seek(url, info, seeks, chain, w, h, timeout_s):
     graph.append(f"{labels}concat=n={len(unique)}:v=1:a=0[out]")
     proc = ffmpeg_bin.run([*args, "-filter_complex", ";".join(graph), "-map", "[out]",
                            *_output_args()], timeout_s=timeout_s)
-    times = [float(m.group("t")) for m in _SHOWINFO_RE.finditer(proc.stderr)]
+    # Branches log concurrently; concat emits them in branch order (one frame each, none
+    # for a seek past the end).
+    hits = sorted((int(m.group("branch")), float(m.group("t")))
+                  for m in _SHOWINFO_RE.finditer(proc.stderr))
+    times = [t for _, t in hits]
     return _split_frames(proc, len(times), w, h), np.array(times)
 
 

@@ -1,0 +1,155 @@
+"""decode_keyframes on real encoded video: which frames, geometry, colour, odd inputs."""
+import numpy as np
+import pytest
+
+from beam_pipelines.media import keyframes, probe
+from conftest import (IDX_FPS, IDX_FRAMES, barcode_frames, encode_rgb, ffmpeg,  # noqa
+                      read_barcode)
+
+
+def expected_indices(duration, k, fps):
+    """The frame on screen at t_i = (i + 0.5) D / K for constant frame rate."""
+    t = (np.arange(k) + 0.5) * duration / k
+    return np.floor(t * fps + 1e-9).astype(int)
+
+
+@pytest.mark.parametrize("strategy", ["select", "seek"])
+@pytest.mark.parametrize("k", [8, 5, 13])
+def test_returns_frame_on_screen_at_each_target(idx_clip, strategy, k):
+    kf = keyframes.decode_keyframes(idx_clip, k, strategy=strategy)
+    duration = IDX_FRAMES / IDX_FPS
+    want = expected_indices(duration, k, IDX_FPS)
+    got = [read_barcode(f) for f in kf.frames]
+    assert got == want.tolist()
+    np.testing.assert_allclose(kf.times_s, (np.arange(k) + 0.5) * duration / k)
+    np.testing.assert_allclose(kf.frame_times_s, want / IDX_FPS, atol=1e-3)
+    assert kf.frames.shape == (k, 48, 64, 3) and kf.frames.dtype == np.uint8
+    assert kf.strategy == strategy
+
+
+def test_strategies_agree_pixel_for_pixel(idx_clip):
+    a = keyframes.decode_keyframes(idx_clip, 8, strategy="select")
+    b = keyframes.decode_keyframes(idx_clip, 8, strategy="seek")
+    np.testing.assert_array_equal(a.frames, b.frames)
+
+
+def test_auto_uses_select_for_short_clips(idx_clip):
+    assert keyframes.decode_keyframes(idx_clip, 4).strategy == "select"
+
+
+def test_shorter_than_k_repeats_frames(media_dir):
+    clip = encode_rgb(media_dir / "three.mp4", barcode_frames([7, 8, 9]))
+    for strategy in ("select", "seek"):
+        kf = keyframes.decode_keyframes(clip, 8, strategy=strategy)
+        got = [read_barcode(f) for f in kf.frames]
+        # D = 0.3 s: frame j covers [j/10, (j+1)/10); targets at (i + 0.5) * 0.3 / 8.
+        want = [7 + j for j in expected_indices(0.3, 8, IDX_FPS)]
+        assert got == want
+        assert len(set(got)) == 3
+
+
+def test_single_frame_video(media_dir):
+    clip = encode_rgb(media_dir / "one.mp4", barcode_frames([42]))
+    kf = keyframes.decode_keyframes(clip, 8)
+    assert kf.frames.shape == (8, 48, 64, 3)
+    assert {read_barcode(f) for f in kf.frames} == {42}
+
+
+@pytest.mark.parametrize("ccw", [90, 180, 270])
+def test_rotation_metadata_is_applied(media_dir, colour_clip, ccw):
+    rotated = media_dir / f"rot{ccw}.mp4"
+    ffmpeg("-display_rotation", ccw, "-i", colour_clip, "-c", "copy", f"file:{rotated}")
+    info = probe.probe(str(rotated))
+    assert info.rotation == (-ccw) % 360
+    base = keyframes.decode_keyframes(colour_clip, 2).frames
+    kf = keyframes.decode_keyframes(str(rotated), 2)
+    want = np.rot90(base, k=ccw // 90, axes=(1, 2))  # np.rot90 turns counter-clockwise
+    assert kf.frames.shape == want.shape
+    assert (info.width, info.height) == (want.shape[2], want.shape[1])
+    assert np.abs(kf.frames.astype(int) - want).mean() < 2.0
+
+
+def test_10bit_hevc_sdr_is_converted_to_8bit(hevc_10bit_sdr, testsrc_8bit):
+    info = probe.probe(hevc_10bit_sdr)
+    assert (info.codec, info.bit_depth, info.is_hdr) == ("hevc", 10, False)
+    kf = keyframes.decode_keyframes(hevc_10bit_sdr, 4)
+    ref = keyframes.decode_keyframes(testsrc_8bit, 4)
+    assert kf.frames.dtype == np.uint8 and kf.frames.shape == ref.frames.shape
+    # Same content (lossless 10-bit 4:2:0 vs lossless 8-bit 4:4:4): only chroma subsampling
+    # and rounding differ.
+    assert np.abs(kf.frames.astype(int) - ref.frames).mean() < 8
+
+
+@pytest.mark.parametrize("fixture,transfer", [("hdr_pq", "smpte2084"),
+                                              ("hdr_hlg", "arib-std-b67")])
+def test_hdr_is_tone_mapped_to_plausible_sdr(request, fixture, transfer, testsrc_8bit):
+    path = request.getfixturevalue(fixture)
+    info = probe.probe(path)
+    assert info.is_hdr and info.color_transfer == transfer
+    assert info.color_primaries == "bt2020" and info.bit_depth == 10
+    kf = keyframes.decode_keyframes(path, 4)
+    f = kf.frames.astype(float)
+    assert kf.frames.dtype == np.uint8 and kf.frames.shape == (4, 64, 96, 3)
+    assert 25 < f.mean() < 230 and f.std() > 25           # not black, not white, not flat
+    # Structure survives the tone-map: correlates with the SDR rendering of the source.
+    ref = keyframes.decode_keyframes(testsrc_8bit, 4).frames.astype(float)
+    assert np.corrcoef(f.mean(-1).ravel(), ref.mean(-1).ravel())[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("size", [(16, 16), (33, 17), (17, 33)])
+def test_tiny_and_odd_sizes(media_dir, size):
+    w, h = size
+    frames = np.random.default_rng(w).integers(0, 256, (6, h, w, 3), np.uint8)
+    clip = encode_rgb(media_dir / f"odd_{w}x{h}.mp4", frames)
+    kf = keyframes.decode_keyframes(clip, 3)
+    assert kf.frames.shape == (3, h, w, 3)
+    # Lossless 4:4:4: the decoded frames are the encoded ones, up to YUV rounding.
+    want = frames[[0, 3, 5]] if False else frames[expected_indices(0.6, 3, IDX_FPS)]
+    assert np.abs(kf.frames.astype(int) - want).max() <= 3
+
+
+def test_variable_frame_rate(media_dir):
+    # 30 frames at 10 fps, then a 0.5 s gap, then 10 more: pts known exactly.
+    pts = np.r_[np.arange(30) / 10, 3.5 + np.arange(10) / 10]
+    clip = encode_rgb(media_dir / "vfr.mkv", barcode_frames(range(40)),
+                      vf="setpts='if(lt(N,30),N/10,3.5+(N-30)/10)/TB'",
+                      codec_args=["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p",
+                                  "-fps_mode", "vfr", "-threads", "1"])
+    info = probe.probe(clip)
+    kf = keyframes.decode_keyframes(clip, 8)
+    seeks = keyframes.seek_points(kf.times_s, info.fps)
+    want = [int(np.nonzero(pts >= s - 1e-4)[0][0]) for s in seeks]
+    assert [read_barcode(f) for f in kf.frames] == want
+    np.testing.assert_allclose(kf.frame_times_s, pts[want], atol=2e-3)
+
+
+def test_interlaced_input_is_deinterlaced(media_dir):
+    clip = media_dir / "interlaced.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=1", "-c:v", "libx264",
+           "-flags", "+ilme+ildct", "-x264-params", "tff=1", "-pix_fmt", "yuv420p",
+           "-field_order", "tt", f"file:{clip}")
+    info = probe.probe(str(clip))
+    assert info.interlaced
+    kf = keyframes.decode_keyframes(str(clip), 3)
+    assert kf.frames.shape == (3, 64, 96, 3) and kf.frames.std() > 20
+
+
+def test_max_side_downscales_8k_in_ffmpeg(media_dir):
+    clip = media_dir / "8k.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=7680x4320:rate=2:duration=1", "-c:v",
+           "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", f"file:{clip}")
+    kf = keyframes.decode_keyframes(str(clip), 8, max_side=512)
+    assert kf.frames.shape == (8, 288, 512, 3)
+    assert kf.frames.std() > 20
+
+
+def test_max_side_keeps_smaller_frames(idx_clip):
+    assert keyframes.decode_keyframes(idx_clip, 2, max_side=512).frames.shape == (2, 48, 64, 3)
+    assert keyframes.decode_keyframes(idx_clip, 2, max_side=32).frames.shape == (2, 24, 32, 3)
+
+
+def test_target_times_and_seek_points():
+    t = keyframes.target_times(10.0, 4)
+    np.testing.assert_allclose(t, [1.25, 3.75, 6.25, 8.75])
+    np.testing.assert_allclose(keyframes.seek_points(t, 2.0), [0.75, 3.25, 5.75, 8.25])
+    assert keyframes.seek_points(np.array([0.01]), 25.0)[0] == 0.0
