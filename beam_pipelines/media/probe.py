@@ -24,6 +24,8 @@ _FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first (s
 _CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")
 # Demuxers of still images: a PNG or JPEG "plays" as one frame, but it is not a video.
 _IMAGE_FORMAT = re.compile(r"^(image2|\w+_pipe)$")
+# Text "video": ffmpeg renders any text file as ANSI art (tty demuxer) and the like.
+_TEXT_FORMATS = ("tty", "bin", "xbin", "adf", "idf")
 
 _INPUT_RE = re.compile(r"^Input #0, (?P<fmt>\S+), from ", re.M)
 _DURATION_RE = re.compile(
@@ -35,6 +37,7 @@ _ROTATION_RE = re.compile(r"^\s+display ?matrix: rotation of (?P<deg>-?\d+(?:\.\
 _SIZE_RE = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)\b")
 _RATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)$")
 _TIME_RE = re.compile(rb"time=\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+_FRAMES_RE = re.compile(rb"frame=\s*(\d+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +129,8 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
     fmt = m_input.group("fmt")
     if _IMAGE_FORMAT.match(fmt):
         raise errors.NotAVideo(f"{uri!r} is a still image ({fmt}), not a video", uri=uri)
+    if fmt in _TEXT_FORMATS:
+        raise errors.NotAVideo(f"{uri!r} is text ({fmt} demuxer), not a video", uri=uri)
 
     streams = list(_STREAM_RE.finditer(text))
     video = None
@@ -234,10 +239,14 @@ def _demux_duration(url: str, info: VideoInfo, timeout_s: float) -> float:
                            "-map", f"0:{info.stream_index}", "-c", "copy", "-f", "null", "-"],
                           timeout_s=timeout_s)
     times = _TIME_RE.findall(proc.stderr)
-    if not times:
-        return 0.0
-    h, m, s = times[-1]
-    return int(h) * 3600 + int(m) * 60 + float(s)
+    if times:
+        h, m, s = times[-1]
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    # Raw elementary streams carry no timestamps: ffmpeg times them at the nominal rate.
+    counts = _FRAMES_RE.findall(proc.stderr)
+    if counts and info.fps > 0:
+        return int(counts[-1]) / info.fps
+    return 0.0
 
 
 def _last_line(text: str) -> str:

@@ -20,9 +20,16 @@ _CHUNK = 8 << 20
 
 
 def scheme(uri: str) -> str:
-    """Lower-case URI scheme ("gs", "file", "http", ...), or "" for a plain path."""
+    """Lower-case URI scheme ("gs", "file", "http", ...), or "" for a plain path.
+
+    Anything with a colon before its first slash counts as a scheme, as ffmpeg would read
+    it as a protocol (with options: ``subfile,,start,0,:path``).
+    """
+    head = uri.split("/", 1)[0]
+    if ":" not in head:
+        return ""
     m = _SCHEME.match(uri)
-    return m.group(1).lower() if m else ""
+    return m.group(1).lower() if m else head.split(":", 1)[0].lower()
 
 
 def check_uri(uri: str) -> str:
