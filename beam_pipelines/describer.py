@@ -33,6 +33,15 @@ _CONTENT = {
     "coins": ("old coins on a dark table", _PHOTO),
     "hubble_deep_field": ("a deep field of galaxies", "scientific imagery"),
     "immunohistochemistry": ("stained cells under a microscope", "scientific imagery"),
+    "retina": ("the back of a human eye with its blood vessels", "scientific imagery"),
+    "colorwheel": ("a color wheel", _PHOTO),
+    "moon": ("the cratered surface of the moon", _PHOTO),
+    "clock": ("a clock on a wall", _PHOTO),
+    "brick": ("a brick wall", _PHOTO),
+    "grass": ("a patch of grass", _PHOTO),
+    "gravel": ("gravel on the ground", _PHOTO),
+    "page": ("a page of printed text", _PHOTO),
+    "text": ("printed text on a plain background", _PHOTO),
     "testsrc": ("a test pattern with color bars", _SYNTH),
     "testsrc2": ("a moving test card with a counter", _SYNTH),
     "smptebars": ("SMPTE color bars", _SYNTH),
@@ -40,6 +49,8 @@ _CONTENT = {
     "mandelbrot": ("a zoom into the Mandelbrot fractal", "computer generated graphics"),
     "life": ("a game of life simulation", "an animation"),
     "cellauto": ("cellular automaton cells blinking", "an animation"),
+    "rgbtestsrc": ("red, green and blue test bars", _SYNTH),
+    "gradients": ("smoothly moving color gradients", "an animation"),
 }
 
 # Motion of an animated still (source_id "<content>__<motion>...") -> style phrase.

@@ -70,7 +70,7 @@ def render_master(src: dict, out_dir: str, size, seconds: float, fps: int) -> st
     if src["variant_seed"] is None:
         samples.make_clip(tmp, src["content"], seconds=seconds, size=size, fps=fps)
     else:
-        n = int(round(seconds * fps))
+        n = round(seconds * fps)
         frames = samples.pan_zoom_frames(samples.load_image(src["content"]), n, size,
                                          seed=src["variant_seed"])
         if src["motion"] == "pan_out":
@@ -199,8 +199,10 @@ def main(argv=None):
         json.dump(baseline, f, indent=1)
     timings["total_s"] = round(time.time() - t0, 1)
 
-    stats = [json.load(open(os.path.join(os.path.dirname(c), "ladder_stats.json")))
-             for c in catalogs]
+    stats = []
+    for c in catalogs:
+        with open(os.path.join(os.path.dirname(c), "ladder_stats.json")) as f:
+            stats.append(json.load(f))
     with open(os.path.join(out, "manifest.json")) as f:
         manifest = json.load(f)
     info = {

@@ -17,7 +17,7 @@ from trainer import records
 def prepared(ladder_run, tmp_path_factory):
     from beam_pipelines import prepare
 
-    ladder_dir, rows, _ = ladder_run
+    ladder_dir, _rows, _ = ladder_run
     d = tmp_path_factory.mktemp("prepare")
     bad = d / "garbage.mp4"
     bad.write_bytes(b"this is not a video" * 100)
