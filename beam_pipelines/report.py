@@ -24,7 +24,6 @@ import argparse
 import collections
 import datetime
 import html
-import io
 import logging
 import os
 import sys
@@ -180,32 +179,31 @@ def plot_worst_ladders(worst: list[tuple[str, list[dict], list]], path: str) -> 
 
 
 def keyframe_strip(uri: str, times_s: list[float], path: str, *, height: int = 72,
-                   timeout_s: float = 60.0) -> None:
-    """Decodes the frames of `uri` at `times_s` with ffmpeg (one seek each, scaled to
-    `height` rows) and saves them side by side as one JPEG: uint8[height, sum(W_i), 3]."""
+                   timeout_s: float = 60.0) -> list[float]:
+    """Decodes the key frames of `uri` again and saves them side by side as one JPEG,
+    uint8[height, sum(W_i) + gaps, 3]; returns the times decoded.
+
+    `media.keyframes.decode_keyframes` with K = len(times_s) gives the scoring pipeline's
+    own frame times (t_i = (i + 0.5) * D / K) and handles rotation, HDR and short videos;
+    frames are decoded at most 8 * height on their longer side, then resized.
+    """
     from PIL import Image
 
-    from beam_pipelines.media import ffmpeg_bin, storage
+    from beam_pipelines.media import keyframes
 
-    frames = []
-    with storage.local_copy(uri) as local:
-        for t in times_s:
-            proc = ffmpeg_bin.run(
-                ["-v", "error", "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST,
-                 "-ss", f"{max(0.0, float(t)):.3f}", "-i", "file:" + os.path.abspath(local),
-                 "-frames:v", "1", "-vf", f"scale=-2:{height},format=rgb24",
-                 "-f", "image2pipe", "-c:v", "png", "pipe:1"],
-                timeout_s=timeout_s, check=True)
-            if not proc.stdout:
-                raise ValueError(f"no frame at {t:.3f} s")
-            frames.append(np.asarray(Image.open(io.BytesIO(proc.stdout)).convert("RGB")))
-    if not frames:
+    if not times_s:
         raise ValueError("no key-frame times")
+    kf = keyframes.decode_keyframes(uri, k=len(times_s), max_side=8 * height,
+                                    timeout_s=timeout_s)
     gap = np.full((height, 2, 3), 255, dtype=np.uint8)
     parts = []
-    for f in frames:
-        parts += [f[:height], gap]
+    for frame in kf.frames:
+        h, w = frame.shape[:2]
+        width = max(1, round(w * height / h))
+        parts += [np.asarray(Image.fromarray(frame).resize((width, height),
+                                                           Image.Resampling.BILINEAR)), gap]
     Image.fromarray(np.concatenate(parts[:-1], axis=1)).save(path, quality=85)
+    return [float(t) for t in kf.times_s]
 
 
 # ----------------------------------------------------------------------------- html
@@ -375,8 +373,10 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
         picture = "<p class='note'>thumbnails off</p>"
         if thumbnails:
             try:
-                keyframe_strip(r["uri"], times, os.path.join(files, name),
-                               height=thumb_height)
+                decoded = keyframe_strip(r["uri"], times, os.path.join(files, name),
+                                         height=thumb_height)
+                if np.max(np.abs(np.subtract(decoded, times))) > 0.05:
+                    times = decoded  # caption what is shown
                 picture = _img(f"{FILES_DIR}/{name}", f"key frames of {r['video_id']}")
             except Exception as e:  # any failure here only costs the picture
                 _LOG.warning("no thumbnails for %s: %s", r["uri"], e)
