@@ -8,6 +8,7 @@ Importing this package makes JAX the default Keras backend unless the user chose
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow is only used for text ops and tf.data
 
 from cpllm_model.backbone import CPLLMBackbone  # noqa: E402
 from cpllm_model.cpllm import CPLLM  # noqa: E402
