@@ -74,7 +74,7 @@ def _num(x):
         v = float(x)
     except (TypeError, ValueError):
         return None
-    return None if math.isnan(v) else v
+    return v if math.isfinite(v) else None
 
 
 def quality_level(score: float) -> str:

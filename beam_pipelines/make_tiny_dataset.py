@@ -109,13 +109,16 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
 
     out = {}
     for name, crfs in (("coarse", COARSE), ("fine", FINE)):
-        sel = [r for r in rows if r["crf"] != "" and int(r["crf"]) in crfs]
+        # blockdetect has no value (inf/nan) on content without a block grid: skipped
+        sel = [r for r in rows if r["crf"] != "" and int(r["crf"]) in crfs
+               and np.isfinite(float(r["blockiness"]))]
         block = np.array([float(r["blockiness"]) for r in sel])
         ref = np.array([float(r["vmaf_raw"]) for r in sel])
         per = []
         for s in sorted({r["source_id"] for r in sel}):
             idx = [i for i, r in enumerate(sel) if r["source_id"] == s]
-            per.append(stats.spearmanr(-block[idx], ref[idx]).statistic)
+            if len(idx) > 2:
+                per.append(stats.spearmanr(-block[idx], ref[idx]).statistic)
         out[name] = {
             "crfs": list(crfs), "renditions": len(sel), "sources": len(per),
             "srcc_pooled": float(stats.spearmanr(-block, ref).statistic),

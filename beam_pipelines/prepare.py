@@ -111,7 +111,7 @@ def _number(value):
     v = float(value)
   except (TypeError, ValueError):
     return None
-  return None if math.isnan(v) else v
+  return v if math.isfinite(v) else None
 
 
 def _extras(path):

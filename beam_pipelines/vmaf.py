@@ -8,6 +8,8 @@
   (higher = more blocking; roughly 10 on clean content, 40+ on heavy H.264 blocking).
 - `blur(path)`: ffmpeg's `blurdetect`, mean over frames (higher = blurrier).
 - `no_reference(path)`: both in one decode pass.
+The no-reference means are NaN or inf where the filter has nothing to measure (flat
+frames: blurdetect "-nan"; no block grid: blockdetect "inf"); VMAF is always finite.
 
 Local paths only (callers use `media.storage.local_copy` for gs://). List arguments and a
 timeout on every subprocess; a failure raises `media.errors.DecodeError`.
@@ -18,9 +20,11 @@ import re
 
 from beam_pipelines.media import errors, ffmpeg_bin, storage
 
-_VMAF_RE = re.compile(r"VMAF score:\s*([-+0-9.eE]+)")
-_BLOCK_RE = re.compile(r"block mean:\s*([-+0-9.eE]+)")
-_BLUR_RE = re.compile(r"blur mean:\s*([-+0-9.eE]+)")
+# Values may be "nan"/"-nan"/"inf" (blurdetect on flat frames, blockdetect on frames
+# without a block grid): they are returned as float NaN/inf, callers filter.
+_VMAF_RE = re.compile(r"VMAF score:\s*(\S+)")
+_BLOCK_RE = re.compile(r"block mean:\s*(\S+)")
+_BLUR_RE = re.compile(r"blur mean:\s*(\S+)")
 
 
 def _run_filter(args: list[str], timeout_s: float) -> str:
@@ -42,8 +46,11 @@ def _input(path: str) -> str:
 def _grab(regex: re.Pattern, text: str, what: str) -> float:
     m = regex.findall(text)
     if not m:
-        raise errors.DecodeError(f"ffmpeg printed no {what}: {text[-500:]}")
-    return float(m[-1])
+        raise errors.DecodeError(f"ffmpeg printed no {what}: {text[-300:]}")
+    try:
+        return float(m[-1])
+    except ValueError:
+        raise errors.DecodeError(f"ffmpeg printed {what} {m[-1]!r}") from None
 
 
 def vmaf(distorted: str, reference: str, *, size: tuple[int, int] | None = None,

@@ -43,3 +43,9 @@ def test_catalog_descriptions_and_auto_chain():
     assert auto.describe(dict(ROW, description="Given text.")) == "Given text."
     assert auto.describe(dict(ROW, description=None)) == describer.GeneratedDescriber().describe(ROW)
     assert describer.get("none").describe(ROW) is None
+
+
+def test_non_finite_measurements_are_ignored():
+    text = describer.GeneratedDescriber().describe(
+        dict(ROW, blockiness=float("inf"), blur=float("nan"), mos=80.0))
+    assert "macroblocks" not in text and "blurring" not in text

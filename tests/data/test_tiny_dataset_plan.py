@@ -32,3 +32,11 @@ def test_blockdetect_baseline_srcc():
     assert out["fine"]["srcc_per_source"] == pytest.approx([1.0, -1.0])
     coarse_n = len(set(mtd.COARSE) & set(mtd.FINE))  # only even CRFs exist in these rows
     assert out["coarse"]["renditions"] == 2 * coarse_n
+
+
+def test_blockdetect_baseline_skips_non_finite():
+    rows = [{"source_id": "a", "crf": str(c), "vmaf_raw": str(100 - c),
+             "blockiness": "inf" if c == 18 else str(c)} for c in mtd.COARSE]
+    out = mtd.blockdetect_baseline(rows)
+    assert out["coarse"]["renditions"] == len(mtd.COARSE) - 1
+    assert out["coarse"]["srcc_pooled"] == pytest.approx(1.0)  # more blocking, lower VMAF
