@@ -4,7 +4,7 @@
 high-level S = 64 (SigLIP patch 16 -> 16 tokens, width 64, 2 layers), low-level fit
 L = 320 and P = 64 patches (VideoPrism patch 16 -> 16 tokens, width 64, 2 spatial layers;
 a 320x240 frame gives a 5x3 grid, of which M = 4 cells are used), a 2-layer Gemma
-(width 128, 2 query heads, 1 KV head) over a 512-piece SentencePiece vocabulary
+(width 128, 2 query heads, 1 KV head) over a 1024-piece BPE SentencePiece vocabulary
 (`python -m cpllm_model.tokenizer_corpus`).
 
 Writing the untrained bundled preset (seed fixed; the trainer later overwrites it):

@@ -5,7 +5,7 @@ images and ffmpeg test sources the project's clips are made from), style, techni
 quality (artifacts, CRF, numbers 0-100) and the pairwise answers of `prompts`.
 
 Usage (deterministic; writes `cpllm_model/assets/tokenizer/vocabulary.spm`):
-    python -m cpllm_model.tokenizer_corpus [--out_dir DIR] [--vocab_size 512]
+    python -m cpllm_model.tokenizer_corpus [--out_dir DIR] [--vocab_size 1024]
 """
 import io
 import itertools
@@ -59,8 +59,9 @@ def _level(score):
 def sentences(seed=0, n_random=6000):
     """Yields the corpus sentences (deterministic for a seed)."""
     rng = random.Random(seed)
-    yield prompts.describe_prompt()
-    yield prompts.compare_prompt()
+    for _ in range(200):  # the prompts are in every example: give them whole pieces
+        yield prompts.describe_prompt()
+        yield prompts.compare_prompt()
     for name, phrases in CONTENT.items():
         for phrase in phrases:
             yield f"The video shows {phrase}."
@@ -91,8 +92,8 @@ def sentences(seed=0, n_random=6000):
                f"The quality is {_level(score)}, score {score}.")
 
 
-def train_tokenizer(out_dir=ASSET_DIR, vocab_size=512, seed=0):
-    """Trains a unigram SentencePiece model with Gemma's special-token ids.
+def train_tokenizer(out_dir=ASSET_DIR, vocab_size=1024, seed=0):
+    """Trains a BPE SentencePiece model with Gemma's special-token ids.
 
     Returns the path of the written `vocabulary.spm` (pad 0, eos 1, bos 2, unk 3).
     """
@@ -104,7 +105,7 @@ def train_tokenizer(out_dir=ASSET_DIR, vocab_size=512, seed=0):
         sentence_iterator=iter(list(sentences(seed))),
         model_writer=model,
         vocab_size=vocab_size,
-        model_type="unigram",
+        model_type="bpe",
         character_coverage=1.0,
         byte_fallback=True,
         split_digits=True,
@@ -126,5 +127,5 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.DEFINE_string("out_dir", ASSET_DIR, "Where to write vocabulary.spm.")
-    flags.DEFINE_integer("vocab_size", 512, "SentencePiece vocabulary size.")
+    flags.DEFINE_integer("vocab_size", 1024, "SentencePiece vocabulary size.")
     app.run(main)

@@ -33,3 +33,20 @@ def make_videos(tiny_model):
 @pytest.fixture(scope="session")
 def videos8(make_videos):
     return make_videos(8, seed=1)
+
+
+@pytest.fixture(scope="session")
+def jit_run():
+    """jit_run(model, fn, inputs): runs fn(inputs) (reading the model's weights) under
+    one XLA compile instead of op-by-op eager dispatch; compiled functions are cached."""
+    from cpllm_model.cpllm import _stateless_jit, _unique_variables
+
+    cache = {}
+
+    def run(model, fn, inputs):
+        key = (id(model), fn.__code__)
+        if key not in cache:
+            cache[key] = _stateless_jit(fn, _unique_variables([model]))
+        return cache[key](inputs)
+
+    return run
