@@ -106,6 +106,20 @@ def _shard(batch):
     return out
 
 
+def _scalars(writer, step: int, values: dict) -> None:
+    """TensorBoard scalars with core TF only (`tf.summary.scalar` needs the tensorboard
+    package; this writes the same event records: a float tensor tagged "scalars")."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    with writer.as_default(step=step):
+        for k, v in values.items():
+            tf.summary.write(k, tf.constant(float(v), tf.float32), metadata=metadata)
+    writer.flush()
+
+
 class _Preempted:
     def __init__(self):
         self.flag = False
@@ -181,9 +195,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
 
     def evaluate(at_step):
         result = evaluator(lambda frames: score_fn(state[0], state[1], frames))
-        with eval_writer.as_default(step=at_step):
-            for k, v in result.items():
-                tf.summary.scalar(k, v)
+        _scalars(eval_writer, at_step, result)
         metrics_log.write(json.dumps({"step": at_step, "eval": result}) + "\n")
         metrics_log.flush()
         logging.info("eval step %d: %s", at_step, {k: round(v, 4) for k, v in result.items()
@@ -205,11 +217,9 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             count += 1
             if step % config.log_every == 0 or step == config.num_steps:
                 means = {k: v / count for k, v in sums.items()}
-                means["lr"] = float(optimizer.learning_rate(step))
+                means["lr"] = float(optimizer._learning_rate(step))  # the schedule
                 means["steps_per_s"] = count / (time.time() - t0)
-                with train_writer.as_default(step=step):
-                    for k, v in means.items():
-                        tf.summary.scalar(k, v)
+                _scalars(train_writer, step, means)
                 metrics_log.write(json.dumps({"step": step, "train": means}) + "\n")
                 metrics_log.flush()
                 logging.info("step %d: %s", step, {k: round(v, 4) for k, v in means.items()})

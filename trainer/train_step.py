@@ -26,10 +26,15 @@ MODEL_INPUT_KEYS = ("high_frames", "low_patches", "patch_mask",
 
 
 def initial_state(backbone, optimizer) -> tuple:
+    """Copies of the variables' values (the step donates its state buffers, which must
+    not be the Keras variables' own)."""
     optimizer.build(backbone.trainable_variables)
-    return ([v.value for v in backbone.trainable_variables],
-            [v.value for v in backbone.non_trainable_variables],
-            [v.value for v in optimizer.variables])
+
+    def copy(variables):
+        return [jax.numpy.array(v.value, copy=True) for v in variables]
+
+    return (copy(backbone.trainable_variables), copy(backbone.non_trainable_variables),
+            copy(optimizer.variables))
 
 
 def assign_state(backbone, optimizer, state) -> None:

@@ -1,0 +1,45 @@
+"""Configs load, overrides are typed, typos are errors."""
+import os
+
+import pytest
+
+from trainer import config_lib
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "trainer", "configs")
+
+
+def _load(name):
+    return config_lib.load_config(os.path.join(CONFIGS, name + ".py"))
+
+
+def test_paper_config_is_the_papers_recipe():
+    c = _load("cpllm_paper")
+    assert (c.train_modes.high_level, c.train_modes.decoder) == ("frozen", "lora")
+    assert c.train_modes.lora_rank == 8
+    assert c.input.mode == "mix"
+    assert c.loss.regression_targets == "originals"
+    assert c.loss.ranking_weight == c.loss.regression_weight == c.loss.text_weight
+
+
+def test_tiny_config_trains_everything():
+    c = _load("cpllm_tiny")
+    assert (c.train_modes.high_level, c.train_modes.decoder) == ("all", "full")
+    assert c.model.reinitialize
+
+
+def test_overrides_parse_to_the_existing_type():
+    c = config_lib.apply_overrides(_load("cpllm_tiny"), [
+        "num_steps=7", "optimizer.learning_rate=0.5", "model.reinitialize=false",
+        "input.mode=pair", "data.dir=/x=y"])
+    assert c.num_steps == 7 and isinstance(c.num_steps, int)
+    assert c.optimizer.learning_rate == 0.5
+    assert c.model.reinitialize is False
+    assert c.input.mode == "pair"
+    assert c.data.dir == "/x=y"
+    assert _load("cpllm_tiny").num_steps != 7  # the original is untouched
+
+
+@pytest.mark.parametrize("bad", ["num_stepz=3", "optimizer.lr=1", "seed", "num_steps=abc"])
+def test_bad_overrides_are_errors(bad):
+    with pytest.raises((KeyError, ValueError)):
+        config_lib.apply_overrides(_load("cpllm_tiny"), [bad])

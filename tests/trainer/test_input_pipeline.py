@@ -1,0 +1,84 @@
+"""Splits read back from real TFRecords; pair/single batches of the right make-up."""
+import numpy as np
+import pytest
+
+from trainer import input_pipeline
+
+
+@pytest.fixture(scope="module")
+def train_split(tiny_data, tiny_model):
+    split = input_pipeline.load_split(tiny_data, "train")
+    return input_pipeline.attach_text(
+        split, lambda d: tiny_model.preprocessor.tokenize_description(d, 96))
+
+
+def test_load_split_shapes_and_labels(train_split):
+    s = train_split
+    assert len(s) == 6
+    assert s.frames["high_frames"].shape == (6, 8, 64, 64, 3)
+    assert s.frames["high_frames"].dtype == np.uint8
+    assert s.frames["low_patches"].shape == (6, 8, 4, 64, 64, 3)
+    assert sorted(set(s.source_id)) == ["mandelbrot", "testsrc2"]
+    np.testing.assert_allclose(s.label, 95.0 - s.crf)
+    assert s.text["token_ids"].shape == (6, 96)
+    # the answer (response) is inside the real tokens and not at the prompt's start
+    assert not (s.text["response_mask"] & ~s.text["padding_mask"]).any()
+    assert s.text["response_mask"].sum(1).min() > 5
+    assert not s.text["response_mask"][:, :5].any()
+
+
+def test_pairs_are_same_source_different_crf_with_the_right_order(train_split):
+    sched = input_pipeline.BatchSchedule(train_split, batch_size=8, mode="pair", seed=3)
+    assert sched.num_pairs == 4
+    for step in range(20):
+        idx, order = sched(step)
+        a, b = idx[0::2], idx[1::2]
+        assert (train_split.source_id[a] == train_split.source_id[b]).all()
+        assert (train_split.crf[a] != train_split.crf[b]).all()
+        # +1 when the first video has the lower CRF (better)
+        np.testing.assert_array_equal(order, np.sign(train_split.crf[b] - train_split.crf[a]))
+
+
+def test_rank_by_label_orders_by_label(train_split):
+    sched = input_pipeline.BatchSchedule(train_split, batch_size=4, mode="pair",
+                                         rank_by="label", seed=1)
+    idx, order = sched(0)
+    np.testing.assert_array_equal(
+        order, np.sign(train_split.label[idx[0::2]] - train_split.label[idx[1::2]]))
+
+
+@pytest.mark.parametrize("mode,fraction,pairs", [("single", 0.5, 0), ("pair", 0.0, 4),
+                                                 ("mix", 0.5, 2), ("mix", 0.25, 1)])
+def test_mix_ratio(train_split, mode, fraction, pairs):
+    sched = input_pipeline.BatchSchedule(train_split, batch_size=8, mode=mode,
+                                         pair_fraction=fraction)
+    idx, order = sched(0)
+    assert sched.num_pairs == pairs and idx.shape == (8,) and order.shape == (pairs,)
+
+
+def test_schedule_is_a_function_of_seed_and_step(train_split):
+    s1 = input_pipeline.BatchSchedule(train_split, batch_size=8, seed=0)
+    s2 = input_pipeline.BatchSchedule(train_split, batch_size=8, seed=0)
+    s3 = input_pipeline.BatchSchedule(train_split, batch_size=8, seed=1)
+    np.testing.assert_array_equal(s1(5)[0], s2(5)[0])
+    assert any((s1(k)[0] != s3(k)[0]).any() for k in range(5))
+
+
+def test_dataset_resumes_at_a_step(train_split):
+    sched = input_pipeline.BatchSchedule(train_split, batch_size=4, seed=0)
+    full = list(input_pipeline.train_dataset(
+        train_split, sched, start_step=0, num_steps=5,
+        regression_targets="originals").as_numpy_iterator())
+    tail = list(input_pipeline.train_dataset(
+        train_split, sched, start_step=3, num_steps=5,
+        regression_targets="originals").as_numpy_iterator())
+    assert len(full) == 5 and len(tail) == 2
+    for a, b in zip(full[3:], tail):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    b0 = full[0]
+    assert b0["high_frames"].shape == (4, 8, 64, 64, 3)
+    assert b0["pair_order"].shape == (1,)
+    # regression on originals only: the mask marks exactly the CRF-20 videos
+    idx, _ = sched(0)
+    np.testing.assert_array_equal(b0["regression_mask"], train_split.crf[idx] == 20)
