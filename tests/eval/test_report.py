@@ -117,3 +117,20 @@ def test_report_without_ladders_or_reachable_videos(scoring_output, tmp_path):
     page = open(path, encoding="utf-8").read()
     assert "No ladder" in page and "key frames not decoded again" in page
     assert "No failures" in page
+
+
+def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
+    path = report.main(["--output_dir", pipeline_output, "--report_dir", str(tmp_path)])
+    srcs = check_images(path)
+    strips = [s for s in srcs if s.startswith("report_files/frames_")]
+    scores = report.read_table(pipeline_output, "scores")
+    assert len(scores) == 6
+    assert len(strips) == 6  # every scored video gets its key frames (max_videos 12)
+    k = len(scores[0]["frame_times_s"])
+    with Image.open(os.path.join(str(tmp_path), strips[0])) as im:
+        # K frames of 96x64 scaled to the default 72 rows (108x72), 2-px gaps
+        assert im.size == (k * 108 + (k - 1) * 2, 72)
+    page = open(path, encoding="utf-8").read()
+    assert "report_files/score_vs_crf.png" in srcs and "report_files/flip_rate.png" in srcs
+    assert "gone.mp4" in page and "VideoNotFound" in page  # the failures table
+    assert "videos scored</td><td>6<" in page

@@ -1,0 +1,60 @@
+"""The analyst SQL of docs/EVALUATION.md, run with DuckDB on a real scoring run's Parquet."""
+import os
+import re
+
+import duckdb
+import pytest
+
+from beam_pipelines import flip_rate, report
+
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "EVALUATION.md")
+
+
+def doc_queries() -> dict:
+    text = open(DOC, encoding="utf-8").read()
+    return {name: sql for sql, name in
+            re.findall(r"```sql\n(-- duckdb: (\w+)\n.*?)```", text, re.S)}
+
+
+def run(sql: str, output_dir: str) -> list[dict]:
+    sql = sql.replace("demo_out/tables", output_dir)
+    rel = duckdb.sql(sql)
+    return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+
+
+def test_doc_has_the_two_queries():
+    assert set(doc_queries()) == {"flip_rate_per_crf_pair", "worst_ladders"}
+
+
+def test_flip_rate_per_crf_pair_matches_the_pipeline_table(pipeline_output):
+    got = run(doc_queries()["flip_rate_per_crf_pair"], pipeline_output)
+    table = [r for r in report.read_table(pipeline_output, "flip_rate")
+             if r["source_id"] == "*" and r["level"] == "pair"]
+    assert len(got) == len(table) == 3  # CRF pairs of a 3-rung ladder
+    want = {(r["crf_low"], r["crf_high"]): (r["pairs"], r["flips"], r["ties"]) for r in table}
+    assert {(r["crf_low"], r["crf_high"]): (r["pairs"], r["flips"], r["ties"])
+            for r in got} == want
+    for r in got:
+        assert r["crf_diff"] == r["crf_high"] - r["crf_low"]
+        assert r["flip_rate"] == pytest.approx(r["flips"] / r["pairs"], abs=1e-4)
+
+
+def test_worst_ladders_lists_each_flipped_pair(pipeline_output):
+    got = run(doc_queries()["worst_ladders"], pipeline_output)
+    scores = report.read_table(pipeline_output, "scores")
+    ladders = report.ladders(scores)
+    want = {s: report.flipped_pairs(l) for s, l in ladders.items()}
+    assert {r["source_id"] for r in got} == {s for s, f in want.items() if f}
+    for r in got:
+        flips = want[r["source_id"]]
+        assert r["flips"] == len(flips) and r["pairs"] == 3
+        assert r["flipped_pairs"] == ", ".join(f"{a['crf']}->{b['crf']}" for a, b in flips)
+    rates = [r["flip_rate"] for r in got]
+    assert rates == sorted(rates, reverse=True)
+    # same counts as the pipeline's own per-source aggregate
+    per_source = flip_rate.flip_rate_rows((s["source_id"], s["crf"], s["score"])
+                                          for s in scores)
+    for r in got:
+        flips = sum(x["flips"] for x in per_source
+                    if x["source_id"] == r["source_id"] and x["level"] == "pair")
+        assert flips == r["flips"]
