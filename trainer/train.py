@@ -179,7 +179,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         logging.info("resumed from step %d", step)
     step_fn = train_step.make_train_step(model, optimizer, config.loss, schedule.num_pairs)
     score_fn = train_step.make_score_fn(backbone)
-    evaluator = (eval_callback.HeldOutEvaluator(held_out, config.eval_batch_size)
+    evaluator = (eval_callback.HeldOutEvaluator(held_out, config.eval_batch_size,
+                                                dict(config.get("eval_ladders", {})))
                  if held_out is not None else None)
 
     train_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "train"))
@@ -199,7 +200,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         metrics_log.write(json.dumps({"step": at_step, "eval": result}) + "\n")
         metrics_log.flush()
         logging.info("eval step %d: %s", at_step, {k: round(v, 4) for k, v in result.items()
-                                                    if not k.startswith("flip_rate_crf")})
+                                                    if "_crf" not in k and "pairs_" not in k})
         return result
 
     preempted = _Preempted()

@@ -26,7 +26,7 @@ def get_config() -> ConfigDict:
         low_level_fit=320,
         patch_size=64,
         max_patches=4,
-        max_sequence_length=96,  # <bos> + prompt + description + <eos> (paper: lost)
+        max_sequence_length=80,  # <bos> + prompt + description + <eos> (paper: lost)
     )
 
     # What trains. The tiny model has no pretrained base to protect (all weights are
@@ -75,4 +75,6 @@ def get_config() -> ConfigDict:
     c.checkpoint_every = 250
     c.eval_every = 500
     c.eval_batch_size = 16
+    # Held-out evaluation per ladder spacing (the held-out sources carry both).
+    c.eval_ladders = ConfigDict(coarse=list(range(18, 49, 5)), fine=list(range(18, 49, 2)))
     return c
