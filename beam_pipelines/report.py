@@ -158,7 +158,7 @@ def plot_worst_ladders(worst: list[tuple[str, list[dict], list]], path: str) -> 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
     for source, ladder, flips in worst:
-        (line,) = ax.plot([r["crf"] for r in ladder], [r["score"] for r in ladder],
+        ax.plot([r["crf"] for r in ladder], [r["score"] for r in ladder],
                           marker="o", label=source)
         for a, b in flips:
             ax.plot([a["crf"], b["crf"]], [a["score"], b["score"]], color="red",
@@ -378,7 +378,7 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
                 if np.max(np.abs(np.subtract(decoded, times))) > 0.05:
                     times = decoded  # caption what is shown
                 picture = _img(f"{FILES_DIR}/{name}", f"key frames of {r['video_id']}")
-            except Exception as e:  # any failure here only costs the picture
+            except Exception as e:  # noqa: BLE001  any failure only costs the picture
                 _LOG.warning("no thumbnails for %s: %s", r["uri"], e)
                 picture = (f"<p class='note'>key frames not decoded again: "
                            f"{_e(type(e).__name__)}: {_e(e)}</p>")
@@ -407,7 +407,7 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
     else:
         body.append("<p>No failures: every catalog row was scored.</p>")
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>cpllm quality report</title><style>{_CSS}</style></head><body>"
             f"<h1>Video quality report</h1><p class='note'>Generated {now} by "

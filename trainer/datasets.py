@@ -25,7 +25,7 @@ import math
 import os
 import posixpath
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -197,7 +197,7 @@ def _xlsx_table(path: str, sheet: str | None, id_names: tuple[str, ...]
         if sheet is not None and sheet in wb.sheetnames:
             ws = wb[sheet]
         elif sheet is not None and _norm(sheet) in [_norm(s) for s in wb.sheetnames]:
-            ws = wb[[s for s in wb.sheetnames if _norm(s) == _norm(sheet)][0]]
+            ws = wb[next(s for s in wb.sheetnames if _norm(s) == _norm(sheet))]
         else:
             ws = wb[wb.sheetnames[0]]
         values = [list(r) for r in ws.iter_rows(values_only=True)]

@@ -165,8 +165,9 @@ def _fmt(v, digits=3) -> str:
 
 def format_tables(metric_rows: list[dict], flip_rows: list[dict]) -> str:
     """The paper's tables as text: SRCC / PLCC per target, then FR by CRF difference."""
-    lines = [f"{'dataset':<16} {'subset':<12} {'target':<6} {'n':>6}  "
-             f"{'SRCC/PLCC':>13}  {'PLCC raw':>8}  {'KRCC':>6}  note"]
+    header = (f"{'dataset':<16} {'subset':<12} {'target':<6} {'n':>6}  "
+              f"{'SRCC/PLCC':>13}  {'PLCC raw':>8}  {'KRCC':>6}  note")
+    lines = [header]
     for r in metric_rows:
         note = "" if r["logistic_converged"] else f"logistic: {r['logistic_message']}"
         lines.append(f"{r['dataset']:<16} {r['subset']:<12} {r['target']:<6} {r['n']:>6}  "

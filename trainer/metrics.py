@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.optimize
@@ -166,23 +166,23 @@ class FlipCount:
 def ladder_pairs(source_ids: Sequence, crfs: Sequence, scores: Sequence
                  ) -> Iterable[tuple[object, int, int, int, float, float]]:
     """Yields (source_id, crf_low, crf_high, rung_diff, score_low, score_high) for every
-    pair of renditions of one source with different CRFs. rung_diff counts distinct CRFs
-    of that source between the two (adjacent rungs: 1)."""
-    by_source: dict = defaultdict(dict)
+    pair of renditions of one source with different CRFs (two renditions at the same CRF,
+    e.g. two codecs, are not compared with each other). rung_diff: how many rungs apart
+    the two CRFs are in the source's sorted distinct CRFs (adjacent rungs: 1), as in
+    beam_pipelines.flip_rate."""
+    by_source: dict = defaultdict(list)
     for s, c, v in zip(source_ids, crfs, scores):
-        c = int(c)
         v = float(v)
         if not np.isfinite(v):
             raise MetricError(f"score of source {s!r} at CRF {c} is not finite")
-        if c in by_source[s]:
-            raise MetricError(f"source {s!r} has two renditions at CRF {c}")
-        by_source[s][c] = v
-    for s, ladder in by_source.items():
-        rungs = sorted(ladder)
-        for i, lo in enumerate(rungs):
-            for j in range(i + 1, len(rungs)):
-                hi = rungs[j]
-                yield s, lo, hi, j - i, ladder[lo], ladder[hi]
+        by_source[s].append((int(c), v))
+    for s, renditions in by_source.items():
+        renditions.sort()
+        rung = {c: i for i, c in enumerate(sorted({c for c, _ in renditions}))}
+        for i, (lo, s_lo) in enumerate(renditions):
+            for hi, s_hi in renditions[i + 1:]:
+                if hi != lo:
+                    yield s, lo, hi, rung[hi] - rung[lo], s_lo, s_hi
 
 
 def flip_rate_by_diff(source_ids: Sequence, crfs: Sequence, scores: Sequence, *,

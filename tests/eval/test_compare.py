@@ -24,7 +24,7 @@ def test_compare_cli_prints_answer_and_both_scores(two_crfs, capsys):
     assert compare.main([a, b, "--model", "cpllm_tiny"]) == 0
     out = capsys.readouterr().out
     m = re.search(r"^A  (.+)  score (-?[\d.]+)\nB  (.+)  score (-?[\d.]+)\nbetter: ([AB])  \((.+)\)$",
-                  out, re.M)
+                  out, re.MULTILINE)
     assert m, out
     assert (m.group(1), m.group(3)) == (a, b)
     score_a, score_b, better = float(m.group(2)), float(m.group(4)), m.group(5)

@@ -1,7 +1,7 @@
 """trainer.evaluate: the CLI on a scores Parquet + label files, outputs read back."""
 import json
-import math
 import os
+from pathlib import Path
 
 import openpyxl
 import pyarrow as pa
@@ -18,8 +18,8 @@ def lsvq_case(tmp_path):
     mos = {"v1": 20.0, "v2": 35.0, "v3": 50.0, "v4": 60.0, "v5": 75.0, "v6": 90.0}
     with open(labels, "w") as f:
         f.write("name,height,width,mos,is_test,is_valid\n")
-        for i, (v, m) in enumerate(mos.items()):
-            f.write(f"b/{v},240,320,{m},{i >= 3},False\n")
+        f.writelines(f"b/{v},240,320,{m},{i >= 3},False\n"
+                     for i, (v, m) in enumerate(mos.items()))
     # scores: monotone in MOS except v2/v3 swapped (one discordant pair).
     score = {"v1": 30.0, "v2": 45.0, "v3": 41.0, "v4": 58.0, "v5": 70.0, "v6": 71.0}
     rows = [{"video_id": f"b/{v}", "uri": f"/x/b/{v}.mp4", "source_id": None, "crf": None,
@@ -43,7 +43,7 @@ def test_evaluate_cli_prints_table_and_writes_outputs(lsvq_case, tmp_path, capsy
     assert "6 of 6 labelled videos scored" in printed
     assert "Diff=10" in printed and "Diff=20" in printed
 
-    summary = json.load(open(os.path.join(out, "metrics.json")))
+    summary = json.loads(Path(os.path.join(out, "metrics.json")).read_text())
     by_subset = {r["subset"]: r for r in summary["metrics"]}
     assert set(by_subset) == {"all", "train", "test"}
     # one discordant pair (v2, v3) among 15: KRCC = 13/15; SRCC: rank d^2 = 2 -> 1 - 12/210

@@ -105,5 +105,11 @@ def test_flip_rate_by_crf_difference_hand_counted():
 def test_flip_rate_errors():
     with pytest.raises(metrics.MetricError, match="no pair"):
         metrics.flip_rate_by_diff(["a", "b"], [20, 30], [1.0, 2.0])
-    with pytest.raises(metrics.MetricError, match="two renditions"):
-        metrics.flip_rate_by_diff(["a", "a"], [20, 20], [1.0, 2.0])
+    with pytest.raises(metrics.MetricError, match="not finite"):
+        metrics.flip_rate_by_diff(["a", "a"], [20, 30], [1.0, float("nan")])
+
+
+def test_flip_rate_two_renditions_at_one_crf_are_not_compared():
+    # a: x264 and x265 at CRF 20 (80, 60), CRF 30 at 70: pairs (20,30) twice, one flip
+    groups = metrics.flip_rate_by_diff(["a", "a", "a"], [20, 20, 30], [80.0, 60.0, 70.0])
+    assert [(g.key, g.pairs, g.flips) for g in groups] == [(10, 2, 1)]

@@ -3,6 +3,7 @@
 import datetime
 import html.parser
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,7 +40,7 @@ def scoring_output(tmp_path_factory):
     """An output dir with scores / failures / flip_rate shards for 6 real H.264 clips."""
     root = tmp_path_factory.mktemp("report_run")
     sources = {"ball": "testsrc2=size=96x72:rate=12", "grid": "mandelbrot=size=96x72:rate=12"}
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     times = [(i + 0.5) * DURATION / K for i in range(K)]
     rows = []
     for source, crfs in LADDERS.items():
@@ -70,7 +71,7 @@ def scoring_output(tmp_path_factory):
 
 
 def check_images(report_path: str) -> list[str]:
-    page = open(report_path, encoding="utf-8").read()
+    page = Path(report_path).read_text(encoding="utf-8")
     srcs = img_srcs(page)
     for src in srcs:
         path = os.path.join(os.path.dirname(report_path), src)
@@ -92,7 +93,7 @@ def test_report_builds_with_plots_thumbnails_and_tables(scoring_output, tmp_path
     with Image.open(os.path.join(str(tmp_path), strips[0])) as im:
         # K frames of 96x72 (scaled to 72 rows) side by side with 2-px gaps
         assert im.size == (K * 96 + (K - 1) * 2, 72)
-    page = open(path, encoding="utf-8").read()
+    page = Path(path).read_text(encoding="utf-8")
     assert "CRF 20 → 30: 70.00 → 74.00" in page  # the one flipped pair of "ball"
     assert "1 / 1 / 0" not in page and "6 / 1 / 0" in page  # pairs / flips / ties
     assert "A &lt;synthetic&gt; ball clip." in page  # descriptions, escaped
@@ -114,7 +115,7 @@ def test_report_without_ladders_or_reachable_videos(scoring_output, tmp_path):
     path = report.build_report(str(out))
     srcs = check_images(path)
     assert srcs == ["report_files/score_distribution.png"]
-    page = open(path, encoding="utf-8").read()
+    page = Path(path).read_text(encoding="utf-8")
     assert "No ladder" in page and "key frames not decoded again" in page
     assert "No failures" in page
 
@@ -130,7 +131,7 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     with Image.open(os.path.join(str(tmp_path), strips[0])) as im:
         # K frames of 96x64 scaled to the default 72 rows (108x72), 2-px gaps
         assert im.size == (k * 108 + (k - 1) * 2, 72)
-    page = open(path, encoding="utf-8").read()
+    page = Path(path).read_text(encoding="utf-8")
     assert "report_files/score_vs_crf.png" in srcs and "report_files/flip_rate.png" in srcs
     assert "gone.mp4" in page and "VideoNotFound" in page  # the failures table
     assert "videos scored</td><td>6<" in page

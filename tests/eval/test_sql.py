@@ -1,6 +1,7 @@
 """The analyst SQL of docs/EVALUATION.md, run with DuckDB on a real scoring run's Parquet."""
 import os
 import re
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -11,9 +12,9 @@ DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "EVALUATION.md
 
 
 def doc_queries() -> dict:
-    text = open(DOC, encoding="utf-8").read()
+    text = Path(DOC).read_text(encoding="utf-8")
     return {name: sql for sql, name in
-            re.findall(r"```sql\n(-- duckdb: (\w+)\n.*?)```", text, re.S)}
+            re.findall(r"```sql\n(-- duckdb: (\w+)\n.*?)```", text, re.DOTALL)}
 
 
 def run(sql: str, output_dir: str) -> list[dict]:
