@@ -41,6 +41,8 @@ SELECT_MAX_SECONDS = 12.0
 DEFAULT_FPS = 25.0
 _SHOWINFO_RE = re.compile(rb"\[(?:Parsed_showinfo_\d+|showinfo@b(?P<branch>\d+)) @ [^\]]+\] "
                           rb"n:\s*\d+ pts:\s*-?\d+ pts_time:(?P<t>-?[\d.e+-]+)")
+_DECODED_RE = re.compile(rb"Input stream #\d+:\d+ \(video\): \d+ packets read \(\d+ bytes\); "
+                         rb"(\d+) frames decoded")
 _HDR_CHAIN = ("zscale=tin={tin}:min={min}:pin={pin}:t=linear:npl=100,format=gbrpf32le,"
               "zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv444p")
 
@@ -49,13 +51,15 @@ _HDR_CHAIN = ("zscale=tin={tin}:min={min}:pin={pin}:t=linear:npl=100,format=gbrp
 class Keyframes:
     """frames: uint8[K, H, W, 3] RGB (display orientation, after max_side);
     times_s: float64[K] the target times t_i; frame_times_s: float64[K] the timestamps
-    of the frames actually returned (seconds from the first frame); info: the probe."""
+    of the frames actually returned (seconds from the first frame); info: the probe;
+    strategy: "select" or "seek"; decoded_frames: ffmpeg's count over all its inputs."""
 
     frames: np.ndarray
     times_s: np.ndarray
     info: probe_lib.VideoInfo
     frame_times_s: np.ndarray | None = None
     strategy: str = ""
+    decoded_frames: int = -1  # frames ffmpeg decoded in total (cost telemetry), -1 unknown
 
 
 def target_times(duration_s: float, k: int) -> np.ndarray:
@@ -111,14 +115,17 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
         chain = _conversion_chain(info, w, h)
         url = storage.ffmpeg_input(path)
         if strategy == "select":
-            got_frames, got_times = _decode_select(url, info, seeks, chain, w, h, timeout_s)
+            proc, got_frames, got_times = _decode_select(url, info, seeks, chain, w, h,
+                                                         timeout_s)
         elif strategy == "seek":
-            got_frames, got_times = _decode_seek(url, info, seeks, chain, w, h, timeout_s)
+            proc, got_frames, got_times = _decode_seek(url, info, seeks, chain, w, h,
+                                                       timeout_s)
         else:
             raise ValueError(f"unknown strategy {strategy!r}")
     frames, frame_times = _assign(got_frames, got_times, seeks, times, duration, uri)
+    decoded = sum(int(n) for n in _DECODED_RE.findall(proc.stderr))
     return Keyframes(frames=frames, times_s=times, info=info, frame_times_s=frame_times,
-                     strategy=strategy)
+                     strategy=strategy, decoded_frames=decoded)
 
 
 def _conversion_chain(info: probe_lib.VideoInfo, w: int, h: int) -> str:
@@ -136,7 +143,7 @@ def _conversion_chain(info: probe_lib.VideoInfo, w: int, h: int) -> str:
 
 
 def _common_args() -> list[str]:
-    return ["-hide_banner", "-nostats", "-loglevel", "info",
+    return ["-hide_banner", "-nostats", "-loglevel", "verbose",
             "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST]
 
 
@@ -156,7 +163,7 @@ def _decode_select(url, info, seeks, chain, w, h, timeout_s):
     proc = ffmpeg_bin.run([*_common_args(), "-i", url, "-map", f"0:{info.stream_index}",
                            "-vf", vf, *_output_args()], timeout_s=timeout_s)
     times = [float(m.group("t")) for m in _SHOWINFO_RE.finditer(proc.stderr)]
-    return _split_frames(proc, len(times), w, h), np.array(times)
+    return proc, _split_frames(proc, len(times), w, h), np.array(times)
 
 
 def _decode_seek(url, info, seeks, chain, w, h, timeout_s):
@@ -177,7 +184,7 @@ def _decode_seek(url, info, seeks, chain, w, h, timeout_s):
     hits = sorted((int(m.group("branch")), float(m.group("t")))
                   for m in _SHOWINFO_RE.finditer(proc.stderr))
     times = [t for _, t in hits]
-    return _split_frames(proc, len(times), w, h), np.array(times)
+    return proc, _split_frames(proc, len(times), w, h), np.array(times)
 
 
 def _split_frames(proc, n: int, w: int, h: int) -> np.ndarray:

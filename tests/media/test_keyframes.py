@@ -153,3 +153,17 @@ def test_target_times_and_seek_points():
     np.testing.assert_allclose(t, [1.25, 3.75, 6.25, 8.75])
     np.testing.assert_allclose(keyframes.seek_points(t, 2.0), [0.75, 3.25, 5.75, 8.25])
     assert keyframes.seek_points(np.array([0.01]), 25.0)[0] == 0.0
+
+
+def test_seek_cost_does_not_grow_with_length(media_dir):
+    # 60 s, 10 fps, GOP 10 (1 s): a full pass decodes 600 frames; 8 seeks decode about
+    # 8 x (half a GOP + reorder delay), whatever the length.
+    clip = media_dir / "long_tiny.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=60", "-c:v", "libx264",
+           "-preset", "ultrafast", "-g", "10", "-threads", "1", f"file:{clip}")
+    seek = keyframes.decode_keyframes(str(clip), 8)
+    assert seek.strategy == "seek"
+    assert 8 <= seek.decoded_frames <= 8 * 12
+    full = keyframes.decode_keyframes(str(clip), 8, strategy="select")
+    assert full.decoded_frames == 600
+    np.testing.assert_array_equal(seek.frames, full.frames)
