@@ -3,7 +3,6 @@
 All media is made here with ffmpeg (media.samples / media.ffmpeg_bin) and Python:
 2 sources x 3 CRFs of 96x64, 1 s clips, and one file per bad input.
 """
-import csv
 import os
 
 import pytest
@@ -11,15 +10,6 @@ import pytest
 LADDER_SOURCES = ("testsrc2", "astronaut")
 LADDER_CRFS = (18, 34, 50)
 CLIP_SIZE = (96, 64)
-
-
-def write_csv(path, rows, fields=("video_id", "uri", "source_id", "crf")):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(fields), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-    return str(path)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,180 @@
+"""End to end: `beam_pipelines.score` on a ladder + bad-input catalog, tables read back.
+
+One in_memory run and one re-run into the same directory with
+--direct_running_mode=multi_processing --direct_num_workers=2 (session fixtures: the
+model's XLA compile is paid once per process), many assertions on them.
+"""
+import csv
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import pyarrow.parquet as pq
+import pytest
+
+from beam_pipelines import flip_rate, schemas, score
+
+K = 8  # cpllm_tiny's num_keyframes
+
+
+def write_csv(path, rows, fields=("video_id", "uri", "source_id", "crf")):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fields), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    return str(path)
+
+
+def _tree(*roots):
+    """{path: (size, mtime_ns)} of every file under roots."""
+    out = {}
+    for root in roots:
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                p = os.path.join(dirpath, name)
+                st = os.stat(p)
+                out[p] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory, ladder_rows, bad_inputs):
+    d = tmp_path_factory.mktemp("catalog")
+    rows = list(ladder_rows) + [row for row, _ in bad_inputs.values()]
+    return {"catalog": write_csv(d / "catalog.csv", rows), "rows": rows,
+            "media_dirs": sorted({os.path.dirname(r["uri"]) for r in rows if r["uri"]})
+            + [str(d)]}
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, corpus):
+    """Runs the pipeline twice into the same directory; returns what each left there."""
+    out = str(tmp_path_factory.mktemp("out"))
+    tmp = str(tmp_path_factory.mktemp("tmp"))
+    media_before = _tree(*corpus["media_dirs"])
+    result = {"out": out, "tmp": tmp}
+    with pytest.MonkeyPatch.context() as mp:
+        # Everything the pipeline or its workers put in the OS temp dir lands here.
+        mp.setenv("TMPDIR", tmp)
+        mp.setattr(tempfile, "tempdir", tmp)
+        argv = ["--catalog", corpus["catalog"], "--output_dir", out]
+        result["summary1"] = score.run(argv)
+        result["scores1"] = score.table_rows(out, "scores")
+        result["failures1"] = score.table_rows(out, "failures")
+        result["files1"] = sorted(os.listdir(out))
+        result["summary2"] = score.run(argv + ["--direct_running_mode=multi_processing",
+                                               "--direct_num_workers=2"])
+        result["scores2"] = score.table_rows(out, "scores")
+        result["failures2"] = score.table_rows(out, "failures")
+        result["flip_rate2"] = score.table_rows(out, "flip_rate")
+    result["tmp_left"] = sorted(os.listdir(tmp))
+    result["media_changed"] = media_before != _tree(*corpus["media_dirs"])
+    return result
+
+
+def test_every_catalog_row_lands_in_exactly_one_table(runs, corpus):
+    scored = [r["video_id"] for r in runs["scores1"]]
+    failed = [r["video_id"] for r in runs["failures1"]]
+    assert len(scored) + len(failed) == len(corpus["rows"])
+    assert len(set(scored)) == len(scored)
+    expected_ids = [r["video_id"] or None for r in corpus["rows"]]
+    assert sorted(scored + failed, key=str) == sorted(expected_ids, key=str)
+    assert runs["summary1"]["scored"] == len(scored)
+    assert runs["summary1"]["failed"] == len(failed)
+
+
+def test_bad_inputs_fail_at_the_right_stage(runs, bad_inputs, ladder_rows):
+    by_key = {}
+    for f in runs["failures1"]:
+        by_key.setdefault((f["video_id"], f["uri"]), []).append(f)
+    scored = {r["video_id"] for r in runs["scores1"]}
+    for name, (row, stage) in bad_inputs.items():
+        if stage is None:
+            assert row["video_id"] in scored, name
+            continue
+        video_id = row["video_id"] or None
+        hits = [f for (v, u), fs in by_key.items() for f in fs
+                if v == video_id and (u == row["uri"] or u is None or stage == "catalog")]
+        assert any(f["stage"] == stage for f in hits), (name, hits)
+        for f in hits:
+            assert f["message"] and f["error_type"] and f["attempts"] >= 1
+    # The duplicate's first occurrence (the ladder row) is the one scored.
+    first = ladder_rows[0]
+    assert [r["uri"] for r in runs["scores1"] if r["video_id"] == first["video_id"]] == [
+        first["uri"]]
+
+
+def test_scores_table(runs, ladder_rows):
+    rows = {r["video_id"]: r for r in runs["scores1"]}
+    for lr in ladder_rows:
+        r = rows[lr["video_id"]]
+        assert r["source_id"] == lr["source_id"] and r["crf"] == lr["crf"]
+        assert math.isfinite(r["score"])
+        assert len(r["frame_scores"]) == K and len(r["frame_times_s"]) == K
+        assert r["score"] == pytest.approx(sum(r["frame_scores"]) / K, rel=1e-5)
+        assert 0 < r["frame_times_s"][0] < r["frame_times_s"][-1] < r["duration_s"] + 1e-6
+        assert (r["width"], r["height"], r["codec"]) == (96, 64, "h264")
+        assert r["fps"] == pytest.approx(12) and r["duration_s"] == pytest.approx(1, abs=0.2)
+        assert r["model_id"] == "cpllm_tiny" and r["description"] is None
+        assert r["scored_at"].tzinfo is not None
+    # Parquet carries exactly the declared schemas.
+    out = runs["out"]
+    for name, (schema, _) in schemas.TABLES.items():
+        paths = [p for p in os.listdir(out) if p.startswith(name + "-")]
+        assert paths, name
+        for path in paths:
+            assert pq.read_schema(os.path.join(out, path)).remove_metadata() == schema, path
+
+
+def test_flip_rate_table_matches_the_scores(runs):
+    expected = flip_rate.flip_rate_rows(
+        (r["source_id"], r["crf"], r["score"]) for r in runs["scores2"])
+    assert sorted(runs["flip_rate2"], key=str) == sorted(expected, key=str)
+    # 2 sources x 3 pairs, per source and overall, at two levels.
+    assert {r["source_id"] for r in runs["flip_rate2"]} == {"*", "testsrc2", "astronaut"}
+    overall = [r for r in runs["flip_rate2"]
+               if r["source_id"] == "*" and r["level"] == schemas.LEVEL_PAIR]
+    assert sum(r["pairs"] for r in overall) == 6
+
+
+def test_rerun_same_dir_has_no_duplicates_and_bit_identical_scores(runs):
+    def key(rows):
+        return sorted((r["video_id"], r["score"], tuple(r["frame_scores"])) for r in rows)
+
+    assert key(runs["scores2"]) == key(runs["scores1"])  # == on floats: bit-identical
+    assert len(runs["failures2"]) == len(runs["failures1"])
+    assert runs["summary2"]["scored"] == runs["summary1"]["scored"]
+    # Only the second run's shards remain: NNNNN-of-MMMMM complete, one set per table.
+    for name in score.TABLE_NAMES:
+        shards = sorted(f for f in os.listdir(runs["out"]) if f.startswith(name + "-"))
+        total = int(shards[0].split("-of-")[1].split(".")[0])
+        assert shards == [f"{name}-{i:05d}-of-{total:05d}.parquet" for i in range(total)]
+
+
+def test_nothing_written_outside_the_output_dir(runs):
+    assert not runs["media_changed"]
+    assert runs["tmp_left"] == []
+    # Only finalized table shards in the output dir (no Beam temp dirs left).
+    assert all(f.endswith(".parquet") and f.split("-")[0] in score.TABLE_NAMES
+               for f in os.listdir(runs["out"]))
+
+
+def test_cli_help_explains_every_flag():
+    proc = subprocess.run([sys.executable, "-m", "beam_pipelines.score", "--help"],
+                          capture_output=True, text=True, timeout=120, check=True)
+    flags = ["--catalog", "--output_dir", "--model", "--describe", "--num_keyframes",
+             "--max_batch_size", "--max_attempts", "--decode_timeout_s", "--bigquery_dataset",
+             "--bigquery_method", "--share_model_across_processes", "--direct_running_mode"]
+    for flag in flags:
+        assert flag in proc.stdout, flag
+
+
+def test_cli_rejects_a_catalog_that_is_not_a_table(tmp_path, capsys):
+    bad = tmp_path / "catalog.parquet"
+    bad.write_bytes(b"this is not parquet")
+    assert score.main(["--catalog", str(bad), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "not valid Parquet" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
