@@ -1,0 +1,156 @@
+"""DecodeKeyframes and the Keras model handler on real clips (TestPipeline + assert_that)."""
+import contextlib
+import time
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from beam_pipelines import dofns, inference, runner
+
+PRESET = "cpllm_tiny"
+
+
+class FlakyReader:
+    """media.storage.local_copy that raises OSError on the first `failures` calls."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self, uri):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise OSError(f"injected transient read error #{self.calls}")
+        return dofns.default_reader(uri)
+
+
+def _decode(entries, **kwargs):
+    """Runs DecodeKeyframes; returns (main, failures) PCollections and the pipeline."""
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    kwargs.setdefault("backoff_s", 0.01)
+    out = (p | beam.Create(entries)
+           | beam.ParDo(dofns.DecodeKeyframes(dofns.FrameInputs(PRESET), 8, **kwargs))
+           .with_outputs(dofns.FAILURES, main="decoded"))
+    return p, out.decoded, out[dofns.FAILURES]
+
+
+def _entry(row):
+    return {"video_id": row["video_id"], "uri": row["uri"], "source_id": None, "crf": None,
+            "mos": None, "description": None}
+
+
+def _shapes(element):
+    video_id, value = element
+    x = value["inputs"]
+    return (video_id, x["high_frames"].dtype.name, x["low_patches"].dtype.name,
+            x["high_frames"].shape[0], len(value["meta"]["frame_times_s"]),
+            value["meta"]["width"], value["meta"]["height"])
+
+
+def test_transient_read_error_is_retried_then_scores(ladder_rows):
+    entry = _entry(ladder_rows[0])
+    p, decoded, failures = _decode([entry], reader=FlakyReader(failures=2), max_attempts=3)
+    assert_that(decoded | beam.Map(_shapes),
+                equal_to([(entry["video_id"], "uint8", "uint8", 8, 8, 96, 64)]))
+    assert_that(failures, equal_to([]), label="NoFailures")
+    p.run().wait_until_finish()
+
+
+def test_persistent_transient_error_becomes_a_failure_after_max_attempts(ladder_rows):
+    entry = _entry(ladder_rows[0])
+    p, decoded, failures = _decode([entry], reader=FlakyReader(failures=99), max_attempts=3)
+    assert_that(decoded, equal_to([]), label="NothingDecoded")
+    assert_that(failures | beam.Map(lambda f: (f["video_id"], f["stage"], f["error_type"],
+                                               f["attempts"])),
+                equal_to([(entry["video_id"], "read", "OSError", 3)]))
+    p.run().wait_until_finish()
+
+
+def test_media_errors_are_not_retried_and_keep_their_stage(tmp_path, ladder_rows):
+    reader = FlakyReader(failures=0)
+    missing = {"video_id": "m", "uri": str(tmp_path / "missing.mp4")}
+    text = tmp_path / "notes.mp4"
+    text.write_text("hello, I am not a video\n" * 20)
+    p, decoded, failures = _decode(
+        [_entry(missing), _entry({"video_id": "t", "uri": str(text)})], reader=reader)
+    assert_that(failures | beam.Map(lambda f: (f["video_id"], f["stage"], f["attempts"])),
+                equal_to([("m", "read", 1), ("t", "probe", 1)]))
+    p.run().wait_until_finish()
+
+
+def test_hanging_decode_is_killed_by_its_timeout(ladder_rows):
+    entry = _entry(ladder_rows[0])
+    start = time.monotonic()
+    p, decoded, failures = _decode([entry], timeout_s=0.001)
+    assert_that(failures | beam.Map(lambda f: (f["stage"], f["error_type"])),
+                equal_to([("decode", "DecodeTimeout")]))
+    p.run().wait_until_finish()
+    assert time.monotonic() - start < 60
+
+
+def test_preprocess_failure_is_a_failure_row(ladder_rows):
+    # K = 3 frames decoded, but the preset's preprocessor requires its own K = 8.
+    entry = _entry(ladder_rows[0])
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    out = (p | beam.Create([entry])
+           | beam.ParDo(dofns.DecodeKeyframes(dofns.FrameInputs(PRESET), 3))
+           .with_outputs(dofns.FAILURES, main="decoded"))
+    assert_that(out[dofns.FAILURES] | beam.Map(lambda f: f["stage"]),
+                equal_to(["preprocess"]))
+    p.run().wait_until_finish()
+
+
+@pytest.fixture(scope="module")
+def handler_and_model():
+    handler = inference.KerasCPLLMHandler(PRESET, max_batch_size=4)
+    return handler, handler.load_model()
+
+
+@pytest.fixture(scope="module")
+def examples(ladder_rows):
+    from beam_pipelines.media import keyframes
+
+    frame_inputs = dofns.FrameInputs(PRESET)
+    out = []
+    for row in ladder_rows[:3]:
+        kf = keyframes.decode_keyframes(row["uri"], 8)
+        out.append({"inputs": frame_inputs(kf.frames), "meta": {"uri": row["uri"]}})
+    return out
+
+
+def test_handler_pads_batches_so_scores_do_not_depend_on_batch_mates(
+        handler_and_model, examples):
+    handler, model = handler_and_model
+    alone = [handler.run_inference([e], model)[0] for e in examples]
+    together = handler.run_inference(examples, model)
+    reversed_ = handler.run_inference(examples[::-1], model)[::-1]
+    for a, b, c in zip(alone, together, reversed_):
+        assert a.inference == b.inference == c.inference  # bit-identical, plain floats
+        assert isinstance(a.inference["score"], float)
+        assert len(a.inference["frame_scores"]) == 8
+        assert a.model_id == PRESET and a.example == {"uri": a.example["uri"]}
+    assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 4}
+    assert handler.get_num_bytes(examples) == sum(
+        v.nbytes for e in examples for v in e["inputs"].values())
+
+
+def test_handler_isolates_a_video_that_breaks_its_batch(handler_and_model, examples):
+    handler, model = handler_and_model
+    broken = {"inputs": dict(examples[0]["inputs"]), "meta": {"uri": "broken"}}
+    broken["inputs"]["low_patches"] = np.zeros((8, 1, 3, 3, 3), np.uint8)  # wrong shape
+    results = handler.run_inference([examples[0], broken, examples[1]], model)
+    assert "error_type" in results[1].inference and results[1].inference["message"]
+    alone = handler.run_inference([examples[1]], model)[0]
+    assert results[2].inference == alone.inference
+    assert results[0].inference["score"] == handler.run_inference(
+        [examples[0]], model)[0].inference["score"]
+
+
+def test_default_reader_is_a_context_manager(ladder_rows):
+    with contextlib.ExitStack() as stack:
+        path = stack.enter_context(dofns.default_reader(ladder_rows[0]["uri"]))
+        assert path == ladder_rows[0]["uri"]
