@@ -114,3 +114,34 @@ def test_evaluate_joins_on_file_name_and_fails_clearly_without_matches(tmp_path)
     with pytest.raises(ValueError, match="no scored video matches"):
         evaluate.evaluate(str(tmp_path / "s.parquet"), str(labels), "shorts_sdr",
                           str(tmp_path / "o2"))
+
+
+def test_evaluate_on_a_real_scoring_run(pipeline_output, tmp_path):
+    """Labels in LSVQ's format for the run's videos; flip rates must equal the
+    pipeline's own flip_rate table, and a written catalog must pass the pipeline's check."""
+    from beam_pipelines import catalog, report
+    from trainer import datasets
+
+    scores = report.read_table(pipeline_output, "scores")
+    labels = tmp_path / "labels_test_1080p.csv"
+    # pseudo-MOS falling with CRF, so SRCC is computable on the 6 renditions
+    labels.write_text("name,mos\n" + "".join(
+        f"{s['video_id']},{100 - s['crf']}\n" for s in scores))
+    summary = evaluate.evaluate(pipeline_output, str(labels), "lsvq", str(tmp_path / "e"))
+    assert summary["matched"] == 6 and summary["joined_on"] == "video_id"
+    row = summary["metrics"][0]
+    assert row["srcc"] == pytest.approx(metrics.srcc(
+        [s["score"] for s in scores], [100 - s["crf"] for s in scores]))
+    table = [r for r in report.read_table(pipeline_output, "flip_rate")
+             if r["source_id"] == "*" and r["level"] == "rung_diff"]
+    ours = {r["diff"]: (r["pairs"], r["flips"], r["ties"])
+            for r in summary["flip_rate"] if r["group"] == "rung_diff"}
+    assert ours == {r["rung_diff"]: (r["pairs"], r["flips"], r["ties"]) for r in table}
+
+    rows = datasets.read_labels("lsvq", str(labels), check_files=False).rows
+    out = str(tmp_path / "catalog.parquet")
+    datasets.write_catalog(rows, out)
+    catalog.check_catalog(out)
+    read = list(catalog.iter_raw_rows(out))
+    assert [err for err, _ in read] == [None] * 6
+    assert [raw["video_id"] for _, raw in read] == [s["video_id"] for s in scores]
