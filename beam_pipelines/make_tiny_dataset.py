@@ -100,12 +100,17 @@ def _read_csv(path):
 
 
 def blockdetect_baseline(rows: list[dict]) -> dict:
-    """Spearman of -blockiness vs. VMAF on held-out renditions, per spacing.
+    """ffmpeg blockdetect as a no-reference quality score (-blockiness) on held-out
+    ladders, per spacing: Spearman against VMAF and flip rate by rung distance.
 
-    `pooled`: over all renditions of all held-out sources (quality across content);
-    `per_source_mean`: mean of the per-ladder SRCCs (order within a ladder).
+    `srcc_pooled`: over all renditions of all held-out sources (quality across content);
+    `srcc_per_source_mean`: mean of the per-ladder SRCCs (order within a ladder);
+    `flip_rate_by_rung`: {rung_diff: flip rate} of -blockiness (a flip: the higher CRF
+    scores strictly higher); `vmaf_flip_rate_by_rung`: the same for the raw VMAF labels.
     """
     from scipy import stats
+
+    from trainer import metrics
 
     out = {}
     for name, crfs in (("coarse", COARSE), ("fine", FINE)):
@@ -114,16 +119,25 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
                and np.isfinite(float(r["blockiness"]))]
         block = np.array([float(r["blockiness"]) for r in sel])
         ref = np.array([float(r["vmaf_raw"]) for r in sel])
+        sources = [r["source_id"] for r in sel]
+        rung_crfs = [int(r["crf"]) for r in sel]
         per = []
-        for s in sorted({r["source_id"] for r in sel}):
-            idx = [i for i, r in enumerate(sel) if r["source_id"] == s]
+        for s in sorted(set(sources)):
+            idx = [i for i, x in enumerate(sources) if x == s]
             if len(idx) > 2:
                 per.append(stats.spearmanr(-block[idx], ref[idx]).statistic)
+
+        def flips(scores, sources=sources, rung_crfs=rung_crfs):
+            return {str(g.key): round(g.flip_rate, 4) for g in metrics.flip_rate_by_diff(
+                sources, rung_crfs, scores, by="rung_diff")}
+
         out[name] = {
             "crfs": list(crfs), "renditions": len(sel), "sources": len(per),
             "srcc_pooled": float(stats.spearmanr(-block, ref).statistic),
             "srcc_per_source_mean": float(np.nanmean(per)),
             "srcc_per_source": [float(x) for x in per],
+            "flip_rate_by_rung": flips(-block),
+            "vmaf_flip_rate_by_rung": flips(ref),
         }
     return out
 
