@@ -34,6 +34,7 @@ _LOG = logging.getLogger("cpllm.report")
 FILES_DIR = "report_files"
 WORST_LADDERS = 5
 MAX_FAILURE_ROWS = 200
+MAX_TABLE_SOURCES = 50
 
 
 # ----------------------------------------------------------------------------- tables
@@ -312,11 +313,14 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
         body.append(_img(f"{FILES_DIR}/score_vs_crf.png", "score against CRF per source"))
         crfs = sorted({r["crf"] for ladder in by_source.values() for r in ladder})
         rows = []
-        for source, ladder in by_source.items():
+        for source, ladder in list(by_source.items())[:MAX_TABLE_SOURCES]:
             at = {r["crf"]: r["score"] for r in ladder}
             rows.append([source] + [_fmt(at.get(c)) for c in crfs])
         body.append(_table(["source"] + [f"CRF {c}" for c in crfs], rows,
                            num_cols=range(1, len(crfs) + 1)))
+        if len(by_source) > MAX_TABLE_SOURCES:
+            body.append(f"<p class='note'>First {MAX_TABLE_SOURCES} of {len(by_source)} "
+                        f"sources; all are in the scores table.</p>")
     else:
         body.append("<p class='note'>No ladder: no scored video has both source_id and "
                     "crf.</p>")

@@ -22,7 +22,6 @@ Reported (printed as the paper's tables, and written to DIR as `metrics.csv`,
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import math
 import os
@@ -38,21 +37,34 @@ METRIC_COLUMNS = ("dataset", "subset", "target", "n", "srcc", "krcc", "plcc",
                   "plcc_logistic", "logistic_converged", "logistic_message", "prediction")
 
 
+def _files(path: str) -> list[str]:
+    """`path` itself when it is a file, else the `scores*.parquet` files in it (local
+    or gs://, through Beam's FileSystems)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if os.path.isfile(path):
+        return [path]
+    if "://" in path and FileSystems.exists(path) and not path.endswith("/"):
+        match = FileSystems.match([path])[0].metadata_list
+        if match and match[0].path == path:
+            return [path]
+    pattern = FileSystems.join(path, "scores*.parquet")
+    files = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    if not files:
+        raise FileNotFoundError(f"scores {path!r}: not a file, and no scores*.parquet in it")
+    return files
+
+
 def read_scores(path: str) -> list[dict]:
     """Rows (video_id, uri, score, source_id, crf where present) of a scores table: a
-    Parquet file, a CSV file, or a directory holding `scores*.parquet` files."""
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "**", "scores*.parquet"), recursive=True))
-        if not files:
-            raise FileNotFoundError(f"no scores*.parquet under {path!r}")
-    elif os.path.isfile(path):
-        files = [path]
-    else:
-        raise FileNotFoundError(f"scores {path!r} not found")
+    Parquet or CSV file, or a directory holding `scores*.parquet` files (local or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
     wanted = ("video_id", "uri", "score", "source_id", "crf")
     rows = []
-    for f in files:
-        table = pacsv.read_csv(f) if f.endswith(".csv") else pq.read_table(f)
+    for f in _files(path):
+        with FileSystems.open(f, compression_type="uncompressed") as fh:
+            table = pacsv.read_csv(fh) if f.endswith(".csv") else pq.read_table(fh)
         missing = {"video_id", "score"} - set(table.column_names)
         if missing:
             raise ValueError(f"{f}: scores table lacks columns {sorted(missing)}")
