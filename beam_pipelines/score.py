@@ -136,8 +136,9 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument(
             "--bigquery_temp_location",
             default=None,
-            help="gs:// (or local, for emulators) directory for FILE_LOADS temp files "
-            "(default: Beam's --temp_location).",
+            help="gs:// directory for FILE_LOADS temp files (default: Beam's "
+            "--temp_location). A local directory works with emulators only and turns off "
+            "Beam's up-front validation.",
         )
 
 
@@ -183,6 +184,10 @@ def _write_parquet(pcoll, output_dir, name):
     )
 
 
+def _is_local_path(path):
+    return bool(path) and "://" not in path
+
+
 def _write_bigquery(pcoll, opts, name):
     dataset = opts.bigquery_dataset
     if ":" not in dataset:
@@ -204,6 +209,8 @@ def _write_bigquery(pcoll, opts, name):
                 else beam.io.BigQueryDisposition.WRITE_APPEND
             ),
             custom_gcs_temp_location=opts.bigquery_temp_location,
+            # Beam insists on a gs:// temp location; a local one (emulators) skips that.
+            validate=not (file_loads and _is_local_path(opts.bigquery_temp_location)),
         )
     )
 
