@@ -25,9 +25,11 @@ ffmpeg, so 8K input never costs K full-resolution frames in Python. Output is ra
 rgb24 on a pipe.
 
 Short videos (fewer than K frames) return K frames anyway: targets that share a frame
-repeat it. Targets that land after the last decodable frame (audio longer than video,
-a file cut mid-stream) repeat the last decoded frame when it is within
-``max(1 s, 10% of D)`` of the target, else DecodeError.
+repeat it. Targets that land after the last decodable frame repeat it when it is within
+``max(1 s, 10% of D)``; further away, the video stream is measured by demuxing it (the
+container's duration may be that of a longer audio track) and, if it reads cleanly and
+is shorter, the targets are spread over its own length; a stream whose data is cut
+short (a file truncated mid-stream) is a DecodeError.
 """
 import dataclasses
 import math
@@ -38,6 +40,7 @@ import numpy as np
 from beam_pipelines.media import errors, ffmpeg_bin, probe as probe_lib, storage
 
 SELECT_MAX_SECONDS = 12.0
+PREROLLS_S = (2.0, 10.0)  # re-seek pre-rolls for seeks that land after their target
 DEFAULT_FPS = 25.0
 _SHOWINFO_RE = re.compile(rb"\[(?:Parsed_showinfo_\d+|showinfo@b(?P<branch>\d+)) @ [^\]]+\] "
                           rb"n:\s*\d+ pts:\s*-?\d+ pts_time:(?P<t>-?[\d.e+-]+)")
@@ -104,26 +107,63 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
         raise ValueError(f"k must be >= 1, got {k}")
     with storage.local_copy(uri) as path:
         info = probe_lib.probe_local(path, timeout_s=timeout_s, uri=uri)
-        fps = info.fps if info.fps > 0 else DEFAULT_FPS
-        # A single-frame video may state no duration: sample its first frame.
-        duration = info.duration_s if info.duration_s > 0 else 1.0 / fps
-        times = target_times(duration, k)
-        seeks = seek_points(times, fps)
-        if strategy == "auto":
-            strategy = "select" if duration <= SELECT_MAX_SECONDS else "seek"
-        w, h = output_size(info, max_side)
-        chain = _conversion_chain(info, w, h)
         url = storage.ffmpeg_input(path)
-        if strategy == "select":
-            proc, got_frames, got_times = _decode_select(url, info, seeks, chain, w, h,
-                                                         timeout_s)
-        elif strategy == "seek":
-            proc, got_frames, got_times = _decode_seek(url, info, seeks, chain, w, h,
-                                                       timeout_s)
-        else:
-            raise ValueError(f"unknown strategy {strategy!r}")
+        try:
+            return _decode(url, info, info.duration_s, k, max_side, timeout_s, strategy, uri)
+        except _PastTheEnd as e:
+            # The stated duration may cover a longer audio track or another video stream:
+            # measure this stream (demux only) and sample its own length instead.
+            end, clean = probe_lib.video_stream_end(url, info, timeout_s)
+            if not clean or end <= 0 or end >= 0.99 * e.duration:
+                raise errors.DecodeError(f"{e} (truncated?)", uri=uri) from None
+            return _decode(url, info, end, k, max_side, timeout_s, strategy, uri)
+
+
+class _PastTheEnd(Exception):
+
+    def __init__(self, message, duration):
+        super().__init__(message)
+        self.duration = duration
+
+
+def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri) -> Keyframes:
+    fps = info.fps if info.fps > 0 else DEFAULT_FPS
+    # A single-frame video may state no duration: sample its first frame.
+    duration = duration if duration > 0 else 1.0 / fps
+    times = target_times(duration, k)
+    seeks = seek_points(times, fps)
+    if strategy == "auto":
+        strategy = "select" if duration <= SELECT_MAX_SECONDS else "seek"
+    w, h = output_size(info, max_side)
+    chain = _conversion_chain(info, w, h)
+    if strategy == "select":
+        proc, got_frames, got_times = _decode_select(url, info, seeks, chain, w, h, timeout_s)
+    elif strategy == "seek":
+        proc, got_frames, got_times = _decode_seek(url, info, seeks, chain, w, h, timeout_s)
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}")
     frames, frame_times = _assign(got_frames, got_times, seeks, times, duration, uri)
     decoded = sum(int(n) for n in _DECODED_RE.findall(proc.stderr))
+    if strategy == "seek":
+        # A frame later than s_i + 0.75 frame (a real gap in VFR, or a seek that landed
+        # past its target: demuxers without an index), or none at all (the seek landed
+        # past the end): retry those targets with a pre-roll.
+        for preroll in PREROLLS_S:
+            late = np.nonzero((frame_times > seeks + 0.75 / fps + 1e-3)
+                              | (frame_times < seeks - 1e-3))[0]
+            if not len(late):
+                break
+            try:
+                proc, f2, t2 = _decode_seek(url, info, seeks[late], chain, w, h, timeout_s,
+                                            preroll)
+            except errors.DecodeError:
+                break  # no frame at all there: keep what the first pass found
+            decoded += sum(int(n) for n in _DECODED_RE.findall(proc.stderr))
+            for i in late:
+                cand = np.nonzero(t2 >= seeks[i] - 1e-4)[0]
+                if len(cand) and (t2[cand[0]] < frame_times[i] - 1e-4
+                                  or frame_times[i] < seeks[i] - 1e-3):
+                    frames[i], frame_times[i] = f2[cand[0]], t2[cand[0]]
     return Keyframes(frames=frames, times_s=times, info=info, frame_times_s=frame_times,
                      strategy=strategy, decoded_frames=decoded)
 
@@ -166,15 +206,21 @@ def _decode_select(url, info, seeks, chain, w, h, timeout_s):
     return proc, _split_frames(proc, len(times), w, h), np.array(times)
 
 
-def _decode_seek(url, info, seeks, chain, w, h, timeout_s):
-    """K seeked inputs in one ffmpeg process; each branch ends after one frame."""
+def _decode_seek(url, info, seeks, chain, w, h, timeout_s, preroll=0.0):
+    """K seeked inputs in one ffmpeg process; each branch ends after one frame.
+
+    ``preroll`` > 0 seeks that much earlier and skips to s_i in the filter: for demuxers
+    whose seek can land after the requested time (MPEG-TS/PS, raw streams).
+    """
     unique = np.unique(seeks)
     args = [*_common_args()]
     graph = []
     for j, s in enumerate(unique):
-        args += ["-ss", f"{s:.6f}", "-i", url]
-        graph.append(f"[{j}:{info.stream_index}]{_deinterlace(info)}trim=end_frame=1,"
-                     f"setpts=PTS+{s:.6f}/TB,showinfo@b{j},{chain}[v{j}]")
+        x = max(0.0, s - preroll)
+        skip = f"select='gte(t,{s - x - 1e-4:.6f})'," if s - x > 0 else ""
+        args += ["-ss", f"{x:.6f}", "-i", url]
+        graph.append(f"[{j}:{info.stream_index}]{_deinterlace(info)}{skip}trim=end_frame=1,"
+                     f"setpts=PTS+{x:.6f}/TB,showinfo@b{j},{chain}[v{j}]")
     labels = "".join(f"[v{j}]" for j in range(len(unique)))
     graph.append(f"{labels}concat=n={len(unique)}:v=1:a=0[out]")
     proc = ffmpeg_bin.run([*args, "-filter_complex", ";".join(graph), "-map", "[out]",
@@ -213,9 +259,8 @@ def _assign(frames, frame_times, seeks, times, duration, uri):
             continue
         last = n - 1
         if times[i] - frame_times[last] > max(1.0, 0.1 * duration):
-            raise errors.DecodeError(
+            raise _PastTheEnd(
                 f"{uri!r}: no frame near t={times[i]:.3f} s (last decodable frame at "
-                f"{frame_times[last]:.3f} s of a stated {duration:.3f} s: truncated?)",
-                uri=uri)
+                f"{frame_times[last]:.3f} s of a stated {duration:.3f} s)", duration)
         out_idx[i] = last
     return np.ascontiguousarray(frames[out_idx]), frame_times[out_idx].astype(np.float64)

@@ -34,10 +34,10 @@ _DURATION_RE = re.compile(
 _STREAM_RE = re.compile(r"^\s+Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<rest>.*)$", re.M)
 _ROTATION_RE = re.compile(r"^\s+display ?matrix: rotation of (?P<deg>-?\d+(?:\.\d+)?) degrees",
                           re.M | re.I)
+_STREAM_DURATION_RE = re.compile(
+    r"^\s+DURATION\s*: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)", re.M)
 _SIZE_RE = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)\b")
 _RATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)$")
-_TIME_RE = re.compile(rb"time=\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
-_FRAMES_RE = re.compile(rb"frame=\s*(\d+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,8 @@ class VideoInfo:
 
     width, height: display size in pixels after rotation (a 1920x1080 stream with a
         90 degree display matrix is 1080 wide, 1920 high).
-    duration_s: container duration in seconds (stream length when the container has none).
+    duration_s: length in seconds: the video stream's where the container states it
+        (Matroska), else the container's; measured by demuxing when neither is stated.
     fps: average frame rate (``fps``), else ffmpeg's ``tbr`` guess; 0.0 if unknown.
     codec: decoder name (``h264``, ``hevc``, ``vp9``, ``av1``, ...).
     pix_fmt: ffmpeg pixel format (``yuv420p``, ``yuv420p10le``, ...).
@@ -108,7 +109,7 @@ def probe_local(path: str, *, timeout_s: float = 30.0, uri: str | None = None) -
     text = text.replace(f"from '{url}':", "from '<input>':")
     info = parse_ffmpeg_header(text, uri=uri)
     if info.duration_s <= 0:
-        info = dataclasses.replace(info, duration_s=_demux_duration(url, info, timeout_s))
+        info = dataclasses.replace(info, duration_s=video_stream_end(url, info, timeout_s)[0])
     return info
 
 
@@ -181,6 +182,12 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
                           + float(m_dur.group("s")))
         if m_dur.group("start"):
             start_s = float(m_dur.group("start"))
+    # Matroska/WebM state each stream's own length: prefer the video stream's.
+    if m_sdur := _STREAM_DURATION_RE.search(tail.split("\n  Stream", 1)[0]):
+        stream_s = (int(m_sdur.group("h")) * 3600 + int(m_sdur.group("m")) * 60
+                    + float(m_sdur.group("s")))
+        if stream_s > 0:
+            duration_s = stream_s
 
     return VideoInfo(
         width=width, height=height, duration_s=duration_s, fps=fps or tbr, codec=codec,
@@ -232,21 +239,28 @@ def _split_top_level(s: str) -> list[str]:
     return parts
 
 
-def _demux_duration(url: str, info: VideoInfo, timeout_s: float) -> float:
-    """Stream length by demuxing (no decoding) when the container states no duration."""
-    proc = ffmpeg_bin.run(["-hide_banner", "-protocol_whitelist",
-                           ffmpeg_bin.PROTOCOL_WHITELIST, "-i", url,
-                           "-map", f"0:{info.stream_index}", "-c", "copy", "-f", "null", "-"],
-                          timeout_s=timeout_s)
-    times = _TIME_RE.findall(proc.stderr)
-    if times:
-        h, m, s = times[-1]
-        return int(h) * 3600 + int(m) * 60 + float(s)
+def video_stream_end(url: str, info: VideoInfo, timeout_s: float) -> tuple[float, bool]:
+    """(length in seconds of the video stream, whether its packets read cleanly).
+
+    Reads the whole stream without decoding (``-c copy -f null``): used when the
+    container states no duration, or states one longer than the video (audio longer than
+    video, several video streams). Not clean: the demuxer reported damaged or missing
+    data (a file cut mid-stream).
+    """
+    proc = ffmpeg_bin.run(["-hide_banner", "-nostats", "-loglevel", "error",
+                           "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST, "-i", url,
+                           "-map", f"0:{info.stream_index}", "-c", "copy", "-f", "null",
+                           "-progress", "pipe:1", "-"], timeout_s=timeout_s)
+    clean = proc.returncode == 0 and not proc.stderr.strip()
+    progress = dict(re.findall(rb"^(\w+)=(.*)$", proc.stdout, re.M))
+    out_us = progress.get(b"out_time_us", b"N/A")
+    if out_us.strip().lstrip(b"-").isdigit() and int(out_us) > 0:
+        return int(out_us) / 1e6, clean
     # Raw elementary streams carry no timestamps: ffmpeg times them at the nominal rate.
-    counts = _FRAMES_RE.findall(proc.stderr)
-    if counts and info.fps > 0:
-        return int(counts[-1]) / info.fps
-    return 0.0
+    frames = progress.get(b"frame", b"0").strip()
+    if frames.isdigit() and info.fps > 0:
+        return int(frames) / info.fps, clean
+    return 0.0, clean
 
 
 def _last_line(text: str) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from beam_pipelines.media import errors, keyframes, probe, samples, storage, transcode
-from conftest import read_barcode
+from media_helpers import read_barcode
 from gcs_emulator import gcs_emulator
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from beam_pipelines.media import errors, ffmpeg_bin, keyframes, probe, storage
-from conftest import read_barcode
+from media_helpers import read_barcode
 
 
 def test_file_cut_mid_stream_is_a_decode_error(bad_files):

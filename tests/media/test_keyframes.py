@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from beam_pipelines.media import keyframes, probe
-from conftest import (IDX_FPS, IDX_FRAMES, barcode_frames, encode_rgb, ffmpeg,  # noqa
+from media_helpers import (IDX_FPS, IDX_FRAMES, barcode_frames, encode_rgb, ffmpeg,  # noqa
                       read_barcode)
 
 
@@ -167,3 +167,29 @@ def test_seek_cost_does_not_grow_with_length(media_dir):
     full = keyframes.decode_keyframes(str(clip), 8, strategy="select")
     assert full.decoded_frames == 600
     np.testing.assert_array_equal(seek.frames, full.frames)
+
+
+def test_mpegts_with_start_offset_seeks_exactly(media_dir):
+    # MPEG-TS has no index and starts at 1.4 s: its seeks can land past the target and
+    # are retried with a pre-roll; both strategies must return the same exact frames.
+    clip = encode_rgb(media_dir / "idx.ts", barcode_frames(range(IDX_FRAMES)),
+                      codec_args=["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p",
+                                  "-g", "12", "-threads", "1", "-f", "mpegts"])
+    info = probe.probe(clip)
+    assert info.start_s > 1.0 and info.duration_s == pytest.approx(4.0, abs=0.15)
+    want = expected_indices(info.duration_s, 8, IDX_FPS).tolist()
+    for strategy in ("select", "seek"):
+        kf = keyframes.decode_keyframes(clip, 8, strategy=strategy)
+        assert [read_barcode(f) for f in kf.frames] == want, strategy
+
+
+def test_audio_longer_than_video_samples_the_video(media_dir):
+    video = encode_rgb(media_dir / "v2s.mkv", barcode_frames(range(20)))  # 2 s of video
+    clip = media_dir / "long_audio.mp4"
+    ffmpeg("-i", video, "-f", "lavfi", "-i", "sine=duration=5", "-c:v", "copy", "-c:a", "aac",
+           f"file:{clip}")
+    assert probe.probe(str(clip)).duration_s == pytest.approx(5.0, abs=0.1)
+    for strategy in ("select", "seek"):
+        kf = keyframes.decode_keyframes(str(clip), 8, strategy=strategy)
+        got = [read_barcode(f) for f in kf.frames]
+        assert got == expected_indices(2.0, 8, IDX_FPS).tolist(), strategy

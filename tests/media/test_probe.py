@@ -4,7 +4,7 @@ import os
 import pytest
 
 from beam_pipelines.media import errors, keyframes, probe
-from conftest import ffmpeg
+from media_helpers import ffmpeg
 
 
 def test_basic_fields(idx_clip):
