@@ -20,7 +20,7 @@ How. Two strategies, chosen by measurement (BENCHMARKS.md, "Key-frame decode"):
 Conversions, in ffmpeg: rotation metadata is honoured (ffmpeg autorotates); interlaced
 streams are deinterlaced (bwdif); PQ / HLG (HDR) input is tone-mapped to 8-bit BT.709 SDR
 (zscale to linear light, BT.709 primaries, Hable tone-map); other high-bit-depth input
-is simply converted to 8-bit; ``max_side`` downscales (aspect kept) before frames leave
+is simply converted to 8-bit; anamorphic pixels are made square; ``max_side`` downscales (aspect kept) before frames leave
 ffmpeg, so 8K input never costs K full-resolution frames in Python. Output is rawvideo
 rgb24 on a pipe.
 
@@ -77,8 +77,14 @@ def seek_points(times_s: np.ndarray, fps: float) -> np.ndarray:
 
 
 def output_size(info: probe_lib.VideoInfo, max_side: int | None) -> tuple[int, int]:
-    """(width, height) of the returned frames: display size, longer side <= max_side."""
-    w, h = info.width, info.height
+    """(width, height) of the returned frames: display size (rotation applied, anamorphic
+    pixels made square by widening or heightening), longer side <= max_side."""
+    cw, ch = info.coded_size
+    if info.sample_aspect > 1:
+        cw = round(cw * info.sample_aspect)
+    elif info.sample_aspect < 1:
+        ch = round(ch / info.sample_aspect)
+    w, h = (ch, cw) if info.rotation in (90, 270) else (cw, ch)
     if max_side and max(w, h) > max_side:
         scale = max_side / max(w, h)
         w, h = max(1, round(w * scale)), max(1, round(h * scale))

@@ -36,6 +36,7 @@ _ROTATION_RE = re.compile(r"^\s+display ?matrix: rotation of (?P<deg>-?\d+(?:\.\
                           re.M | re.I)
 _STREAM_DURATION_RE = re.compile(
     r"^\s+DURATION\s*: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)", re.M)
+_SAR_RE = re.compile(r"\[SAR (\d+):(\d+) DAR")
 _SIZE_RE = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)\b")
 _RATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)$")
 
@@ -44,8 +45,9 @@ _RATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)$")
 class VideoInfo:
     """What ``probe`` learns about the first video stream of a file.
 
-    width, height: display size in pixels after rotation (a 1920x1080 stream with a
-        90 degree display matrix is 1080 wide, 1920 high).
+    width, height: frame size in pixels after rotation (a 1920x1080 stream with a
+        90 degree display matrix is 1080 wide, 1920 high); anamorphic video keeps its
+        stored width here, see ``sample_aspect``.
     duration_s: length in seconds: the video stream's where the container states it
         (Matroska), else the container's; measured by demuxing when neither is stated.
     fps: average frame rate (``fps``), else ffmpeg's ``tbr`` guess; 0.0 if unknown.
@@ -77,6 +79,7 @@ class VideoInfo:
     start_s: float = 0.0
     stream_index: int = 0
     format_name: str = ""
+    sample_aspect: float = 1.0  # pixel aspect ratio (SAR); != 1 for anamorphic video
 
     @property
     def coded_size(self) -> tuple[int, int]:
@@ -157,9 +160,12 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
 
     width = height = 0
     fps = tbr = 0.0
+    sar = 1.0
     for f in fields[1:]:
         if (m := _SIZE_RE.match(f)) and not width:
             width, height = int(m.group("w")), int(m.group("h"))
+            if (m_sar := _SAR_RE.search(f)) and int(m_sar.group(1)) and int(m_sar.group(2)):
+                sar = int(m_sar.group(1)) / int(m_sar.group(2))
         elif m := _RATE_RE.match(f):
             v = float(m.group("v")) * (1000.0 if m.group("k") else 1.0)
             if m.group("unit") == "fps":
@@ -196,7 +202,7 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
         color_primaries=color["primaries"], is_hdr=color["transfer"] in HDR_TRANSFERS,
         color_space=color["space"], color_range=color["range"],
         interlaced=color["field_order"] not in ("", "progressive"), start_s=start_s,
-        stream_index=int(m_stream.group("index")), format_name=fmt)
+        stream_index=int(m_stream.group("index")), format_name=fmt, sample_aspect=sar)
 
 
 def _parse_color(paren: str) -> dict:

@@ -193,3 +193,14 @@ def test_audio_longer_than_video_samples_the_video(media_dir):
         kf = keyframes.decode_keyframes(str(clip), 8, strategy=strategy)
         got = [read_barcode(f) for f in kf.frames]
         assert got == expected_indices(2.0, 8, IDX_FPS).tolist(), strategy
+
+
+def test_anamorphic_pixels_are_made_square(media_dir, colour_clip):
+    clip = media_dir / "anamorphic.mp4"
+    ffmpeg("-i", colour_clip, "-vf", "setsar=2/1", "-c:v", "libx264", "-qp", "0", "-pix_fmt",
+           "yuv444p", f"file:{clip}")
+    info = probe.probe(str(clip))
+    assert info.sample_aspect == 2.0 and (info.width, info.height) == (48, 32)
+    kf = keyframes.decode_keyframes(str(clip), 2)
+    assert kf.frames.shape == (2, 32, 96, 3)
+    assert (kf.frames[0, 4, 4] > [200, -1, -1]).all() and kf.frames[0, 4, 4, 2] < 50
