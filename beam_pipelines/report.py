@@ -271,11 +271,13 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
     if "://" in report_dir:
         raise ValueError(f"the report is written to local disk; pass --report_dir for "
                          f"{report_dir!r}")
-    files = os.path.join(report_dir, FILES_DIR)
-    os.makedirs(files, exist_ok=True)
-
     scores = read_table(output_dir, "scores")
     failures = read_table(output_dir, "failures")
+    if not scores and not failures:
+        raise FileNotFoundError(f"no rows in scores-*.parquet or failures-*.parquet under "
+                                f"{output_dir!r}: not a scoring run's output directory?")
+    files = os.path.join(report_dir, FILES_DIR)
+    os.makedirs(files, exist_ok=True)
     flip_rows = read_table(output_dir, "flip_rate")
     if not flip_rows and scores:  # e.g. a scores table written by another tool
         flip_rows = flip_rate_lib.flip_rate_rows(

@@ -120,6 +120,12 @@ def test_report_without_ladders_or_reachable_videos(scoring_output, tmp_path):
     assert "No failures" in page
 
 
+def test_report_on_a_directory_without_tables_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a scoring run's output directory"):
+        report.build_report(str(tmp_path))
+    assert not (tmp_path / "report.html").exists()
+
+
 def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     path = report.main(["--output_dir", pipeline_output, "--report_dir", str(tmp_path)])
     srcs = check_images(path)
