@@ -5,10 +5,11 @@
 #
 # REPORT.html is what `python -m beam_pipelines.report --output_dir DIR` (or `make demo`)
 # wrote, e.g. demo_out/tables/report.html. The screenshot (default: REPORT.png beside the
-# report) is a full-page-width PNG you can look at. Checks, in order:
+# report) is a 1200 px wide PNG of the first REPORT_HEIGHT (default 4000) px of the page.
+# Checks, in order:
 #   1. every <img src> of the report exists (relative to the report);
 #   2. Chromium loads the page and writes a non-empty screenshot;
-#   3. the screenshot is not blank (more than one colour), checked with the project's
+#   3. the screenshot is not blank (more than 16 colours), checked with the project's
 #      Python (Pillow), if .venv/bin/python or python3 with Pillow is found.
 # Exit status 0 when all pass, 1 when a check fails, 2 on usage errors / no Chromium.
 #
@@ -43,7 +44,7 @@ echo "images: $(grep -o "<img src=" "$report" | wc -l) referenced, all present"
 # 2. render
 rm -f "$shot"
 timeout 120 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \
-  --window-size=1200,4000 --screenshot="$shot" "file://$report" >/dev/null 2>&1 || true
+  --window-size=1200,"${REPORT_HEIGHT:-4000}" --screenshot="$shot" "file://$report" >/dev/null 2>&1 || true
 if [[ ! -s "$shot" ]]; then echo "Chromium wrote no screenshot" >&2; exit 1; fi
 echo "screenshot: $shot ($(stat -c %s "$shot") bytes)"
 
