@@ -68,7 +68,7 @@ def _reset_beam_gcs_caches() -> None:
 
 def _fake_credentials_file(directory: str) -> str:
     path = os.path.join(directory, "fake_authorized_user.json")
-    expiry = (datetime.datetime.now(datetime.timezone.utc)
+    expiry = (datetime.datetime.now(datetime.UTC)
               + datetime.timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"type": "authorized_user", "client_id": "fake", "client_secret": "fake",

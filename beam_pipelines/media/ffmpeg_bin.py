@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Sequence
+from collections.abc import Sequence
 
 from beam_pipelines.media import errors
 
@@ -20,7 +20,7 @@ PROTOCOL_WHITELIST = "file,pipe"
 Arg = str | bytes | os.PathLike
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary: system ``ffmpeg`` on PATH, else imageio-ffmpeg's."""
     system = shutil.which("ffmpeg")
@@ -67,7 +67,7 @@ def last_error_line(stderr: bytes) -> str:
     return lines[-1][:500] if lines else ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pix_fmt_bit_depths() -> dict[str, int]:
     """Maps every pixel format ffmpeg knows to its largest component bit depth."""
     out = run(["-hide_banner", "-pix_fmts"], timeout_s=30).stdout.decode("ascii", "replace")

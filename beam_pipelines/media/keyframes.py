@@ -32,12 +32,12 @@ is shorter, the targets are spread over its own length; a stream whose data is c
 short (a file truncated mid-stream) is a DecodeError.
 """
 import dataclasses
-import math
 import re
 
 import numpy as np
 
-from beam_pipelines.media import errors, ffmpeg_bin, probe as probe_lib, storage
+from beam_pipelines.media import errors, ffmpeg_bin, storage
+from beam_pipelines.media import probe as probe_lib
 
 SELECT_MAX_SECONDS = 12.0
 PREROLLS_S = (2.0, 10.0)  # re-seek pre-rolls for seeks that land after their target

@@ -27,15 +27,15 @@ _IMAGE_FORMAT = re.compile(r"^(image2|\w+_pipe)$")
 # Text "video": ffmpeg renders any text file as ANSI art (tty demuxer) and the like.
 _TEXT_FORMATS = ("tty", "bin", "xbin", "adf", "idf")
 
-_INPUT_RE = re.compile(r"^Input #0, (?P<fmt>\S+), from ", re.M)
+_INPUT_RE = re.compile(r"^Input #0, (?P<fmt>\S+), from ", re.MULTILINE)
 _DURATION_RE = re.compile(
     r"^\s+Duration: (?:N/A|(?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?))"
-    r"(?:, start: (?P<start>-?\d+(?:\.\d+)?))?", re.M)
-_STREAM_RE = re.compile(r"^\s+Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<rest>.*)$", re.M)
+    r"(?:, start: (?P<start>-?\d+(?:\.\d+)?))?", re.MULTILINE)
+_STREAM_RE = re.compile(r"^\s+Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<rest>.*)$", re.MULTILINE)
 _ROTATION_RE = re.compile(r"^\s+display ?matrix: rotation of (?P<deg>-?\d+(?:\.\d+)?) degrees",
-                          re.M | re.I)
+                          re.MULTILINE | re.IGNORECASE)
 _STREAM_DURATION_RE = re.compile(
-    r"^\s+DURATION\s*: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)", re.M)
+    r"^\s+DURATION\s*: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)", re.MULTILINE)
 _SAR_RE = re.compile(r"\[SAR (\d+):(\d+) DAR")
 _SIZE_RE = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)\b")
 _RATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)$")
@@ -177,7 +177,7 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
 
     rotation = 0
     if m_rot := _ROTATION_RE.search(tail.split("\n  Stream", 1)[0]):
-        rotation = int(round(-float(m_rot.group("deg")) / 90.0)) * 90 % 360
+        rotation = round(-float(m_rot.group("deg")) / 90.0) * 90 % 360
     if rotation in (90, 270):
         width, height = height, width
 
@@ -258,7 +258,7 @@ def video_stream_end(url: str, info: VideoInfo, timeout_s: float) -> tuple[float
                            "-map", f"0:{info.stream_index}", "-c", "copy", "-f", "null",
                            "-progress", "pipe:1", "-"], timeout_s=timeout_s)
     clean = proc.returncode == 0 and not proc.stderr.strip()
-    progress = dict(re.findall(rb"^(\w+)=(.*)$", proc.stdout, re.M))
+    progress = dict(re.findall(rb"^(\w+)=(.*)$", proc.stdout, re.MULTILINE))
     out_us = progress.get(b"out_time_us", b"N/A")
     if out_us.strip().lstrip(b"-").isdigit() and int(out_us) > 0:
         return int(out_us) / 1e6, clean

@@ -18,7 +18,8 @@ import os
 
 import numpy as np
 
-from beam_pipelines.media import ffmpeg_bin, transcode as transcode_lib
+from beam_pipelines.media import ffmpeg_bin
+from beam_pipelines.media import transcode as transcode_lib
 
 # skimage.data images that ship inside the wheel (no download; checked offline).
 IMAGE_SOURCES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins",
@@ -102,7 +103,7 @@ def make_clip(dst: str, source: str, *, seconds: float = 2.0, size=(320, 240),
         lossless: x264 ``-qp 0`` (a master) or CRF 18.
     """
     w, h = int(size[0]), int(size[1])
-    n = max(1, int(round(seconds * fps)))
+    n = max(1, round(seconds * fps))
     os.makedirs(os.path.dirname(os.path.abspath(dst)) or ".", exist_ok=True)
     common = ["-hide_banner", "-loglevel", "error"]
     if source in GENERATOR_SOURCES:

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from beam_pipelines.media import errors
 
@@ -50,8 +50,7 @@ def check_local_file(path: str, uri: str | None = None) -> str:
     uri = uri if uri is not None else path
     if scheme(path) == "file":
         path = path[len("file:"):]
-        if path.startswith("//"):
-            path = path[2:]
+        path = path.removeprefix("//")
     path = os.path.abspath(path)
     try:
         st = os.stat(path)

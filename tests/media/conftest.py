@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from media_helpers import IDX_FRAMES, barcode_frames, encode_rgb, ffmpeg
 
 

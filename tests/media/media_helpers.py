@@ -34,7 +34,7 @@ def read_barcode(frame: np.ndarray) -> int:
 def encode_rgb(path, frames: np.ndarray, *, fps=IDX_FPS, codec_args=None, in_args=(),
                vf=None) -> str:
     """Encodes uint8[N, H, W, 3] frames with ffmpeg (lossless x264 4:4:4 by default)."""
-    n, h, w, _ = frames.shape
+    _, h, w, _ = frames.shape
     codec_args = codec_args or ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p",
                                 "-g", str(IDX_GOP), "-threads", "1"]
     args = ["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",

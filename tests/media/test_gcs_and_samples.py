@@ -1,13 +1,14 @@
 """gs:// reads through the GCS emulator; transcode; sample clips, ladders and the CLI."""
 import csv
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+from gcs_emulator import gcs_emulator
+from media_helpers import read_barcode
 
 from beam_pipelines.media import errors, keyframes, probe, samples, storage, transcode
-from media_helpers import read_barcode
-from gcs_emulator import gcs_emulator
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_transcode_crf_ladder_shrinks_and_is_deterministic(media_dir):
     assert sizes[0] > sizes[1] > sizes[2]
     again = str(media_dir / "coffee_30_again.mp4")
     transcode.transcode(master, again, 30, preset="veryfast")
-    assert open(again, "rb").read() == open(str(media_dir / "coffee_30.mp4"), "rb").read()
+    assert Path(again).read_bytes() == (media_dir / "coffee_30.mp4").read_bytes()
     with pytest.raises(ValueError):
         transcode.transcode(master, again, 99)
     with pytest.raises(ValueError):
@@ -73,7 +74,7 @@ def test_sources_exist_offline_and_clips_are_deterministic(media_dir):
                               size=(64, 48), fps=12)
         b = samples.make_clip(str(media_dir / f"s_{name}_b.mkv"), name, seconds=0.5,
                               size=(64, 48), fps=12)
-        assert open(a, "rb").read() == open(b, "rb").read(), name
+        assert Path(a).read_bytes() == Path(b).read_bytes(), name
         info = probe.probe(a)
         assert (info.width, info.height) == (64, 48) and info.duration_s == pytest.approx(0.5)
     assert set(samples.SOURCES) >= {"astronaut", "coffee", "chelsea", "rocket", "testsrc2"}

@@ -1,12 +1,13 @@
 """Untrusted inputs: broken files at decode time, refused URIs, hostile file names."""
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
+from media_helpers import read_barcode
 
 from beam_pipelines.media import errors, ffmpeg_bin, keyframes, probe, storage
-from media_helpers import read_barcode
 
 
 def test_file_cut_mid_stream_is_a_decode_error(bad_files):
@@ -18,7 +19,7 @@ def test_file_cut_mid_stream_is_a_decode_error(bad_files):
 
 
 def test_corrupted_payload_still_decodes_or_fails_typed(media_dir, idx_clip):
-    data = bytearray(open(idx_clip, "rb").read())
+    data = bytearray(Path(idx_clip).read_bytes())
     rng = np.random.default_rng(1)
     for pos in rng.integers(len(data) // 3, len(data) - 100, 20):
         data[pos:pos + 8] = rng.integers(0, 256, 8, np.uint8).tobytes()

@@ -1,10 +1,16 @@
 """decode_keyframes on real encoded video: which frames, geometry, colour, odd inputs."""
 import numpy as np
 import pytest
+from media_helpers import (
+    IDX_FPS,
+    IDX_FRAMES,
+    barcode_frames,
+    encode_rgb,
+    ffmpeg,
+    read_barcode,
+)
 
 from beam_pipelines.media import keyframes, probe
-from media_helpers import (IDX_FPS, IDX_FRAMES, barcode_frames, encode_rgb, ffmpeg,  # noqa
-                      read_barcode)
 
 
 def expected_indices(duration, k, fps):

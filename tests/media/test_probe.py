@@ -1,10 +1,11 @@
 """probe(): fields parsed from ffmpeg's stderr of real files, and typed errors."""
 import os
+from pathlib import Path
 
 import pytest
+from media_helpers import ffmpeg
 
 from beam_pipelines.media import errors, keyframes, probe
-from media_helpers import ffmpeg
 
 
 def test_basic_fields(idx_clip):
@@ -78,7 +79,7 @@ def test_typed_errors(bad_files, name, error):
 
 def test_unreadable_file(media_dir, idx_clip):
     path = media_dir / "locked.mp4"
-    path.write_bytes(open(idx_clip, "rb").read())
+    path.write_bytes(Path(idx_clip).read_bytes())
     os.chmod(path, 0)
     try:
         if os.access(path, os.R_OK):

@@ -68,7 +68,7 @@ def test_grid_count_positions_no_overlap(h, w, fit, p, m, grid):
 
 
 def test_subset_is_spread_uniformly():
-    (rh, rw), cells = F.patch_grid(64 * 4, 64 * 6, 64 * 6, 64, 6)  # 4x6 grid, keep 6
+    _, cells = F.patch_grid(64 * 4, 64 * 6, 64 * 6, 64, 6)  # 4x6 grid, keep 6
     raster = [(y // 64) * 6 + x // 64 for y, x in cells]
     assert raster == [2, 6, 10, 14, 18, 22]
     assert {y // 64 for y, _ in cells} == {0, 1, 2, 3}  # every row represented
