@@ -132,7 +132,9 @@ class KerasCPLLMHandler(ModelHandler):
         return "cpllm.inference"
 
     def batch_elements_kwargs(self):
-        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
+        # Batches are padded to max_batch_size anyway: fill them (the last one of a
+        # bundle may still be smaller).
+        return {"min_batch_size": self._max_batch_size, "max_batch_size": self._max_batch_size}
 
     def share_model_across_processes(self):
         return self._share

@@ -299,6 +299,27 @@ def summarize(output_dir):
     }
 
 
+def pipeline_metrics(result):
+    """Our Beam counters and distributions: {"videos_read": n, ..., "batch_size": {...}}."""
+    out = {}
+    try:
+        queried = result.metrics().query()
+    except Exception as e:  # a runner without metrics support must not fail the run
+        _LOG.warning("metrics unavailable: %s", e)
+        return out
+    for counter in queried.get("counters", []):
+        if counter.key.metric.namespace.startswith("cpllm"):
+            name = counter.key.metric.name
+            out[name] = out.get(name, 0) + (counter.committed or counter.attempted or 0)
+    for dist in queried.get("distributions", []):
+        if dist.key.metric.namespace.startswith("cpllm"):
+            d = dist.committed or dist.attempted
+            if d is not None and d.count:
+                out[dist.key.metric.name] = {"count": d.count, "mean": d.sum / d.count,
+                                             "min": d.min, "max": d.max}
+    return out
+
+
 def _print_summary(output_dir, summary):
     stages = ", ".join(f"{k}: {v}" for k, v in summary["failed_by_stage"].items()) or "none"
     total = summary["scored"] + summary["failed"]
@@ -313,6 +334,17 @@ def _print_summary(output_dir, summary):
         + f"; tables in {output_dir}",
         flush=True,
     )
+    m = summary.get("metrics") or {}
+    if m:
+        batch = m.get("batch_size") or {}
+        print(
+            f"[score] metrics: videos read {m.get('videos_read', 0)}, decoded "
+            f"{m.get('videos_decoded', 0)}, scored {m.get('videos_scored', 0)}, frames "
+            f"decoded {m.get('frames_decoded', 0)}, retries {m.get('retries', 0)}"
+            + (f", inference batches {batch['count']} (mean size {batch['mean']:.2f})"
+               if batch else ""),
+            flush=True,
+        )
 
 
 def run(argv=None, test_pipeline=None):
@@ -333,6 +365,7 @@ def run(argv=None, test_pipeline=None):
     result = p.run()
     result.wait_until_finish()
     summary = summarize(opts.output_dir)
+    summary["metrics"] = pipeline_metrics(result)
     _print_summary(opts.output_dir, summary)
     return summary
 

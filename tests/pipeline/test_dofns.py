@@ -133,7 +133,7 @@ def test_handler_pads_batches_so_scores_do_not_depend_on_batch_mates(
         assert isinstance(a.inference["score"], float)
         assert len(a.inference["frame_scores"]) == 8
         assert a.model_id == PRESET and a.example == {"uri": a.example["uri"]}
-    assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 4}
+    assert handler.batch_elements_kwargs() == {"min_batch_size": 4, "max_batch_size": 4}
     assert handler.get_num_bytes(examples) == sum(
         v.nbytes for e in examples for v in e["inputs"].values())
 

@@ -84,6 +84,14 @@ def test_every_catalog_row_lands_in_exactly_one_table(runs, corpus):
     assert sorted(scored + failed, key=str) == sorted(expected_ids, key=str)
     assert runs["summary1"]["scored"] == len(scored)
     assert runs["summary1"]["failed"] == len(failed)
+    # Beam metrics agree with the tables.
+    m = runs["summary1"]["metrics"]
+    stages = [f["stage"] for f in runs["failures1"]]
+    assert m["videos_scored"] == len(scored) and m["frames_decoded"] == K * len(scored)
+    assert m["malformed_rows"] + m["duplicate_rows"] == stages.count("catalog")
+    for stage in ("read", "probe"):
+        assert m[f"failed_{stage}"] == stages.count(stage), stage
+    assert 1 <= m["batch_size"]["max"] <= 4
 
 
 def test_bad_inputs_fail_at_the_right_stage(runs, bad_inputs, ladder_rows):
