@@ -36,6 +36,7 @@ is shorter, the targets are spread over its own length; a stream whose data is c
 short (a file truncated mid-stream) is a DecodeError.
 """
 import dataclasses
+import os
 import re
 
 import numpy as np
@@ -46,6 +47,7 @@ from beam_pipelines.media import probe as probe_lib
 SELECT_MAX_SECONDS = 12.0
 PREROLLS_S = (2.0, 10.0)  # re-seek pre-rolls for seeks that land after their target
 DEFAULT_FPS = 25.0
+SEEK_THREADS = None  # decoder threads per seek input; None: cores // K (at least 1)
 _SHOWINFO_RE = re.compile(rb"\[(?:Parsed_showinfo_\d+|showinfo@b(?P<branch>\d+)) @ [^\]]+\] "
                           rb"n:\s*\d+ pts:\s*-?\d+ pts_time:(?P<t>-?[\d.e+-]+)")
 _DECODED_RE = re.compile(rb"Input stream #\d+:\d+ \(video\): \d+ packets read \(\d+ bytes\); "
@@ -223,12 +225,16 @@ def _decode_seek(url, info, seeks, chain, w, h, timeout_s, preroll=0.0):
     whose seek can land after the requested time (MPEG-TS/PS, raw streams).
     """
     unique = np.unique(seeks)
+    # The K decoders run at once: share the cores instead of K x (cores + 1) frame
+    # threads, which on 8K input would hold gigabytes of reference frames.
+    threads = SEEK_THREADS if SEEK_THREADS is not None else max(
+        1, (os.cpu_count() or 1) // len(unique))
     args = [*_common_args()]
     graph = []
     for j, s in enumerate(unique):
         x = max(0.0, s - preroll)
         skip = f"select='gte(t,{s - x - 1e-4:.6f})'," if s - x > 0 else ""
-        args += ["-ss", f"{x:.6f}", "-i", url]
+        args += ["-threads", str(threads), "-ss", f"{x:.6f}", "-i", url]
         graph.append(f"[{j}:{info.stream_index}]{_deinterlace(info)}{skip}trim=end_frame=1,"
                      f"setpts=PTS+{x:.6f}/TB,showinfo@b{j},{chain}[v{j}]")
     labels = "".join(f"[v{j}]" for j in range(len(unique)))
