@@ -56,6 +56,9 @@ def test_manifest_counts_and_splits(prepared):
     assert m["splits"]["train"]["source_ids"] == ["testsrc2__static"]
     assert m["splits"]["train"]["examples"] == m["splits"]["holdout"]["examples"] == 4
     assert len(glob.glob(os.path.join(out, "train", "data-*-of-00002.tfrecord"))) == 2
+    from beam_pipelines import prepare
+
+    assert prepare.verify(out) == {"train": 4, "holdout": 4}
 
 
 def test_records_parse_back_with_shapes_dtypes_labels(prepared):
