@@ -12,7 +12,8 @@ empty description and no text loss).
   the source content name, its motion, the CRF, and the measured blockiness/blur and
   pseudo-MOS. Same row in, same text out.
 - `FirstOf(a, b, ...)`: the first annotator that returns text.
-- `get(name)`: "catalog" | "generated" | "auto" (catalog column, else generated).
+- `get(name)`: "catalog" | "generated" | "none" | "auto" (catalog column, else
+  generated sentences where the content is known, else none).
 """
 from __future__ import annotations
 
@@ -122,10 +123,22 @@ class GeneratedDescriber(Describer):
 
     name = "generated"
 
-    def describe(self, row: dict) -> str:
+    def __init__(self, known_content_only: bool = False):
+        # True: rows whose content is neither a `content` column value nor a known
+        # sample name (e.g. real videos with opaque ids) get no description.
+        self.known_content_only = known_content_only
+
+    @staticmethod
+    def _content_motion(row: dict) -> tuple[str, str]:
         parts = str(row.get("source_id") or row.get("video_id") or "").split("__")
         content = str(row.get("content") or parts[0] or "unknown")
         motion = str(row.get("motion") or (parts[1] if len(parts) > 1 else ""))
+        return content, motion
+
+    def describe(self, row: dict) -> str | None:
+        content, motion = self._content_motion(row)
+        if self.known_content_only and not row.get("content") and content not in _CONTENT:
+            return None
         phrase, style = _CONTENT.get(content, (content.replace("_", " "), _PHOTO))
         if style == _PHOTO:
             style = next((v for k, v in _MOTION_STYLE.items() if motion.startswith(k)), style)
@@ -173,13 +186,15 @@ class FirstOf(Describer):
 
 
 def get(name: str) -> Describer:
-    """"catalog" | "generated" | "auto" (catalog column first, else generated) | "none"."""
+    """"catalog" | "generated" | "none" | "auto": the catalog column, else generated
+    sentences for generated content (a `content` column or a known sample name), else
+    no description (real videos without one)."""
     if name == "catalog":
         return CatalogDescriptions()
     if name == "generated":
         return GeneratedDescriber()
     if name == "auto":
-        return FirstOf(CatalogDescriptions(), GeneratedDescriber())
+        return FirstOf(CatalogDescriptions(), GeneratedDescriber(known_content_only=True))
     if name == "none":
         return FirstOf()
     raise ValueError(f"unknown describer {name!r}")

@@ -43,6 +43,9 @@ def test_catalog_descriptions_and_auto_chain():
     assert auto.describe(dict(ROW, description="Given text.")) == "Given text."
     assert auto.describe(dict(ROW, description=None)) == describer.GeneratedDescriber().describe(ROW)
     assert describer.get("none").describe(ROW) is None
+    # real videos with opaque ids and no description: auto writes nothing
+    assert auto.describe({"video_id": "ia-batch1_0042", "crf": None}) is None
+    assert auto.describe({"video_id": "x", "content": "my beach", "crf": 23})
 
 
 def test_non_finite_measurements_are_ignored():
