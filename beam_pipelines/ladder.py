@@ -225,7 +225,7 @@ class _Stats(beam.CombineFn):
   """Ladder-level counts for ladder_stats.json."""
 
   def create_accumulator(self):
-    return {"sources": set(), "renditions": 0, "originals": 0, "order_fixes": 0,
+    return {"sources": set(), "renditions": 0, "originals": 0,
             "sources_with_fixes": set()}
 
   def add_input(self, acc, row):
