@@ -93,7 +93,8 @@ class DecodeKeyframes(beam.DoFn):
     patch_mask float32[K, M] (model.preprocessor.frame_inputs of one video).
     meta: catalog fields + frame_times_s, width, height, duration_s, fps, codec.
 
-    MediaErrors (they carry .stage: read/probe/decode) fail at once; any other exception
+    MediaErrors (they carry .stage: read/probe/decode) fail at once, except Unreadable on
+    gs:// (a network read); any other exception
     (an OSError on a flaky mount, a dropped gs:// connection) is retried up to
     `max_attempts` times with a short back-off, then becomes a failure row whose
     `attempts` says how many tries were made. Preprocessing errors fail at once at
@@ -141,7 +142,9 @@ class DecodeKeyframes(beam.DoFn):
                     path, self._k, max_side=self._max_side, timeout_s=self._timeout_s
                 ), None
         except errors.MediaError as e:
-            return None, (getattr(e, "stage", stage), e, False)
+            # Unreadable gs:// objects are worth another try (network); local ones not.
+            retry = isinstance(e, errors.Unreadable) and str(uri).startswith("gs://")
+            return None, (getattr(e, "stage", stage), e, retry)
         except Exception as e:  # anything else is treated as transient
             return None, (stage, e, True)
 

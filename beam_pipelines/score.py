@@ -36,6 +36,10 @@ TABLE_NAMES = ("scores", "failures", "flip_rate")
 BIGQUERY_METHODS = ("STREAMING_INSERTS", "FILE_LOADS")
 
 
+class ConfigError(ValueError):
+    """Flags that cannot work together (reported before the pipeline starts)."""
+
+
 class ScoreOptions(PipelineOptions):
     """Options of the scoring pipeline (Beam's own options are accepted too)."""
 
@@ -68,7 +72,8 @@ class ScoreOptions(PipelineOptions):
             "--num_keyframes",
             type=int,
             default=None,
-            help="Key frames per video (default: the model's num_keyframes).",
+            help="Key frames per video K; the model fixes K, so this only checks it "
+            "(default: the model's num_keyframes).",
         )
         parser.add_argument(
             "--max_batch_size",
@@ -228,6 +233,10 @@ def model_preprocessing(preset):
 def build(p, opts):
     """Adds the scoring pipeline to `p`; returns {table name: PCollection of rows}."""
     frame_inputs, default_k, default_side = model_preprocessing(opts.model)
+    if opts.num_keyframes and opts.num_keyframes != default_k:
+        # The backbone reshapes by its own K: other K values would mix videos up.
+        raise ConfigError(f"--num_keyframes {opts.num_keyframes} does not match model "
+                          f"{opts.model!r}, which uses K = {default_k}")
     batch_size = opts.describe_batch_size if opts.describe else opts.max_batch_size
     handler = KeyedModelHandler(
         inference.KerasCPLLMHandler(
@@ -242,7 +251,7 @@ def build(p, opts):
     decoded = cat.entries | "DecodeKeyframes" >> beam.ParDo(
         dofns.DecodeKeyframes(
             frame_inputs,
-            opts.num_keyframes or default_k,
+            default_k,
             max_side=opts.max_side or default_side,
             timeout_s=opts.decode_timeout_s,
             max_attempts=opts.max_attempts,
@@ -354,14 +363,13 @@ def run(argv=None, test_pipeline=None):
     options = PipelineOptions(argv)
     options.view_as(SetupOptions).save_main_session = False
     opts = options.view_as(ScoreOptions)
-    clear_previous_outputs(opts.output_dir)
-
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
-    tables = build(p, opts)
+    tables = build(p, opts)  # flag errors surface here, before anything is deleted
     for name, pcoll in tables.items():
         _write_parquet(pcoll, opts.output_dir, name)
         if opts.bigquery_dataset:
             _write_bigquery(pcoll, opts, name)
+    clear_previous_outputs(opts.output_dir)
     result = p.run()
     result.wait_until_finish()
     summary = summarize(opts.output_dir)
@@ -375,7 +383,7 @@ def main(argv=None):
     logging.getLogger("cpllm").setLevel(logging.INFO)
     try:
         run(argv)
-    except catalog.CatalogError as e:
+    except (catalog.CatalogError, ConfigError) as e:
         print(f"[score] error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -1,5 +1,6 @@
 """DecodeKeyframes and the Keras model handler on real clips (TestPipeline + assert_that)."""
 import contextlib
+import math
 import time
 
 import apache_beam as beam
@@ -154,3 +155,12 @@ def test_default_reader_is_a_context_manager(ladder_rows):
     with contextlib.ExitStack() as stack:
         path = stack.enter_context(dofns.default_reader(ladder_rows[0]["uri"]))
         assert path == ladder_rows[0]["uri"]
+
+
+def test_handler_describe_returns_text(handler_and_model, examples):
+    _, model = handler_and_model
+    handler = inference.KerasCPLLMHandler(PRESET, max_batch_size=2, describe=True,
+                                          max_new_tokens=8)
+    (result,) = handler.run_inference(examples[:1], model)
+    assert isinstance(result.inference["description"], str)
+    assert math.isfinite(result.inference["score"])

@@ -186,3 +186,14 @@ def test_cli_rejects_a_catalog_that_is_not_a_table(tmp_path, capsys):
     assert score.main(["--catalog", str(bad), "--output_dir", str(tmp_path / "o")]) == 2
     assert "not valid Parquet" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_rejects_num_keyframes_the_model_cannot_take(tmp_path, capsys, ladder_rows):
+    catalog_path = write_csv(tmp_path / "c.csv", ladder_rows[:1])
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "scores-00000-of-00001.parquet").write_bytes(b"earlier run")
+    argv = ["--catalog", catalog_path, "--output_dir", str(out), "--num_keyframes", "4"]
+    assert score.main(argv) == 2
+    assert "uses K = 8" in capsys.readouterr().err
+    assert (out / "scores-00000-of-00001.parquet").exists()  # nothing deleted
