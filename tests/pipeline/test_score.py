@@ -65,6 +65,14 @@ def runs(tmp_path_factory, corpus):
         result["scores1"] = score.table_rows(out, "scores")
         result["failures1"] = score.table_rows(out, "failures")
         result["files1"] = sorted(os.listdir(out))
+        # What an interrupted run can leave behind: Beam temp files and a stray shard.
+        os.makedirs(os.path.join(out, "beam-temp-scores-0123abcd"))
+        with open(os.path.join(out, "beam-temp-scores-0123abcd", "x.parquet"), "wb") as f:
+            f.write(b"partial")
+        with open(os.path.join(out, "scores-00007-of-00009.parquet"), "wb") as f:
+            f.write(b"stale shard of an interrupted run")
+        with open(os.path.join(out, "notes.txt"), "w") as f:
+            f.write("not ours: must survive a re-run")
         result["summary2"] = score.run(argv + ["--direct_running_mode=multi_processing",
                                                "--direct_num_workers=2"])
         result["scores2"] = score.table_rows(out, "scores")
@@ -165,9 +173,12 @@ def test_rerun_same_dir_has_no_duplicates_and_bit_identical_scores(runs):
 def test_nothing_written_outside_the_output_dir(runs):
     assert not runs["media_changed"]
     assert runs["tmp_left"] == []
-    # Only finalized table shards in the output dir (no Beam temp dirs left).
+    # Only finalized table shards in the output dir (no Beam temp dirs, no stale shard),
+    # and files that are not ours are left alone.
+    leftovers = set(os.listdir(runs["out"])) - {"notes.txt"}
     assert all(f.endswith(".parquet") and f.split("-")[0] in score.TABLE_NAMES
-               for f in os.listdir(runs["out"]))
+               for f in leftovers)
+    assert "notes.txt" in os.listdir(runs["out"])
 
 
 def test_cli_help_explains_every_flag():
