@@ -65,7 +65,8 @@ def _stateless_jit(fn, variables):
     """Compiles fn(inputs) reading `variables`; returns a callable with a trace counter.
 
     JAX: `jax.jit` with the variables' values passed as arguments (the jit cache keys on
-    input shapes, so each batch shape compiles once). TensorFlow: `tf.function` with XLA.
+    input shapes, so each batch shape compiles once). TensorFlow: `tf.function` (graph
+    mode; XLA off so that CPU matmuls use oneDNN).
     """
     backend = keras.config.backend()
     counter = {"traces": 0}
@@ -85,13 +86,16 @@ def _stateless_jit(fn, variables):
         def call(inputs):
             return compiled(inputs, [v.value for v in variables])
 
+        call.jitted = compiled
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        call = tf.function(traced, jit_compile=True)
+        # Graph mode without XLA: on CPU this keeps oneDNN's (AMX) kernels.
+        call = tf.function(traced, jit_compile=False, reduce_retracing=False)
     else:
         call = traced
     call.counter = counter
+    call.variables = variables
     return call
 
 
