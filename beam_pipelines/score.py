@@ -20,7 +20,9 @@ finalizes it (temporary file, then rename). See docs/PIPELINE.md.
 """
 import argparse
 import collections
+import contextlib
 import logging
+import os
 import sys
 
 import apache_beam as beam
@@ -171,14 +173,23 @@ def clear_previous_outputs(output_dir):
     """Deletes earlier shards (and leftover Beam temp dirs) of our three tables."""
     if not FileSystems.exists(output_dir):
         FileSystems.mkdirs(output_dir)
-    stale = []
+
+    def matches(pattern):
+        match = FileSystems.match([FileSystems.join(output_dir, pattern)])[0]
+        return [m.path for m in match.metadata_list]
+
+    shards, temp_files = [], []
     for name in TABLE_NAMES:
-        for pattern in (f"{name}-*.parquet", f"beam-temp-{name}-*"):
-            match = FileSystems.match([FileSystems.join(output_dir, pattern)])[0]
-            stale.extend(m.path for m in match.metadata_list)
-    if stale:
-        _LOG.info("replacing %d earlier output files in %s", len(stale), output_dir)
-        FileSystems.delete(sorted(set(stale)))
+        shards += matches(f"{name}-*.parquet")
+        temp_files += matches(f"beam-temp-{name}-*/*")
+    if shards or temp_files:
+        _LOG.info("replacing %d earlier output files in %s", len(shards + temp_files),
+                  output_dir)
+        FileSystems.delete(sorted(set(shards + temp_files)))
+    # Local temp directories are left empty now; object stores have no directories.
+    for temp_dir in sorted({os.path.dirname(p) for p in temp_files if "://" not in p}):
+        with contextlib.suppress(OSError):
+            os.rmdir(temp_dir)
 
 
 def _write_parquet(pcoll, output_dir, name):
@@ -196,7 +207,7 @@ def _is_local_path(path):
 def _write_bigquery(pcoll, opts, name):
     dataset = opts.bigquery_dataset
     if ":" not in dataset:
-        raise ValueError(f"--bigquery_dataset must be PROJECT:DATASET, got {dataset!r}")
+        raise ConfigError(f"--bigquery_dataset must be PROJECT:DATASET, got {dataset!r}")
     method = opts.bigquery_method
     file_loads = method == "FILE_LOADS"
     return (
