@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import time
+import typing
 
 import apache_beam as beam
 import numpy as np
@@ -51,7 +52,7 @@ class FrameInputs:
     process. `num_keyframes` overrides the preset's K.
     """
 
-    _CACHE = {}
+    _CACHE: typing.ClassVar[dict] = {}
 
     def __init__(self, preset, num_keyframes=None):
         self.preset = str(preset)
@@ -145,7 +146,7 @@ class DecodeKeyframes(beam.DoFn):
             # Unreadable gs:// objects are worth another try (network); local ones not.
             retry = isinstance(e, errors.Unreadable) and str(uri).startswith("gs://")
             return None, (getattr(e, "stage", stage), e, retry)
-        except Exception as e:  # anything else is treated as transient
+        except Exception as e:  # noqa: BLE001 - anything else is treated as transient
             return None, (stage, e, True)
 
     def process(self, entry):
@@ -170,7 +171,7 @@ class DecodeKeyframes(beam.DoFn):
             return
         try:
             inputs = self._frame_inputs(keyframes.frames)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - dead letter: any error is a failure row
             yield self._fail(video_id, uri, "preprocess", e, attempt)
             return
         self.decode_ms.update(int(1000 * (time.monotonic() - start)))
@@ -253,7 +254,7 @@ class ToScoreRow(beam.DoFn):
             "fps": meta["fps"],
             "codec": meta["codec"],
             "model_id": result.model_id,
-            "scored_at": datetime.datetime.now(datetime.timezone.utc),
+            "scored_at": datetime.datetime.now(datetime.UTC),
         }
 
 

@@ -109,7 +109,7 @@ class KerasCPLLMHandler(ModelHandler):
         Metrics.distribution("cpllm.pipeline", "batch_size").update(len(batch))
         try:
             outputs = self._predict(batch, model)
-        except Exception as batch_error:  # isolate the bad video(s)
+        except Exception as batch_error:  # noqa: BLE001 - isolate the bad video(s)
             if len(batch) == 1:
                 outputs = [
                     {

@@ -324,7 +324,7 @@ def pipeline_metrics(result):
     out = {}
     try:
         queried = result.metrics().query()
-    except Exception as e:  # a runner without metrics support must not fail the run
+    except Exception as e:  # noqa: BLE001 - a runner without metrics must not fail the run
         _LOG.warning("metrics unavailable: %s", e)
         return out
     for counter in queried.get("counters", []):

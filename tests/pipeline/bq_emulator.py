@@ -33,8 +33,8 @@ def bigquery_emulator(monkeypatch):
     from apache_beam.io.gcp import bigquery_tools
     from apache_beam.io.gcp.internal.clients import bigquery as apitools_bq
     from bqemulator.config import Settings
-    from bqemulator.storage import engine
     from bqemulator.server import EmulatorServer
+    from bqemulator.storage import engine
 
     monkeypatch.setattr(engine.DuckDBEngine, "_load_spatial", lambda self: None)
     monkeypatch.setattr(engine.DuckDBEngine, "_load_format_extensions", lambda self: None)

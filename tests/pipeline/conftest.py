@@ -44,7 +44,8 @@ def bad_inputs(tmp_path_factory, ladder_rows):
                     "sine=frequency=440:duration=1", "-c:a", "aac", "-y", str(audio)],
                    timeout_s=60, check=True)
     truncated = d / "truncated.mp4"  # moov atom at the end, cut off
-    data = open(good, "rb").read()
+    with open(good, "rb") as f:
+        data = f.read()
     truncated.write_bytes(data[: len(data) // 3] if data.find(b"moov") > len(data) // 3
                           else data[len(data) // 2:])
     spaced = d / "it's a $(touch pwned) -clip.mp4"

@@ -79,7 +79,7 @@ def test_gs_catalog_and_videos_scored_and_tables_written_to_gs(cloud_run):
     ladder = cloud_run["ladder"]
     assert sorted(r["video_id"] for r in tables["scores"]) == sorted(
         [ladder[0]["video_id"], ladder[1]["video_id"], "relative"])
-    rel = [r for r in tables["scores"] if r["video_id"] == "relative"][0]
+    rel = next(r for r in tables["scores"] if r["video_id"] == "relative")
     assert rel["uri"] == f"gs://{BUCKET}/videos/" + os.path.basename(ladder[2]["uri"])
     assert all(math.isfinite(r["score"]) for r in tables["scores"])
     (gone,) = tables["failures"]

@@ -76,7 +76,7 @@ def test_media_errors_are_not_retried_and_keep_their_stage(tmp_path, ladder_rows
     missing = {"video_id": "m", "uri": str(tmp_path / "missing.mp4")}
     text = tmp_path / "notes.mp4"
     text.write_text("hello, I am not a video\n" * 20)
-    p, decoded, failures = _decode(
+    p, _, failures = _decode(
         [_entry(missing), _entry({"video_id": "t", "uri": str(text)})], reader=reader)
     assert_that(failures | beam.Map(lambda f: (f["video_id"], f["stage"], f["attempts"])),
                 equal_to([("m", "read", 1), ("t", "probe", 1)]))
@@ -86,7 +86,7 @@ def test_media_errors_are_not_retried_and_keep_their_stage(tmp_path, ladder_rows
 def test_hanging_decode_is_killed_by_its_timeout(ladder_rows):
     entry = _entry(ladder_rows[0])
     start = time.monotonic()
-    p, decoded, failures = _decode([entry], timeout_s=0.001)
+    p, _, failures = _decode([entry], timeout_s=0.001)
     assert_that(failures | beam.Map(lambda f: (f["stage"], f["error_type"])),
                 equal_to([("decode", "DecodeTimeout")]))
     p.run().wait_until_finish()
