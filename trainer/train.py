@@ -168,6 +168,14 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
                  "%d devices", len(train), len(schedule.groups),
                  len(held_out) if held_out is not None else 0, schedule.num_pairs, n_dev)
 
+    if config.model.get("init_score_bias_to_label_mean"):
+        # Start the score head at the labels' mean (a fresh head starts at the preset's
+        # `score_bias`): Adam moves a bias by ~lr per step, so a 30-point offset would
+        # otherwise cost hundreds of steps.
+        labels = train.label[np.isfinite(train.label)]
+        if labels.size:
+            bias = backbone.score_output.bias
+            bias.assign(np.full(bias.shape, labels.mean(), "float32"))
     optimizer = make_optimizer(config)
     state = train_step.initial_state(backbone, optimizer)
     step = checkpoint.latest_step(workdir) or 0

@@ -11,6 +11,7 @@ y = label / label_scale:
   ranking    = losses.ranking_loss(s[0:2P:2], s[1:2P:2], pair_order, margin)
   regression = losses.regression_loss(s, y, regression_mask)
   text       = losses.text_loss(logits of the text positions, token_ids, response_mask)
+               (on the last `loss.text_videos` videos only, if set)
   total      = w_rank * ranking + w_reg * regression + w_text * text
 """
 from __future__ import annotations
@@ -61,6 +62,7 @@ def make_loss_fn(model, loss_config, num_pairs: int):
     """
     backbone = model.backbone
     scale = float(loss_config.label_scale)
+    text_videos = loss_config.get("text_videos")
 
     def loss_fn(trainable, non_trainable, batch):
         inputs = {k: batch[k] for k in MODEL_INPUT_KEYS}
@@ -68,8 +70,17 @@ def make_loss_fn(model, loss_config, num_pairs: int):
         inputs["response_mask"] = ops.cast(inputs["response_mask"], "int32")
         with keras.StatelessScope(
                 state_mapping=_mapping(backbone, trainable, non_trainable)) as scope:
-            out = model(inputs, training=True)
-        logits = out["logits"]
+            if text_videos:
+                # Scores for the whole batch without the decoder; the text loss on the
+                # last `text_videos` videos only (an unbiased sample of the same loss at
+                # a fraction of the decoder's cost, which dominates a tiny model's step).
+                vision = {k: inputs[k] for k in MODEL_INPUT_KEYS[:3]}
+                out = model(vision, training=True)
+                text_in = {k: v[-text_videos:] for k, v in inputs.items()}
+                logits = model(text_in, training=True)["logits"]
+            else:
+                out = model(inputs, training=True)
+                logits = out["logits"]
         new_non_trainable = []
         for v, old in zip(backbone.non_trainable_variables, non_trainable):
             value = scope.get_current_value(v)
@@ -85,7 +96,9 @@ def make_loss_fn(model, loss_config, num_pairs: int):
         reg = losses.regression_loss(s, y, batch["regression_mask"])
         answer = ops.logical_and(ops.cast(batch["response_mask"], "bool"),
                                  ops.cast(batch["padding_mask"], "bool"))
-        text = losses.text_loss(logits, inputs["token_ids"], answer)
+        if text_videos:
+            answer = answer[-text_videos:]
+        text = losses.text_loss(logits, inputs["token_ids"][-logits.shape[0]:], answer)
         total = (loss_config.ranking_weight * rank + loss_config.regression_weight * reg
                  + loss_config.text_weight * text)
         parts = {"loss": total, "ranking_loss": rank, "regression_loss": reg,

@@ -14,6 +14,7 @@ def get_config() -> ConfigDict:
     c.model = ConfigDict(
         preset="cpllm_paper",  # or a local/gs:// directory assembled from the 3 presets
         reinitialize=False,    # keep the pretrained SigLIP / VideoPrism / Gemma weights
+        init_score_bias_to_label_mean=True,  # the score head is new: start at mean MOS
         num_keyframes=8,       # K (paper: per dataset, lost): 8 for LSVQ-length clips
         image_size=224,        # S: siglip_so400m_patch14_224 (448 also fits)
         low_level_fit=1152,    # L (paper: lost): 4x4 grid of P=288 on a 16:9 1080p frame
@@ -44,6 +45,7 @@ def get_config() -> ConfigDict:
         ranking_margin=0.0,    # the paper's hinge as printed (relu(-sign * diff))
         label_scale=10.0,
         regression_targets="originals",  # eq. 2: MOS of original videos only
+        text_videos=None,      # text loss on every video of the batch
     )
 
     # Paper: Adam; lr, epochs, batch lost. 1e-4 is the usual LoRA/ViT fine-tuning rate;
