@@ -26,6 +26,11 @@ _CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")
 _IMAGE_FORMAT = re.compile(r"^(image2|\w+_pipe)$")
 # Text "video": ffmpeg renders any text file as ANSI art (tty demuxer) and the like.
 _TEXT_FORMATS = ("tty", "bin", "xbin", "adf", "idf")
+# Playlists and reference files: ffmpeg follows them to other files (a local .m3u8, an
+# "ffconcat" script under any name, a DASH manifest, ...) even with the protocol
+# whitelist, since those are "file:" too. Inputs are untrusted: refused.
+_REFERENCE_FORMATS = ("hls", "concat", "dash", "imf", "webm_dash_manifest", "sdp", "rtsp",
+                      "avisynth", "vapoursynth")
 
 _INPUT_RE = re.compile(r"^Input #0, (?P<fmt>\S+), from ", re.MULTILINE)
 _DURATION_RE = re.compile(
@@ -135,6 +140,10 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
         raise errors.NotAVideo(f"{uri!r} is a still image ({fmt}), not a video", uri=uri)
     if fmt in _TEXT_FORMATS:
         raise errors.NotAVideo(f"{uri!r} is text ({fmt} demuxer), not a video", uri=uri)
+    if fmt in _REFERENCE_FORMATS:
+        raise errors.NotAVideo(f"{uri!r} is a playlist or reference file ({fmt}) that "
+                               "refers to other files; only self-contained videos are read",
+                               uri=uri)
 
     streams = list(_STREAM_RE.finditer(text))
     video = None
