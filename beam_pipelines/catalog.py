@@ -199,9 +199,28 @@ def resolve_uri(uri, catalog_path):
     return os.path.join(os.path.dirname(os.path.abspath(catalog_path)), uri)
 
 
+def _check_unicode(row):
+    """JSON can spell lone surrogates ("\\udce9", how Python writes a non-UTF-8 file
+    name); no table, Beam coder or BigQuery can carry them, so the row is refused."""
+    for name in REQUIRED + OPTIONAL:
+        value = row.get(name)
+        if isinstance(value, str) and not _is_utf8(value):
+            raise RowError(f"{name} {value!r} is not valid Unicode (lone surrogates, e.g. "
+                           "a file name that is not UTF-8); catalogs must be UTF-8 text")
+
+
+def _is_utf8(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def normalize_row(raw, catalog_path):
     """A raw row -> clean entry dict; raises RowError if malformed."""
     row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+    _check_unicode(row)
     video_id = _text(row.get("video_id"))
     uri = _text(row.get("uri"))
     if video_id is None:
@@ -221,7 +240,8 @@ def normalize_row(raw, catalog_path):
 def _raw_field(raw, name):
     for k, v in raw.items():
         if k is not None and str(k).strip().lower() == name:
-            return _text(v)
+            text = _text(v)
+            return text if text is None or _is_utf8(text) else ascii(text)[1:-1]
     return None
 
 
