@@ -118,6 +118,8 @@ def main(argv=None):
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(),
                                                         "cpllm_bench_pipeline"))
     parser.add_argument("--model", default="cpllm_tiny")
+    parser.add_argument("--scaling_copies", type=int, default=1,
+                        help="scaling catalog = the 40 videos listed this many times")
     parser.add_argument("--standalone", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.standalone:
@@ -143,12 +145,15 @@ def main(argv=None):
         print(p_out.strip().splitlines()[-2:])
 
     if "scaling" in what:
-        w1, _, _ = pipeline(cat40, out, args.model, ["--direct_running_mode=multi_processing",
-                                                     "--direct_num_workers=1"])
-        w2, _, _ = pipeline(cat40, out, args.model, ["--direct_running_mode=multi_processing",
-                                                     "--direct_num_workers=2"])
-        name = "scaling: throughput 2 workers / 1 worker (multi_processing, 40 videos)"
-        results.append((name, 40 / w2, 40 / w1, "≥ 1.6",
+        n = 40 * args.scaling_copies
+        cat = write_catalog(os.path.join(args.cache, f"catalog{n}.csv"),
+                            replicate(rows, args.scaling_copies))
+        w1, _, _ = pipeline(cat, out, args.model, ["--direct_running_mode=multi_processing",
+                                                   "--direct_num_workers=1"])
+        w2, _, _ = pipeline(cat, out, args.model, ["--direct_running_mode=multi_processing",
+                                                   "--direct_num_workers=2"])
+        name = f"scaling: throughput 2 workers / 1 worker (multi_processing, {n} videos)"
+        results.append((name, n / w2, n / w1, "≥ 1.6",
                         f"wall {w1:.1f} s with 1 worker, {w2:.1f} s with 2"))
 
     if "memory_count" in what:
