@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 
@@ -60,6 +61,9 @@ def check_local_file(path: str, uri: str | None = None) -> str:
         raise errors.Unreadable(f"cannot stat {path!r}: {e.strerror}", uri=uri) from e
     if os.path.isdir(path):
         raise errors.Unreadable(f"is a directory: {path!r}", uri=uri)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device could block or never end
+        raise errors.Unreadable(f"not a regular file (pipe, device or socket): {path!r}",
+                                uri=uri)
     if st.st_size == 0:
         raise errors.EmptyFile(f"zero-byte file: {path!r}", uri=uri)
     try:
