@@ -85,10 +85,10 @@ def corpus(tmp_path_factory, listener):
     add("image_png", str(d / "still.png"), ("probe", "NotAVideo"))
     add("missing_path", str(d / "does_not_exist.mp4"), ("read", "VideoNotFound"))
     # Inputs that never end: a named pipe nobody writes, an endless device. Refused
-    # before anything opens them (size 0), so they cannot hang a worker.
+    # before anything opens them (not regular files), so they cannot hang a worker.
     os.mkfifo(d / "fifo.mp4")
-    add("fifo_never_written", str(d / "fifo.mp4"), ("read", "EmptyFile"))
-    add("dev_zero", "/dev/zero", ("read", "EmptyFile"))
+    add("fifo_never_written", str(d / "fifo.mp4"), ("read", "Unreadable"))
+    add("dev_zero", "/dev/zero", ("read", "Unreadable"))
     os.remove(plain)
 
     # Unusual but valid videos: all must score.

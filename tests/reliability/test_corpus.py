@@ -75,6 +75,7 @@ def test_failure_messages_are_for_people(corpus_run):
     assert "no such object" in by_id["gs_missing_object"]
     assert "already appears in catalog row" in by_id["good"]  # the duplicate
     assert "not valid Unicode" in by_id["name_not_utf8"]
+    assert "not a regular file" in by_id["fifo_never_written"]
 
 
 def test_scores_are_finite_and_frame_times_within_the_duration(corpus_run):
