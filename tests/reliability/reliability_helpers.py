@@ -27,3 +27,18 @@ def tree(root):
             st = os.lstat(p)
             out[os.path.relpath(p, root)] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+class DieOnce:
+    """A DoFn body (used by test_worker_death.py) whose worker process exits hard on
+    element `victim` the first time: the flag file records that it happened."""
+
+    def __init__(self, flag, victim):
+        self.flag, self.victim = str(flag), victim
+
+    def __call__(self, x):
+        if x == self.victim and not os.path.exists(self.flag):
+            with open(self.flag, "w"):
+                pass
+            os._exit(1)  # no cleanup, no exception: the process is gone
+        return x
