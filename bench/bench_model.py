@@ -18,8 +18,7 @@ import subprocess
 import sys
 import time
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 flags.DEFINE_list("parts", ["tiny", "paper"], "Which benchmarks to run.")
 flags.DEFINE_bool("tf", False, "Also run the paper score path under TensorFlow.")
@@ -105,8 +104,8 @@ def _paper_score_model(dtype):
     from cpllm_model import paper
     from cpllm_model.backbone import CPLLMBackbone
     from cpllm_model.cpllm import CPLLM
-    from cpllm_model.presets import tiny_tokenizer
     from cpllm_model.preprocessor import CPLLMPreprocessor
+    from cpllm_model.presets import tiny_tokenizer
 
     keras.utils.set_random_seed(0)
     high = SigLIPVisionEncoder(**paper.SIGLIP_SO400M_224, dtype=dtype)
@@ -131,7 +130,7 @@ def bench_paper(repeats):
     for dtype in ("float32", "bfloat16"):
         model = _paper_score_model(dtype)
         x = _videos(model, 1, seed=1)
-        seconds = _timeit(lambda: model.score(x), repeats)
+        seconds = _timeit(lambda m=model, x=x: m.score(x), repeats)
         scores[dtype] = model.score(x)["score"]
         flops = None
         if backend == "jax":
@@ -153,7 +152,7 @@ def bench_paper(repeats):
         if flops:
             out[f"{dtype}_achieved_gflops"] = flops / seconds / 1e9
             out[f"{dtype}_fraction_of_matmul"] = flops / seconds / 1e9 / rate
-        del model
+        model = None  # free before building the next dtype
     out["bf16_vs_fp32_max_abs_score_diff"] = float(
         np.max(np.abs(scores["bfloat16"].astype("float64") - scores["float32"])))
     return out

@@ -10,8 +10,8 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow is only used for text ops and tf.data
 
-from cpllm_model.backbone import CPLLMBackbone  # noqa: E402
-from cpllm_model.cpllm import CPLLM  # noqa: E402
-from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer  # noqa: E402
+from cpllm_model.backbone import CPLLMBackbone
+from cpllm_model.cpllm import CPLLM
+from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer
 
 __all__ = ["CPLLM", "CPLLMBackbone", "CPLLMPreprocessor", "CPLLMTokenizer"]

@@ -62,7 +62,7 @@ def _siglip_vision(preset, load_weights, dtype):
     if isinstance(model, SigLIPBackbone):
         model = model.vision_encoder
     if not isinstance(model, SigLIPVisionEncoder):
-        raise ValueError(f"{preset!r} is not a SigLIP preset (got {type(model).__name__})")
+        raise TypeError(f"{preset!r} is not a SigLIP preset (got {type(model).__name__})")
     return model
 
 
@@ -83,7 +83,7 @@ def assemble(
     high = _siglip_vision(siglip, load_weights, dtype)
     low = _load(videoprism, load_weights, dtype)
     if not isinstance(low, VideoPrismBackbone):
-        raise ValueError(f"{videoprism!r} is not a VideoPrism preset")
+        raise TypeError(f"{videoprism!r} is not a VideoPrism preset")
     if isinstance(gemma, keras.Model):
         gemma_model, tokenizer = gemma, None
     else:
@@ -91,7 +91,7 @@ def assemble(
                                                 dtype=dtype)
         tokenizer = GemmaTokenizer.from_preset(gemma)
     if not isinstance(gemma_model, GemmaBackbone):
-        raise ValueError(f"{gemma!r} is not a Gemma preset")
+        raise TypeError(f"{gemma!r} is not a Gemma preset")
     tokenizer = CPLLMTokenizer(proto=tokenizer.proto) if tokenizer is not None else None
 
     backbone = CPLLMBackbone(

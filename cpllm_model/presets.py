@@ -13,8 +13,7 @@ Writing the untrained bundled preset (seed fixed; the trainer later overwrites i
 import os
 
 import keras
-from absl import app
-from absl import flags
+from absl import app, flags
 from keras_hub.models import SigLIPVisionEncoder, VideoPrismBackbone
 
 from cpllm_model import tokenizer_corpus

@@ -27,7 +27,7 @@ def compare_prompt():
 
 def compare_answer(score_a, score_b):
     """The target answer of a pairwise example, e.g. 'Video A is better. Score A: 71. Score B: 45.'"""
-    a, b = int(round(float(score_a))), int(round(float(score_b)))
+    a, b = round(float(score_a)), round(float(score_b))
     better = "A" if a >= b else "B"
     return f"Video {better} is better. Score A: {a}. Score B: {b}."
 

@@ -12,8 +12,7 @@ import itertools
 import os
 import random
 
-from absl import app
-from absl import flags
+from absl import app, flags
 
 from cpllm_model import prompts
 
@@ -72,7 +71,7 @@ def sentences(seed=0, n_random=6000):
     for score in range(101):
         yield f"The quality score is {score}."
         yield f"Quality: {score} out of 100, {_level(score)}."
-    for crf in range(0, 52):
+    for crf in range(52):
         yield f"Encoded with H.264 at CRF {crf}."
         yield f"The HEVC encode uses CRF {crf}."
     for a, b in itertools.product(range(0, 101, 7), range(3, 101, 9)):

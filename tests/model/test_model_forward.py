@@ -66,7 +66,7 @@ def test_prefix_lm_attention_mask(tiny_model):
     response = np.array([[0, 0, 0, 1, 1]])
     x = np.zeros((1, v + t, 4), "float32")
     mask = np.asarray(block._compute_attention_mask(x, padding, None, 0, response))[0]
-    for i in range(0, v + 3):
+    for i in range(v + 3):
         assert mask[i, : v + 3].all() and not mask[i, v + 3 :].any()
     for i in range(v + 3, v + t):
         assert mask[i, : i + 1].all() and not mask[i, i + 1 :].any()

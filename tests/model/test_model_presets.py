@@ -70,8 +70,12 @@ def test_lambda_in_preset_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def keras_hub_presets(tmp_path_factory):
     """Tiny SigLIP / VideoPrism / Gemma presets saved with keras-hub's save_to_preset."""
-    from keras_hub.models import (GemmaBackbone, GemmaTokenizer, SigLIPVisionEncoder,
-                                  VideoPrismBackbone)
+    from keras_hub.models import (
+        GemmaBackbone,
+        GemmaTokenizer,
+        SigLIPVisionEncoder,
+        VideoPrismBackbone,
+    )
 
     from cpllm_model import tokenizer_corpus
 

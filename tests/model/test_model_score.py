@@ -2,7 +2,6 @@
 import numpy as np
 
 
-
 def _take(batch, i):
     return {k: v[i : i + 1] for k, v in batch.items()}
 
@@ -30,9 +29,9 @@ def test_score_independent_of_batch_mates(tiny_model, videos8, make_videos):
     others = make_videos(8, seed=7)
     batch_a = {k: v.copy() for k, v in others.items()}
     batch_b = {k: np.zeros_like(v) for k, v in others.items()}  # zero padding rows
-    for k in batch_a:
-        batch_a[k][0] = target[k][0]
-        batch_b[k][5] = target[k][0]
+    for k, value in target.items():
+        batch_a[k][0] = value[0]
+        batch_b[k][5] = value[0]
     sa = tiny_model.score(batch_a)
     sb = tiny_model.score(batch_b)
     assert sa["score"][0].tobytes() == sb["score"][5].tobytes()
