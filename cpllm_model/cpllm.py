@@ -42,7 +42,7 @@ from keras_hub.models import CausalLM
 from keras_hub.src.samplers.serialization import get as get_sampler
 from keras_hub.src.utils.tensor_utils import any_equal
 
-from cpllm_model import prompts
+from cpllm_model import preset_io, prompts
 from cpllm_model.backbone import PACKAGE, VISION_KEYS, CPLLMBackbone
 from cpllm_model.preprocessor import CPLLMPreprocessor
 
@@ -441,22 +441,19 @@ class CPLLM(CausalLM):
             return paper.cpllm_paper(load_weights=load_weights, **kwargs)
         if preset in BUNDLED_PRESETS:
             preset = os.path.join(PRESET_DIR, preset)
+        if preset_io.is_gcs(preset):
+            with tempfile.TemporaryDirectory() as tmp:
+                return cls.from_preset(preset_io.download_preset(preset, tmp),
+                                       load_weights=load_weights, **kwargs)
         with SafeModeScope(True):
             return super().from_preset(preset, load_weights=load_weights, **kwargs)
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """Saves config.json, weights, task/preprocessor configs and tokenizer assets to a
         local directory or a `gs://` path."""
-        if not str(preset_dir).startswith("gs://"):
+        if not preset_io.is_gcs(preset_dir):
             return super().save_to_preset(preset_dir, max_shard_size=max_shard_size)
-        import tensorflow as tf
-
         with tempfile.TemporaryDirectory() as tmp:
             super().save_to_preset(tmp, max_shard_size=max_shard_size)
-            for root, _, files in os.walk(tmp):
-                for name in files:
-                    src = os.path.join(root, name)
-                    dst = preset_dir.rstrip("/") + "/" + os.path.relpath(src, tmp)
-                    tf.io.gfile.makedirs(os.path.dirname(dst))
-                    tf.io.gfile.copy(src, dst, overwrite=True)
+            preset_io.upload_preset(tmp, preset_dir)
         return None

@@ -147,3 +147,26 @@ def test_paper_parameter_counts():
     assert counts["gemma"] == 2_506_172_416  # gemma_2b_en
     assert abs(counts["videoprism"] - 114e6) / 114e6 < 0.01  # videoprism_public_v1_base
     assert 420e6 < counts["siglip_vision"] < 435e6  # so400m vision tower (~428M)
+
+
+def test_gcs_save_and_load_round_trip(tiny_model, videos8, monkeypatch):
+    """save_to_preset("gs://...") and from_preset("gs://...") against a local GCS
+    emulator (google-cloud-storage honours STORAGE_EMULATOR_HOST)."""
+    from gcp_storage_emulator.server import create_server
+
+    from cpllm_model import CPLLM
+
+    server = create_server("127.0.0.1", 0, in_memory=True, default_bucket="models")
+    server.start()
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST",
+                           f"http://127.0.0.1:{server._api._httpd.server_port}")
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "test")
+        tiny_model.save_to_preset("gs://models/cpllm/tiny")
+        loaded = CPLLM.from_preset("gs://models/cpllm/tiny")
+        with pytest.raises(FileNotFoundError):
+            CPLLM.from_preset("gs://models/cpllm/missing")
+    finally:
+        server.stop()
+    a, b = tiny_model.score(videos8), loaded.score(videos8)
+    assert a["score"].tobytes() == b["score"].tobytes()
