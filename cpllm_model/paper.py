@@ -125,6 +125,16 @@ def assemble(
     return CPLLM(backbone=backbone, preprocessor=preprocessor)
 
 
+def paper_preprocessor(gemma=GEMMA_PRESET, *, num_keyframes=8, image_size=224,
+                       low_level_fit=1152, patch_size=288, max_patches=8,
+                       sequence_length=256):
+    """The preprocessor of `assemble`'s defaults, without building the model."""
+    tokenizer = CPLLMTokenizer(proto=GemmaTokenizer.from_preset(gemma).proto)
+    return CPLLMPreprocessor(tokenizer, num_keyframes=num_keyframes, image_size=image_size,
+                             low_level_fit=low_level_fit, patch_size=patch_size,
+                             max_patches=max_patches, sequence_length=sequence_length)
+
+
 def copy_gemma_weights(gemma, backbone):
     """Copies a GemmaBackbone's embedding, decoder blocks and final norm (exact shapes)."""
     pairs = [(gemma.token_embedding, backbone.token_embedding),

@@ -73,6 +73,29 @@ class CPLLMPreprocessor(Preprocessor):
         self.sequence_length = sequence_length
         self.prompt_bucket = prompt_bucket
 
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """The preprocessor alone (no model weights): "cpllm_tiny", "cpllm_paper", a local
+        directory or `gs://`. Its config is deserialized in Keras safe mode."""
+        import tempfile
+
+        from keras.src.saving.serialization_lib import SafeModeScope
+        from keras_hub.src.utils.preset_utils import get_preset_loader
+
+        from cpllm_model import cpllm, preset_io
+
+        if preset == "cpllm_paper":
+            from cpllm_model import paper
+
+            return paper.paper_preprocessor(**kwargs)
+        if preset in cpllm.BUNDLED_PRESETS:
+            preset = os.path.join(cpllm.PRESET_DIR, preset)
+        if preset_io.is_gcs(preset):
+            with tempfile.TemporaryDirectory() as tmp:
+                return cls.from_preset(preset_io.download_preset(preset, tmp), **kwargs)
+        with SafeModeScope(True):
+            return get_preset_loader(preset).load_preprocessor(cls, **kwargs)
+
     @property
     def image_size(self):
         return self._image_size

@@ -20,6 +20,20 @@ def test_bundled_tiny_preset(tiny_model):
     assert p.tokenizer.vocabulary_size() == tiny_model.backbone.vocabulary_size == 1024
 
 
+def test_preprocessor_alone_from_preset(tiny_model, keras_hub_presets):
+    from cpllm_model import CPLLMPreprocessor, paper
+
+    p = CPLLMPreprocessor.from_preset("cpllm_tiny")
+    assert p.get_config() == tiny_model.preprocessor.get_config()
+    text = "The video shows a cat."
+    assert p.tokenize_description(text)["token_ids"].tolist() == (
+        tiny_model.preprocessor.tokenize_description(text)["token_ids"].tolist())
+    dirs, _ = keras_hub_presets
+    pp = paper.paper_preprocessor(dirs["gemma"])
+    assert (pp.num_keyframes, pp.image_size, pp.patch_size, pp.max_patches) == (
+        8, 224, 288, 8)
+
+
 def test_frame_inputs_on_decoded_video(tiny_model, tmp_path):
     """Real encoded clip -> ffmpeg key frames -> frame_inputs -> score."""
     from beam_pipelines.media import keyframes, samples
