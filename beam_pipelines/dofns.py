@@ -11,7 +11,6 @@
 import datetime
 import logging
 import math
-import os
 import time
 import typing
 
@@ -72,19 +71,13 @@ class FrameInputs:
 
 
 def load_preprocessor(preset):
-    """The CPLLMPreprocessor of a preset name, local directory or gs:// directory."""
-    from cpllm_model import CPLLM, CPLLMPreprocessor
-    from cpllm_model import cpllm as cpllm_lib
+    """The CPLLMPreprocessor of a preset name, local directory or gs:// directory.
 
-    if preset in cpllm_lib.BUNDLED_PRESETS:
-        preset = os.path.join(cpllm_lib.PRESET_DIR, preset)
-    elif preset == "cpllm_paper":  # built in code, not a preset directory
-        return CPLLM.from_preset(preset, load_weights=False).preprocessor
-    from keras_hub.src.utils.preset_utils import get_preset_loader
+    Loads the preprocessor alone (config + tokenizer, Keras safe mode), never the weights.
+    """
+    from cpllm_model import CPLLMPreprocessor
 
-    # The loader directly: Preprocessor.from_preset needs CPLLMPreprocessor.backbone_cls.
-    # Its config is deserialized by Keras in safe mode (no Lambda layers).
-    return get_preset_loader(preset).load_preprocessor(CPLLMPreprocessor)
+    return CPLLMPreprocessor.from_preset(preset)
 
 
 class DecodeKeyframes(beam.DoFn):
