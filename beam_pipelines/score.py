@@ -118,6 +118,14 @@ class ScoreOptions(PipelineOptions):
             "preprocessing uses).",
         )
         parser.add_argument(
+            "--model_dtype",
+            default=None,
+            choices=("float32", "bfloat16"),
+            help="Compute dtype of the model (default: the preset's, float32). On CPUs "
+            "with AMX, bfloat16 under KERAS_BACKEND=tensorflow was the fastest paper-size "
+            "score path measured (BENCHMARKS.md); JAX stays the default backend.",
+        )
+        parser.add_argument(
             "--share_model_across_processes",
             action="store_true",
             help="Load one model per machine instead of one per worker process.",
@@ -256,6 +264,7 @@ def build(p, opts):
             describe=opts.describe,
             max_new_tokens=opts.max_new_tokens,
             share_across_processes=opts.share_model_across_processes,
+            dtype=opts.model_dtype,
         )
     )
     cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)

@@ -164,3 +164,15 @@ def test_handler_describe_returns_text(handler_and_model, examples):
     (result,) = handler.run_inference(examples[:1], model)
     assert isinstance(result.inference["description"], str)
     assert math.isfinite(result.inference["score"])
+
+
+def test_handler_bfloat16_model_scores_close_to_float32(handler_and_model, examples):
+    handler, model = handler_and_model
+    bf16 = inference.KerasCPLLMHandler(PRESET, max_batch_size=4, dtype="bfloat16")
+    bf16_model = bf16.load_model()
+    assert bf16_model.backbone.compute_dtype == "bfloat16"
+    fp32 = handler.run_inference(examples, model)
+    low = bf16.run_inference(examples, bf16_model)
+    for a, b in zip(fp32, low):
+        assert math.isfinite(b.inference["score"])
+        assert abs(a.inference["score"] - b.inference["score"]) < 2.0  # 0-100 scale
