@@ -171,9 +171,29 @@ def gather_batch(split: Split, idx: np.ndarray, reg_mask: np.ndarray) -> dict:
     return batch
 
 
+def augment(batch: dict, rng: np.random.Generator) -> dict:
+    """Per video, the same random dihedral transform (4 rotations x mirror) of its
+    high-level frames and low-level patches, in place.
+
+    Compression artifacts survive it (H.264's 4/8/16-pixel block grid maps onto itself
+    in a 64-pixel patch), content layout does not: it keeps a from-scratch model from
+    recognising each training source by its picture instead of by its artifacts.
+    """
+    for i in range(batch["high_frames"].shape[0]):
+        k, flip = int(rng.integers(4)), bool(rng.integers(2))
+        for key, axes in (("high_frames", (1, 2)), ("low_patches", (2, 3))):
+            x = np.rot90(batch[key][i], k, axes=axes)
+            batch[key][i] = np.flip(x, axis=axes[1]) if flip else x
+    return batch
+
+
 def train_dataset(split: Split, schedule: BatchSchedule, *, start_step: int,
-                  num_steps: int, regression_targets: str):
-    """tf.data.Dataset of the batches of steps [start_step, num_steps), prefetched."""
+                  num_steps: int, regression_targets: str, augment_frames: bool = False):
+    """tf.data.Dataset of the batches of steps [start_step, num_steps), prefetched.
+
+    With `augment_frames`, `augment` runs with a generator seeded by (seed, step, 1), so
+    the batches stay a pure function of the step (exact resume).
+    """
     import tensorflow as tf
 
     reg_mask = regression_mask(split, regression_targets)
@@ -184,6 +204,8 @@ def train_dataset(split: Split, schedule: BatchSchedule, *, start_step: int,
     def make(step):
         idx, order = schedule(int(step))
         b = gather_batch(split, idx, reg_mask)
+        if augment_frames:
+            augment(b, np.random.default_rng([schedule.seed, int(step), 1]))
         b["pair_order"] = order
         return [b[k] for k in keys]
 

@@ -215,7 +215,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     previous_handler = signal.signal(signal.SIGTERM, preempted)
     ds = input_pipeline.train_dataset(train, schedule, start_step=step,
                                       num_steps=config.num_steps,
-                                      regression_targets=config.loss.regression_targets)
+                                      regression_targets=config.loss.regression_targets,
+                                      augment_frames=bool(config.input.get("augment")))
     sums, count, t0 = {}, 0, time.time()
     try:
         for batch in ds.as_numpy_iterator():

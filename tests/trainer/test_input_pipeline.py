@@ -64,13 +64,32 @@ def test_schedule_is_a_function_of_seed_and_step(train_split):
     assert any((s1(k)[0] != s3(k)[0]).any() for k in range(5))
 
 
-def test_dataset_resumes_at_a_step(train_split):
+def test_augment_is_a_dihedral_transform_per_video(train_split):
+    idx = np.array([0, 1, 2])
+    batch = input_pipeline.gather_batch(train_split, idx, np.ones(len(train_split)))
+    before = {k: batch[k].copy() for k in ("high_frames", "low_patches")}
+    input_pipeline.augment(batch, np.random.default_rng(5))
+    for i in range(3):
+        p0, p1 = before["low_patches"][i], batch["low_patches"][i]
+        candidates = [np.rot90(p0, k, axes=(2, 3)) for k in range(4)]
+        candidates += [np.flip(c, axis=3) for c in candidates]
+        hits = [j for j, c in enumerate(candidates) if np.array_equal(c, p1)]
+        assert hits, "not a rotation/mirror of the original patches"
+        h0 = before["high_frames"][i]
+        h_candidates = [np.rot90(h0, k, axes=(1, 2)) for k in range(4)]
+        h_candidates += [np.flip(c, axis=2) for c in h_candidates]
+        # the high-level frames got the same transform as the patches
+        assert any(np.array_equal(h_candidates[j], batch["high_frames"][i]) for j in hits)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_dataset_resumes_at_a_step(train_split, augment):
     sched = input_pipeline.BatchSchedule(train_split, batch_size=4, seed=0)
     full = list(input_pipeline.train_dataset(
-        train_split, sched, start_step=0, num_steps=5,
+        train_split, sched, start_step=0, num_steps=5, augment_frames=augment,
         regression_targets="originals").as_numpy_iterator())
     tail = list(input_pipeline.train_dataset(
-        train_split, sched, start_step=3, num_steps=5,
+        train_split, sched, start_step=3, num_steps=5, augment_frames=augment,
         regression_targets="originals").as_numpy_iterator())
     assert len(full) == 5 and len(tail) == 2
     for a, b in zip(full[3:], tail):

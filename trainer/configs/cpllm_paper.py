@@ -36,7 +36,8 @@ def get_config() -> ConfigDict:
         crf_range=(18, 48),    # H.264 CRF variants (paper: range lost), coarse step 5
     )
 
-    c.input = ConfigDict(mode="mix", pair_fraction=0.5, batch_size=64, rank_by="label")
+    c.input = ConfigDict(mode="mix", pair_fraction=0.5, batch_size=64, rank_by="label",
+                         augment=False)  # pretrained encoders: no dihedral augmentation
 
     c.loss = ConfigDict(
         ranking_weight=1.0,
