@@ -21,10 +21,11 @@ def test_paper_config_is_the_papers_recipe():
     assert c.loss.ranking_weight == c.loss.regression_weight == c.loss.text_weight
 
 
-def test_tiny_config_trains_everything():
+def test_tiny_config_trains_from_scratch_with_a_full_decoder():
     c = _load("cpllm_tiny")
-    assert (c.train_modes.high_level, c.train_modes.decoder) == ("all", "full")
-    assert c.model.reinitialize
+    assert (c.train_modes.high_level, c.train_modes.decoder) == ("frozen", "full")
+    assert c.model.reinitialize and c.input.augment
+    assert c.loss.regression_targets == "all" and c.input.rank_by == "crf"
 
 
 def test_overrides_parse_to_the_existing_type():
