@@ -104,7 +104,7 @@ def num_pairs(mode: str, batch_size: int, pair_fraction: float) -> int:
     if mode == "pair":
         return batch_size // 2
     if mode == "mix":
-        return min(batch_size // 2, max(1, int(round(batch_size * pair_fraction / 2))))
+        return min(batch_size // 2, max(1, round(batch_size * pair_fraction / 2)))
     raise ValueError(f"input mode must be single|pair|mix, got {mode!r}")
 
 

@@ -193,7 +193,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
 
     train_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "train"))
     eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "eval"))
-    metrics_log = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    metrics_log = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115 (closed in finally)
 
     def save(at_step):
         train_step.assign_state(backbone, optimizer, state)

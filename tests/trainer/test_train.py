@@ -96,7 +96,8 @@ def test_run_writes_checkpoints_logs_and_eval(uninterrupted):
     assert checkpoint.all_steps(workdir) == [2, 4]
     assert os.path.exists(os.path.join(workdir, "checkpoints", "step_00000004",
                                        "model.weights.h5"))
-    lines = [json.loads(x) for x in open(os.path.join(workdir, "metrics.jsonl"))]
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        lines = [json.loads(x) for x in f]
     train_lines = [x["train"] for x in lines if "train" in x]
     assert len(train_lines) == 4
     for key in ("loss", "ranking_loss", "regression_loss", "text_loss", "lr"):
@@ -109,7 +110,8 @@ def test_run_writes_checkpoints_logs_and_eval(uninterrupted):
     assert {"loss", "ranking_loss", "regression_loss", "text_loss", "lr"} <= tags
     for key in ("srcc", "plcc", "flip_rate", "flip_rate_rung1", "srcc_vmaf"):
         assert key in result and np.isfinite(result[key])
-    assert json.load(open(os.path.join(workdir, "eval_final.json")))["step"] == 4
+    with open(os.path.join(workdir, "eval_final.json")) as f:
+        assert json.load(f)["step"] == 4
 
 
 def test_resume_after_a_crash_gives_identical_weights(uninterrupted, tiny_config, tmp_path):
@@ -141,7 +143,7 @@ def test_data_parallel_on_two_fake_devices(uninterrupted, tiny_config, tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "trainer.train", f"--config={cfg_path}",
          f"--workdir={workdir}", *overrides],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 devices" in proc.stderr
     dp, _ = _final_state(workdir)
