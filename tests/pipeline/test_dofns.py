@@ -175,4 +175,4 @@ def test_handler_bfloat16_model_scores_close_to_float32(handler_and_model, examp
     low = bf16.run_inference(examples, bf16_model)
     for a, b in zip(fp32, low):
         assert math.isfinite(b.inference["score"])
-        assert abs(a.inference["score"] - b.inference["score"]) < 2.0  # 0-100 scale
+        assert abs(a.inference["score"] - b.inference["score"]) < 2.5  # 0-100 scale
