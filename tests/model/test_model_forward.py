@@ -20,8 +20,12 @@ def test_part_shapes(tiny_model, videos8, jit_run):
     assert tuple(out["low"].shape) == (8, k, (p.patch_size // 16) ** 2, d)
     assert out["high"].dtype == out["low"].dtype == "float32"
     assert tuple(out["vision"].shape) == (8, bb.image_sequence_length, d)
-    # Low-level tokens are LayerNorm-ed over the feature axis.
-    np.testing.assert_allclose(np.asarray(out["low"]).mean(-1), 0.0, atol=1e-4)
+    # Low-level tokens are LayerNorm-ed over the feature axis: undoing the learned scale and
+    # offset leaves zero mean and unit variance per token.
+    norm = bb.low_level_norm
+    unit = (np.asarray(out["low"]) - np.asarray(norm.beta)) / np.asarray(norm.gamma)
+    np.testing.assert_allclose(unit.mean(-1), 0.0, atol=1e-3)
+    np.testing.assert_allclose(unit.var(-1), 1.0, atol=1e-2)
 
 
 def test_forward_outputs(tiny_model, videos8, jit_run):
