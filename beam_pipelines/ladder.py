@@ -28,6 +28,7 @@ order assumption. VMAF noise that breaks the order is thereby clamped to a tie; 
 clamped rendition is counted (`order_fixes` in ladder_stats.json and Beam metrics), and
 `vmaf` holds the clamped VMAF.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,280 +46,321 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_pipelines import catalog, runner, schemas
 
 DEFAULT_CRFS = (18, 23, 28, 33, 38, 43)
-CSV_COLUMNS = ("video_id", "uri", "source_id", "crf", "mos", "vmaf", "vmaf_raw",
-               "blockiness", "blur")
+CSV_COLUMNS = (
+    "video_id",
+    "uri",
+    "source_id",
+    "crf",
+    "mos",
+    "vmaf",
+    "vmaf_raw",
+    "blockiness",
+    "blur",
+)
 _NAMESPACE = "cpllm.ladder"
 
 
 def parse_args(argv=None):
-  """Splits argv into this pipeline's flags and Beam's pipeline options.
+    """Splits argv into this pipeline's flags and Beam's pipeline options.
 
-  Parsed with a plain argparse parser, as in Beam's wordcount, not a PipelineOptions
-  subclass: every PipelineOptions subclass is registered process-wide, so `--catalog`,
-  `--output_dir` (also the scoring pipeline's) and `--label` (Dataflow's alias of
-  `--labels`) would collide as soon as two pipelines are imported together.
-  """
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--catalog", required=True, help="Source catalog (csv/jsonl/parquet).")
-  parser.add_argument("--output_dir", required=True, help="Output directory.")
-  parser.add_argument("--crfs", default=",".join(map(str, DEFAULT_CRFS)),
-                      help="Comma-separated CRF rungs.")
-  parser.add_argument("--preset", default="veryfast", help="libx264 preset.")
-  parser.add_argument("--label", default="auto", choices=("auto", "mos", "vmaf"),
-                      help="Pseudo-MOS rule (see module docstring).")
-  parser.add_argument("--vmaf_threads", type=int, default=1)
-  return parser.parse_known_args(argv)
+    Parsed with a plain argparse parser, as in Beam's wordcount, not a PipelineOptions
+    subclass: every PipelineOptions subclass is registered process-wide, so `--catalog`,
+    `--output_dir` (also the scoring pipeline's) and `--label` (Dataflow's alias of
+    `--labels`) would collide as soon as two pipelines are imported together.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--catalog", required=True, help="Source catalog (csv/jsonl/parquet).")
+    parser.add_argument("--output_dir", required=True, help="Output directory.")
+    parser.add_argument(
+        "--crfs", default=",".join(map(str, DEFAULT_CRFS)), help="Comma-separated CRF rungs."
+    )
+    parser.add_argument("--preset", default="veryfast", help="libx264 preset.")
+    parser.add_argument(
+        "--label",
+        default="auto",
+        choices=("auto", "mos", "vmaf"),
+        help="Pseudo-MOS rule (see module docstring).",
+    )
+    parser.add_argument("--vmaf_threads", type=int, default=1)
+    return parser.parse_known_args(argv)
 
 
 def parse_crfs(text: str) -> list[int]:
-  crfs = sorted({int(c) for c in str(text).split(",") if c.strip()})
-  if not crfs or crfs[0] < 0 or crfs[-1] > 51:
-    raise ValueError(f"--crfs must be integers in [0, 51], got {text!r}")
-  return crfs
+    crfs = sorted({int(c) for c in str(text).split(",") if c.strip()})
+    if not crfs or crfs[0] < 0 or crfs[-1] > 51:
+        raise ValueError(f"--crfs must be integers in [0, 51], got {text!r}")
+    return crfs
 
 
 def rendition_path(output_dir: str, source_id: str, crf: int) -> str:
-  return FileSystems.join(output_dir, "videos", _safe(source_id), f"crf{crf:02d}.mp4")
+    return FileSystems.join(output_dir, "videos", _safe(source_id), f"crf{crf:02d}.mp4")
 
 
 def _safe(name: str) -> str:
-  return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
-  """Labels one source's ladder; returns (rows with mos/vmaf set, number of order fixes).
+    """Labels one source's ladder; returns (rows with mos/vmaf set, number of order fixes).
 
-  `ladder`: rows with `crf` (None for the source), `vmaf_raw`, and the source's `mos`
-  on every row as `source_mos` (None when unknown). `rule`: "auto" | "mos" | "vmaf".
-  """
-  rows = sorted(ladder, key=lambda r: -1 if r["crf"] is None else r["crf"])
-  fixes = 0
-  best = math.inf
-  best_vmaf = math.inf
-  for r in rows:
-    source_mos = r.get("source_mos")
-    use = rule if rule != "auto" else ("mos" if source_mos is not None else "vmaf")
-    if use == "mos" and source_mos is None:
-      raise ValueError(f"--label=mos but source {r['source_id']!r} has no mos")
-    vmaf = max(0.0, min(100.0, float(r["vmaf_raw"])))
-    if use == "mos":
-      value = source_mos if r["crf"] is None else min(source_mos, source_mos * vmaf / 100.0)
-    else:
-      value = vmaf
-    if value > best:
-      fixes += 1
-      value = best
-    best = value
-    best_vmaf = min(best_vmaf, vmaf)
-    r["mos"] = float(value)
-    r["vmaf"] = float(best_vmaf)
-  return rows, fixes
+    `ladder`: rows with `crf` (None for the source), `vmaf_raw`, and the source's `mos`
+    on every row as `source_mos` (None when unknown). `rule`: "auto" | "mos" | "vmaf".
+    """
+    rows = sorted(ladder, key=lambda r: -1 if r["crf"] is None else r["crf"])
+    fixes = 0
+    best = math.inf
+    best_vmaf = math.inf
+    for r in rows:
+        source_mos = r.get("source_mos")
+        use = rule if rule != "auto" else ("mos" if source_mos is not None else "vmaf")
+        if use == "mos" and source_mos is None:
+            raise ValueError(f"--label=mos but source {r['source_id']!r} has no mos")
+        vmaf = max(0.0, min(100.0, float(r["vmaf_raw"])))
+        if use == "mos":
+            value = source_mos if r["crf"] is None else min(source_mos, source_mos * vmaf / 100.0)
+        else:
+            value = vmaf
+        if value > best:
+            fixes += 1
+            value = best
+        best = value
+        best_vmaf = min(best_vmaf, vmaf)
+        r["mos"] = float(value)
+        r["vmaf"] = float(best_vmaf)
+    return rows, fixes
 
 
 class ExpandRungs(beam.DoFn):
-  """source entry -> one job per rung: (entry, None) for the source, (entry, crf)."""
+    """source entry -> one job per rung: (entry, None) for the source, (entry, crf)."""
 
-  def __init__(self, crfs):
-    self.crfs = list(crfs)
+    def __init__(self, crfs):
+        self.crfs = list(crfs)
 
-  def process(self, entry):
-    entry = dict(entry)
-    entry["source_id"] = entry.get("source_id") or entry["video_id"]
-    yield entry, None
-    for crf in self.crfs:
-      yield entry, crf
+    def process(self, entry):
+        entry = dict(entry)
+        entry["source_id"] = entry.get("source_id") or entry["video_id"]
+        yield entry, None
+        for crf in self.crfs:
+            yield entry, crf
 
 
 def _failure(video_id, uri, e, default_stage="decode"):
-  stage = getattr(e, "stage", None)
-  if stage not in schemas.STAGES:
-    stage = default_stage
-  return beam.pvalue.TaggedOutput("failures", schemas.failure_row(
-      video_id, uri, stage, type(e).__name__, str(e)[:2000], attempts=1))
+    stage = getattr(e, "stage", None)
+    if stage not in schemas.STAGES:
+        stage = default_stage
+    return beam.pvalue.TaggedOutput(
+        "failures",
+        schemas.failure_row(video_id, uri, stage, type(e).__name__, str(e)[:2000], attempts=1),
+    )
 
 
 class EncodeRendition(beam.DoFn):
-  """(source entry, crf) -> rendition row (uri written); the source passes through."""
+    """(source entry, crf) -> rendition row (uri written); the source passes through."""
 
-  def __init__(self, output_dir, preset):
-    self.output_dir = output_dir
-    self.preset = preset
-    self.encoded = Metrics.counter(_NAMESPACE, "renditions_encoded")
+    def __init__(self, output_dir, preset):
+        self.output_dir = output_dir
+        self.preset = preset
+        self.encoded = Metrics.counter(_NAMESPACE, "renditions_encoded")
 
-  def process(self, job):
-    from beam_pipelines.media import storage, transcode
+    def process(self, job):
+        from beam_pipelines.media import storage, transcode
 
-    entry, crf = job
-    row = {"source_id": entry["source_id"], "source_uri": entry["uri"],
-           "source_mos": entry.get("mos"), "crf": crf}
-    if crf is None:
-      yield dict(row, video_id=entry["video_id"], uri=entry["uri"])
-      return
-    video_id = f"{entry['source_id']}__crf{crf:02d}"
-    dst = rendition_path(self.output_dir, entry["source_id"], crf)
-    try:
-      with storage.local_copy(entry["uri"]) as src:
-        if "://" in dst:
-          with tempfile.TemporaryDirectory() as tmp:
-            local = os.path.join(tmp, "out.mp4")
-            transcode.transcode(src, local, crf, preset=self.preset)
-            with open(local, "rb") as f, FileSystems.create(dst) as out:
-              out.write(f.read())
-        else:
-          os.makedirs(os.path.dirname(dst), exist_ok=True)
-          transcode.transcode(src, dst, crf, preset=self.preset)
-    except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
-      yield _failure(video_id, dst, e)
-      return
-    self.encoded.inc()
-    yield dict(row, video_id=video_id, uri=dst)
+        entry, crf = job
+        row = {
+            "source_id": entry["source_id"],
+            "source_uri": entry["uri"],
+            "source_mos": entry.get("mos"),
+            "crf": crf,
+        }
+        if crf is None:
+            yield dict(row, video_id=entry["video_id"], uri=entry["uri"])
+            return
+        video_id = f"{entry['source_id']}__crf{crf:02d}"
+        dst = rendition_path(self.output_dir, entry["source_id"], crf)
+        try:
+            with storage.local_copy(entry["uri"]) as src:
+                if "://" in dst:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        local = os.path.join(tmp, "out.mp4")
+                        transcode.transcode(src, local, crf, preset=self.preset)
+                        with open(local, "rb") as f, FileSystems.create(dst) as out:
+                            out.write(f.read())
+                else:
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
+                    transcode.transcode(src, dst, crf, preset=self.preset)
+        except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
+            yield _failure(video_id, dst, e)
+            return
+        self.encoded.inc()
+        yield dict(row, video_id=video_id, uri=dst)
 
 
 class MeasureQuality(beam.DoFn):
-  """rendition row -> + vmaf_raw (vs. the source), blockiness, blur."""
+    """rendition row -> + vmaf_raw (vs. the source), blockiness, blur."""
 
-  def __init__(self, vmaf_threads=1):
-    self.vmaf_threads = vmaf_threads
+    def __init__(self, vmaf_threads=1):
+        self.vmaf_threads = vmaf_threads
 
-  def process(self, row):
-    from beam_pipelines import vmaf
-    from beam_pipelines.media import storage
+    def process(self, row):
+        from beam_pipelines import vmaf
+        from beam_pipelines.media import storage
 
-    try:
-      with storage.local_copy(row["uri"]) as dist, storage.local_copy(row["source_uri"]) as ref:
-        row = dict(row, vmaf_raw=vmaf.vmaf(dist, ref, n_threads=self.vmaf_threads),
-                   **vmaf.no_reference(dist))
-    except Exception as e:  # noqa: BLE001
-      yield _failure(row["video_id"], row["uri"], e)
-      return
-    yield row
+        try:
+            with (
+                storage.local_copy(row["uri"]) as dist,
+                storage.local_copy(row["source_uri"]) as ref,
+            ):
+                row = dict(
+                    row,
+                    vmaf_raw=vmaf.vmaf(dist, ref, n_threads=self.vmaf_threads),
+                    **vmaf.no_reference(dist),
+                )
+        except Exception as e:  # noqa: BLE001
+            yield _failure(row["video_id"], row["uri"], e)
+            return
+        yield row
 
 
 class AssignPseudoMos(beam.DoFn):
-  """(source_id, rows) -> rows with `mos` (see module docstring); counts order fixes."""
+    """(source_id, rows) -> rows with `mos` (see module docstring); counts order fixes."""
 
-  def __init__(self, rule):
-    self.rule = rule
-    self.fixes = Metrics.counter(_NAMESPACE, "order_fixes")
+    def __init__(self, rule):
+        self.rule = rule
+        self.fixes = Metrics.counter(_NAMESPACE, "order_fixes")
 
-  def process(self, element):
-    _, rows = element
-    labelled, fixes = pseudo_mos(list(rows), self.rule)
-    self.fixes.inc(fixes)
-    for r in labelled:
-      r["order_fixes_in_source"] = fixes
-      yield r
+    def process(self, element):
+        _, rows = element
+        labelled, fixes = pseudo_mos(list(rows), self.rule)
+        self.fixes.inc(fixes)
+        for r in labelled:
+            r["order_fixes_in_source"] = fixes
+            yield r
 
 
 def to_csv_line(row: dict) -> str:
-  import csv
-  import io
+    import csv
+    import io
 
-  buf = io.StringIO()
-  csv.writer(buf, lineterminator="").writerow(
-      ["" if row.get(c) is None else (f"{row[c]:.4f}" if isinstance(row[c], float) else row[c])
-       for c in CSV_COLUMNS])
-  return buf.getvalue()
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(
+        [
+            "" if row.get(c) is None else (f"{row[c]:.4f}" if isinstance(row[c], float) else row[c])
+            for c in CSV_COLUMNS
+        ]
+    )
+    return buf.getvalue()
 
 
 class _Stats(beam.CombineFn):
-  """Ladder-level counts for ladder_stats.json."""
+    """Ladder-level counts for ladder_stats.json."""
 
-  def create_accumulator(self):
-    return {"sources": set(), "renditions": 0, "originals": 0,
-            "sources_with_fixes": set()}
+    def create_accumulator(self):
+        return {"sources": set(), "renditions": 0, "originals": 0, "sources_with_fixes": set()}
 
-  def add_input(self, acc, row):
-    acc["sources"].add(row["source_id"])
-    if row["crf"] is None:
-      acc["originals"] += 1
-    else:
-      acc["renditions"] += 1
-    if row["order_fixes_in_source"]:
-      acc["sources_with_fixes"].add(row["source_id"])
-    return acc
+    def add_input(self, acc, row):
+        acc["sources"].add(row["source_id"])
+        if row["crf"] is None:
+            acc["originals"] += 1
+        else:
+            acc["renditions"] += 1
+        if row["order_fixes_in_source"]:
+            acc["sources_with_fixes"].add(row["source_id"])
+        return acc
 
-  def merge_accumulators(self, accs):
-    out = self.create_accumulator()
-    for a in accs:
-      out["sources"] |= a["sources"]
-      out["sources_with_fixes"] |= a["sources_with_fixes"]
-      out["renditions"] += a["renditions"]
-      out["originals"] += a["originals"]
-    return out
+    def merge_accumulators(self, accs):
+        out = self.create_accumulator()
+        for a in accs:
+            out["sources"] |= a["sources"]
+            out["sources_with_fixes"] |= a["sources_with_fixes"]
+            out["renditions"] += a["renditions"]
+            out["originals"] += a["originals"]
+        return out
 
-  def extract_output(self, acc):
-    return {"sources": len(acc["sources"]), "originals": acc["originals"],
+    def extract_output(self, acc):
+        return {
+            "sources": len(acc["sources"]),
+            "originals": acc["originals"],
             "renditions": acc["renditions"],
-            "sources_with_order_fixes": len(acc["sources_with_fixes"])}
+            "sources_with_order_fixes": len(acc["sources_with_fixes"]),
+        }
 
 
 def run(argv=None, test_pipeline=None):
-  """Builds and runs the ladder pipeline; returns the PipelineResult."""
-  opts, pipeline_args = parse_args(argv)
-  options = PipelineOptions(pipeline_args)
-  crfs = parse_crfs(opts.crfs)
-  catalog.check_catalog(opts.catalog)
-  out = opts.output_dir
-  p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
+    """Builds and runs the ladder pipeline; returns the PipelineResult."""
+    opts, pipeline_args = parse_args(argv)
+    options = PipelineOptions(pipeline_args)
+    crfs = parse_crfs(opts.crfs)
+    catalog.check_catalog(opts.catalog)
+    out = opts.output_dir
+    p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
 
-  cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
-  encoded = (
-      cat.entries
-      | "ExpandRungs" >> beam.ParDo(ExpandRungs(crfs))
-      | "Reshuffle" >> beam.Reshuffle()
-      | "EncodeRendition" >> beam.ParDo(
-          EncodeRendition(out, opts.preset)).with_outputs("failures", main="rows"))
-  measured = (
-      encoded.rows
-      | "MeasureQuality" >> beam.ParDo(
-          MeasureQuality(opts.vmaf_threads)).with_outputs("failures", main="rows"))
-  labelled = (
-      measured.rows
-      | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], r))
-      | "GroupBySource" >> beam.GroupByKey()
-      | "AssignPseudoMos" >> beam.ParDo(AssignPseudoMos(opts.label)))
-  _ = (
-      labelled
-      | "FormatCsv" >> beam.Map(to_csv_line)
-      | "WriteCatalog" >> beam.io.WriteToText(
-          FileSystems.join(out, "catalog"), file_name_suffix=".csv",
-          shard_name_template="", header=",".join(CSV_COLUMNS)))
-  stats = (
-      labelled
-      | "LadderStats" >> beam.CombineGlobally(_Stats()))
-  failures = ((cat.failures, encoded.failures, measured.failures)
-              | "AllFailures" >> beam.Flatten())
-  fail_count = failures | "CountFailures" >> beam.combiners.Count.Globally()
-  _ = (
-      stats
-      | "StatsJson" >> beam.Map(
-          lambda s, fixes, nfail: json.dumps(
-              dict(s, order_fixes=fixes, failures=nfail), sort_keys=True),
-          fixes=beam.pvalue.AsSingleton(
-              labelled
-              | "FixPairs" >> beam.Map(
-                  lambda r: (r["source_id"], r["order_fixes_in_source"]))
-              | "DistinctFixPairs" >> beam.Distinct()
-              | "FixValues" >> beam.Values()
-              | "TotalFixes" >> beam.CombineGlobally(sum)),
-          nfail=beam.pvalue.AsSingleton(fail_count))
-      | "WriteStats" >> beam.io.WriteToText(
-          FileSystems.join(out, "ladder_stats"), file_name_suffix=".json",
-          shard_name_template=""))
-  _ = failures | "WriteFailures" >> beam.io.WriteToParquet(
-      FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
-      file_name_suffix=".parquet")
+    cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
+    encoded = (
+        cat.entries
+        | "ExpandRungs" >> beam.ParDo(ExpandRungs(crfs))
+        | "Reshuffle" >> beam.Reshuffle()
+        | "EncodeRendition"
+        >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs("failures", main="rows")
+    )
+    measured = encoded.rows | "MeasureQuality" >> beam.ParDo(
+        MeasureQuality(opts.vmaf_threads)
+    ).with_outputs("failures", main="rows")
+    labelled = (
+        measured.rows
+        | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], r))
+        | "GroupBySource" >> beam.GroupByKey()
+        | "AssignPseudoMos" >> beam.ParDo(AssignPseudoMos(opts.label))
+    )
+    _ = (
+        labelled
+        | "FormatCsv" >> beam.Map(to_csv_line)
+        | "WriteCatalog"
+        >> beam.io.WriteToText(
+            FileSystems.join(out, "catalog"),
+            file_name_suffix=".csv",
+            shard_name_template="",
+            header=",".join(CSV_COLUMNS),
+        )
+    )
+    stats = labelled | "LadderStats" >> beam.CombineGlobally(_Stats())
+    failures = (cat.failures, encoded.failures, measured.failures) | "AllFailures" >> beam.Flatten()
+    fail_count = failures | "CountFailures" >> beam.combiners.Count.Globally()
+    _ = (
+        stats
+        | "StatsJson"
+        >> beam.Map(
+            lambda s, fixes, nfail: json.dumps(
+                dict(s, order_fixes=fixes, failures=nfail), sort_keys=True
+            ),
+            fixes=beam.pvalue.AsSingleton(
+                labelled
+                | "FixPairs" >> beam.Map(lambda r: (r["source_id"], r["order_fixes_in_source"]))
+                | "DistinctFixPairs" >> beam.Distinct()
+                | "FixValues" >> beam.Values()
+                | "TotalFixes" >> beam.CombineGlobally(sum)
+            ),
+            nfail=beam.pvalue.AsSingleton(fail_count),
+        )
+        | "WriteStats"
+        >> beam.io.WriteToText(
+            FileSystems.join(out, "ladder_stats"), file_name_suffix=".json", shard_name_template=""
+        )
+    )
+    _ = failures | "WriteFailures" >> beam.io.WriteToParquet(
+        FileSystems.join(out, "failures", "failures"),
+        schemas.FAILURES_SCHEMA,
+        file_name_suffix=".parquet",
+    )
 
-  result = p.run()
-  result.wait_until_finish()
-  return result
+    result = p.run()
+    result.wait_until_finish()
+    return result
 
 
 def main(argv=None):
-  logging.getLogger().setLevel(logging.INFO)
-  run(argv)
+    logging.getLogger().setLevel(logging.INFO)
+    run(argv)
 
 
 if __name__ == "__main__":
-  main()
+    main()

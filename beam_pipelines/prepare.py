@@ -21,6 +21,7 @@ sources are never seen in training. A source is held out when it is listed in
 `--holdout_sources`, or when `sha256(source_id)` falls in the first `--holdout_fraction`
 of the hash space (deterministic across runs and runners).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,311 +44,380 @@ _NAMESPACE = "cpllm.prepare"
 
 
 def parse_args(argv=None):
-  """This pipeline's flags (plain argparse, see `ladder.parse_args`) and Beam's options."""
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--catalog", required=True, help="Catalog (csv/jsonl/parquet).")
-  parser.add_argument("--output_dir", required=True)
-  parser.add_argument("--model", default="cpllm_tiny",
-                      help="Preset whose preprocessor and tokenizer shape the data.")
-  parser.add_argument("--holdout_sources", default="",
-                      help="Comma-separated source_ids for the holdout split.")
-  parser.add_argument("--holdout_fraction", type=float, default=0.0,
-                      help="Hash fraction of sources held out (when no list is given).")
-  parser.add_argument("--describer", default="auto",
-                      choices=("auto", "catalog", "generated", "none"))
-  parser.add_argument("--max_description_tokens", type=int, default=0,
-                      help="Padded token length in the parser spec (0: the preset's "
-                           "sequence_length).")
-  parser.add_argument("--num_shards", type=int, default=0,
-                      help="Shards per split (0: the runner decides).")
-  parser.add_argument("--decode_timeout_s", type=float, default=120.0)
-  return parser.parse_known_args(argv)
+    """This pipeline's flags (plain argparse, see `ladder.parse_args`) and Beam's options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--catalog", required=True, help="Catalog (csv/jsonl/parquet).")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument(
+        "--model",
+        default="cpllm_tiny",
+        help="Preset whose preprocessor and tokenizer shape the data.",
+    )
+    parser.add_argument(
+        "--holdout_sources", default="", help="Comma-separated source_ids for the holdout split."
+    )
+    parser.add_argument(
+        "--holdout_fraction",
+        type=float,
+        default=0.0,
+        help="Hash fraction of sources held out (when no list is given).",
+    )
+    parser.add_argument(
+        "--describer", default="auto", choices=("auto", "catalog", "generated", "none")
+    )
+    parser.add_argument(
+        "--max_description_tokens",
+        type=int,
+        default=0,
+        help="Padded token length in the parser spec (0: the preset's sequence_length).",
+    )
+    parser.add_argument(
+        "--num_shards", type=int, default=0, help="Shards per split (0: the runner decides)."
+    )
+    parser.add_argument("--decode_timeout_s", type=float, default=120.0)
+    return parser.parse_known_args(argv)
 
 
 def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) -> str:
-  """'holdout' for listed sources or those hashing below `holdout_fraction`, else 'train'."""
-  if holdout_sources:
-    return "holdout" if source_id in set(holdout_sources) else "train"
-  h = int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big") / 2.0**64
-  return "holdout" if h < holdout_fraction else "train"
+    """'holdout' for listed sources or those hashing below `holdout_fraction`, else 'train'."""
+    if holdout_sources:
+        return "holdout" if source_id in set(holdout_sources) else "train"
+    h = int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big") / 2.0**64
+    return "holdout" if h < holdout_fraction else "train"
 
 
 @functools.lru_cache(maxsize=4)
 def load_preprocessor(model: str):
-  """The preset's CPLLMPreprocessor (frame shapes and tokenizer); no weights are loaded.
+    """The preset's CPLLMPreprocessor (frame shapes and tokenizer); no weights are loaded.
 
-  `model`: a bundled preset name ("cpllm_tiny"), a preset directory or gs:// path. While
-  the bundled cpllm_tiny has not been written yet (it is trained on this data), its
-  preprocessor is built from `cpllm_model.presets.TINY`, the same shapes and tokenizer.
-  """
-  import os
+    `model`: a bundled preset name ("cpllm_tiny"), a preset directory or gs:// path. While
+    the bundled cpllm_tiny has not been written yet (it is trained on this data), its
+    preprocessor is built from `cpllm_model.presets.TINY`, the same shapes and tokenizer.
+    """
+    import os
 
-  from cpllm_model import cpllm
-  from cpllm_model.preprocessor import CPLLMPreprocessor
+    from cpllm_model import cpllm
+    from cpllm_model.preprocessor import CPLLMPreprocessor
 
-  path = model
-  if model in cpllm.BUNDLED_PRESETS:
-    path = os.path.join(cpllm.PRESET_DIR, model)
-    if not os.path.exists(os.path.join(path, "preprocessor.json")) and model == "cpllm_tiny":
-      from cpllm_model import presets
+    path = model
+    if model in cpllm.BUNDLED_PRESETS:
+        path = os.path.join(cpllm.PRESET_DIR, model)
+        if not os.path.exists(os.path.join(path, "preprocessor.json")) and model == "cpllm_tiny":
+            from cpllm_model import presets
 
-      keys = ("num_keyframes", "image_size", "low_level_fit", "patch_size", "max_patches",
-              "sequence_length")
-      return CPLLMPreprocessor(presets.tiny_tokenizer(), **{k: presets.TINY[k] for k in keys})
-  # `CPLLMPreprocessor.from_preset` cannot pick the class (its backbone_cls is unset) and
-  # `CPLLM.from_preset` builds the whole model (~20 s here): load only preprocessor.json
-  # and the tokenizer assets, with the loader keras-hub's from_preset uses, in safe mode.
-  from keras.src.saving.serialization_lib import SafeModeScope
-  from keras_hub.src.utils import preset_utils
+            keys = (
+                "num_keyframes",
+                "image_size",
+                "low_level_fit",
+                "patch_size",
+                "max_patches",
+                "sequence_length",
+            )
+            return CPLLMPreprocessor(presets.tiny_tokenizer(), **{k: presets.TINY[k] for k in keys})
+    # `CPLLMPreprocessor.from_preset` cannot pick the class (its backbone_cls is unset) and
+    # `CPLLM.from_preset` builds the whole model (~20 s here): load only preprocessor.json
+    # and the tokenizer assets, with the loader keras-hub's from_preset uses, in safe mode.
+    from keras.src.saving.serialization_lib import SafeModeScope
+    from keras_hub.src.utils import preset_utils
 
-  with SafeModeScope(True):
-    return preset_utils.get_preset_loader(path).load_preprocessor(CPLLMPreprocessor)
+    with SafeModeScope(True):
+        return preset_utils.get_preset_loader(path).load_preprocessor(CPLLMPreprocessor)
 
 
 def _number(value):
-  if value is None or value == "":
-    return None
-  try:
-    v = float(value)
-  except (TypeError, ValueError):
-    return None
-  return v if math.isfinite(v) else None
+    if value is None or value == "":
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
 
 
 def _extras(path):
-  """(video_id, {extra column: value}) for the catalog's optional extra columns."""
-  for error, raw in catalog.iter_raw_rows(path):
-    if error is not None:
-      continue
-    row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
-    video_id = catalog._text(row.get("video_id"))
-    if video_id is None:
-      continue
-    yield video_id, {c: row[c] for c in EXTRA_COLUMNS if row.get(c) not in (None, "")}
+    """(video_id, {extra column: value}) for the catalog's optional extra columns."""
+    for error, raw in catalog.iter_raw_rows(path):
+        if error is not None:
+            continue
+        row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+        video_id = catalog._text(row.get("video_id"))
+        if video_id is None:
+            continue
+        yield video_id, {c: row[c] for c in EXTRA_COLUMNS if row.get(c) not in (None, "")}
 
 
 def _merge(element):
-  _, grouped = element
-  for entry in grouped["entries"]:
-    extra = next(iter(grouped["extras"]), {})
-    row = dict(entry)
-    for c in ("vmaf", "blockiness", "blur"):
-      row[c] = _number(extra.get(c))
-    row["content"] = extra.get("content")
-    row["motion"] = extra.get("motion")
-    row["source_id"] = row.get("source_id") or row["video_id"]
-    row["is_original"] = row.get("crf") is None
-    yield row
+    _, grouped = element
+    for entry in grouped["entries"]:
+        extra = next(iter(grouped["extras"]), {})
+        row = dict(entry)
+        for c in ("vmaf", "blockiness", "blur"):
+            row[c] = _number(extra.get(c))
+        row["content"] = extra.get("content")
+        row["motion"] = extra.get("motion")
+        row["source_id"] = row.get("source_id") or row["video_id"]
+        row["is_original"] = row.get("crf") is None
+        yield row
 
 
 class DecodeAndPreprocess(beam.DoFn):
-  """catalog row -> row + model frame inputs (uint8 high frames, patches, mask).
+    """catalog row -> row + model frame inputs (uint8 high frames, patches, mask).
 
-  Also measures blockiness/blur (ffmpeg, no reference) when the catalog lacks them and
-  the describer writes generated sentences. Failures go to the 'failures' output.
-  """
+    Also measures blockiness/blur (ffmpeg, no reference) when the catalog lacks them and
+    the describer writes generated sentences. Failures go to the 'failures' output.
+    """
 
-  def __init__(self, model, measure_artifacts, decode_timeout_s):
-    self.model = model
-    self.measure_artifacts = measure_artifacts
-    self.decode_timeout_s = decode_timeout_s
-    self.ok = Metrics.counter(_NAMESPACE, "videos_preprocessed")
-    self.failed = Metrics.counter(_NAMESPACE, "videos_failed")
+    def __init__(self, model, measure_artifacts, decode_timeout_s):
+        self.model = model
+        self.measure_artifacts = measure_artifacts
+        self.decode_timeout_s = decode_timeout_s
+        self.ok = Metrics.counter(_NAMESPACE, "videos_preprocessed")
+        self.failed = Metrics.counter(_NAMESPACE, "videos_failed")
 
-  def setup(self):
-    self.preprocessor = load_preprocessor(self.model)
+    def setup(self):
+        self.preprocessor = load_preprocessor(self.model)
 
-  def process(self, row):
-    from beam_pipelines import vmaf
-    from beam_pipelines.media import errors, keyframes, storage
+    def process(self, row):
+        from beam_pipelines import vmaf
+        from beam_pipelines.media import errors, keyframes, storage
 
-    stage = "read"
-    try:
-      with storage.local_copy(row["uri"]) as path:
-        stage = "decode"
-        kf = keyframes.decode_keyframes(path, k=self.preprocessor.num_keyframes,
-                                        timeout_s=self.decode_timeout_s)
-        if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
-          row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))
-      stage = "preprocess"
-      inputs = self.preprocessor.frame_inputs(kf.frames)
-    except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
-      self.failed.inc()
-      st = e.stage if isinstance(e, errors.MediaError) else stage
-      yield beam.pvalue.TaggedOutput("failures", schemas.failure_row(
-          row["video_id"], row["uri"], st, type(e).__name__, str(e)[:2000], attempts=1))
-      return
-    self.ok.inc()
-    yield dict(row, **inputs)
+        stage = "read"
+        try:
+            with storage.local_copy(row["uri"]) as path:
+                stage = "decode"
+                kf = keyframes.decode_keyframes(
+                    path, k=self.preprocessor.num_keyframes, timeout_s=self.decode_timeout_s
+                )
+                if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
+                    row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))
+            stage = "preprocess"
+            inputs = self.preprocessor.frame_inputs(kf.frames)
+        except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
+            self.failed.inc()
+            st = e.stage if isinstance(e, errors.MediaError) else stage
+            yield beam.pvalue.TaggedOutput(
+                "failures",
+                schemas.failure_row(
+                    row["video_id"], row["uri"], st, type(e).__name__, str(e)[:2000], attempts=1
+                ),
+            )
+            return
+        self.ok.inc()
+        yield dict(row, **inputs)
 
 
 class Describe(beam.DoFn):
-  """row -> row + description (annotator) + description_token_ids (preset tokenizer)."""
+    """row -> row + description (annotator) + description_token_ids (preset tokenizer)."""
 
-  def __init__(self, describer_name, model):
-    self.describer_name = describer_name
-    self.model = model
+    def __init__(self, describer_name, model):
+        self.describer_name = describer_name
+        self.model = model
 
-  def setup(self):
-    from beam_pipelines import describer
+    def setup(self):
+        from beam_pipelines import describer
 
-    self.describer = describer.get(self.describer_name)
-    self.tokenizer = load_preprocessor(self.model).tokenizer
+        self.describer = describer.get(self.describer_name)
+        self.tokenizer = load_preprocessor(self.model).tokenizer
 
-  def process(self, row):
-    import numpy as np
+    def process(self, row):
+        import numpy as np
 
-    text = self.describer.describe(row) or ""
-    ids = np.asarray(self.tokenizer(text)).reshape(-1).tolist() if text else []
-    yield dict(row, description=text, description_token_ids=ids)
+        text = self.describer.describe(row) or ""
+        ids = np.asarray(self.tokenizer(text)).reshape(-1).tolist() if text else []
+        yield dict(row, description=text, description_token_ids=ids)
 
 
 class EncodeExample(beam.DoFn):
-  """row -> (split, serialized tf.train.Example)."""
+    """row -> (split, serialized tf.train.Example)."""
 
-  def __init__(self, holdout_sources, holdout_fraction):
-    self.holdout_sources = tuple(holdout_sources)
-    self.holdout_fraction = holdout_fraction
+    def __init__(self, holdout_sources, holdout_fraction):
+        self.holdout_sources = tuple(holdout_sources)
+        self.holdout_fraction = holdout_fraction
 
-  def process(self, row):
-    from trainer import records
+    def process(self, row):
+        from trainer import records
 
-    split = split_of(row["source_id"], self.holdout_sources, self.holdout_fraction)
-    data = records.encode_example(
-        video_id=row["video_id"], source_id=row["source_id"], crf=row["crf"],
-        is_original=row["is_original"], label=row.get("mos"), vmaf=row.get("vmaf"),
-        high_frames=row["high_frames"], low_patches=row["low_patches"],
-        patch_mask=row["patch_mask"], description=row["description"],
-        description_token_ids=row["description_token_ids"])
-    yield {"split": split, "source_id": row["source_id"], "is_original": row["is_original"],
-           "data": data}
+        split = split_of(row["source_id"], self.holdout_sources, self.holdout_fraction)
+        data = records.encode_example(
+            video_id=row["video_id"],
+            source_id=row["source_id"],
+            crf=row["crf"],
+            is_original=row["is_original"],
+            label=row.get("mos"),
+            vmaf=row.get("vmaf"),
+            high_frames=row["high_frames"],
+            low_patches=row["low_patches"],
+            patch_mask=row["patch_mask"],
+            description=row["description"],
+            description_token_ids=row["description_token_ids"],
+        )
+        yield {
+            "split": split,
+            "source_id": row["source_id"],
+            "is_original": row["is_original"],
+            "data": data,
+        }
 
 
 class _Counts(beam.CombineFn):
-  """Examples/sources overall and per split."""
+    """Examples/sources overall and per split."""
 
-  def create_accumulator(self):
-    return {s: [0, set()] for s in SPLITS}, 0
+    def create_accumulator(self):
+        return {s: [0, set()] for s in SPLITS}, 0
 
-  def add_input(self, acc, ex):
-    per, originals = acc
-    per[ex["split"]][0] += 1
-    per[ex["split"]][1].add(ex["source_id"])
-    return per, originals + int(ex["is_original"])
+    def add_input(self, acc, ex):
+        per, originals = acc
+        per[ex["split"]][0] += 1
+        per[ex["split"]][1].add(ex["source_id"])
+        return per, originals + int(ex["is_original"])
 
-  def merge_accumulators(self, accs):
-    out, originals = self.create_accumulator()
-    for per, o in accs:
-      originals += o
-      for s in SPLITS:
-        out[s][0] += per[s][0]
-        out[s][1] |= per[s][1]
-    return out, originals
+    def merge_accumulators(self, accs):
+        out, originals = self.create_accumulator()
+        for per, o in accs:
+            originals += o
+            for s in SPLITS:
+                out[s][0] += per[s][0]
+                out[s][1] |= per[s][1]
+        return out, originals
 
-  def extract_output(self, acc):
-    per, originals = acc
-    return {
-        "examples": sum(per[s][0] for s in SPLITS),
-        "sources": len(set().union(*(per[s][1] for s in SPLITS))),
-        "originals": originals,
-        "splits": {s: {"examples": per[s][0], "sources": len(per[s][1]),
-                       "source_ids": sorted(per[s][1])} for s in SPLITS},
-    }
+    def extract_output(self, acc):
+        per, originals = acc
+        return {
+            "examples": sum(per[s][0] for s in SPLITS),
+            "sources": len(set().union(*(per[s][1] for s in SPLITS))),
+            "originals": originals,
+            "splits": {
+                s: {
+                    "examples": per[s][0],
+                    "sources": len(per[s][1]),
+                    "source_ids": sorted(per[s][1]),
+                }
+                for s in SPLITS
+            },
+        }
 
 
 def run(argv=None, test_pipeline=None):
-  """Builds and runs the prepare pipeline; returns the PipelineResult."""
-  opts, pipeline_args = parse_args(argv)
-  options = PipelineOptions(pipeline_args)
-  catalog.check_catalog(opts.catalog)
-  out = opts.output_dir
-  holdout = [s for s in opts.holdout_sources.split(",") if s.strip()]
-  preprocessor = load_preprocessor(opts.model)  # fail fast on a bad preset
+    """Builds and runs the prepare pipeline; returns the PipelineResult."""
+    opts, pipeline_args = parse_args(argv)
+    options = PipelineOptions(pipeline_args)
+    catalog.check_catalog(opts.catalog)
+    out = opts.output_dir
+    holdout = [s for s in opts.holdout_sources.split(",") if s.strip()]
+    preprocessor = load_preprocessor(opts.model)  # fail fast on a bad preset
 
-  from trainer import records
+    from trainer import records
 
-  spec = records.RecordSpec.from_preprocessor(
-      preprocessor, opts.max_description_tokens or int(preprocessor.sequence_length))
-  p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
+    spec = records.RecordSpec.from_preprocessor(
+        preprocessor, opts.max_description_tokens or int(preprocessor.sequence_length)
+    )
+    p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
 
-  cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
-  extras = (p
-            | "CatalogPathForExtras" >> beam.Create([opts.catalog])
-            | "ReadExtraColumns" >> beam.FlatMap(_extras))
-  rows = (
-      {"entries": cat.entries | "KeyEntries" >> beam.Map(lambda e: (e["video_id"], e)),
-       "extras": extras}
-      | "JoinExtras" >> beam.CoGroupByKey()
-      | "MergeExtras" >> beam.FlatMap(_merge)
-      | "Reshuffle" >> beam.Reshuffle())
-  prepped = rows | "DecodeAndPreprocess" >> beam.ParDo(DecodeAndPreprocess(
-      opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s)
-  ).with_outputs("failures", main="rows")
-  examples = (
-      prepped.rows
-      | "Describe" >> beam.ParDo(Describe(opts.describer, opts.model))
-      | "EncodeExample" >> beam.ParDo(EncodeExample(holdout, opts.holdout_fraction)))
-  by_split = examples | "PartitionBySplit" >> beam.Partition(
-      lambda ex, n: SPLITS.index(ex["split"]), len(SPLITS))
-  for name, pcoll in zip(SPLITS, by_split):
-    _ = (pcoll
-         | f"Serialized_{name}" >> beam.Map(lambda ex: ex["data"])
-         | f"Write_{name}" >> beam.io.WriteToTFRecord(
-             FileSystems.join(out, name, "data"), file_name_suffix=".tfrecord",
-             num_shards=opts.num_shards))
-  failures = (cat.failures, prepped.failures) | "AllFailures" >> beam.Flatten()
-  _ = failures | "WriteFailures" >> beam.io.WriteToParquet(
-      FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
-      file_name_suffix=".parquet")
-  n_failures = failures | "CountFailures" >> beam.combiners.Count.Globally()
-  header = {"format_version": records.FORMAT_VERSION, "spec": spec.to_dict(),
-            "model": opts.model, "catalog": opts.catalog, "describer": opts.describer,
-            "holdout_sources": holdout, "holdout_fraction": opts.holdout_fraction}
-  _ = (
-      examples
-      | "CountExamples" >> beam.CombineGlobally(_Counts())
-      | "ManifestJson" >> beam.Map(
-          lambda counts, nf: json.dumps(dict(header, **counts, failures=nf),
-                                        indent=1, sort_keys=True),
-          nf=beam.pvalue.AsSingleton(n_failures))
-      | "WriteManifest" >> beam.io.WriteToText(
-          FileSystems.join(out, "manifest"), file_name_suffix=".json",
-          shard_name_template=""))
+    cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
+    extras = (
+        p
+        | "CatalogPathForExtras" >> beam.Create([opts.catalog])
+        | "ReadExtraColumns" >> beam.FlatMap(_extras)
+    )
+    rows = (
+        {
+            "entries": cat.entries | "KeyEntries" >> beam.Map(lambda e: (e["video_id"], e)),
+            "extras": extras,
+        }
+        | "JoinExtras" >> beam.CoGroupByKey()
+        | "MergeExtras" >> beam.FlatMap(_merge)
+        | "Reshuffle" >> beam.Reshuffle()
+    )
+    prepped = rows | "DecodeAndPreprocess" >> beam.ParDo(
+        DecodeAndPreprocess(
+            opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s
+        )
+    ).with_outputs("failures", main="rows")
+    examples = (
+        prepped.rows
+        | "Describe" >> beam.ParDo(Describe(opts.describer, opts.model))
+        | "EncodeExample" >> beam.ParDo(EncodeExample(holdout, opts.holdout_fraction))
+    )
+    by_split = examples | "PartitionBySplit" >> beam.Partition(
+        lambda ex, n: SPLITS.index(ex["split"]), len(SPLITS)
+    )
+    for name, pcoll in zip(SPLITS, by_split):
+        _ = (
+            pcoll
+            | f"Serialized_{name}" >> beam.Map(lambda ex: ex["data"])
+            | f"Write_{name}"
+            >> beam.io.WriteToTFRecord(
+                FileSystems.join(out, name, "data"),
+                file_name_suffix=".tfrecord",
+                num_shards=opts.num_shards,
+            )
+        )
+    failures = (cat.failures, prepped.failures) | "AllFailures" >> beam.Flatten()
+    _ = failures | "WriteFailures" >> beam.io.WriteToParquet(
+        FileSystems.join(out, "failures", "failures"),
+        schemas.FAILURES_SCHEMA,
+        file_name_suffix=".parquet",
+    )
+    n_failures = failures | "CountFailures" >> beam.combiners.Count.Globally()
+    header = {
+        "format_version": records.FORMAT_VERSION,
+        "spec": spec.to_dict(),
+        "model": opts.model,
+        "catalog": opts.catalog,
+        "describer": opts.describer,
+        "holdout_sources": holdout,
+        "holdout_fraction": opts.holdout_fraction,
+    }
+    _ = (
+        examples
+        | "CountExamples" >> beam.CombineGlobally(_Counts())
+        | "ManifestJson"
+        >> beam.Map(
+            lambda counts, nf: json.dumps(
+                dict(header, **counts, failures=nf), indent=1, sort_keys=True
+            ),
+            nf=beam.pvalue.AsSingleton(n_failures),
+        )
+        | "WriteManifest"
+        >> beam.io.WriteToText(
+            FileSystems.join(out, "manifest"), file_name_suffix=".json", shard_name_template=""
+        )
+    )
 
-  result = p.run()
-  result.wait_until_finish()
-  return result
+    result = p.run()
+    result.wait_until_finish()
+    return result
 
 
 def count_records(output_dir: str) -> dict:
-  """{split: number of records in DIR/<split>/*.tfrecord} (reads every record)."""
-  import tensorflow as tf
+    """{split: number of records in DIR/<split>/*.tfrecord} (reads every record)."""
+    import tensorflow as tf
 
-  counts = {}
-  for split in SPLITS:
-    files = tf.io.gfile.glob(FileSystems.join(output_dir, split, "*.tfrecord"))
-    counts[split] = sum(1 for f in files for _ in tf.data.TFRecordDataset(f))
-  return counts
+    counts = {}
+    for split in SPLITS:
+        files = tf.io.gfile.glob(FileSystems.join(output_dir, split, "*.tfrecord"))
+        counts[split] = sum(1 for f in files for _ in tf.data.TFRecordDataset(f))
+    return counts
 
 
 def verify(output_dir: str) -> dict:
-  """Checks the records on disk against manifest.json's per-split counts.
+    """Checks the records on disk against manifest.json's per-split counts.
 
-  Raises RuntimeError on a mismatch; returns the counts.
-  """
-  with FileSystems.open(FileSystems.join(output_dir, "manifest.json")) as f:
-    manifest = json.loads(f.read().decode())
-  counts = count_records(output_dir)
-  expected = {s: manifest["splits"][s]["examples"] for s in SPLITS}
-  if counts != expected:
-    raise RuntimeError(f"records on disk {counts} != manifest {expected} in {output_dir}")
-  return counts
+    Raises RuntimeError on a mismatch; returns the counts.
+    """
+    with FileSystems.open(FileSystems.join(output_dir, "manifest.json")) as f:
+        manifest = json.loads(f.read().decode())
+    counts = count_records(output_dir)
+    expected = {s: manifest["splits"][s]["examples"] for s in SPLITS}
+    if counts != expected:
+        raise RuntimeError(f"records on disk {counts} != manifest {expected} in {output_dir}")
+    return counts
 
 
 def main(argv=None):
-  logging.getLogger().setLevel(logging.INFO)
-  run(argv)
+    logging.getLogger().setLevel(logging.INFO)
+    run(argv)
 
 
 if __name__ == "__main__":
-  main()
+    main()
