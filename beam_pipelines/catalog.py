@@ -163,30 +163,31 @@ def _text(value):
     return text or None
 
 
-def _crf(value):
+def _number(value, name):
+    """A finite float from a catalog cell, None when empty; RowError otherwise."""
     text = _text(value)
     if text is None:
         return None
     try:
         number = float(text)
     except ValueError:
-        raise RowError(f"crf {value!r} is not a number") from None
-    if not math.isfinite(number) or number != int(number) or number < 0:
+        raise RowError(f"{name} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise RowError(f"{name} {value!r} is not finite")
+    return number
+
+
+def _crf(value):
+    number = _number(value, "crf")
+    if number is None:
+        return None
+    if number != int(number) or number < 0:
         raise RowError(f"crf {value!r} is not a non-negative integer")
     return int(number)
 
 
 def _mos(value):
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        raise RowError(f"mos {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise RowError(f"mos {value!r} is not finite")
-    return number
+    return _number(value, "mos")
 
 
 def resolve_uri(uri, catalog_path):
