@@ -251,13 +251,32 @@ class ToScoreRow(beam.DoFn):
         }
 
 
+def dead_letter_error(error):
+    """(error_type, message) of the error half of a Beam dead-letter element.
+
+    `with_exception_handling` (Beam 2.77, transforms/core.py) emits
+    `(element, (exception class, repr(exception), formatted traceback lines))`; a bare
+    exception instance is accepted too.
+    """
+    if isinstance(error, BaseException):
+        return type(error).__name__, _message(error)
+    if isinstance(error, tuple) and error:
+        exc_type = error[0]
+        name = exc_type.__name__ if isinstance(exc_type, type) else str(exc_type)
+        text = str(error[1]).strip() if len(error) > 1 else ""
+        return name, (text or name)[:2000]
+    return type(error).__name__, _message(error)
+
+
 def inference_failure_rows(failed):
-    """RunInference dead letter (batch of (video_id, example), exception) -> rows."""
-    batch, exc = failed
+    """RunInference dead letter (batch of (video_id, example), (exc_type, repr, traceback))
+    -> one failure row per video of the batch."""
+    batch, error = failed
+    error_type, message = dead_letter_error(error)
     for video_id, example in batch:
         Metrics.counter(NAMESPACE, "failed_inference").inc()
         yield schemas.failure_row(
-            video_id, example["meta"]["uri"], "inference", type(exc).__name__, _message(exc), 1
+            video_id, example["meta"]["uri"], "inference", error_type, message, 1
         )
 
 

@@ -1,0 +1,58 @@
+"""RunInference's dead letter end to end: a batch whose inference raises becomes one
+failure row per video, with the exception's own class and message (issue 14, item 1).
+
+No model weights are loaded: the handler is a KerasCPLLMHandler whose load_model returns
+a stand-in and whose run_inference raises for every batch.
+"""
+import csv
+
+import pytest
+
+from beam_pipelines import dofns, inference, score
+
+
+class _NoModel:
+    """Stands in for the model (Beam keeps a weak reference to it)."""
+
+
+class BatchBreakingHandler(inference.KerasCPLLMHandler):
+    def load_model(self):
+        return _NoModel()
+
+    def run_inference(self, batch, model, inference_args=None):
+        raise ValueError(f"injected failure for a batch of {len(batch)}")
+
+
+def _catalog(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"],
+                           extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return str(path)
+
+
+def test_failed_batch_becomes_failure_rows_with_the_real_error(
+        tmp_path, monkeypatch, ladder_rows):
+    monkeypatch.setattr(inference, "KerasCPLLMHandler", BatchBreakingHandler)
+    rows = ladder_rows[:2]
+    out = str(tmp_path / "out")
+    summary = score.run(["--catalog", _catalog(tmp_path / "c.csv", rows),
+                         "--output_dir", out, "--max_batch_size", "2"])
+    assert summary["scored"] == 0
+    failures = score.table_rows(out, "failures")
+    assert sorted(r["video_id"] for r in failures) == sorted(r["video_id"] for r in rows)
+    for r in failures:
+        assert r["stage"] == "inference"
+        assert r["error_type"] == "ValueError"  # not "tuple"
+        assert "injected failure for a batch of" in r["message"]
+        assert r["uri"] in {row["uri"] for row in rows}
+
+
+@pytest.mark.parametrize("error", [
+    (KeyError, "KeyError('x')", ["Traceback ...\n", "KeyError: 'x'\n"]),  # Beam 2.77
+    KeyError("x"),
+])
+def test_dead_letter_error_shapes(error):
+    assert dofns.dead_letter_error(error)[0] == "KeyError"
+    assert "x" in dofns.dead_letter_error(error)[1]
