@@ -32,5 +32,12 @@ setuptools.setup(
     package_data={"cpllm_model": ["assets/**/*", "assets/*"]},
     include_package_data=True,
     install_requires=REQUIRED,
-    python_requires=">=3.10",
+    # datetime.UTC needs 3.11; 3.11 is what the tests and the worker image
+    # (apache/beam_python3.11_sdk) run.
+    python_requires=">=3.11",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.11",
+    ],
 )
