@@ -36,7 +36,7 @@ def compare_videos(model, uri_a: str, uri_b: str, *, timeout_s: float = 120.0) -
     inputs = []
     for uri in (uri_a, uri_b):
         kf = keyframes.decode_keyframes(uri, k=model.num_keyframes,
-                                        max_side=model.preprocessor.low_level_fit,
+                                        max_side=model.preprocessor.decode_max_side(),
                                         timeout_s=timeout_s)
         inputs.append(model.preprocessor.frame_inputs(kf.frames))
     result = dict(model.compare(inputs[0], inputs[1]))

@@ -108,7 +108,7 @@ def load_preprocessor(model: str):
             keys = (
                 "num_keyframes",
                 "image_size",
-                "low_level_fit",
+                "low_level_max_side",
                 "patch_size",
                 "max_patches",
                 "sequence_length",
@@ -185,8 +185,11 @@ class DecodeAndPreprocess(beam.DoFn):
         try:
             with storage.local_copy(row["uri"]) as path:
                 stage = "decode"
+                # Native size up to the model's cap (the same decode as scoring).
                 kf = keyframes.decode_keyframes(
-                    path, k=self.preprocessor.num_keyframes, timeout_s=self.decode_timeout_s
+                    path, k=self.preprocessor.num_keyframes,
+                    max_side=self.preprocessor.decode_max_side(),
+                    timeout_s=self.decode_timeout_s,
                 )
                 if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
                     row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))

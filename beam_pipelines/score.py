@@ -114,8 +114,9 @@ class ScoreOptions(PipelineOptions):
             type=int,
             default=None,
             help="Frames with a longer side above this are downscaled by ffmpeg while "
-            "decoding (bounds memory on 8K input; default: the largest size the model's "
-            "preprocessing uses).",
+            "decoding (bounds memory on 8K input; default: the model preprocessor's "
+            "decode_max_side(), i.e. native size up to low_level_max_side, the same "
+            "decode as prepare).",
         )
         parser.add_argument(
             "--model_dtype",
@@ -240,13 +241,17 @@ def _write_bigquery(pcoll, opts, name):
 
 
 def model_preprocessing(preset):
-    """(FrameInputs, default K, default max_side) of a preset, without its weights."""
+    """(FrameInputs, default K, default max_side) of a preset, without its weights.
+
+    max_side is the preprocessor's `decode_max_side()` (= `low_level_max_side`): frames
+    are decoded at native size up to that cap, never pre-scaled to S, so scoring feeds
+    `frame_inputs` exactly what `prepare` does.
+    """
     frame_inputs = dofns.FrameInputs(preset)
     pre = frame_inputs.preprocessor()
     k = getattr(pre, "num_keyframes", None) or 8
-    sides = [getattr(pre, a, None) for a in ("image_size", "low_level_fit")]
-    sides = [int(s) for s in sides if s]
-    return frame_inputs, int(k), (max(sides) if sides else None)
+    side = pre.decode_max_side() if hasattr(pre, "decode_max_side") else None
+    return frame_inputs, int(k), (int(side) if side else None)
 
 
 def build(p, opts):

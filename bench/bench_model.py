@@ -116,7 +116,7 @@ def _paper_score_model(dtype):
                              head_dim=64, num_keyframes=8, max_patches=8,
                              head_hidden_dim=1024, dtype=dtype)
     pre = CPLLMPreprocessor(tiny_tokenizer(), num_keyframes=8, image_size=224,
-                            low_level_fit=1152, patch_size=288, max_patches=8)
+                            low_level_max_side=3840, patch_size=288, max_patches=8)
     return CPLLM(backbone=backbone, preprocessor=pre)
 
 

@@ -1,11 +1,19 @@
 """Frame preprocessing: the model's input contract for key frames (pure numpy).
 
-Two views of each key frame feed the two encoders:
+Two views of each decoded key frame feed the two encoders:
 - ``high_level_frames``: the whole frame resized to S x S (aspect ratio ignored) for the
   SigLIP encoder.
-- ``low_level_patches``: the frame resized *preserving* aspect ratio to fit within
-  L x L, cut into non-overlapping P x P patches (full resolution detail, compression
-  artifacts intact) for the VideoPrism encoder.
+- ``low_level_patches``: non-overlapping P x P patches cut from the frame at its *own*
+  (native, decoded) resolution, compression artifacts intact, for the VideoPrism
+  encoder. Only a frame whose longer side exceeds ``max_side`` is downscaled (aspect
+  kept); smaller frames are never resized, so a 1080p frame and a 360p frame are seen at
+  the same pixel scale. Cell origins are aligned to multiples of 16 pixels (``ALIGN``), so
+  H.264 macroblock / 8x8-transform boundaries sit at the same phase inside every patch.
+
+``model_frame_inputs`` is THE function that turns decoded native-size frames into the
+model's frame inputs; every path (prepare, score, compare) goes through it (via
+``CPLLMPreprocessor.frame_inputs``). Decoders hand it frames at native size up to
+``max_side`` (``CPLLMPreprocessor.decode_max_side()``), never pre-scaled to S.
 
 Resizing is bilinear (a triangle filter): plain bilinear interpolation when enlarging and,
 when shrinking, the triangle widened by the scale factor (area-weighted, like PIL's
@@ -64,49 +72,90 @@ def high_level_frames(frames: np.ndarray, size: int) -> np.ndarray:
     return resize_bilinear(frames, size, size)
 
 
+ALIGN = 16  # cell origins are multiples of this (H.264 macroblock size)
+
+
 def fit_size(height: int, width: int, fit: int) -> tuple[int, int]:
     """(h, w) after scaling (up or down) so the longer side is ``fit``, aspect kept."""
     scale = fit / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def patch_grid(height: int, width: int, fit: int, patch: int,
+def capped_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(h, w) the low-level path works at: native, or fitted to ``max_side`` if larger."""
+    if max(height, width) > max_side:
+        return fit_size(height, width, max_side)
+    return height, width
+
+
+def _spread(n: int, m: int) -> np.ndarray:
+    """m of range(n) evenly spaced: floor((j + 0.5) * n / m), j < m."""
+    return ((np.arange(m) + 0.5) * n / m).astype(np.int64)
+
+
+def _choose_cells(rows: int, cols: int, m: int) -> list[tuple[int, int]]:
+    """(row, col) indices of the cells used, in raster order. See ``patch_grid``."""
+    n = rows * cols
+    if n <= m:
+        return [(r, c) for r in range(rows) for c in range(cols)]
+    # Sub-grids r x c == m that fit; the best leaves equal row and column spacing
+    # (rows / r ~ cols / c), ties going to the more square one.
+    fits = [(r, m // r) for r in range(1, m + 1)
+            if m % r == 0 and r <= rows and m // r <= cols]
+    if fits:
+        r, c = min(fits, key=lambda rc: (abs(np.log((rows / rc[0]) / (cols / rc[1]))),
+                                         abs(np.log(rc[0] / rc[1]))))
+        return [(y, x) for y in _spread(rows, r) for x in _spread(cols, c)]
+    return [(int(i) // cols, int(i) % cols) for i in _spread(n, m)]
+
+
+def patch_grid(height: int, width: int, max_side: int, patch: int,
                max_patches: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
     """Where ``low_level_patches`` cuts a frame of ``height`` x ``width``.
 
-    The frame is resized to ``fit_size``; a short side below ``patch`` is then padded to
-    ``patch`` (edge replication, centred). The grid has rows = h // P, cols = w // P
-    cells, centred in the frame (the margin left over is split evenly). When the grid has
-    more than ``max_patches`` cells, M of them are taken spread uniformly in raster order
-    (cell floor((j + 0.5) * N / M), j < M); otherwise all, in raster order.
+    Rule:
+    1. Size: the frame stays at its native size unless its longer side exceeds
+       ``max_side``, when it is downscaled to ``fit_size(.., max_side)`` (aspect kept).
+       A side below ``patch`` is then padded to ``patch`` (edge replication, centred).
+    2. Grid: rows = h // P, cols = w // P non-overlapping P x P cells, offset by
+       ((h - rows * P) // 2, (w - cols * P) // 2), each rounded *down* to a multiple of
+       ``ALIGN`` = 16, so cell origins are macroblock aligned whatever the frame size
+       (when P is a multiple of 16, every cell origin is).
+    3. Choice: with at most M = ``max_patches`` cells, all are used. Otherwise M cells
+       spread uniformly in 2-D: among the factorisations r * c == M with r <= rows and
+       c <= cols, the one with the most even spacing (rows / r closest to cols / c, ties
+       to the more square), rows floor((i + 0.5) * rows / r) and columns
+       floor((j + 0.5) * cols / c). (A grid too short for r rows thus takes more
+       columns.) When no factorisation fits, M cells spread in raster order: cell
+       floor((j + 0.5) * N / M) of the N cells.
+    Cells are listed in raster order. The cost is independent of resolution: always M
+    slots of P x P.
 
     Returns:
-        ((h, w) of the resized, padded frame, [(top, left)] of the chosen cells).
+        ((h, w) of the (capped, padded) frame, [(top, left)] of the chosen cells).
     """
-    h, w = fit_size(height, width, fit)
+    h, w = capped_size(height, width, max_side)
     h, w = max(h, patch), max(w, patch)
     rows, cols = h // patch, w // patch
-    y0, x0 = (h - rows * patch) // 2, (w - cols * patch) // 2
-    n = rows * cols
-    if n <= max_patches:
-        chosen = np.arange(n)
-    else:
-        chosen = ((np.arange(max_patches) + 0.5) * n / max_patches).astype(np.int64)
-    cells = [(y0 + (c // cols) * patch, x0 + (c % cols) * patch) for c in chosen]
+    y0 = (h - rows * patch) // 2 // ALIGN * ALIGN
+    x0 = (w - cols * patch) // 2 // ALIGN * ALIGN
+    cells = [(int(y0 + r * patch), int(x0 + c * patch))
+             for r, c in _choose_cells(rows, cols, max_patches)]
     return (h, w), cells
 
 
-def low_level_patches(frames: np.ndarray, fit: int, patch: int,
+def low_level_patches(frames: np.ndarray, max_side: int, patch: int,
                       max_patches: int) -> tuple[np.ndarray, np.ndarray]:
-    """Aspect-preserving resize to fit within fit x fit, then a grid of P x P patches.
+    """A grid of P x P patches cut at native resolution (see ``patch_grid``).
 
-    Frames of extreme aspect ratio whose short side ends up below P after the fit are
-    padded to P by replicating their edge pixels (centred), so every frame gives at least
-    one patch. See ``patch_grid`` for the cells chosen.
+    Frames whose longer side exceeds ``max_side`` are first downscaled to it (bilinear,
+    aspect kept); smaller frames are never resized. Frames smaller than P on a side are
+    padded to P by replicating their edge pixels (centred), so every frame gives at
+    least one patch.
 
     Args:
-        frames: uint8[K, H, W, 3].
-        fit: L, the longer side after resizing.
+        frames: uint8[K, H, W, 3], as decoded.
+        max_side: the largest longer side used as is.
         patch: P.
         max_patches: M.
 
@@ -116,16 +165,38 @@ def low_level_patches(frames: np.ndarray, fit: int, patch: int,
     """
     frames = np.asarray(frames)
     k, height, width, c = frames.shape
-    fh, fw = fit_size(height, width, fit)
-    resized = resize_bilinear(frames, fh, fw)
-    (h, w), cells = patch_grid(height, width, fit, patch, max_patches)
+    fh, fw = capped_size(height, width, max_side)
+    if (fh, fw) != (height, width):
+        frames = resize_bilinear(frames, fh, fw)
+    (h, w), cells = patch_grid(height, width, max_side, patch, max_patches)
     if (h, w) != (fh, fw):
         pad_y, pad_x = h - fh, w - fw
-        resized = np.pad(resized, ((0, 0), (pad_y // 2, pad_y - pad_y // 2),
-                                   (pad_x // 2, pad_x - pad_x // 2), (0, 0)), mode="edge")
+        frames = np.pad(frames, ((0, 0), (pad_y // 2, pad_y - pad_y // 2),
+                                 (pad_x // 2, pad_x - pad_x // 2), (0, 0)), mode="edge")
     patches = np.zeros((k, max_patches, patch, patch, c), np.uint8)
     mask = np.zeros((k, max_patches), np.float32)
     for j, (top, left) in enumerate(cells):
-        patches[:, j] = resized[:, top:top + patch, left:left + patch]
+        patches[:, j] = frames[:, top:top + patch, left:left + patch]
         mask[:, j] = 1.0
     return patches, mask
+
+
+def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
+                       patch_size: int, max_patches: int) -> dict:
+    """Decoded native-size frames uint8[K, H, W, 3] -> the model's frame inputs.
+
+    The one function every path uses. The SigLIP view resizes its own copy to S x S;
+    the VideoPrism patches are cut at native resolution (``low_level_patches``).
+
+    Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
+    "patch_mask": float32[K, M]}.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8[K, H, W, 3], got shape {frames.shape}")
+    patches, mask = low_level_patches(frames, max_side, patch_size, max_patches)
+    return {
+        "high_frames": high_level_frames(frames, image_size),
+        "low_patches": patches,
+        "patch_mask": np.asarray(mask, np.float32),
+    }

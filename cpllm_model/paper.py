@@ -13,8 +13,10 @@ Gemma's weights), with its tokenizer. The projections, low-level LayerNorm and s
 start untrained.
 
 Defaults the paper text lost (config values, see DESIGN.md): K = 8 key frames, S = the
-SigLIP preset's size (224), P = the VideoPrism preset's size (288), L = 1152 and M = 8
-(a 16:9 frame fitted into 1152 x 1152 is 1152 x 648: a 4 x 2 grid of 288-pixel cells).
+SigLIP preset's size (224), P = the VideoPrism preset's size (288), M = 8.
+Low-level patches are cut at the frame's native resolution (frames longer than
+`low_level_max_side` = 3840 are downscaled to it): a 1080p frame has a 3 x 6 grid of
+288-pixel cells, of which M = 8 spread over it (2 x 4) are used.
 """
 import keras
 import numpy as np
@@ -73,7 +75,7 @@ def assemble(
     *,
     load_weights=True,
     num_keyframes=8,
-    low_level_fit=1152,
+    low_level_max_side=3840,
     max_patches=8,
     head_hidden_dim=1024,
     sequence_length=256,
@@ -117,7 +119,7 @@ def assemble(
             tokenizer,
             num_keyframes=num_keyframes,
             image_size=backbone.image_size,
-            low_level_fit=low_level_fit,
+            low_level_max_side=low_level_max_side,
             patch_size=backbone.patch_size,
             max_patches=max_patches,
             sequence_length=sequence_length,
@@ -126,12 +128,12 @@ def assemble(
 
 
 def paper_preprocessor(gemma=GEMMA_PRESET, *, num_keyframes=8, image_size=224,
-                       low_level_fit=1152, patch_size=288, max_patches=8,
+                       low_level_max_side=3840, patch_size=288, max_patches=8,
                        sequence_length=256):
     """The preprocessor of `assemble`'s defaults, without building the model."""
     tokenizer = CPLLMTokenizer(proto=GemmaTokenizer.from_preset(gemma).proto)
     return CPLLMPreprocessor(tokenizer, num_keyframes=num_keyframes, image_size=image_size,
-                             low_level_fit=low_level_fit, patch_size=patch_size,
+                             low_level_max_side=low_level_max_side, patch_size=patch_size,
                              max_patches=max_patches, sequence_length=sequence_length)
 
 

@@ -42,8 +42,11 @@ class CPLLMPreprocessor(Preprocessor):
     Args:
         tokenizer: a Gemma-style SentencePiece tokenizer.
         num_keyframes: K. image_size: S (high-level square size).
-        low_level_fit: L (frames are fitted into L x L, aspect kept).
-        patch_size: P. max_patches: M.
+        low_level_max_side: the largest longer side the low-level path uses as is:
+            P x P patches are cut from each frame at its native resolution; only a frame
+            whose longer side exceeds this is downscaled to it (aspect kept). It is also
+            the largest side decoders should hand over (`decode_max_side()`).
+        patch_size: P. max_patches: M (always M patch slots per frame).
         sequence_length: default padded text length T for training text.
         prompt_bucket: generation buffers are padded up to a multiple of this, so that
             `describe` compiles once per bucket, not once per length.
@@ -56,18 +59,24 @@ class CPLLMPreprocessor(Preprocessor):
         tokenizer,
         num_keyframes=8,
         image_size=64,
-        low_level_fit=320,
+        low_level_max_side=3840,
         patch_size=64,
         max_patches=4,
         sequence_length=128,
         prompt_bucket=32,
         **kwargs,
     ):
+        if "low_level_fit" in kwargs:
+            raise ValueError(
+                "`low_level_fit` is gone: low-level patches are now cut at native "
+                "resolution (see `low_level_max_side`); this config predates that "
+                "contract, so re-export the preset (or rebuild the preprocessor)."
+            )
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.num_keyframes = num_keyframes
         self._image_size = image_size
-        self.low_level_fit = low_level_fit
+        self.low_level_max_side = low_level_max_side
         self.patch_size = patch_size
         self.max_patches = max_patches
         self.sequence_length = sequence_length
@@ -105,27 +114,30 @@ class CPLLMPreprocessor(Preprocessor):
         self._image_size = value
 
     # ----------------------------------------------------------------- frames
-    def frame_inputs(self, frames):
-        """uint8[K, H, W, 3] of one video -> unbatched model inputs.
+    def decode_max_side(self):
+        """The largest longer side decoders should hand `frame_inputs`.
 
+        Decoders decode at native size up to this cap (never pre-scaled to S);
+        `frame_inputs` makes both views from those frames.
+        """
+        return self.low_level_max_side
+
+    def frame_inputs(self, frames):
+        """Decoded native-size uint8[K, H, W, 3] of one video -> unbatched model inputs.
+
+        `cpllm_model.frames.model_frame_inputs` with this preprocessor's geometry.
         Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
         "patch_mask": float32[K, M]}.
         """
-        from cpllm_model.frames import high_level_frames, low_level_patches
+        from cpllm_model.frames import model_frame_inputs
 
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[0] != self.num_keyframes:
             raise ValueError(
                 f"Expected uint8[{self.num_keyframes}, H, W, 3] frames, got {frames.shape}"
             )
-        patches, mask = low_level_patches(
-            frames, self.low_level_fit, self.patch_size, self.max_patches
-        )
-        return {
-            "high_frames": high_level_frames(frames, self.image_size),
-            "low_patches": patches,
-            "patch_mask": np.asarray(mask, "float32"),
-        }
+        return model_frame_inputs(frames, self.image_size, self.low_level_max_side,
+                                  self.patch_size, self.max_patches)
 
     # ------------------------------------------------------------------- text
     def _ids(self, text):
@@ -219,7 +231,7 @@ class CPLLMPreprocessor(Preprocessor):
             {
                 "num_keyframes": self.num_keyframes,
                 "image_size": self.image_size,
-                "low_level_fit": self.low_level_fit,
+                "low_level_max_side": self.low_level_max_side,
                 "patch_size": self.patch_size,
                 "max_patches": self.max_patches,
                 "sequence_length": self.sequence_length,

@@ -1,9 +1,12 @@
 """Model configurations: the `cpllm_tiny` preset (bundled) and its builder.
 
 `cpllm_tiny` fits a 2-core CPU and still sees compression artifacts: K = 8 key frames,
-high-level S = 64 (SigLIP patch 16 -> 16 tokens, width 64, 2 layers), low-level fit
-L = 320 and P = 64 patches (VideoPrism patch 16 -> 16 tokens, width 64, 2 spatial layers;
-a 320x240 frame gives a 5x3 grid, of which M = 4 cells are used), a 2-layer Gemma
+high-level S = 64 (SigLIP patch 16 -> 16 tokens, width 64, 2 layers); low-level
+P = 32 patches cut at the frame's native resolution (frames above 3840 on the longer side
+are downscaled to it), M = 16 of them per frame spread over the 16-pixel-aligned grid
+(a 1080p frame has a 33x60 grid, a 360p one 11x20; both give a 4x4 spread) (VideoPrism
+patch 8 -> 16 tokens of 8x8 pixels, one H.264 transform block each; width 64, 2 spatial
+layers, intermediate 128, 2 heads), a 2-layer Gemma
 (width 128, 2 query heads, 1 KV head) over a 1024-piece BPE SentencePiece vocabulary
 (`python -m cpllm_model.tokenizer_corpus`).
 
@@ -24,13 +27,13 @@ from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer
 TINY = {
     "num_keyframes": 8,
     "image_size": 64,
-    "low_level_fit": 320,
-    "patch_size": 64,
-    "max_patches": 4,
+    "low_level_max_side": 3840,
+    "patch_size": 32,
+    "max_patches": 16,
     "sequence_length": 128,
     "siglip": dict(patch_size=16, hidden_dim=64, num_layers=2, num_heads=2,
                    intermediate_dim=128),
-    "videoprism": dict(num_frames=1, patch_size=16, hidden_dim=64, intermediate_dim=128,
+    "videoprism": dict(num_frames=1, patch_size=8, hidden_dim=64, intermediate_dim=128,
                        num_heads=2, num_spatial_layers=2, num_temporal_layers=1,
                        num_auxiliary_layers=0),
     "decoder": dict(num_layers=2, num_query_heads=2, num_key_value_heads=1,
@@ -67,7 +70,7 @@ def build_tiny(seed=0, dtype=None, config=None):
         tokenizer,
         num_keyframes=c["num_keyframes"],
         image_size=s,
-        low_level_fit=c["low_level_fit"],
+        low_level_max_side=c["low_level_max_side"],
         patch_size=p,
         max_patches=c["max_patches"],
         sequence_length=c["sequence_length"],

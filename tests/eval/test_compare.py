@@ -33,7 +33,7 @@ def test_compare_cli_prints_answer_and_both_scores(two_crfs, capsys):
     model = compare.load_model("cpllm_tiny")
     inputs = [model.preprocessor.frame_inputs(
         keyframes.decode_keyframes(u, k=model.num_keyframes,
-                                   max_side=model.preprocessor.low_level_fit).frames)
+                                   max_side=model.preprocessor.decode_max_side()).frames)
         for u in (a, b)]
     result = model.compare(*inputs)
     assert better == result["better"]

@@ -46,51 +46,146 @@ def test_deterministic():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-@pytest.mark.parametrize("h,w,fit,p,m,grid", [
-    (1080, 1920, 1152, 288, 8, (2, 4)),   # 16:9 -> 648x1152, 2x4 cells
-    (480, 640, 1152, 288, 16, (3, 4)),    # upscaled to 864x1152
-    (1920, 1080, 1152, 288, 8, (4, 2)),   # portrait
-    (100, 100, 64, 16, 100, (4, 4)),
+def _scene(h, w, seed=0):
+    """A smooth-ish textured image (native pixels, no resizing)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    base = (128 + 60 * np.sin(yy / 7.0) * np.cos(xx / 11.0)).astype(np.int64)
+    noise = rng.integers(-20, 21, (h, w, 3))
+    return np.clip(base[..., None] + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("h,w,side,p,m,grid", [
+    (1080, 1920, 3840, 32, 16, (33, 60)),   # native 1080p: never resized
+    (360, 640, 3840, 32, 16, (11, 20)),
+    (1080, 1920, 3840, 288, 8, (3, 6)),     # paper geometry at native 1080p
+    (1920, 1080, 3840, 288, 8, (6, 3)),     # portrait
+    (100, 100, 3840, 16, 100, (6, 6)),      # fewer cells than M: all of them
+    (2160, 7680, 3840, 64, 16, (16, 60)),   # above max_side: downscaled to 1080x3840
 ])
-def test_grid_count_positions_no_overlap(h, w, fit, p, m, grid):
-    (rh, rw), cells = F.patch_grid(h, w, fit, p, m)
-    assert max(rh, rw) == fit
-    assert rw / rh == pytest.approx(w / h, rel=0.01)  # aspect preserved
+def test_grid_count_positions_aligned_no_overlap(h, w, side, p, m, grid):
+    (rh, rw), cells = F.patch_grid(h, w, side, p, m)
+    if max(h, w) <= side:
+        assert (rh, rw) == (h, w)  # native size
+    else:
+        assert max(rh, rw) == side
+        assert rw / rh == pytest.approx(w / h, rel=0.01)  # aspect preserved
     rows, cols = grid
     assert (rh // p, rw // p) == grid
     assert len(cells) == min(m, rows * cols)
-    y0, x0 = (rh - rows * p) // 2, (rw - cols * p) // 2  # centred
+    y0 = (rh - rows * p) // 2 // 16 * 16  # centred, rounded down to the 16-pixel grid
+    x0 = (rw - cols * p) // 2 // 16 * 16
     ys, xs = zip(*cells)
     assert set(ys) <= {y0 + r * p for r in range(rows)}
     assert set(xs) <= {x0 + c * p for c in range(cols)}
+    assert all(y % 16 == 0 and x % 16 == 0 for y, x in cells)  # macroblock aligned
     assert len(set(cells)) == len(cells)  # distinct aligned cells never overlap
     assert all(0 <= y and y + p <= rh and 0 <= x and x + p <= rw for y, x in cells)
+    assert cells == sorted(cells)  # raster order
 
 
-def test_subset_is_spread_uniformly():
-    _, cells = F.patch_grid(64 * 4, 64 * 6, 64 * 6, 64, 6)  # 4x6 grid, keep 6
-    raster = [(y // 64) * 6 + x // 64 for y, x in cells]
-    assert raster == [2, 6, 10, 14, 18, 22]
-    assert {y // 64 for y, _ in cells} == {0, 1, 2, 3}  # every row represented
+@pytest.mark.parametrize("h,w", [(1080, 1920), (360, 640), (240, 320), (720, 1280),
+                                 (1088, 1920), (480, 854), (1920, 1080), (200, 200)])
+def test_cells_aligned_and_always_m_patches(h, w):
+    f = np.zeros((1, h, w, 3), np.uint8)
+    patches, mask = F.low_level_patches(f, 3840, 32, 16)
+    assert patches.shape == (1, 16, 32, 32, 3)
+    assert mask.sum() == 16  # every grid here has >= M cells: cost is resolution-free
+    _, cells = F.patch_grid(h, w, 3840, 32, 16)
+    assert all(y % 16 == 0 and x % 16 == 0 for y, x in cells)
 
 
-def test_patches_are_the_resized_pixels_and_mask_pads():
+def test_same_pixels_same_patches_across_resolutions():
+    # A 640x360 crop of a 1080p frame holds the same pixels at the same scale: every
+    # cell the two grids share (same aligned origin) must give the identical patch.
+    big = _scene(1080, 1920, seed=5)[None]
+    small = big[:, :360, :640].copy()
+    pb, _ = F.low_level_patches(big, 3840, 32, 16)
+    ps, _ = F.low_level_patches(small, 3840, 32, 16)
+    _, cb = F.patch_grid(1080, 1920, 3840, 32, 16)
+    _, cs = F.patch_grid(360, 640, 3840, 32, 16)
+    shared = set(cb) & set(cs)
+    assert shared  # (128, 224): row 4, column 7 of both grids
+    for cell in shared:
+        np.testing.assert_array_equal(pb[:, cb.index(cell)], ps[:, cs.index(cell)])
+        y, x = cell
+        np.testing.assert_array_equal(ps[:, cs.index(cell)], big[:, y:y + 32, x:x + 32])
+    # And every patch is the frame's own pixels (no resampling below max_side).
+    for j, (y, x) in enumerate(cb):
+        np.testing.assert_array_equal(pb[:, j], big[:, y:y + 32, x:x + 32])
+
+
+def test_only_frames_above_max_side_are_downscaled():
+    f = _scene(600, 800, seed=2)[None]
+    _, cells = F.patch_grid(600, 800, 800, 32, 4)
+    patches, _ = F.low_level_patches(f, 800, 32, 4)  # at the cap: untouched
+    for j, (y, x) in enumerate(cells):
+        np.testing.assert_array_equal(patches[:, j], f[:, y:y + 32, x:x + 32])
+    (h, w), cells = F.patch_grid(600, 800, 400, 32, 4)
+    assert (h, w) == (300, 400)
+    patches, _ = F.low_level_patches(f, 400, 32, 4)
+    small = F.resize_bilinear(f, 300, 400)
+    for j, (y, x) in enumerate(cells):
+        np.testing.assert_array_equal(patches[:, j], small[:, y:y + 32, x:x + 32])
+    # Small frames are never enlarged.
+    assert F.patch_grid(90, 160, 3840, 32, 4)[0] == (90, 160)
+
+
+def test_subset_is_spread_uniformly_in_2d():
+    _, cells = F.patch_grid(32 * 33, 32 * 60, 3840, 32, 16)  # 33x60 grid, keep 16
+    rows = sorted({y // 32 for y, _ in cells})
+    cols = sorted({x // 32 for _, x in cells})
+    assert rows == [4, 12, 20, 28] and cols == [7, 22, 37, 52]  # a 4x4 sub-grid
+    assert len(cells) == 16
+    # A grid with fewer rows than a square sub-grid needs takes more columns.
+    _, cells = F.patch_grid(64, 32 * 40, 3840, 32, 16)  # 2x40 grid: 1 x 16 spacing
+    assert {y // 32 for y, _ in cells} == {1}  # rows 2 / 1 ~ columns 40 / 16
+    assert sorted(x // 32 for _, x in cells) == [int((j + 0.5) * 2.5) for j in range(16)]
+    _, cells = F.patch_grid(32 * 3, 32 * 12, 3840, 32, 16)  # 3x12 grid: 2 x 8
+    assert sorted({y // 32 for y, _ in cells}) == [0, 2]
+    assert len({x for _, x in cells}) == 8 and len(cells) == 16
+    # No factorisation fits (M = 7 on a 2x5 grid): raster-order spread.
+    _, cells = F.patch_grid(64, 160, 3840, 32, 7)
+    raster = [(y // 32) * 5 + x // 32 for y, x in cells]
+    assert raster == [int((j + 0.5) * 10 / 7) for j in range(7)] == [0, 2, 3, 5, 6, 7, 9]
+
+
+def test_patches_are_native_pixels_and_mask_pads():
     f = _random(2, 48, 96, seed=3)
-    patches, mask = F.low_level_patches(f, 96, 32, 5)
+    patches, mask = F.low_level_patches(f, 3840, 32, 5)
     assert patches.shape == (2, 5, 32, 32, 3) and mask.shape == (2, 5)
     assert mask.dtype == np.float32
-    # fit 96 keeps 48x96: grid 1x3, three real cells, two padded slots.
+    # 48x96 stays 48x96: grid 1x3 at y0 = 8 // 16 * 16 = 0; two padded slots.
     np.testing.assert_array_equal(mask, [[1, 1, 1, 0, 0]] * 2)
-    np.testing.assert_array_equal(patches[:, 0], f[:, 8:40, 0:32])
-    np.testing.assert_array_equal(patches[:, 2], f[:, 8:40, 64:96])
+    np.testing.assert_array_equal(patches[:, 0], f[:, 0:32, 0:32])
+    np.testing.assert_array_equal(patches[:, 2], f[:, 0:32, 64:96])
     assert (patches[:, 3:] == 0).all()
 
 
 def test_extreme_aspect_is_padded_to_one_patch():
     f = np.zeros((1, 4, 400, 3), np.uint8)
     f[:, :, :, 0] = 200
-    patches, mask = F.low_level_patches(f, 128, 32, 8)
-    (rh, rw), cells = F.patch_grid(4, 400, 128, 32, 8)
-    assert (rh, rw) == (32, 128) and len(cells) == 4
-    assert mask[0].tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
-    assert (patches[0, :4, :, :, 0] == 200).all()  # edge replication, not black bars
+    patches, mask = F.low_level_patches(f, 3840, 32, 8)
+    (rh, rw), cells = F.patch_grid(4, 400, 3840, 32, 8)
+    assert (rh, rw) == (32, 400) and len(cells) == 8
+    assert mask[0].tolist() == [1] * 8
+    assert (patches[0, :, :, :, 0] == 200).all()  # edge replication, not black bars
+
+
+def test_tiny_frame_padded_to_one_patch():
+    f = np.full((2, 10, 20, 3), 9, np.uint8)
+    patches, mask = F.low_level_patches(f, 3840, 32, 4)
+    assert F.patch_grid(10, 20, 3840, 32, 4) == ((32, 32), [(0, 0)])
+    assert mask.tolist() == [[1, 0, 0, 0]] * 2
+    assert (patches[:, 0] == 9).all() and (patches[:, 1:] == 0).all()
+
+
+def test_model_frame_inputs_is_the_preprocessor_path():
+    f = _scene(90, 160, seed=4)[None].repeat(2, 0)
+    x = F.model_frame_inputs(f, 32, 3840, 32, 4)
+    assert set(x) == {"high_frames", "low_patches", "patch_mask"}
+    np.testing.assert_array_equal(x["high_frames"], F.high_level_frames(f, 32))
+    p, m = F.low_level_patches(f, 3840, 32, 4)
+    np.testing.assert_array_equal(x["low_patches"], p)
+    np.testing.assert_array_equal(x["patch_mask"], m)
+    assert x["patch_mask"].dtype == np.float32

@@ -17,7 +17,8 @@ def test_part_shapes(tiny_model, videos8, jit_run):
 
     out = jit_run(tiny_model, parts, {n: videos8[n] for n in VISION})
     assert tuple(out["high"].shape) == (8, k, (p.image_size // 16) ** 2, d)
-    assert tuple(out["low"].shape) == (8, k, (p.patch_size // 16) ** 2, d)
+    assert tuple(out["low"].shape) == (8, k, bb.num_low_tokens, d)
+    assert bb.num_low_tokens == (p.patch_size // bb.low_level_encoder.patch_size) ** 2
     assert out["high"].dtype == out["low"].dtype == "float32"
     assert tuple(out["vision"].shape) == (8, bb.image_sequence_length, d)
     # Low-level tokens are LayerNorm-ed over the feature axis: undoing the learned scale and

@@ -15,8 +15,9 @@ def test_bundled_tiny_preset(tiny_model):
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
     assert size < 5 * 2**20
     p = tiny_model.preprocessor
-    assert (tiny_model.num_keyframes, p.image_size, p.low_level_fit, p.patch_size,
-            p.max_patches) == (8, 64, 320, 64, 4)
+    assert (tiny_model.num_keyframes, p.image_size, p.low_level_max_side, p.patch_size,
+            p.max_patches) == (8, 64, 3840, 32, 16)
+    assert p.decode_max_side() == p.low_level_max_side
     assert p.tokenizer.vocabulary_size() == tiny_model.backbone.vocabulary_size == 1024
 
 
@@ -120,7 +121,7 @@ def test_paper_assembly_from_saved_presets(keras_hub_presets, make_videos, jit_r
 
     dirs, originals = keras_hub_presets
     model = paper.assemble(dirs["siglip"], dirs["prism"], dirs["gemma"], num_keyframes=2,
-                           low_level_fit=64, max_patches=4, head_hidden_dim=16)
+                           low_level_max_side=64, max_patches=4, head_hidden_dim=16)
     bb = model.backbone
     for mine, theirs in ((bb.high_level_encoder, originals["siglip"]),
                          (bb.low_level_encoder, originals["prism"])):

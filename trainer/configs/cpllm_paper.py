@@ -17,7 +17,9 @@ def get_config() -> ConfigDict:
         init_score_bias_to_label_mean=True,  # the score head is new: start at mean MOS
         num_keyframes=8,       # K (paper: per dataset, lost): 8 for LSVQ-length clips
         image_size=224,        # S: siglip_so400m_patch14_224 (448 also fits)
-        low_level_fit=1152,    # L (paper: lost): 4x4 grid of P=288 on a 16:9 1080p frame
+        # Low-level patches are now cut at native resolution (frames above 3840 on the
+        # longer side are downscaled to it): a 1080p frame has a 3x6 grid of P=288 cells.
+        low_level_max_side=3840,
         patch_size=288,        # P: VideoPrism-B's input size (18x18 patches -> 256 tokens)
         max_patches=16,        # M (paper: lost): the whole 4x4 grid
         max_sequence_length=128,  # prompt + 3-sentence description (paper: lost)

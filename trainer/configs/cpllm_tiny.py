@@ -20,13 +20,14 @@ def get_config() -> ConfigDict:
         reinitialize=True,
         init_score_bias_to_label_mean=True,  # fresh head starts at the mean train label
         # Shapes are the preset's own (checked against the data's manifest at start):
-        # K=8 key frames, S=64 (high-level resize), L=320 (low-level fit), P=64 patch,
-        # M=4 patches per frame. Listed for reference; the preset is the truth.
+        # K=8 key frames, S=64 (high-level resize), P=32 patches cut at native resolution
+        # (frames above 3840 on the longer side downscaled to it), M=16 patches per
+        # frame. Listed for reference; the preset is the truth.
         num_keyframes=8,
         image_size=64,
-        low_level_fit=320,
-        patch_size=64,
-        max_patches=4,
+        low_level_max_side=3840,
+        patch_size=32,
+        max_patches=16,
         max_sequence_length=80,  # <bos> + prompt + description + <eos> (paper: lost)
     )
 
