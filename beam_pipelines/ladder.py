@@ -4,7 +4,9 @@
         --crfs 18,23,28,33,38,43 [--preset veryfast] [--label auto|mos|vmaf]
 
 Input: a catalog (CSV/JSONL/Parquet, `beam_pipelines.catalog`) of source videos:
-`video_id, uri`, optional `source_id` (defaults to video_id) and `mos`.
+`video_id, uri`, optional `source_id` (defaults to video_id) and `mos`, and optional
+per-source ladders: `ladder_crfs` ("19;24;29", replaces --crfs for that source) and
+`ladder_preset` (replaces --preset).
 Output:
   DIR/videos/<source_id>/crfNN.mp4   the renditions (libx264, yuv420p, same size)
   DIR/catalog.csv   video_id, uri, source_id, crf, mos, vmaf, vmaf_raw, blockiness, blur
@@ -131,17 +133,44 @@ def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
 
 
 class ExpandRungs(beam.DoFn):
-    """source entry -> one job per rung: (entry, None) for the source, (entry, crf)."""
+    """source entry -> one job per rung: (entry, None) for the source, (entry, crf).
 
-    def __init__(self, crfs):
+    `per_source`: {video_id: {"crfs": [...], "preset": str}} from the catalog's optional
+    `ladder_crfs` ("19;24;29") and `ladder_preset` columns; a source without them gets
+    `crfs` and the pipeline's preset.
+    """
+
+    def __init__(self, crfs, per_source=None):
         self.crfs = list(crfs)
+        self.per_source = dict(per_source or {})
 
     def process(self, entry):
         entry = dict(entry)
         entry["source_id"] = entry.get("source_id") or entry["video_id"]
+        own = self.per_source.get(entry["video_id"], {})
+        if own.get("preset"):
+            entry["ladder_preset"] = own["preset"]
         yield entry, None
-        for crf in self.crfs:
+        for crf in own.get("crfs") or self.crfs:
             yield entry, crf
+
+
+def per_source_ladders(path):
+    """{video_id: {"crfs", "preset"}} from a catalog's `ladder_crfs`/`ladder_preset`."""
+    out = {}
+    for error, raw in catalog.iter_raw_rows(path):
+        if error is not None:
+            continue
+        row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+        crfs = str(row.get("ladder_crfs") or "").strip()
+        preset = str(row.get("ladder_preset") or "").strip()
+        if not (crfs or preset) or not row.get("video_id"):
+            continue
+        out[str(row["video_id"]).strip()] = {
+            "crfs": parse_crfs(crfs.replace(";", ",")) if crfs else None,
+            "preset": preset or None,
+        }
+    return out
 
 
 def _failure(video_id, uri, e, default_stage="decode"):
@@ -176,18 +205,19 @@ class EncodeRendition(beam.DoFn):
             yield dict(row, video_id=entry["video_id"], uri=entry["uri"])
             return
         video_id = f"{entry['source_id']}__crf{crf:02d}"
+        preset = entry.get("ladder_preset") or self.preset
         dst = rendition_path(self.output_dir, entry["source_id"], crf)
         try:
             with storage.local_copy(entry["uri"]) as src:
                 if "://" in dst:
                     with tempfile.TemporaryDirectory() as tmp:
                         local = os.path.join(tmp, "out.mp4")
-                        transcode.transcode(src, local, crf, preset=self.preset)
+                        transcode.transcode(src, local, crf, preset=preset)
                         with open(local, "rb") as f, FileSystems.create(dst) as out:
                             out.write(f.read())
                 else:
                     os.makedirs(os.path.dirname(dst), exist_ok=True)
-                    transcode.transcode(src, dst, crf, preset=self.preset)
+                    transcode.transcode(src, dst, crf, preset=preset)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             yield _failure(video_id, dst, e)
             return
@@ -292,12 +322,16 @@ def run(argv=None, test_pipeline=None):
     crfs = parse_crfs(opts.crfs)
     catalog.check_catalog(opts.catalog)
     out = opts.output_dir
+    if "://" not in out:
+        # Rendition uris go into DIR/catalog.csv, whose relative uris are read against
+        # DIR itself: write them absolute, or `out/videos/...` reads as out/out/videos/.
+        out = os.path.abspath(out)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
 
     cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
     encoded = (
         cat.entries
-        | "ExpandRungs" >> beam.ParDo(ExpandRungs(crfs))
+        | "ExpandRungs" >> beam.ParDo(ExpandRungs(crfs, per_source_ladders(opts.catalog)))
         | "Reshuffle" >> beam.Reshuffle()
         | "EncodeRendition"
         >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs("failures", main="rows")

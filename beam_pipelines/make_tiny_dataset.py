@@ -1,29 +1,34 @@
 """Builds the training data of the bundled `cpllm_tiny`: generated ladders -> TFRecords.
 
-    python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0]
+    python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0] \
+        [--num_train 240] [--num_holdout 60] [--until masters|ladder|prepare]
 
-1. Masters (lossless H.264, 320x240, 2 s, 24 fps): every `samples.SOURCES` content,
-   scikit-image stills animated with `samples.pan_zoom_frames` (`--variants` pan/zoom
-   paths per still: seed-chosen corners, zooming in for even variants and out for odd
-   ones) and ffmpeg generators (one each). skimage's "cat" is the same photo as
-   "chelsea" and is left out.
-2. Held-out sources (`HOLDOUT`: contents never seen in training, one source each) get
-   the coarse and the fine ladder, training sources the coarse ladder only:
-   coarse CRF 18..48 step 5, fine CRF 18..48 step 2 (`beam_pipelines.ladder`,
-   label = VMAF against the lossless master, made non-increasing in CRF).
-3. `beam_pipelines.prepare` with the cpllm_tiny preprocessor and generated descriptions,
+1. Sources (`beam_pipelines.sources`, a Beam pipeline): `--num_train` + `--num_holdout`
+   distinct lossless masters drawn from procedural content families, scikit-image
+   pictures and ffmpeg generators, at 9 frame sizes from 426x240 to 1920x1080 (landscape,
+   4:3, portrait, square), with camera noise, grain, motion blur and 5 kinds of motion.
+   Held-out sources are whole families (dead leaves, text), one motion (rotation) and one
+   frame size (960x540) that never occur in training (`sources.HOLDOUT`).
+2. Ladders (`beam_pipelines.ladder`, label = VMAF against the lossless master, made
+   non-increasing in CRF): training sources 6 rungs spanning CRF 15..51 (shifted per
+   source, `sources.TRAIN_RUNGS`) with a per-source x264 preset (ultrafast..medium);
+   held-out sources the coarse (19..49 step 5) and fine (24..36 step 2) ladders together.
+3. `beam_pipelines.prepare` with the cpllm_tiny preprocessor and measured descriptions,
    split by source (train / holdout).
-4. The no-reference baseline: ffmpeg blockdetect vs. VMAF (Spearman) on the held-out
-   ladders per spacing -> DIR/baseline.json.
+4. No-reference baselines on the held-out ladders (ffmpeg blockdetect and blurdetect, and
+   the -CRF oracle) -> DIR/baseline.json.
+
+Every stage keeps what an earlier run of the same command wrote (masters and renditions
+are deterministic), so an interrupted build resumes.
 
 Outputs in DIR: manifest.json, train/, holdout/, failures/ (prepare), catalog.csv (all
-renditions with labels), masters/, ladder_train/, ladder_holdout/, baseline.json,
-build_info.json (command, seed, counts, timings).
+renditions with labels and source properties), sources/ (masters + catalog),
+ladder_train/, ladder_holdout/, baseline.json, build_info.json (command, seed, counts,
+timings).
 """
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import csv
 import json
 import os
@@ -33,59 +38,13 @@ import time
 
 import numpy as np
 
-from beam_pipelines.media import ffmpeg_bin, samples
+from beam_pipelines import sources as sources_lib
 
-COARSE = tuple(range(18, 49, 5))   # 18 23 28 33 38 43 48
-FINE = tuple(range(18, 49, 2))     # 18 20 ... 48
-# Held-out contents: each has a sibling style in training but is itself never seen.
-HOLDOUT = ("coffee", "gravel", "moon", "page", "testsrc", "cellauto")
-EXCLUDED = ("cat",)  # the same photo as "chelsea"
-
-
-def source_plan(variants: int, seed: int) -> list[dict]:
-    """[{source_id, content, motion, variant_seed, split}] for every master to render."""
-    plan = []
-    for content in samples.SOURCES:
-        if content in EXCLUDED:
-            continue
-        split = "holdout" if content in HOLDOUT else "train"
-        if content in samples.GENERATOR_SOURCES:
-            plan.append({"source_id": f"{content}__generated", "content": content,
-                         "motion": "generated", "variant_seed": None, "split": split})
-            continue
-        n = 1 if split == "holdout" else variants
-        for v in range(n):
-            index = samples.IMAGE_SOURCES.index(content)
-            plan.append({"source_id": f"{content}__pan{v}", "content": content,
-                         "motion": "pan_in" if v % 2 == 0 else "pan_out",
-                         "variant_seed": seed * 1000 + index * 10 + v, "split": split})
-    return plan
-
-
-def render_master(src: dict, out_dir: str, size, seconds: float, fps: int) -> str:
-    """Writes DIR/<source_id>.mkv (lossless) for one planned source; returns its path."""
-    dst = os.path.join(out_dir, f"{src['source_id']}.mkv")
-    if os.path.exists(dst):
-        return dst
-    tmp = dst + ".partial.mkv"
-    if src["variant_seed"] is None:
-        samples.make_clip(tmp, src["content"], seconds=seconds, size=size, fps=fps)
-    else:
-        n = round(seconds * fps)
-        frames = samples.pan_zoom_frames(samples.load_image(src["content"]), n, size,
-                                         seed=src["variant_seed"])
-        if src["motion"] == "pan_out":
-            frames = frames[::-1]
-        w, h = size
-        ffmpeg_bin.run(
-            ["-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-             "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0", "-c:v", "libx264",
-             "-preset", "veryfast", "-threads", "1", "-qp", "0", "-pix_fmt", "yuv420p",
-             "-g", str(2 * fps), "-map_metadata", "-1", "-fflags", "+bitexact",
-             "-flags:v", "+bitexact", "-y", "file:" + os.path.abspath(tmp)],
-            timeout_s=300, check=True, input_bytes=np.ascontiguousarray(frames).tobytes())
-    os.replace(tmp, dst)
-    return dst
+COARSE = sources_lib.COARSE
+FINE = sources_lib.FINE
+# Source properties carried from the source catalog onto every rendition row.
+SOURCE_FIELDS = ("family", "motion", "width", "height", "split", "ladder_preset", "noise",
+                 "grain", "blur_taps", "picture", "generator")
 
 
 def _write_csv(path, rows, fields):
@@ -108,6 +67,7 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
     `srcc_per_source_mean`: mean of the per-ladder SRCCs (order within a ladder);
     `flip_rate_by_rung`: {rung_diff: flip rate} of -blockiness (a flip: the higher CRF
     scores strictly higher); `vmaf_flip_rate_by_rung`: the same for the raw VMAF labels.
+    (`trainer.eval_families` gives the full side-by-side table with blurdetect and -CRF.)
     """
     from scipy import stats
 
@@ -146,69 +106,79 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--seed", type=int, default=0, help="Pan/zoom path seed.")
-    parser.add_argument("--variants", type=int, default=2,
-                        help="Pan/zoom variants per training still.")
-    parser.add_argument("--size", default="320x240")
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--fps", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=0, help="Source plan and render seed.")
+    parser.add_argument("--num_train", type=int, default=240, help="Training sources.")
+    parser.add_argument("--num_holdout", type=int, default=60, help="Held-out sources.")
+    parser.add_argument("--frames", type=int, default=12, help="Frames per master.")
+    parser.add_argument("--fps", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2,
                         help="Parallel ffmpeg/Beam workers (threads).")
     parser.add_argument("--model", default="cpllm_tiny")
-    parser.add_argument("--sources", default="",
-                        help="Comma-separated contents to keep (default: all); for tests.")
+    parser.add_argument("--until", default="prepare", choices=("masters", "ladder", "prepare"),
+                        help="Stop after this stage (a later run resumes).")
     args = parser.parse_args(argv)
 
     from beam_pipelines import ladder, prepare
 
     out = os.path.abspath(args.output_dir)
     os.makedirs(out, exist_ok=True)
-    size = tuple(int(x) for x in args.size.lower().split("x"))
     timings = {}
     t0 = time.time()
-
-    plan = source_plan(args.variants, args.seed)
-    if args.sources:
-        keep = set(args.sources.split(","))
-        plan = [p for p in plan if p["content"] in keep]
-    masters_dir = os.path.join(out, "masters")
-    os.makedirs(masters_dir, exist_ok=True)
-    with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-        paths = list(pool.map(
-            lambda p: render_master(p, masters_dir, size, args.seconds, args.fps), plan))
-    for p, path in zip(plan, paths):
-        p.update(video_id=p["source_id"], uri=path)
-    timings["masters_s"] = round(time.time() - t0, 1)
-
     beam_args = ["--direct_running_mode=multi_threading",
                  f"--direct_num_workers={args.workers}"]
+
+    src_dir = os.path.join(out, "sources")
+    src_csv = os.path.join(src_dir, "catalog.csv")
+    if not os.path.exists(src_csv):
+        sources_lib.run([f"--output_dir={src_dir}", f"--num_train={args.num_train}",
+                         f"--num_holdout={args.num_holdout}", f"--seed={args.seed}",
+                         f"--frames={args.frames}", f"--fps={args.fps}", *beam_args])
+    plan = _read_csv(src_csv)
+    for p in plan:
+        p["blur_taps"] = p.pop("blur", "")
+    timings["masters_s"] = round(time.time() - t0, 1)
+    print(f"{len(plan)} masters ({timings['masters_s']} s)", flush=True)
+    if args.until == "masters":
+        return
+
     catalogs = []
-    for split, crfs in (("train", COARSE), ("holdout", sorted(set(COARSE) | set(FINE)))):
+    for split in ("train", "holdout"):
         t = time.time()
-        src_csv = os.path.join(out, f"sources_{split}.csv")
-        _write_csv(src_csv, [p for p in plan if p["split"] == split],
-                   ["video_id", "uri", "source_id", "content", "motion"])
+        split_csv = os.path.join(out, f"sources_{split}.csv")
+        _write_csv(split_csv, [p for p in plan if p["split"] == split],
+                   ["video_id", "uri", "source_id", "ladder_preset", "ladder_crfs"])
         ladder_dir = os.path.join(out, f"ladder_{split}")
-        ladder.run([f"--catalog={src_csv}", f"--output_dir={ladder_dir}",
-                    "--crfs=" + ",".join(map(str, crfs)), "--preset=veryfast",
-                    "--label=vmaf", *beam_args])
+        if not os.path.exists(os.path.join(ladder_dir, "catalog.csv")):
+            ladder.run([f"--catalog={split_csv}", f"--output_dir={ladder_dir}",
+                        "--label=vmaf", *beam_args])
         catalogs.append(os.path.join(ladder_dir, "catalog.csv"))
         timings[f"ladder_{split}_s"] = round(time.time() - t, 1)
+        print(f"ladder {split} ({timings[f'ladder_{split}_s']} s)", flush=True)
 
     rows = [r for c in catalogs for r in _read_csv(c)]
     by_source = {p["source_id"]: p for p in plan}
     for r in rows:
-        r["content"] = by_source[r["source_id"]]["content"]
-        r["motion"] = by_source[r["source_id"]]["motion"]
-    fields = [*ladder.CSV_COLUMNS, "content", "motion"]
+        src = by_source[r["source_id"]]
+        r.update({k: src.get(k, "") for k in SOURCE_FIELDS})
+        r["content"] = src["family"]
+        r["holdout_group"] = sources_lib.holdout_reason(
+            {"family": src["family"], "motion": src["motion"],
+             "width": int(src["width"]), "height": int(src["height"])})
+    fields = [*ladder.CSV_COLUMNS, "content", *SOURCE_FIELDS, "holdout_group"]
     catalog_csv = os.path.join(out, "catalog.csv")
     _write_csv(catalog_csv, rows, fields)
+    holdout = sorted(p["source_id"] for p in plan if p["split"] == "holdout")
+    holdout_rows = [r for r in rows if r["source_id"] in set(holdout)]
+    baseline = blockdetect_baseline(holdout_rows) if holdout_rows else {}
+    with open(os.path.join(out, "baseline.json"), "w") as f:
+        json.dump(baseline, f, indent=1)
+    if args.until == "ladder":
+        return
 
     t = time.time()
-    holdout = sorted(p["source_id"] for p in plan if p["split"] == "holdout")
     prepare_args = [f"--catalog={catalog_csv}", f"--output_dir={out}",
                     f"--model={args.model}", "--holdout_sources=" + ",".join(holdout),
-                    "--describer=generated", "--num_shards=2", *beam_args]
+                    "--describer=generated", "--num_shards=4", *beam_args]
     prepare.run(prepare_args)
     try:
         prepare.verify(out)  # every counted example is on disk
@@ -221,11 +191,6 @@ def main(argv=None):
         prepare.run(prepare_args)
         prepare.verify(out)
     timings["prepare_s"] = round(time.time() - t, 1)
-
-    holdout_rows = [r for r in rows if r["source_id"] in set(holdout)]
-    baseline = blockdetect_baseline(holdout_rows) if holdout_rows else {}
-    with open(os.path.join(out, "baseline.json"), "w") as f:
-        json.dump(baseline, f, indent=1)
     timings["total_s"] = round(time.time() - t0, 1)
 
     stats = []
@@ -237,11 +202,12 @@ def main(argv=None):
     info = {
         "command": "python -m beam_pipelines.make_tiny_dataset " + " ".join(
             argv if argv is not None else sys.argv[1:]),
-        "seed": args.seed, "variants": args.variants, "size": args.size,
-        "seconds": args.seconds, "fps": args.fps, "workers": args.workers,
+        "seed": args.seed, "frames": args.frames, "fps": args.fps, "workers": args.workers,
         "coarse_crfs": list(COARSE), "fine_crfs": list(FINE),
+        "train_rungs": list(sources_lib.TRAIN_RUNGS),
         "sources": {"train": len(plan) - len(holdout), "holdout": len(holdout)},
-        "holdout_sources": holdout,
+        "holdout_rule": {k: [list(v) if isinstance(v, tuple) else v for v in vs]
+                         for k, vs in sources_lib.HOLDOUT.items()},
         "ladder_stats": dict(zip(("train", "holdout"), stats)),
         "examples": manifest["examples"], "splits": {
             k: {"examples": v["examples"], "sources": v["sources"]}

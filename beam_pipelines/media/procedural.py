@@ -1,0 +1,330 @@
+"""Procedural training content: many distinct sources from a small spec (pure numpy).
+
+A source is a dict ``spec`` (see ``plan``): ``family`` (what the picture is made of),
+``motion`` (how it moves), ``width``/``height``, ``frames``, ``seed`` and camera effects.
+``render(spec)`` turns it into ``uint8[N, H, W, 3]`` frames, deterministically: the
+same spec gives the same bytes. Nothing is read but scikit-image's bundled data images
+(family ``photo``, ``dark`` and the ``composite`` backgrounds); every other family is
+drawn here. ffmpeg's own generators (family ``lavfi``) are rendered by ffmpeg itself
+(``beam_pipelines.sources``), not here.
+
+Families (``FAMILIES``):
+  photo       a scikit-image picture under a random crop, scale, exposure, white balance
+              and saturation change
+  composite   two pictures blended through a soft random mask
+  pinknoise   1/f ("natural statistics") colour noise, random spectral slope
+  deadleaves  dead-leaves model: occluding discs, power-law sizes, flat or noisy colours
+  text        text-like graphics: lines of glyph-like strokes, boxes and rules on a plain
+              page (no font files)
+  cartoon     flat animation-like regions: filled ellipses/polygons with dark outlines
+              over a flat or gradient background
+  gradient    smooth linear/radial colour gradients (banding-prone)
+  dark        a picture or texture at very low exposure (low-light scene)
+Motions (``MOTIONS``): static, pan, zoom, rotate, objects (sprites moving over the
+picture; the background pans slowly).
+Camera effects (spec keys): ``noise`` (sensor noise sigma, signal dependent),
+``grain`` (temporal film grain sigma), ``blur`` (motion-blur taps along the motion).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import scipy.ndimage
+
+FAMILIES = ("photo", "composite", "pinknoise", "deadleaves", "text", "cartoon",
+            "gradient", "dark")
+MOTIONS = ("static", "pan", "zoom", "rotate", "objects")
+# scikit-image data images that ship inside its wheel (cat: the same photo as chelsea).
+PICTURES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins",
+            "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "moon",
+            "clock", "brick", "grass", "gravel", "page", "text")
+
+
+@functools.cache
+def picture(name: str) -> np.ndarray:
+    """float32[H, W, 3] in [0, 1] of a scikit-image data image (grey made RGB)."""
+    from beam_pipelines.media import samples
+
+    return samples.load_image(name).astype(np.float32) / 255.0
+
+
+def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
+    zoom = (h / img.shape[0], w / img.shape[1]) + ((1,) if img.ndim == 3 else ())
+    out = scipy.ndimage.zoom(img, zoom, order=1, mode="nearest", grid_mode=True)
+    return out[:h, :w]
+
+
+def _grade(img: np.ndarray, rng: np.random.Generator, dark: bool = False) -> np.ndarray:
+    """Random exposure, gamma, white balance and saturation (colour and exposure changes)."""
+    grey = img.mean(axis=-1, keepdims=True)
+    sat = rng.uniform(0.3, 1.6)
+    img = grey + (img - grey) * sat
+    img = img * rng.uniform(0.85, 1.15, size=3).astype(np.float32)
+    gain = rng.uniform(0.08, 0.3) if dark else rng.uniform(0.6, 1.4)
+    gamma = rng.uniform(0.7, 1.4)
+    return np.clip(np.clip(img, 0, 1) ** gamma * gain, 0, 1)
+
+
+def _photo(rng, h, w, name=None, dark=False):
+    name = name or PICTURES[rng.integers(len(PICTURES))]
+    img = picture(name)
+    ih, iw = img.shape[:2]
+    # Random crop of 35-100 % of the picture's short side, at the output's aspect ratio.
+    frac = rng.uniform(0.35, 1.0)
+    ch = min(ih, int(ih * frac))
+    cw = min(iw, int(ch * w / h))
+    ch = min(ch, int(cw * h / w))
+    y0, x0 = rng.integers(0, ih - ch + 1), rng.integers(0, iw - cw + 1)
+    crop = img[y0:y0 + ch, x0:x0 + cw]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return _grade(_resize(crop, h, w), rng, dark=dark)
+
+
+def _pinknoise(rng, h, w):
+    slope = rng.uniform(1.6, 2.6)  # power spectrum ~ 1/f^slope (natural images ~2)
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    f = np.sqrt(fx * fx + fy * fy)
+    f[0, 0] = 1.0
+    amp = f ** (-slope / 2)
+    amp[0, 0] = 0.0
+    out = np.empty((h, w, 3), np.float32)
+    mix = rng.normal(size=(3, 3)) * 0.4 + np.eye(3)
+    base = [np.fft.irfft2(amp * np.exp(2j * np.pi * rng.random(amp.shape)), s=(h, w))
+            for _ in range(3)]
+    for c in range(3):
+        x = sum(mix[c, k] * base[k] for k in range(3))
+        out[..., c] = (x - x.mean()) / (x.std() + 1e-8)
+    return np.clip(0.5 + out * rng.uniform(0.1, 0.22) + rng.uniform(-0.15, 0.15, 3), 0, 1)
+
+
+def _disc_layers(rng, h, w, n, rmin, rmax, alpha):
+    """(centres, radii) with a power-law radius distribution (dead-leaves)."""
+    u = rng.random(n)
+    # Inverse CDF of p(r) ~ r^-alpha on [rmin, rmax].
+    a = 1.0 - alpha
+    r = (rmin ** a + u * (rmax ** a - rmin ** a)) ** (1.0 / a)
+    return rng.uniform(0, w, n), rng.uniform(0, h, n), r
+
+
+def _deadleaves(rng, h, w):
+    img = np.zeros((h, w, 3), np.float32)
+    filled = np.zeros((h, w), bool)
+    s = min(h, w)
+    xs, ys, rs = _disc_layers(rng, h, w, 4000, s * 0.004 + 1, s * 0.25, 3.0)
+    noisy = rng.random() < 0.5
+    for x, y, r in zip(xs, ys, rs):
+        y0, y1 = max(0, int(y - r)), min(h, int(y + r) + 1)
+        x0, x1 = max(0, int(x - r)), min(w, int(x + r) + 1)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        m = ((yy - y) ** 2 + (xx - x) ** 2 <= r * r) & ~filled[y0:y1, x0:x1]
+        if not m.any():
+            continue
+        colour = rng.random(3).astype(np.float32)
+        if noisy:
+            colour = colour * rng.uniform(0.85, 1.0)
+        img[y0:y1, x0:x1][m] = colour
+        filled[y0:y1, x0:x1] |= m
+        if filled.all():
+            break
+    if noisy:
+        img += rng.normal(0, 0.03, img.shape).astype(np.float32)
+    return np.clip(img, 0, 1)
+
+
+def _text(rng, h, w):
+    from skimage import draw
+
+    paper = rng.uniform(0.75, 1.0, 3) if rng.random() < 0.7 else rng.uniform(0, 0.25, 3)
+    ink = 1.0 - paper + rng.uniform(-0.1, 0.1, 3)
+    img = np.ones((h, w, 3), np.float32) * paper.astype(np.float32)
+    line_h = int(rng.uniform(0.025, 0.07) * h) + 6
+    margin = int(0.05 * w)
+    y = margin
+    while y + line_h < h - margin:
+        if rng.random() < 0.1:  # a rule or a box instead of a text line
+            rr, cc = draw.rectangle((y, margin), (y + line_h // 2, w - margin), shape=(h, w))
+            img[rr, cc] = rng.random(3)
+            y += line_h
+            continue
+        x = margin + int(rng.integers(0, 3 * line_h))
+        end = w - margin - int(rng.integers(0, w // 3))
+        thick = max(1, line_h // 10)
+        while x + line_h // 2 < end:
+            gw = int(line_h * rng.uniform(0.35, 0.7))
+            for _ in range(int(rng.integers(2, 4))):  # strokes of one glyph
+                y0, x0 = y + rng.integers(0, line_h), x + rng.integers(0, gw + 1)
+                y1, x1 = y + rng.integers(0, line_h), x + rng.integers(0, gw + 1)
+                for t in range(thick):
+                    rr, cc = draw.line(int(y0), int(x0) + t, int(y1), int(x1) + t)
+                    ok = (rr < h) & (cc < w)
+                    img[rr[ok], cc[ok]] = ink
+            x += gw + line_h // 6
+            if rng.random() < 0.18:
+                x += line_h // 2  # word space
+        y += int(line_h * rng.uniform(1.3, 1.8))
+    return np.clip(img, 0, 1)
+
+
+def _shapes(rng, img, n, outline):
+    from skimage import draw
+
+    h, w = img.shape[:2]
+    for _ in range(n):
+        colour = rng.random(3).astype(np.float32)
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        ry, rx = rng.uniform(0.03, 0.25) * h, rng.uniform(0.03, 0.25) * w
+        if rng.random() < 0.5:
+            rr, cc = draw.ellipse(cy, cx, ry, rx, shape=(h, w), rotation=rng.uniform(0, np.pi))
+        else:
+            k = int(rng.integers(3, 7))
+            ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+            rr, cc = draw.polygon(cy + ry * np.sin(ang), cx + rx * np.cos(ang), shape=(h, w))
+        if outline and len(rr):
+            m = np.zeros((h, w), bool)
+            m[rr, cc] = True
+            edge = m & ~scipy.ndimage.binary_erosion(m, iterations=max(1, h // 200))
+            img[m] = colour
+            img[edge] = 0.05
+        else:
+            img[rr, cc] = colour
+    return img
+
+
+def _gradient_bg(rng, h, w):
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    c0, c1 = rng.random(3).astype(np.float32), rng.random(3).astype(np.float32)
+    if rng.random() < 0.5:
+        ang = rng.uniform(0, 2 * np.pi)
+        t = (np.cos(ang) * xx / w + np.sin(ang) * yy / h)
+    else:
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        t = np.sqrt(((yy - cy) / h) ** 2 + ((xx - cx) / w) ** 2)
+    t = (t - t.min()) / (np.ptp(t) + 1e-8)
+    return c0 + (c1 - c0) * t[..., None]
+
+
+def _cartoon(rng, h, w):
+    img = (_gradient_bg(rng, h, w) if rng.random() < 0.5
+           else np.ones((h, w, 3), np.float32) * rng.random(3).astype(np.float32))
+    return _shapes(rng, img, int(rng.integers(6, 30)), outline=rng.random() < 0.7)
+
+
+def _gradient(rng, h, w):
+    img = _gradient_bg(rng, h, w)
+    if rng.random() < 0.5:
+        img = 0.5 * img + 0.5 * _gradient_bg(rng, h, w)
+    return np.clip(img, 0, 1)
+
+
+def _composite(rng, h, w):
+    a, b = _photo(rng, h, w), _photo(rng, h, w)
+    m = _pinknoise(rng, h, w)[..., :1]
+    m = scipy.ndimage.gaussian_filter(m, (h / 40, w / 40, 0))
+    m = np.clip((m - m.mean()) * 8 + 0.5, 0, 1)
+    return a * m + b * (1 - m)
+
+
+def _dark(rng, h, w):
+    if rng.random() < 0.7:
+        return _photo(rng, h, w, dark=True)
+    return np.clip(_pinknoise(rng, h, w) * rng.uniform(0.1, 0.3), 0, 1)
+
+
+_DRAW = {"photo": _photo, "composite": _composite, "pinknoise": _pinknoise,
+         "deadleaves": _deadleaves, "text": _text, "cartoon": _cartoon,
+         "gradient": _gradient, "dark": _dark}
+
+
+def canvas(spec: dict) -> np.ndarray:
+    """float32[Hc, Wc, 3] in [0, 1]: the still picture the motion moves over.
+
+    It is 25 % larger than the frame on each axis so pans, zooms and rotations never show
+    its border.
+    """
+    rng = np.random.default_rng([spec["seed"], 1])
+    h, w = int(spec["height"] * 1.25), int(spec["width"] * 1.25)
+    kwargs = {"name": spec["picture"]} if spec.get("picture") and spec["family"] == "photo" else {}
+    return _DRAW[spec["family"]](rng, h, w, **kwargs).astype(np.float32)
+
+
+def _sample(img, h, w, cy, cx, scale, angle):
+    """Bilinear view [h, w, 3] of ``img`` centred at (cy, cx), zoomed and rotated."""
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    matrix = np.array([[c, -s], [s, c]])
+    offset = np.array([cy, cx]) - matrix @ np.array([(h - 1) / 2, (w - 1) / 2])
+    return np.stack([scipy.ndimage.affine_transform(img[..., k], matrix, offset, (h, w),
+                                                    order=1, mode="reflect")
+                     for k in range(3)], axis=-1)
+
+
+def _path(spec, rng, hc, wc, n):
+    """Per-frame (cy, cx, scale, angle) of the camera for the spec's motion."""
+    h, w = spec["height"], spec["width"]
+    t = np.linspace(0.0, 1.0, n)
+    cy, cx = np.full(n, hc / 2), np.full(n, wc / 2)
+    scale, angle = np.ones(n), np.zeros(n)
+    speed = spec.get("speed", 1.0)
+    motion = spec["motion"]
+    if motion in ("pan", "objects"):
+        ang = rng.uniform(0, 2 * np.pi)
+        dist = 0.1 * min(h, w) * speed * (0.3 if motion == "objects" else 1.0)
+        cy = cy + np.sin(ang) * dist * (t - 0.5)
+        cx = cx + np.cos(ang) * dist * (t - 0.5)
+    elif motion == "zoom":
+        z = 1.0 - 0.15 * speed * rng.choice([-1, 1])
+        scale = 0.9 * np.exp(np.log(z) * t)
+    elif motion == "rotate":
+        scale = np.full(n, 0.78)
+        angle = rng.choice([-1, 1]) * 0.12 * speed * t
+    return cy, cx, scale, angle
+
+
+def render(spec: dict) -> np.ndarray:
+    """uint8[N, H, W, 3]: the frames of one source (see module docstring)."""
+    rng = np.random.default_rng([spec["seed"], 2])
+    h, w, n = int(spec["height"]), int(spec["width"]), int(spec["frames"])
+    img = canvas(spec)
+    hc, wc = img.shape[:2]
+    cy, cx, scale, angle = _path(spec, rng, hc, wc, n)
+    sprites = []
+    if spec["motion"] == "objects":
+        for _ in range(int(rng.integers(2, 6))):
+            r = rng.uniform(0.05, 0.18) * min(h, w)
+            sprites.append({
+                "r": r, "colour": rng.random(3).astype(np.float32),
+                "y": rng.uniform(0, h), "x": rng.uniform(0, w),
+                "vy": rng.uniform(-0.25, 0.25) * h, "vx": rng.uniform(-0.35, 0.35) * w,
+                "textured": rng.random() < 0.5})
+    taps = int(spec.get("blur", 0))
+    out = np.empty((n, h, w, 3), np.uint8)
+    yy, xx = np.ogrid[0:h, 0:w]
+    for j in range(n):
+        views = []
+        for tap in range(max(1, taps)):
+            # Motion blur: average the view over sub-frame positions along the motion.
+            jj = min(n - 1, j + tap / max(1, taps))
+            lo = int(np.floor(jj))
+            f = jj - lo
+            hi = min(n - 1, lo + 1)
+            par = [(1 - f) * a[lo] + f * a[hi] for a in (cy, cx, scale, angle)]
+            views.append(_sample(img, h, w, *par))
+        frame = np.mean(views, axis=0)
+        tj = j / max(1, n - 1)
+        for sp in sprites:
+            y, x = sp["y"] + sp["vy"] * tj, sp["x"] + sp["vx"] * tj
+            m = (yy - y) ** 2 + (xx - x) ** 2 <= sp["r"] ** 2
+            frame[m] = sp["colour"] * (0.8 + 0.2 * np.sin(xx / 3.0 + yy / 5.0))[m][:, None] \
+                if sp["textured"] else sp["colour"]
+        if spec.get("noise", 0) > 0:  # sensor noise: stronger in the shadows' relative terms
+            sigma = spec["noise"] * np.sqrt(np.clip(frame, 0.02, 1))
+            frame = frame + rng.normal(0, 1, frame.shape).astype(np.float32) * sigma
+        if spec.get("grain", 0) > 0:  # film grain: luma-only, spatially correlated
+            g = scipy.ndimage.gaussian_filter(rng.normal(0, 1, (h, w)).astype(np.float32), 0.7)
+            frame = frame + g[..., None] * spec["grain"] * 1.8
+        out[j] = np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
+    return out

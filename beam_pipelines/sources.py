@@ -1,0 +1,238 @@
+"""Generated source catalog: many distinct lossless masters (Beam pipeline).
+
+    python -m beam_pipelines.sources --output_dir DIR [--num_train 360] [--num_holdout 72] \
+        [--seed 0] [--frames 20] [--fps 20] [Beam options]
+
+Each source is a spec drawn by `plan` (content family, motion, resolution, camera noise,
+grain, motion blur, x264 preset and CRF rungs of its ladder), rendered by
+`media.procedural.render` (or by an ffmpeg generator for family `lavfi`) and written as a
+lossless H.264 master (`-qp 0`, 4:2:0, bit-exact). Training content comes only from
+scikit-image's data images, the procedures in `media.procedural` and ffmpeg's own
+generators.
+
+Held-out sources are whole content families, a motion type and a resolution that never
+occur in training (`HOLDOUT`): a held-out source has at least one of them, a training
+source none.
+
+Output:
+  DIR/masters/<source_id>.mkv
+  DIR/catalog.csv   video_id, uri, source_id, family, motion, width, height, split,
+                    ladder_preset, ladder_crfs (";"-separated), noise, grain, blur, seed
+                    (input of `beam_pipelines.ladder`, which honours ladder_preset and
+                    ladder_crfs per source)
+  DIR/failures/     dead letter (schemas.FAILURES_SCHEMA)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import os
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_pipelines import runner, schemas
+from beam_pipelines.media import procedural
+
+# Frame sizes (width, height): landscape 240p..1080p, 4:3, portrait and square.
+SIZES = ((426, 240), (640, 360), (854, 480), (960, 540), (1280, 720), (1920, 1080),
+         (640, 480), (360, 640), (720, 720))
+SIZE_WEIGHTS = (3, 4, 3, 2, 2, 1, 2, 2, 1)
+PRESETS = ("ultrafast", "veryfast", "fast", "medium")
+LAVFI = ("testsrc2", "mandelbrot", "life", "cellauto", "gradients", "smptehdbars")
+# What the held-out set is made of: whole families, one motion, one frame size.
+HOLDOUT = {"family": ("deadleaves", "text"), "motion": ("rotate",), "size": ((960, 540),)}
+# Training ladders: 6 rungs spanning CRF 15..51, shifted per source.
+TRAIN_RUNGS = (15, 21, 27, 33, 39, 45)
+# Held-out ladders: the coarse (step 5) and fine (step 2) evaluation ladders together.
+COARSE = tuple(range(19, 50, 5))  # 19 24 ... 49
+FINE = tuple(range(24, 37, 2))    # 24 26 ... 36
+HOLDOUT_RUNGS = tuple(sorted(set(COARSE) | set(FINE)))
+FAMILIES = (*procedural.FAMILIES, "lavfi")
+FAMILY_WEIGHTS = (4, 2, 2, 2, 2, 2, 1, 2, 1)
+CSV_COLUMNS = ("video_id", "uri", "source_id", "family", "motion", "width", "height",
+               "split", "ladder_preset", "ladder_crfs", "noise", "grain", "blur", "seed",
+               "picture", "generator")
+_NAMESPACE = "cpllm.sources"
+
+
+def is_holdout(spec: dict) -> bool:
+    return (spec["family"] in HOLDOUT["family"] or spec["motion"] in HOLDOUT["motion"]
+            or (spec["width"], spec["height"]) in HOLDOUT["size"])
+
+
+def holdout_reason(spec: dict) -> str:
+    """The held-out group a source is reported under (first that applies)."""
+    if spec["family"] in HOLDOUT["family"]:
+        return "family:" + spec["family"]
+    if spec["motion"] in HOLDOUT["motion"]:
+        return "motion:" + spec["motion"]
+    if (spec["width"], spec["height"]) in HOLDOUT["size"]:
+        return f"size:{spec['width']}x{spec['height']}"
+    return "train"
+
+
+def _draw(rng: np.random.Generator, index: int, seed: int, frames: int) -> dict:
+    fam = FAMILIES[rng.choice(len(FAMILIES), p=np.array(FAMILY_WEIGHTS) / sum(FAMILY_WEIGHTS))]
+    w, h = SIZES[rng.choice(len(SIZES), p=np.array(SIZE_WEIGHTS) / sum(SIZE_WEIGHTS))]
+    motion = procedural.MOTIONS[rng.integers(len(procedural.MOTIONS))]
+    natural = fam in ("photo", "composite", "dark", "pinknoise")
+    spec = {
+        "family": fam, "motion": "generated" if fam == "lavfi" else motion,
+        "width": int(w), "height": int(h), "frames": frames,
+        "seed": int(seed * 100003 + index),
+        "noise": float(round(rng.choice([0, 0, 0.01, 0.02, 0.04]) if natural else 0, 3)),
+        "grain": float(round(rng.choice([0, 0, 0, 0.015, 0.03]), 3)),
+        "blur": int(rng.choice([0, 0, 0, 2, 3])) if motion != "static" else 0,
+        "speed": float(round(rng.uniform(0.5, 2.0), 2)),
+        "ladder_preset": PRESETS[rng.integers(len(PRESETS))],
+        "picture": (procedural.PICTURES[rng.integers(len(procedural.PICTURES))]
+                    if fam == "photo" else ""),
+        "generator": LAVFI[rng.integers(len(LAVFI))] if fam == "lavfi" else "",
+    }
+    return spec
+
+
+def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20) -> list[dict]:
+    """Deterministic list of source specs: `num_train` training, `num_holdout` held out.
+
+    Specs are drawn at random (family, size, motion, camera effects, x264 preset) and
+    sorted into the split their properties decide (`is_holdout`), until both are full.
+    """
+    rng = np.random.default_rng(seed)
+    out, counts, index = [], {"train": 0, "holdout": 0}, 0
+    want = {"train": num_train, "holdout": num_holdout}
+    while counts["train"] < num_train or counts["holdout"] < num_holdout:
+        spec = _draw(rng, index, seed, frames)
+        index += 1
+        split = "holdout" if is_holdout(spec) else "train"
+        if counts[split] >= want[split]:
+            continue
+        counts[split] += 1
+        if split == "train":
+            shift = int(rng.integers(0, 7))
+            crfs = [min(51, c + shift) for c in TRAIN_RUNGS]
+        else:
+            crfs = list(HOLDOUT_RUNGS)
+        spec.update(split=split, ladder_crfs=";".join(map(str, crfs)),
+                    source_id=f"{split[0]}{counts[split]:04d}_{spec['family']}_{spec['motion']}"
+                              f"_{spec['width']}x{spec['height']}")
+        spec["video_id"] = spec["source_id"]
+        out.append(spec)
+    return out
+
+
+def encode_lossless(frames: np.ndarray, dst: str, fps: int) -> None:
+    """uint8[N, H, W, 3] -> lossless bit-exact H.264 master at `dst` (local path)."""
+    from beam_pipelines.media import ffmpeg_bin
+
+    _, h, w, _ = frames.shape
+    ffmpeg_bin.run(
+        ["-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0", "-c:v", "libx264",
+         "-preset", "ultrafast", "-threads", "1", "-qp", "0", "-pix_fmt", "yuv420p",
+         "-g", str(2 * fps), "-map_metadata", "-1", "-fflags", "+bitexact",
+         "-flags:v", "+bitexact", "-y", "file:" + os.path.abspath(dst)],
+        timeout_s=600, check=True, input_bytes=np.ascontiguousarray(frames).tobytes())
+
+
+def render_master(spec: dict, out_dir: str, fps: int) -> str:
+    """Writes out_dir/masters/<source_id>.mkv (kept when it exists); returns its path."""
+    from beam_pipelines.media import ffmpeg_bin, samples
+
+    dst = os.path.abspath(os.path.join(out_dir, "masters", f"{spec['source_id']}.mkv"))
+    if os.path.exists(dst):
+        return dst
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = dst + ".partial.mkv"
+    if spec["family"] == "lavfi":
+        w, h = spec["width"], spec["height"]
+        src = samples.GENERATOR_SOURCES[spec["generator"]].format(w=w, h=h, fps=fps)
+        ffmpeg_bin.run(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src,
+                        "-frames:v", str(spec["frames"]), "-c:v", "libx264",
+                        "-preset", "ultrafast", "-threads", "1", "-qp", "0",
+                        "-pix_fmt", "yuv420p", "-map_metadata", "-1", "-fflags",
+                        "+bitexact", "-flags:v", "+bitexact", "-y", "file:" + tmp],
+                       timeout_s=600, check=True)
+    else:
+        encode_lossless(procedural.render(spec), tmp, fps)
+    os.replace(tmp, dst)
+    return dst
+
+
+class RenderMaster(beam.DoFn):
+    """spec -> catalog row of its written master; failures to the 'failures' output."""
+
+    def __init__(self, output_dir, fps):
+        self.output_dir = output_dir
+        self.fps = fps
+        self.rendered = Metrics.counter(_NAMESPACE, "masters_rendered")
+
+    def process(self, spec):
+        try:
+            uri = render_master(spec, self.output_dir, self.fps)
+        except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
+            yield beam.pvalue.TaggedOutput("failures", schemas.failure_row(
+                spec["video_id"], spec["source_id"], "decode", type(e).__name__,
+                str(e)[:2000], attempts=1))
+            return
+        self.rendered.inc()
+        yield dict(spec, uri=uri)
+
+
+def to_csv_line(row: dict) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([row.get(c, "") for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output_dir", required=True, help="Output directory (local).")
+    parser.add_argument("--num_train", type=int, default=360, help="Training sources.")
+    parser.add_argument("--num_holdout", type=int, default=72, help="Held-out sources.")
+    parser.add_argument("--seed", type=int, default=0, help="Plan and render seed.")
+    parser.add_argument("--frames", type=int, default=20, help="Frames per master.")
+    parser.add_argument("--fps", type=int, default=20, help="Frame rate of the masters.")
+    return parser.parse_known_args(argv)
+
+
+def run(argv=None, test_pipeline=None):
+    """Builds and runs the source pipeline; returns the PipelineResult."""
+    opts, pipeline_args = parse_args(argv)
+    options = PipelineOptions(pipeline_args)
+    out = os.path.abspath(opts.output_dir)
+    specs = plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames)
+    p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
+    rendered = (
+        p
+        | "PlanSources" >> beam.Create(specs)
+        | "Reshuffle" >> beam.Reshuffle()
+        | "RenderMaster" >> beam.ParDo(RenderMaster(out, opts.fps)).with_outputs(
+            "failures", main="rows")
+    )
+    _ = (rendered.rows
+         | "FormatCsv" >> beam.Map(to_csv_line)
+         | "WriteCatalog" >> beam.io.WriteToText(
+             FileSystems.join(out, "catalog"), file_name_suffix=".csv",
+             shard_name_template="", header=",".join(CSV_COLUMNS)))
+    _ = rendered.failures | "WriteFailures" >> beam.io.WriteToParquet(
+        FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
+        file_name_suffix=".parquet")
+    result = p.run()
+    result.wait_until_finish()
+    return result
+
+
+def main(argv=None):
+    logging.getLogger().setLevel(logging.INFO)
+    run(argv)
+
+
+if __name__ == "__main__":
+    main()
