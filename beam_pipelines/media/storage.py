@@ -80,6 +80,36 @@ def ffmpeg_input(path: str) -> str:
     return "file:" + os.path.abspath(path)
 
 
+def _gcs_metadata(uri: str):
+    """FileMetadata of one gs:// object, looked up by its exact name.
+
+    Not ``FileSystems.match``: that is a glob, so a name containing ``[``, ``*`` or ``?``
+    would be read as a pattern (and reported missing). The filesystem's ``metadata`` is a
+    single object GET without glob expansion.
+    """
+    # pylint: disable=import-outside-toplevel
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+    try:
+        return FileSystems.get_filesystem(uri).metadata(uri)
+    except BeamIOError as e:
+        causes = list((e.exception_details or {}).values())
+        if any(_is_not_found(c) for c in causes):
+            raise errors.VideoNotFound(f"no such object: {uri}", uri=uri) from e
+        detail = "; ".join(str(c) for c in causes) or str(e)
+        raise errors.Unreadable(f"cannot stat {uri}: {detail}", uri=uri) from e
+    except Exception as e:  # pylint: disable=broad-except
+        raise errors.Unreadable(f"cannot stat {uri}: {e}", uri=uri) from e
+
+
+def _is_not_found(exc) -> bool:
+    try:
+        from google.api_core import exceptions as gexc  # pylint: disable=import-outside-toplevel
+    except ImportError:  # pragma: no cover - apache-beam[gcp] brings it
+        return False
+    return isinstance(exc, (gexc.NotFound, FileNotFoundError))
+
+
 @contextlib.contextmanager
 def local_copy(uri: str) -> Iterator[str]:
     """Yields a local absolute path holding the bytes of ``uri``.
@@ -97,13 +127,7 @@ def local_copy(uri: str) -> Iterator[str]:
     # pylint: disable=import-outside-toplevel
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
-    try:
-        matches = FileSystems.match([uri])[0].metadata_list
-    except Exception as e:  # pylint: disable=broad-except
-        raise errors.Unreadable(f"cannot list {uri}: {e}", uri=uri) from e
-    meta = next((m for m in matches if m.path == uri), None)
-    if meta is None:
-        raise errors.VideoNotFound(f"no such object: {uri}", uri=uri)
+    meta = _gcs_metadata(uri)
     if meta.size_in_bytes == 0:
         raise errors.EmptyFile(f"zero-byte object: {uri}", uri=uri)
     suffix = os.path.splitext(uri.rsplit("/", 1)[-1])[1][:16]
