@@ -8,7 +8,8 @@ A relative `uri` is resolved against the catalog's own directory.
 table at all (unknown extension, unreadable, not CSV/Parquet, no `video_id`/`uri`
 columns) with a CatalogError. Row problems never stop a run: `ReadCatalog` emits every
 row either as a clean entry or as a failure row at stage `catalog` (empty id, missing
-uri, bad crf/mos, repeated video_id: the first occurrence in file order is kept).
+uri, bad crf/mos, source_id "*" (reserved for the flip-rate all-sources rows), repeated
+video_id: the first occurrence in file order is kept).
 """
 
 import csv
@@ -228,10 +229,14 @@ def normalize_row(raw, catalog_path):
         raise RowError("empty video_id")
     if uri is None:
         raise RowError("missing uri")
+    source_id = _text(row.get("source_id"))
+    if source_id == schemas.ALL_SOURCES:
+        raise RowError(f"source_id {schemas.ALL_SOURCES!r} is reserved: it names the "
+                       "all-sources rows of the flip-rate table")
     return {
         "video_id": video_id,
         "uri": resolve_uri(uri, catalog_path),
-        "source_id": _text(row.get("source_id")),
+        "source_id": source_id,
         "crf": _crf(row.get("crf")),
         "mos": _mos(row.get("mos")),
         "description": _text(row.get("description")),

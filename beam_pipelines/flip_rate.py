@@ -3,7 +3,10 @@
 For every source (title), every pair of its renditions with different CRFs is compared.
 A pair is a *flip* when the higher-CRF rendition scores strictly higher, a *tie* when the
 scores are equal. `rung_diff` is how many rungs apart the two CRFs are in the source's
-own sorted ladder (23, 28, 33: 23 vs 33 is rung_diff 2).
+own sorted ladder (23, 28, 33: 23 vs 33 is rung_diff 2). The ladder is the catalog's
+(every rendition listed for the source, also those that failed to score) when it is
+given, so a failed rendition does not shift the other pairs' rung_diff; without it, the
+ladder is the scored renditions' CRFs. A source may not be called "*" (schemas.ALL_SOURCES).
 
 Rows (schemas.FLIP_RATE_SCHEMA) at two levels, each per source and for all sources
 (`source_id == "*"`):
@@ -22,19 +25,25 @@ import apache_beam as beam
 from beam_pipelines import schemas
 
 
-def _source_counts(source_id, renditions):
+def _source_counts(source_id, renditions, ladder=()):
     """Counts for one source.
 
     Args:
       source_id: the ladder's source.
       renditions: iterable of (crf, score).
+      ladder: the source's CRFs in the catalog (scored or not); the rungs are this
+        ladder together with the renditions' CRFs.
 
     Yields:
       ((source_id, level, crf_low, crf_high, rung_diff), (pairs, flips, ties)) for this
       source and for schemas.ALL_SOURCES.
     """
+    if source_id == schemas.ALL_SOURCES:
+        raise ValueError(f"source_id {schemas.ALL_SOURCES!r} is reserved for the "
+                         "all-sources rows of the flip-rate table")
     renditions = sorted((int(c), float(s)) for c, s in renditions)
-    rung = {crf: i for i, crf in enumerate(sorted({c for c, _ in renditions}))}
+    crfs = {c for c, _ in renditions} | {int(c) for c in ladder}
+    rung = {crf: i for i, crf in enumerate(sorted(crfs))}
     counts = collections.Counter()
     for (crf_a, score_a), (crf_b, score_b) in itertools.combinations(renditions, 2):
         if crf_a == crf_b:
@@ -90,25 +99,31 @@ def _row_order(row):
     )
 
 
-def flip_rate_rows(records):
+def flip_rate_rows(records, ladder=None):
     """Flip-rate table from (source_id, crf, score) triples; renditions without a
-    source_id or crf are ignored. Returns rows sorted: all-sources first."""
+    source_id or crf are ignored. `ladder`: optional (source_id, crf) pairs of every
+    catalog rendition, scored or not, that fix the rungs. Returns rows sorted:
+    all-sources first. Raises ValueError for source_id "*"."""
     by_source = collections.defaultdict(list)
     for source_id, crf, score in records:
         if source_id is not None and crf is not None:
             by_source[source_id].append((crf, score))
+    rungs = collections.defaultdict(set)
+    for source_id, crf in ladder or ():
+        if source_id is not None and crf is not None:
+            rungs[source_id].add(int(crf))
     totals = collections.defaultdict(list)
     for source_id, renditions in by_source.items():
-        for key, value in _source_counts(source_id, renditions):
+        for key, value in _source_counts(source_id, renditions, rungs.get(source_id, ())):
             totals[key].append(value)
     return sorted((_to_row(k, _sum_counts(v)) for k, v in totals.items()), key=_row_order)
 
 
-def overall_flip_rate(records):
+def overall_flip_rate(records, ladder=None):
     """Fraction of all same-source, different-CRF pairs that flip (the paper's FR)."""
     rows = [
         r
-        for r in flip_rate_rows(records)
+        for r in flip_rate_rows(records, ladder)
         if r["source_id"] == schemas.ALL_SOURCES and r["level"] == schemas.LEVEL_PAIR
     ]
     pairs = sum(r["pairs"] for r in rows)
@@ -119,15 +134,50 @@ def has_ladder(row):
     return row.get("source_id") is not None and row.get("crf") is not None
 
 
+def _with_ladder(element):
+    source_id, grouped = element
+    renditions = list(grouped["scores"])
+    if renditions:
+        yield source_id, renditions, list(grouped["ladder"])
+
+
 class FlipRate(beam.PTransform):
-    """Scores rows (dicts with source_id, crf, score) -> flip-rate rows."""
+    """Scores rows (dicts with source_id, crf, score) -> flip-rate rows.
+
+    `ladder`: optional PCollection of catalog entries (dicts with source_id, crf), all
+    of them, scored or failed: the rungs come from it (see the module docstring).
+    """
+
+    def __init__(self, ladder=None):
+        super().__init__()
+        self._ladder = ladder
 
     def expand(self, scores):
-        return (
+        scored = (
             scores
             | "KeepLadderRows" >> beam.Filter(has_ladder)
             | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], (r["crf"], r["score"])))
-            | "GroupBySource" >> beam.GroupByKey()
+        )
+        if self._ladder is None:
+            grouped = (
+                scored
+                | "GroupBySource" >> beam.GroupByKey()
+                | "NoCatalogLadder" >> beam.MapTuple(lambda s, rs: (s, list(rs), ()))
+            )
+        else:
+            rungs = (
+                self._ladder
+                | "KeepCatalogLadder" >> beam.Filter(has_ladder)
+                | "KeyRungBySource" >> beam.Map(lambda e: (e["source_id"], int(e["crf"])))
+                | "DistinctRungs" >> beam.Distinct()
+            )
+            grouped = (
+                {"scores": scored, "ladder": rungs}
+                | "GroupBySource" >> beam.CoGroupByKey()
+                | "WithCatalogLadder" >> beam.FlatMap(_with_ladder)
+            )
+        return (
+            grouped
             | "CountPairs" >> beam.FlatMapTuple(_source_counts)
             | "SumCounts" >> beam.CombinePerKey(_sum_counts)
             | "ToRows" >> beam.MapTuple(_to_row)

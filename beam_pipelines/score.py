@@ -298,7 +298,8 @@ def build(p, opts):
         scored[dofns.FAILURES],
         batch_failures,
     ) | "AllFailures" >> beam.Flatten()
-    flips = scored.scores | "FlipRate" >> flip_rate.FlipRate()
+    # Rungs from the catalog's ladder, so a failed rendition does not shift rung_diff.
+    flips = scored.scores | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
     return {"scores": scored.scores, "failures": failures, "flip_rate": flips}
 
 

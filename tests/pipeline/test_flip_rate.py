@@ -6,7 +6,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_pipelines import flip_rate, runner, schemas
+from beam_pipelines import flip_rate, inference, runner, schemas, score
 
 # Two ladders with known scores.
 #   s1: crf 20 -> 70, 30 -> 75 (flip), 40 -> 60        (rungs 0, 1, 2)
@@ -75,3 +75,87 @@ def test_same_crf_renditions_are_not_pairs():
     rows = flip_rate.flip_rate_rows([("a", 23, 1.0), ("a", 23, 2.0)])
     assert rows == []
     assert flip_rate.overall_flip_rate([]) != flip_rate.overall_flip_rate([])  # NaN
+
+
+# --- rungs from the catalog's ladder (issue 14, item 2) ---------------------------------
+# Source "b" lists crf 20, 30, 40 in the catalog but its crf-30 rendition failed: the
+# (20, 40) pair is still two rungs apart, and pools with source "a"'s (20, 40) pair.
+LADDER = [("a", 20), ("a", 30), ("a", 40), ("b", 20), ("b", 30), ("b", 40)]
+SCORED = [("a", 20, 9.0), ("a", 30, 8.0), ("a", 40, 7.0), ("b", 20, 9.0), ("b", 40, 7.0)]
+
+
+def _pairs(rows, source):
+    return sorted((r["crf_low"], r["crf_high"], r["rung_diff"], r["pairs"])
+                  for r in rows if r["source_id"] == source and r["level"] == P)
+
+
+def test_failed_rendition_does_not_shift_rung_diff():
+    rows = flip_rate.flip_rate_rows(SCORED, ladder=LADDER)
+    assert _pairs(rows, "b") == [(20, 40, 2, 1)]
+    assert _pairs(rows, "*") == [(20, 30, 1, 1), (20, 40, 2, 2), (30, 40, 1, 1)]
+    # Without the catalog's ladder, b's surviving pair reads as one rung apart.
+    assert _pairs(flip_rate.flip_rate_rows(SCORED), "b") == [(20, 40, 1, 1)]
+
+
+def test_beam_transform_takes_rungs_from_the_catalog_ladder():
+    scores = [{"video_id": f"{s}{c}", "source_id": s, "crf": c, "score": x}
+              for s, c, x in SCORED]
+    entries = [{"video_id": f"{s}{c}", "uri": "x", "source_id": s, "crf": c}
+               for s, c in LADDER + [("c", 25)]]  # a source with nothing scored
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    ladder = p | "Entries" >> beam.Create(entries)
+    out = p | "Scores" >> beam.Create(scores) | flip_rate.FlipRate(ladder=ladder)
+    assert_that(out, equal_to(flip_rate.flip_rate_rows(SCORED, ladder=LADDER)))
+    p.run().wait_until_finish()
+
+
+def test_all_sources_key_is_rejected_as_a_source():
+    with pytest.raises(ValueError, match="reserved"):
+        flip_rate.flip_rate_rows([("*", 20, 1.0), ("*", 30, 2.0)])
+    from beam_pipelines import catalog
+    with pytest.raises(catalog.RowError, match="reserved"):
+        catalog.normalize_row({"video_id": "v", "uri": "/x.mp4", "source_id": " * "}, "c.csv")
+
+
+class _NoModel:
+    pass
+
+
+class CrfScoringHandler(inference.KerasCPLLMHandler):
+    """No model: score = -crf, so scores fall with CRF (no flips)."""
+
+    def load_model(self):
+        return _NoModel()
+
+    def run_inference(self, batch, model, inference_args=None):
+        from apache_beam.ml.inference.base import PredictionResult
+        return [PredictionResult(example=e["meta"],
+                                 inference={"score": -float(e["meta"]["crf"]),
+                                            "frame_scores": [-float(e["meta"]["crf"])]},
+                                 model_id=self.model_id) for e in batch]
+
+
+def test_score_pipeline_takes_rungs_from_the_catalog(tmp_path, monkeypatch, ladder_rows):
+    import csv
+    monkeypatch.setattr(inference, "KerasCPLLMHandler", CrfScoringHandler)
+    rows = [dict(r) for r in ladder_rows]
+    crfs = sorted({int(r["crf"]) for r in rows})
+    lost = next(r for r in rows if int(r["crf"]) == crfs[1])  # a middle rung fails
+    lost["uri"] = str(tmp_path / "gone.mp4")
+    star = dict(rows[0], video_id="star", source_id="*")
+    path = tmp_path / "c.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"],
+                           extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows + [star])
+    out = str(tmp_path / "out")
+    score.run(["--catalog", str(path), "--output_dir", out])
+    failures = {r["video_id"]: r for r in score.table_rows(out, "failures")}
+    assert failures[lost["video_id"]]["stage"] == "read"
+    assert failures["star"]["stage"] == "catalog" and "reserved" in failures["star"]["message"]
+    flips = score.table_rows(out, "flip_rate")
+    lo, hi = crfs[0], crfs[-1]
+    assert _pairs(flips, lost["source_id"]) == [(lo, hi, 2, 1)]
+    assert [p for p in _pairs(flips, "*") if p[:2] == (lo, hi)] == [(lo, hi, 2, 2)]
+    assert all(r["flips"] == 0 for r in flips)
