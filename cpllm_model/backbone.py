@@ -9,14 +9,15 @@ Inputs (uint8 stays uint8 until inside the model):
     response_mask int32[B, T]               1 on answer tokens (causal); 0 = prefix
 Outputs (dict):
     sequence_output  float[B, V + T, D]  decoder states (V = K * (Nh + Nl) vision tokens)
-    frame_scores     float32[B, K]       quality predictor output per key frame
-    score            float32[B]          mean of frame_scores
+    frame_scores     float32[B, K]       quality per key frame, in [0, 100] by construction
+    score            float32[B]          mean of frame_scores (so also in [0, 100])
 
 Per key frame: SigLIP tokens (Nh = (S / p_h)^2, width Dh) -> Dense(D); VideoPrism's
 spatial encoder on each patch as a one-frame clip (Nl = (P / p_l)^2, width Dl) -> Dense(D)
 -> masked mean over the M patches -> LayerNorm. The decoder prefix is
 [high tokens of all K frames; low tokens of all K frames; prompt]. The score head is a
-two-layer ReLU MLP on concat(mean of the frame's high tokens, mean of its low tokens).
+two-layer ReLU MLP on concat(mean of the frame's high tokens, mean of its low tokens),
+bounded: frame_scores = 100 * sigmoid(score_output(score_hidden(pooled))), in float32.
 
 Only VideoPrism's spatial path is used (its temporal layers never saw one-frame clips;
 see KERAS_HUB_NOTES.md); SigLIP's MAP pooling head is unused. Both stay in the saved
@@ -44,6 +45,19 @@ def _deserialize(obj):
     return keras.layers.deserialize(obj) if isinstance(obj, dict) else obj
 
 
+def score_logit(score):
+    """The output logit giving ``score`` on the 0-100 scale: logit(score / 100).
+
+    The score head's inverse: frame score = 100 * sigmoid(logit).
+    """
+    import math
+
+    p = float(score) / 100.0
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"score must lie strictly inside (0, 100), got {score}")
+    return math.log(p / (1.0 - p))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CPLLMBackbone(Backbone):
     """CP-LLM network (see module docstring for inputs and outputs).
@@ -59,7 +73,9 @@ class CPLLMBackbone(Backbone):
             the Gemma decoder, as in keras-hub's `GemmaBackbone` / `PaliGemmaBackbone`.
         num_keyframes: int K. max_patches: int M.
         head_hidden_dim: width of the score MLP's hidden layer.
-        score_bias: initial output bias of the score head (middle of the label scale).
+        score_bias: initial score on the 0-100 scale (every frame scores this before
+            training): the output Dense's bias starts at logit(score_bias / 100), so the
+            default 50 gives bias 0. Must lie strictly inside (0, 100).
         dtype: dtype policy of the whole network.
     """
 
@@ -115,7 +131,7 @@ class CPLLMBackbone(Backbone):
         )
         self.score_output = keras.layers.Dense(
             1,
-            bias_initializer=keras.initializers.Constant(score_bias),
+            bias_initializer=keras.initializers.Constant(score_logit(score_bias)),
             dtype=dtype,
             name="score_output",
         )
@@ -259,8 +275,8 @@ class CPLLMBackbone(Backbone):
         pooled = ops.concatenate(
             [ops.mean(high_tokens, axis=2), ops.mean(low_tokens, axis=2)], axis=-1
         )
-        frame_scores = self.score_output(self.score_hidden(pooled))[..., 0]
-        frame_scores = ops.cast(frame_scores, "float32")
+        logits = ops.cast(self.score_output(self.score_hidden(pooled))[..., 0], "float32")
+        frame_scores = 100.0 * ops.sigmoid(logits)  # bounded 0-100 scale, float32
         return frame_scores, ops.mean(frame_scores, axis=-1)
 
     def vision_sequence(self, high_tokens, low_tokens):

@@ -171,11 +171,13 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     if config.model.get("init_score_bias_to_label_mean"):
         # Start the score head at the labels' mean (a fresh head starts at the preset's
         # `score_bias`): Adam moves a bias by ~lr per step, so a 30-point offset would
-        # otherwise cost hundreds of steps.
+        # otherwise cost hundreds of steps. The head is 100 * sigmoid(logit), so the bias
+        # is the logit of the mean on the 0-1 scale (clipped off the saturated ends).
         labels = train.label[np.isfinite(train.label)]
         if labels.size:
             bias = backbone.score_output.bias
-            bias.assign(np.full(bias.shape, labels.mean(), "float32"))
+            p = float(np.clip(labels.mean() / 100.0, 0.01, 0.99))
+            bias.assign(np.full(bias.shape, np.log(p / (1.0 - p)), "float32"))
     optimizer = make_optimizer(config)
     state = train_step.initial_state(backbone, optimizer)
     step = checkpoint.latest_step(workdir) or 0

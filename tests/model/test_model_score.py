@@ -86,3 +86,40 @@ def test_score_survives_save_and_load(tiny_model, videos8, tmp_path):
     b = loaded.score(videos8)
     assert a["score"].tobytes() == b["score"].tobytes()
     assert a["frame_scores"].tobytes() == b["frame_scores"].tobytes()
+
+
+def test_score_is_bounded_0_100_by_construction(tiny_model, videos8):
+    """Huge head weights saturate the score at the ends of the scale, never past them."""
+    bb = tiny_model.backbone
+    kernel, bias = bb.score_output.kernel, bb.score_output.bias
+    kept = kernel.numpy().copy(), bias.numpy().copy()
+    try:
+        for sign in (1.0, -1.0):
+            kernel.assign(np.full(kernel.shape, sign * 1e6, kernel.dtype))
+            bias.assign(np.full(bias.shape, sign * 1e6, bias.dtype))
+            out = tiny_model.score(videos8)
+            for name in ("score", "frame_scores"):
+                x = out[name]
+                assert x.dtype == np.float32 and np.all(np.isfinite(x))
+                assert np.all((x >= 0.0) & (x <= 100.0)), (name, sign, x.min(), x.max())
+            assert np.allclose(out["score"], 100.0 if sign > 0 else 0.0)
+    finally:
+        kernel.assign(kept[0])
+        bias.assign(kept[1])
+
+
+def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
+    from cpllm_model.backbone import CPLLMBackbone, score_logit
+
+    assert score_logit(50.0) == 0.0
+    config = dict(tiny_model.backbone.get_config(), score_bias=80.0)
+    bb = CPLLMBackbone.from_config(config)
+    assert bb.get_config()["score_bias"] == 80.0
+    assert CPLLMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
+    np.testing.assert_allclose(bb.score_output.bias.numpy(), [np.log(0.8 / 0.2)], rtol=1e-6)
+    bb.score_output.kernel.assign(np.zeros(bb.score_output.kernel.shape, "float32"))
+    high, low = bb.encode_vision(*(videos8[k][:2] for k in
+                                   ("high_frames", "low_patches", "patch_mask")))
+    frame_scores, score = bb.score_head(high, low)
+    np.testing.assert_allclose(np.asarray(score), [80.0, 80.0], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(frame_scores), 80.0, rtol=1e-5)
