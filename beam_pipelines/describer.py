@@ -2,70 +2,61 @@
 
 The paper had an MLLM write three sentences per video: content, style, technical quality.
 An annotator is any object with `describe(row: dict) -> str | None`, where `row` is a
-catalog row (video_id, uri, source_id, crf, mos, optional description, content, motion,
-blockiness, blur, vmaf, ...). `None` means "no description" (the example is kept, with an
-empty description and no text loss).
+catalog row (video_id, uri, source_id, crf, mos, optional description, blockiness, blur,
+vmaf, and the `beam_pipelines.frame_stats` fields measured on its key frames). `None`
+means "no description" (the example is kept, with an empty description and no text loss).
 
 - `CatalogDescriptions`: takes the catalog's `description` column (real datasets whose
   descriptions were written elsewhere).
-- `GeneratedDescriber`: deterministic sentences from what is known about generated data:
-  the source content name, its motion, the CRF, and the measured blockiness/blur and
-  pseudo-MOS. Same row in, same text out.
+- `MeasuredDescriber`: deterministic sentences from what the model can see, computed
+  from measured properties of the rendition (brightness, colourfulness, detail, motion,
+  flat regions / edges, blockiness, blur, pseudo-MOS). It never names an object, picture
+  or source: the bundled tiny model has no pretrained semantics, and names it cannot see
+  were hallucinated on unseen video. Same row in, same text out.
 - `FirstOf(a, b, ...)`: the first annotator that returns text.
-- `get(name)`: "catalog" | "generated" | "none" | "auto" (catalog column, else
-  generated sentences where the content is known, else none).
+- `get(name)`: "catalog" | "generated" | "none" | "auto" (catalog column, else measured
+  sentences where the row has frame stats, else none).
 """
 from __future__ import annotations
 
 import math
 
-# Known sample contents (skimage images, ffmpeg generators): (content phrase, style).
-# Wording follows the tiny tokenizer's corpus (`cpllm_model.tokenizer_corpus`), so the
-# sentences tokenize compactly.
-_PHOTO = "natural footage"
-_SYNTH = "a synthetic pattern"
-_CONTENT = {
-    "astronaut": ("an astronaut in a white space suit", _PHOTO),
-    "coffee": ("a cup of coffee on a saucer", _PHOTO),
-    "chelsea": ("a tabby cat looking at the camera", _PHOTO),
-    "cat": ("a cat with striped fur", _PHOTO),
-    "rocket": ("a rocket on the launch pad", _PHOTO),
-    "camera": ("a cameraman with a tripod", _PHOTO),
-    "coins": ("old coins on a dark table", _PHOTO),
-    "hubble_deep_field": ("a deep field of galaxies", "scientific imagery"),
-    "immunohistochemistry": ("stained cells under a microscope", "scientific imagery"),
-    "retina": ("the back of a human eye with its blood vessels", "scientific imagery"),
-    "colorwheel": ("a color wheel", _PHOTO),
-    "moon": ("the cratered surface of the moon", _PHOTO),
-    "clock": ("a clock on a wall", _PHOTO),
-    "brick": ("a brick wall", _PHOTO),
-    "grass": ("a patch of grass", _PHOTO),
-    "gravel": ("gravel on the ground", _PHOTO),
-    "page": ("a page of printed text", _PHOTO),
-    "text": ("printed text on a plain background", _PHOTO),
-    "testsrc": ("a test pattern with color bars", _SYNTH),
-    "testsrc2": ("a moving test card with a counter", _SYNTH),
-    "smptebars": ("SMPTE color bars", _SYNTH),
-    "smptehdbars": ("SMPTE color bars", _SYNTH),
-    "mandelbrot": ("a zoom into the Mandelbrot fractal", "computer generated graphics"),
-    "life": ("a game of life simulation", "an animation"),
-    "cellauto": ("cellular automaton cells blinking", "an animation"),
-    "rgbtestsrc": ("red, green and blue test bars", _SYNTH),
-    "gradients": ("smoothly moving color gradients", "an animation"),
-}
-
-# Motion of an animated still (source_id "<content>__<motion>...") -> style phrase.
-_MOTION_STYLE = {
-    "pan": "a still image animated with a slow pan",
-    "zoom": "a still image animated with a slow zoom",
-}
-
 # Pseudo-MOS bands (0-100, VMAF-like scale), highest first.
 _LEVELS = ((90.0, "excellent"), (75.0, "good"), (55.0, "fair"), (35.0, "poor"), (-1e9, "bad"))
-# blockdetect / blurdetect means above which an artifact is called visible.
-BLOCKY = 20.0
-VERY_BLOCKY = 35.0
-BLURRY = 6.0
+
+# Word bands over the measured properties: (lower bound, word), highest first; a value
+# takes the first band it reaches. Scales are documented in `beam_pipelines.frame_stats`;
+# bounds were set on the bundled sample sources (skimage images, ffmpeg generators).
+# The wording is a small fixed vocabulary mirrored in `cpllm_model.tokenizer_corpus`
+# (keep the two in sync so the sentences tokenize compactly).
+BRIGHTNESS = ((150.0, "bright"), (90.0, "well-lit"), (50.0, "dim"), (-1.0, "dark"))  # mean luma
+COLOUR = ((80.0, "very colourful"), (30.0, "colourful"), (8.0, "muted"),
+          (-1.0, "nearly monochrome"))  # Hasler-Suesstrunk colorfulness
+DETAIL = ((100.0, "fine texture"), (40.0, "rich detail"), (15.0, "moderate detail"),
+          (-1.0, "smooth surfaces"))  # mean Sobel magnitude
+MOTION = ((15.0, "fast motion"), (5.0, "moderate motion"), (1.0, "slow motion"),
+          (-1.0, "no motion"))  # mean abs luma change between key frames
+
+# Style: graphics = many near-constant blocks plus sharp edges; uniform = almost no luma
+# contrast; smooth gradients = little detail and no sharp edges; else natural.
+GRAPHICS_FLAT = 0.3  # flat_fraction at or above which (with edges) content is graphics
+GRAPHICS_EDGES = 0.005  # edge_density needed for graphics
+UNIFORM_CONTRAST = 4.0  # luma std under which the picture is nearly uniform
+GRADIENT_DETAIL = 12.0  # detail under which (with edge_density < GRADIENT_EDGES) ...
+GRADIENT_EDGES = 0.002  # ... content is smooth gradients
+STYLE_NATURAL = "natural-looking content"
+STYLE_GRAPHICS = "graphics with flat regions and sharp edges"
+STYLE_GRADIENTS = "smooth gradients"
+STYLE_UNIFORM = "a nearly uniform picture"
+
+# blockdetect / blurdetect means (ffmpeg, no reference) -> artifact strength.
+# blockdetect is ~10 on clean content and 40+ on heavy H.264 blocking (`vmaf`).
+BLOCKY = 20.0  # visible blocking from here
+VERY_BLOCKY = 35.0  # strong blocking from here
+BLURRY = 6.0  # visible blurring from here
+VERY_BLURRY = 9.0  # strong blurring from here
+ARTIFACT_FREE = "no visible compression artifacts"
+DETAIL_LOSS = "loss of fine detail"  # low quality score but no blocking/blur measured
 
 
 def _num(x):
@@ -111,62 +102,93 @@ class CatalogDescriptions(Describer):
         return text or None
 
 
-class GeneratedDescriber(Describer):
-    """Three deterministic sentences: content, style, technical quality.
+def _band(value, bands):
+    return next(word for floor, word in bands if value >= floor)
 
-    Reads `content` / `motion` (else parsed from a `source_id` of the form
-    "<content>__<motion>[_<n>]"), `crf`, `mos` (pseudo-MOS), `blockiness`, `blur`.
-    Example: "The video shows a rocket on the launch pad. The style is a still image
-    animated with a slow pan. The picture has blocking artifacts and blurring from
-    compression at CRF 43."
+
+class MeasuredDescriber(Describer):
+    """Three deterministic sentences from measured properties: content, style, quality.
+
+    Reads the `frame_stats` fields (brightness, colorfulness, detail, motion,
+    flat_fraction, edge_density, contrast), `blockiness` / `blur` (may be None/NaN/inf:
+    ignored), `mos` (else `vmaf`; 0-100, may be None). A property that is missing is left
+    out of its sentence. Example: "A dim, colourful scene with moderate detail and slow
+    motion. The style is natural-looking content. The quality is poor: strong blocking
+    and visible blurring."
     """
 
     name = "generated"
 
-    def __init__(self, known_content_only: bool = False):
-        # True: rows whose content is neither a `content` column value nor a known
-        # sample name (e.g. real videos with opaque ids) get no description.
-        self.known_content_only = known_content_only
-
-    @staticmethod
-    def _content_motion(row: dict) -> tuple[str, str]:
-        parts = str(row.get("source_id") or row.get("video_id") or "").split("__")
-        content = str(row.get("content") or parts[0] or "unknown")
-        motion = str(row.get("motion") or (parts[1] if len(parts) > 1 else ""))
-        return content, motion
+    def __init__(self, measured_only: bool = False):
+        # True: rows without frame stats (nothing was measured) get no description.
+        self.measured_only = measured_only
 
     def describe(self, row: dict) -> str | None:
-        content, motion = self._content_motion(row)
-        if self.known_content_only and not row.get("content") and content not in _CONTENT:
+        if self.measured_only and _num(row.get("brightness")) is None:
             return None
-        phrase, style = _CONTENT.get(content, (content.replace("_", " "), _PHOTO))
-        if style == _PHOTO:
-            style = next((v for k, v in _MOTION_STYLE.items() if motion.startswith(k)), style)
-        return (f"The video shows {phrase}. The style is {style}. "
-                f"{self._quality_sentence(row)}")
+        return " ".join((self.content_sentence(row), self.style_sentence(row),
+                         self.quality_sentence(row)))
 
-    def _quality_sentence(self, row: dict) -> str:
-        crf = _num(row.get("crf"))
-        mos = _num(row.get("mos"))
-        block = _num(row.get("blockiness"))
-        blur = _num(row.get("blur"))
-        artifacts = []
+    @staticmethod
+    def content_sentence(row: dict) -> str:
+        b, c = _num(row.get("brightness")), _num(row.get("colorfulness"))
+        d, m = _num(row.get("detail")), _num(row.get("motion"))
+        adjectives = [_band(v, bands) for v, bands in ((b, BRIGHTNESS), (c, COLOUR))
+                      if v is not None]
+        withs = [_band(v, bands) for v, bands in ((d, DETAIL), (m, MOTION)) if v is not None]
+        if not adjectives and not withs:
+            return "The content was not measured."
+        text = "A " + ", ".join(adjectives) + " scene" if adjectives else "A scene"
+        if withs:
+            text += " with " + " and ".join(withs)
+        return text + "."
+
+    @staticmethod
+    def style(row: dict) -> str:
+        flat, edges = _num(row.get("flat_fraction")), _num(row.get("edge_density"))
+        detail, contrast = _num(row.get("detail")), _num(row.get("contrast"))
+        if (flat is not None and edges is not None
+                and flat >= GRAPHICS_FLAT and edges >= GRAPHICS_EDGES):
+            return STYLE_GRAPHICS
+        if contrast is not None and contrast < UNIFORM_CONTRAST:
+            return STYLE_UNIFORM
+        if detail is not None and detail < GRADIENT_DETAIL and (
+                edges is None or edges < GRADIENT_EDGES):
+            return STYLE_GRADIENTS
+        return STYLE_NATURAL
+
+    def style_sentence(self, row: dict) -> str:
+        return f"The style is {self.style(row)}."
+
+    @staticmethod
+    def artifacts(row: dict) -> list[str]:
+        block, blur = _num(row.get("blockiness")), _num(row.get("blur"))
+        found = []
         if block is not None and block >= BLOCKY:
-            artifacts.append("visible macroblocks" if block >= VERY_BLOCKY
-                             else "blocking artifacts")
+            found.append(("strong" if block >= VERY_BLOCKY else "visible") + " blocking")
         if blur is not None and blur >= BLURRY:
-            artifacts.append("blurring")
-        if mos is not None and mos < 40.0 and len(artifacts) < 2:
-            artifacts.append("loss of fine texture")
-        if crf is None:
-            where = "in the original"
-        else:
-            where = f"from compression at CRF {int(crf)}"
-        if not artifacts:
-            if crf is None:
-                return "The picture is sharp and clean."
-            return f"The picture is sharp and clean, encoded with H.264 at CRF {int(crf)}."
-        return f"The picture has {' and '.join(artifacts)} {where}."
+            found.append(("strong" if blur >= VERY_BLURRY else "visible") + " blurring")
+        return found
+
+    def quality_sentence(self, row: dict) -> str:
+        score = _num(row.get("mos"))
+        if score is None:
+            score = _num(row.get("vmaf"))
+        found = self.artifacts(row)
+        if score is None:
+            if found:
+                return f"The picture shows {' and '.join(found)}."
+            return f"The picture shows {ARTIFACT_FREE}."
+        level = quality_level(score)
+        if found:
+            return f"The quality is {level}: {' and '.join(found)}."
+        if level in ("excellent", "good"):
+            return f"The quality is {level} with {ARTIFACT_FREE}."
+        return f"The quality is {level}: {DETAIL_LOSS}."
+
+
+# Former name (the sentences used to name the sample content; they no longer do).
+GeneratedDescriber = MeasuredDescriber
 
 
 class FirstOf(Describer):
@@ -186,15 +208,15 @@ class FirstOf(Describer):
 
 
 def get(name: str) -> Describer:
-    """"catalog" | "generated" | "none" | "auto": the catalog column, else generated
-    sentences for generated content (a `content` column or a known sample name), else
-    no description (real videos without one)."""
+    """"catalog" | "generated" | "none" | "auto": the catalog column, else measured
+    sentences where the row has frame stats (`frame_stats.measure`, merged in by
+    `prepare`), else no description."""
     if name == "catalog":
         return CatalogDescriptions()
     if name == "generated":
-        return GeneratedDescriber()
+        return MeasuredDescriber()
     if name == "auto":
-        return FirstOf(CatalogDescriptions(), GeneratedDescriber(known_content_only=True))
+        return FirstOf(CatalogDescriptions(), MeasuredDescriber(measured_only=True))
     if name == "none":
         return FirstOf()
     raise ValueError(f"unknown describer {name!r}")

@@ -164,7 +164,8 @@ class DecodeAndPreprocess(beam.DoFn):
     """catalog row -> row + model frame inputs (uint8 high frames, patches, mask).
 
     Also measures blockiness/blur (ffmpeg, no reference) when the catalog lacks them and
-    the describer writes generated sentences. Failures go to the 'failures' output.
+    the describer writes generated sentences, and merges `frame_stats.measure` of the key
+    frames into the row (for the describer). Failures go to the 'failures' output.
     """
 
     def __init__(self, model, measure_artifacts, decode_timeout_s):
@@ -178,7 +179,7 @@ class DecodeAndPreprocess(beam.DoFn):
         self.preprocessor = load_preprocessor(self.model)
 
     def process(self, row):
-        from beam_pipelines import vmaf
+        from beam_pipelines import frame_stats, vmaf
         from beam_pipelines.media import errors, keyframes, storage
 
         stage = "read"
@@ -194,6 +195,10 @@ class DecodeAndPreprocess(beam.DoFn):
                 if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
                     row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))
             stage = "preprocess"
+            # What the model can see (brightness, colour, detail, motion, flat regions,
+            # edges) for the describer, measured on the decoded key frames. Its float
+            # `motion` replaces the catalog's motion-type column (only the describer reads it).
+            row = dict(row, **frame_stats.measure(kf.frames))
             inputs = self.preprocessor.frame_inputs(kf.frames)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             self.failed.inc()

@@ -1,8 +1,10 @@
 """Generates the description corpus and trains the tiny preset's SentencePiece model.
 
-The corpus covers what CP-LLM's answers talk about: content (the scikit-image sample
-images and ffmpeg test sources the project's clips are made from), style, technical
-quality (artifacts, CRF, numbers 0-100) and the pairwise answers of `prompts`.
+The corpus covers what CP-LLM's answers talk about: the prompts of `prompts`, the
+measured three-sentence descriptions of `beam_pipelines.describer.MeasuredDescriber`
+(content from brightness / colour / detail / motion, style, technical quality with
+artifact strengths and the quality level), numbers 0-100 and the pairwise answers.
+No object or picture names: the tiny model cannot see them.
 
 Usage (deterministic; writes `cpllm_model/assets/tokenizer/vocabulary.spm`):
     python -m cpllm_model.tokenizer_corpus [--out_dir DIR] [--vocab_size 1024]
@@ -19,40 +21,60 @@ from cpllm_model import prompts
 ASSET_DIR = os.path.join(os.path.dirname(__file__), "assets", "tokenizer")
 VOCAB_FILE = "vocabulary.spm"
 
-CONTENT = {
-    "astronaut": ["an astronaut in a white space suit", "a smiling astronaut with a flag"],
-    "coffee": ["a cup of coffee on a saucer", "a coffee cup seen from above"],
-    "chelsea": ["a tabby cat looking at the camera", "a cat named Chelsea"],
-    "cat": ["a cat with striped fur", "a close-up of a cat's face"],
-    "rocket": ["a rocket on the launch pad", "a rocket standing against the sky"],
-    "camera": ["a cameraman with a tripod", "a grayscale photographer on a lawn"],
-    "coins": ["old coins on a dark table", "a grid of metal coins"],
-    "hubble": ["a deep field of galaxies", "a galaxy image from the Hubble telescope"],
-    "galaxy": ["a spiral galaxy in space", "stars and galaxies on black"],
-    "cells": ["stained cells under a microscope", "an immunohistochemistry slide"],
-    "testsrc": ["a test pattern with color bars", "a moving test card with a counter"],
-    "mandelbrot": ["a zoom into the Mandelbrot fractal", "colorful fractal patterns"],
-    "life": ["a game of life simulation", "cellular automaton cells blinking"],
-    "smpte": ["SMPTE color bars", "a broadcast test signal"],
-}
-STYLE = [
-    "natural footage", "camera footage", "a synthetic pattern", "computer generated graphics",
-    "an animation", "screen content", "a still image animated with a slow pan",
-    "a still image animated with a slow zoom", "scientific imagery",
-]
-ARTIFACTS = [
+# The describer's fixed vocabulary, duplicated from `beam_pipelines.describer` (this
+# package must not import beam_pipelines); tests/data/test_describer.py checks the two
+# agree. Keep both in sync when wording changes, then retrain the vocabulary.
+BRIGHTNESS = ["bright", "well-lit", "dim", "dark"]
+COLOUR = ["very colourful", "colourful", "muted", "nearly monochrome"]
+DETAIL = ["fine texture", "rich detail", "moderate detail", "smooth surfaces"]
+MOTION = ["fast motion", "moderate motion", "slow motion", "no motion"]
+STYLE = ["natural-looking content", "graphics with flat regions and sharp edges",
+         "smooth gradients", "a nearly uniform picture"]
+ARTIFACTS = ["visible blocking", "strong blocking", "visible blurring", "strong blurring"]
+LEVELS = ["excellent", "good", "fair", "poor", "bad"]
+ARTIFACT_FREE = "no visible compression artifacts"
+DETAIL_LOSS = "loss of fine detail"
+
+# General technical-quality wording (not written by the describer): catalog descriptions
+# of real datasets and free-form answers talk like this; it also fills the vocabulary.
+GENERAL_ARTIFACTS = [
     "blocking artifacts", "blurring", "ringing around edges", "banding in smooth areas",
     "mosquito noise", "loss of fine texture", "smeared details", "visible macroblocks",
-    "color bleeding", "staircase edges",
+    "color bleeding", "staircase edges", "film grain", "sensor noise", "judder",
+    "dropped frames", "flicker", "aliasing", "over-exposure", "under-exposure",
 ]
-GOOD = ["sharp", "clean", "crisp", "detailed", "free of visible artifacts"]
-LEVELS = [
-    (90, "excellent"), (75, "good"), (60, "fair"), (40, "poor"), (20, "bad"), (0, "very bad"),
-]
+GENERAL_GOOD = ["sharp", "clean", "crisp", "detailed", "free of visible artifacts"]
 
 
-def _level(score):
-    return next(word for floor, word in LEVELS if score >= floor)
+def content_sentences():
+    """Every content sentence the describer writes (all measured, and the fallbacks)."""
+    yield "The content was not measured."
+    for adjectives in ([], *([b] for b in BRIGHTNESS), *([c] for c in COLOUR),
+                       *itertools.product(BRIGHTNESS, COLOUR)):
+        head = "A " + ", ".join(adjectives) + " scene" if adjectives else "A scene"
+        yield head + "."
+        for d, m in itertools.product(DETAIL, MOTION):
+            yield f"{head} with {d} and {m}."
+        for w in DETAIL + MOTION:
+            yield f"{head} with {w}."
+
+
+def quality_sentences():
+    """Every technical-quality sentence the describer writes."""
+    found_lists = [[]] + [[a] for a in ARTIFACTS] + [
+        [b, r] for b in ARTIFACTS[:2] for r in ARTIFACTS[2:]]
+    for found in found_lists:
+        if found:
+            yield f"The picture shows {' and '.join(found)}."
+        else:
+            yield f"The picture shows {ARTIFACT_FREE}."
+        for level in LEVELS:
+            if found:
+                yield f"The quality is {level}: {' and '.join(found)}."
+            elif level in ("excellent", "good"):
+                yield f"The quality is {level} with {ARTIFACT_FREE}."
+            else:
+                yield f"The quality is {level}: {DETAIL_LOSS}."
 
 
 def sentences(seed=0, n_random=6000):
@@ -61,34 +83,28 @@ def sentences(seed=0, n_random=6000):
     for _ in range(200):  # the prompts are in every example: give them whole pieces
         yield prompts.describe_prompt()
         yield prompts.compare_prompt()
-    for name, phrases in CONTENT.items():
-        for phrase in phrases:
-            yield f"The video shows {phrase}."
-            yield f"This clip shows {phrase} ({name})."
-    for style in STYLE:
-        yield f"The style is {style}."
-        yield f"It looks like {style}."
+    contents = list(content_sentences())
+    styles = [f"The style is {s}." for s in STYLE]
+    qualities = list(quality_sentences())
+    yield from contents
+    yield from styles
+    yield from qualities
     for score in range(101):
         yield f"The quality score is {score}."
-        yield f"Quality: {score} out of 100, {_level(score)}."
+        yield f"Quality: {score} out of 100."
     for crf in range(52):
         yield f"Encoded with H.264 at CRF {crf}."
         yield f"The HEVC encode uses CRF {crf}."
+    for a, b in itertools.product(GENERAL_ARTIFACTS, GENERAL_ARTIFACTS):
+        if a != b:
+            yield f"The picture has {a} and {b}."
+    for a, b in itertools.product(GENERAL_GOOD, GENERAL_GOOD):
+        if a != b:
+            yield f"The picture is {a} and {b}."
     for a, b in itertools.product(range(0, 101, 7), range(3, 101, 9)):
         yield prompts.compare_answer(a, b)
-    for _ in range(n_random):
-        name = rng.choice(list(CONTENT))
-        phrase = rng.choice(CONTENT[name])
-        style = rng.choice(STYLE)
-        score = rng.randint(0, 100)
-        crf = rng.randint(10, 51)
-        if score >= 70:
-            tech = f"The picture is {rng.choice(GOOD)} and {rng.choice(GOOD)}."
-        else:
-            tech = (f"The picture has {rng.choice(ARTIFACTS)} and "
-                    f"{rng.choice(ARTIFACTS)} from compression at CRF {crf}.")
-        yield (f"The video shows {phrase}. The style is {style}. {tech} "
-               f"The quality is {_level(score)}, score {score}.")
+    for _ in range(n_random):  # whole descriptions, weighted like the training data
+        yield " ".join((rng.choice(contents[1:]), rng.choice(styles), rng.choice(qualities)))
 
 
 def train_tokenizer(out_dir=ASSET_DIR, vocab_size=1024, seed=0):
