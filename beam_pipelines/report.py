@@ -1,18 +1,26 @@
 r"""A static HTML report of one scoring run (no server, no JavaScript).
 
-    python -m beam_pipelines.report --output_dir OUT [--report_dir DIR] [--max_videos 12]
+    python -m beam_pipelines.report --output_dir OUT [--report_dir DIR] [--max_videos 12] \
+        [--described_dir DESCRIBED ...]
 
 Reads the scoring pipeline's tables in OUT (`scores-*.parquet`, `failures-*.parquet`,
 `flip_rate-*.parquet`; local or gs://) and writes `report.html` plus `report_files/`
-(matplotlib PNGs, key-frame JPEG strips) to DIR (default: OUT, which must then be local):
+(matplotlib PNGs, key-frame JPEG strips) to DIR (default: OUT, which must then be local).
+Each `--described_dir` is the output dir of another scoring run made with `--describe`
+(`make demo` describes one ladder that way, in its own dir, so the main tables stay one
+plain run); only its scores table is read, for the "Descriptions" section. Sections:
 
-- summary: videos scored / failed, sources, models, overall flip rate;
+- summary: videos scored / failed, resolutions, sources, models, overall flip rate,
+  videos described;
 - score against CRF per source, one line per ladder;
 - flip rate by CRF difference (bars, with pair and tie counts);
 - score distribution;
 - the worst ladders (highest flip rate) with each flipped pair;
-- key-frame thumbnails next to scores and descriptions: the key frames are decoded again
+- key-frame thumbnails next to scores (and descriptions): the key frames are decoded again
   at the row's `frame_times_s` with ffmpeg (one small JPEG strip per video);
+- descriptions: every video with a description (rows of OUT's scores table with one, then
+  those of each `--described_dir`; one per video_id, first seen wins), grouped by ladder,
+  each with its key-frame strip, score and the HTML-escaped description;
 - the failures table.
 
 Every image the HTML references is written before the HTML; a video whose frames cannot be
@@ -219,7 +227,8 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .flip{color:#c0392b;font-weight:600}.note{color:#666;font-size:0.9em}
 .video{display:flex;gap:16px;align-items:flex-start;border-bottom:1px solid #eee;
 padding:8px 0}.video img{max-width:640px;border:1px solid #ccc}
-.desc{max-width:420px}code{background:#f4f4f4;padding:1px 4px}
+.desc{max-width:420px}h3{font-size:1.1em;margin-bottom:4px}
+.description{white-space:pre-wrap;overflow-wrap:anywhere}code{background:#f4f4f4;padding:1px 4px}
 """
 
 
@@ -245,6 +254,52 @@ def _img(rel: str, alt: str) -> str:
     return f"<img src='{_e(rel)}' alt='{_e(alt)}'>"
 
 
+def _picture(r: dict, files: str, cache: dict, *, thumbnails: bool,
+             thumb_height: int) -> tuple[str, list[float]]:
+    """(HTML of the row's key-frame strip or a note, the times to caption it with).
+
+    One JPEG per (uri, frame times): a video shown in two sections reuses its strip."""
+    times = [float(t) for t in (r.get("frame_times_s") or [])]
+    if not thumbnails:
+        return "<p class='note'>thumbnails off</p>", times
+    key = (r["uri"], tuple(times))
+    if key not in cache:
+        name = f"frames_{len(cache):03d}.jpg"
+        try:
+            decoded = keyframe_strip(r["uri"], times, os.path.join(files, name),
+                                     height=thumb_height)
+            shown = (decoded if np.max(np.abs(np.subtract(decoded, times))) > 0.05
+                     else times)  # caption what is shown
+            cache[key] = (_img(f"{FILES_DIR}/{name}", f"key frames of {r['video_id']}"),
+                          shown)
+        except Exception as e:  # noqa: BLE001  any failure only costs the picture
+            _LOG.warning("no thumbnails for %s: %s", r["uri"], e)
+            cache[key] = (f"<p class='note'>key frames not decoded again: "
+                          f"{_e(type(e).__name__)}: {_e(e)}</p>", times)
+    return cache[key]
+
+
+def _resolutions(scores: list[dict]) -> str:
+    sizes = collections.Counter((r.get("width"), r.get("height")) for r in scores
+                                if r.get("width") and r.get("height"))
+    return ", ".join(f"{w}×{h} ({n})" for (w, h), n in
+                     sorted(sizes.items(), key=lambda t: (t[0][0] * t[0][1], t[0]))) or "?"
+
+
+def described_videos(scores: list[dict], described_dirs=()) -> list[dict]:
+    """Rows with a non-empty description: `scores`' own, then each described dir's; one
+    per video_id (first seen wins), sorted by (source_id, crf, video_id)."""
+    rows, seen = [], set()
+    for table in [scores, *(read_table(d, "scores") for d in described_dirs)]:
+        for r in table:
+            if (r.get("description") or "").strip() and r["video_id"] not in seen:
+                seen.add(r["video_id"])
+                rows.append(r)
+    return sorted(rows, key=lambda r: (str(r.get("source_id") or ""),
+                                       -1 if r.get("crf") is None else r["crf"],
+                                       r["video_id"]))
+
+
 def select_videos(scores, worst, max_videos: int) -> list[dict]:
     """Videos shown with thumbnails: renditions of the worst ladders, then videos with a
     description, then the lowest-scored videos; at most `max_videos`."""
@@ -262,9 +317,10 @@ def select_videos(scores, worst, max_videos: int) -> list[dict]:
 
 
 def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: int = 12,
-                 thumbnails: bool = True, thumb_height: int = 72) -> str:
-    """Writes report.html (+ report_files/) for the tables in `output_dir`; returns its
-    path."""
+                 thumbnails: bool = True, thumb_height: int = 72, described_dirs=(),
+                 max_described: int = 48) -> str:
+    """Writes report.html (+ report_files/) for the tables in `output_dir` (and the
+    descriptions of the scoring runs in `described_dirs`); returns its path."""
     from beam_pipelines import flip_rate as flip_rate_lib
 
     report_dir = report_dir or output_dir
@@ -284,6 +340,7 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
             (r.get("source_id"), r.get("crf"), r["score"]) for r in scores)
     by_source = ladders(scores)
     by_diff = flip_rate_by_crf_diff(flip_rows)
+    described = described_videos(scores, described_dirs)
 
     body = []
     pairs = sum(p for _, p, _, _ in by_diff)
@@ -294,6 +351,7 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
     summary = [
         ["output directory", output_dir],
         ["videos scored", len(scores)],
+        ["resolutions (videos)", _resolutions(scores)],
         ["videos failed", f"{len(failures)}" + (
             " (" + ", ".join(f"{k}: {v}" for k, v in sorted(stages.items())) + ")"
             if failures else "")],
@@ -302,6 +360,8 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
          f"{pairs} / {flips} / {ties}" if pairs else "no ladder"],
         ["overall flip rate", _fmt(flips / pairs, 3) if pairs else "n/a"],
         ["model", ", ".join(models) or "?"],
+        ["videos described", f"{len(described)}" + (
+            f" (from {', '.join(described_dirs)})" if described_dirs else "")],
     ]
     if scores:
         values = [r["score"] for r in scores]
@@ -368,26 +428,15 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
         body.append("<p>No ladder has a flipped pair.</p>" if by_source
                     else "<p class='note'>No ladder to rank.</p>")
 
-    body.append("<h2>Key frames, scores and descriptions</h2>")
+    body.append("<h2>Key frames and scores</h2>")
     chosen = select_videos(scores, worst, max_videos)
     if not chosen:
         body.append("<p class='note'>No video was scored.</p>")
-    for i, r in enumerate(chosen):
-        times = list(r.get("frame_times_s") or [])
+    strips = {}
+    for r in chosen:
+        picture, times = _picture(r, files, strips, thumbnails=thumbnails,
+                                  thumb_height=thumb_height)
         frame_scores = list(r.get("frame_scores") or [])
-        name = f"frames_{i:03d}.jpg"
-        picture = "<p class='note'>thumbnails off</p>"
-        if thumbnails:
-            try:
-                decoded = keyframe_strip(r["uri"], times, os.path.join(files, name),
-                                         height=thumb_height)
-                if np.max(np.abs(np.subtract(decoded, times))) > 0.05:
-                    times = decoded  # caption what is shown
-                picture = _img(f"{FILES_DIR}/{name}", f"key frames of {r['video_id']}")
-            except Exception as e:  # noqa: BLE001  any failure only costs the picture
-                _LOG.warning("no thumbnails for %s: %s", r["uri"], e)
-                picture = (f"<p class='note'>key frames not decoded again: "
-                           f"{_e(type(e).__name__)}: {_e(e)}</p>")
         ladder_info = (f"source <b>{_e(r.get('source_id'))}</b>, CRF {_e(r.get('crf'))}, "
                        if r.get("source_id") is not None else "")
         body.append(
@@ -397,8 +446,36 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
             f"<div class='desc'><b>{_e(r['video_id'])}</b><br>{ladder_info}"
             f"score <b>{r['score']:.2f}</b><br>"
             f"{_e(r.get('width'))}×{_e(r.get('height'))}, {_fmt(r.get('duration_s'))} s, "
-            f"{_e(r.get('codec'))}<p>{_e(r.get('description') or '(no description)')}</p>"
-            f"</div></div>")
+            f"{_e(r.get('codec'))}"
+            + (f"<p>{_e(r['description'])}</p>" if r.get("description") else "") +
+            "</div></div>")
+
+    body.append("<h2>Descriptions</h2>")
+    if described:
+        body.append("<p class='note'>The model's text description of each described video "
+                    "next to the key frames it saw and its score.</p>")
+        current = object()
+        for r in described[:max_described]:
+            if r.get("source_id") != current:
+                current = r.get("source_id")
+                body.append(f"<h3>{_e(current if current is not None else 'no ladder')}"
+                            f" <span class='note'>{_e(r.get('width'))}×"
+                            f"{_e(r.get('height'))}</span></h3>")
+            picture, times = _picture(r, files, strips, thumbnails=thumbnails,
+                                      thumb_height=thumb_height)
+            crf = f"CRF {_e(r.get('crf'))}, " if r.get("crf") is not None else ""
+            body.append(
+                f"<div class='video described'><div>{picture}<div class='note'>key frames "
+                f"at {_e(', '.join(f'{t:.2f}' for t in times))} s</div></div>"
+                f"<div class='desc'><b>{_e(r['video_id'])}</b><br>{crf}"
+                f"score <b>{r['score']:.2f}</b>"
+                f"<p class='description'>{_e(r['description'])}</p></div></div>")
+        if len(described) > max_described:
+            body.append(f"<p class='note'>First {max_described} of {len(described)} "
+                        f"described videos; all are in the scores tables.</p>")
+    else:
+        body.append("<p class='note'>No video has a description (score with "
+                    "<code>--describe</code>, or pass <code>--described_dir</code>).</p>")
 
     body.append("<h2>Failures</h2>")
     if failures:
@@ -438,9 +515,16 @@ def main(argv=None) -> str:
     parser.add_argument("--thumb_height", type=int, default=72)
     parser.add_argument("--no_thumbnails", action="store_true",
                         help="Do not decode key frames again (videos not reachable).")
+    parser.add_argument("--described_dir", action="append", default=[],
+                        help="Output dir of another scoring run made with --describe; its "
+                        "descriptions go to the Descriptions section (repeatable).")
+    parser.add_argument("--max_described", type=int, default=48,
+                        help="Described videos shown (default 48).")
     args = parser.parse_args(argv)
     path = build_report(args.output_dir, args.report_dir, max_videos=args.max_videos,
-                        thumbnails=not args.no_thumbnails, thumb_height=args.thumb_height)
+                        thumbnails=not args.no_thumbnails, thumb_height=args.thumb_height,
+                        described_dirs=args.described_dir,
+                        max_described=args.max_described)
     print(f"[report] {path}")
     return path
 

@@ -3,6 +3,7 @@
 import datetime
 import html.parser
 import os
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -89,7 +90,9 @@ def test_report_builds_with_plots_thumbnails_and_tables(scoring_output, tmp_path
             "report_files/score_distribution.png",
             "report_files/worst_ladders.png"} <= set(srcs)
     strips = [s for s in srcs if s.startswith("report_files/frames_")]
-    assert len(strips) == 6  # every rendition of both ladders
+    # every rendition of both ladders, shown in the key-frames section and again (the same
+    # JPEG) in the Descriptions section
+    assert len(set(strips)) == 6 and len(strips) == 12
     with Image.open(os.path.join(str(tmp_path), strips[0])) as im:
         # K frames of 96x72 (scaled to 72 rows) side by side with 2-px gaps
         assert im.size == (K * 96 + (K - 1) * 2, 72)
@@ -97,6 +100,7 @@ def test_report_builds_with_plots_thumbnails_and_tables(scoring_output, tmp_path
     assert "CRF 20 → 30: 70.00 → 74.00" in page  # the one flipped pair of "ball"
     assert "1 / 1 / 0" not in page and "6 / 1 / 0" in page  # pairs / flips / ties
     assert "A &lt;synthetic&gt; ball clip." in page  # descriptions, escaped
+    assert "<synthetic>" not in page
     assert "no video stream found" in page and "NotAVideo" in page
     # worst ladders: only "ball" has a flip (1 of 3 pairs)
     worst = page.split("<h2>Worst ladders</h2>")[1].split("<h2>")[0]
@@ -141,3 +145,44 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     assert "report_files/score_vs_crf.png" in srcs and "report_files/flip_rate.png" in srcs
     assert "gone.mp4" in page and "VideoNotFound" in page  # the failures table
     assert "videos scored</td><td>6<" in page
+
+
+def _described_blocks(page: str) -> list[str]:
+    section = page.split("<h2>Descriptions</h2>")[1].split("<h2>")[0]
+    return section.split("<div class='video described'>")[1:]
+
+
+def test_report_descriptions_next_to_key_frames(scoring_output, tmp_path):
+    """The Descriptions section: one block per described video (its own rows and those of
+    a --described_dir), the escaped description next to an existing key-frame <img>."""
+    scores = pq.read_table(os.path.join(scoring_output, "scores-00000-of-00001.parquet"))
+    rows = scores.to_pylist()
+    main_run, described_run = tmp_path / "main", tmp_path / "described"
+    main_run.mkdir()
+    described_run.mkdir()
+    plain = [{**r, "description": None} for r in rows]
+    pq.write_table(pa.Table.from_pylist(plain, schema=schemas.SCORES_SCHEMA),
+                   main_run / "scores-00000-of-00001.parquet")
+    ball = [r for r in rows if r["source_id"] == "ball"]
+    pq.write_table(pa.Table.from_pylist(ball, schema=schemas.SCORES_SCHEMA),
+                   described_run / "scores-00000-of-00001.parquet")
+
+    path = report.main(["--output_dir", str(main_run), "--described_dir",
+                        str(described_run)])
+    check_images(path)
+    page = Path(path).read_text(encoding="utf-8")
+    blocks = _described_blocks(page)
+    assert len(blocks) == len(ball) == 3
+    for r in ball:
+        block = next(b for b in blocks if f"<b>{r['video_id']}</b>" in b)
+        assert "A &lt;synthetic&gt; ball clip." in block and f"CRF {r['crf']}" in block
+        assert f"score <b>{r['score']:.2f}</b>" in block
+        assert re.search(r"<img src='report_files/frames_\d+\.jpg'", block)
+    assert ">ball <span" in page  # one heading per described ladder
+    assert "videos described</td><td>3 (from " in page
+    assert "96×72 (6)" in page  # resolutions in the summary
+
+    # without --described_dir and without descriptions: a note, no block
+    path = report.build_report(str(main_run), str(tmp_path / "plain"))
+    page = Path(path).read_text(encoding="utf-8")
+    assert _described_blocks(page) == [] and "No video has a description" in page
