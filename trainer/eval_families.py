@@ -1,0 +1,154 @@
+"""Held-out content families: a preset side by side with no-reference baselines.
+
+    python -m trainer.eval_families --preset cpllm_tiny --data_dir out/tiny_data \
+        [--output out/eval_families.json] [--markdown out/eval_families.md]
+
+Scores every rendition of the held-out split with the production score path
+(`CPLLM.score`, no decoder) and compares four scorers on the same renditions:
+  cpllm         the preset's score (0-100)
+  blockdetect   -(ffmpeg blockdetect mean), no reference
+  blurdetect    -(ffmpeg blurdetect mean), no reference
+  -crf          minus the encoder's CRF: an oracle a no-reference model does not have
+Figures, pooled over all held-out sources and per held-out group (`holdout_group` of
+DIR/catalog.csv: a held-out family, motion or frame size):
+  srcc_coarse    Spearman vs VMAF (measured against the lossless master) over the
+                 coarse ladder's renditions (CRF 19..49 step 5), all sources pooled
+  flip_coarse1   flip rate between neighbouring coarse rungs (one 5-CRF step)
+  flip_fine1     flip rate between neighbouring fine rungs (one 2-CRF step, 24..36)
+  score_min, score_max  range of the scorer's values
+A flip: the higher CRF scores strictly higher; ties are counted apart (`tie_*`). A
+scorer's non-finite values (blockdetect on content without a block grid) leave those
+renditions out of its figures; `n_coarse` says how many were used.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+from absl import app, flags
+from scipy import stats
+
+from trainer import metrics
+
+COARSE = tuple(range(19, 50, 5))
+FINE = tuple(range(24, 37, 2))
+SCORERS = ("cpllm", "blockdetect", "blurdetect", "-crf")
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
+flags.DEFINE_string("data_dir", None, "make_tiny_dataset output (manifest.json, catalog.csv).")
+flags.DEFINE_string("split", "holdout", "Split to evaluate.")
+flags.DEFINE_integer("batch_size", 16, "Videos per score call (padded, fixed shape).")
+flags.DEFINE_string("output", None, "Write the figures here as JSON.")
+flags.DEFINE_string("markdown", None, "Write a Markdown table here.")
+
+
+def _num(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return v if np.isfinite(v) else float("nan")
+
+
+def _flip(source, crf, score, crfs):
+    sel = np.isin(crf, crfs) & np.isfinite(score)
+    if sel.sum() < 2:
+        return None, None, 0
+    try:
+        per = metrics.flip_rate_by_diff(source[sel], crf[sel], score[sel], by="rung_diff")
+    except metrics.MetricError:
+        return None, None, 0
+    one = [g for g in per if int(g.key) == 1]
+    if not one:
+        return None, None, 0
+    return one[0].flips / one[0].pairs, one[0].ties / one[0].pairs, one[0].pairs
+
+
+def figures(source, crf, vmaf, score) -> dict:
+    """The module docstring's figures for one scorer on one set of renditions."""
+    out = {}
+    sel = np.isin(crf, COARSE) & np.isfinite(score) & np.isfinite(vmaf)
+    out["n_coarse"] = int(sel.sum())
+    if sel.sum() > 2 and np.ptp(score[sel]) > 0:
+        out["srcc_coarse"] = float(stats.spearmanr(score[sel], vmaf[sel]).statistic)
+    for name, crfs in (("coarse1", COARSE), ("fine1", FINE)):
+        flip, tie, pairs = _flip(source, crf, score, crfs)
+        if flip is not None:
+            out[f"flip_{name}"], out[f"tie_{name}"], out[f"pairs_{name}"] = flip, tie, pairs
+    fin = score[np.isfinite(score)]
+    if len(fin):
+        out["score_min"], out["score_max"] = float(fin.min()), float(fin.max())
+    return out
+
+
+def table(rows: list[dict], model_scores: dict) -> dict:
+    """{group: {scorer: figures}} for catalog `rows` of the held-out renditions."""
+    rows = [r for r in rows if r["video_id"] in model_scores and r.get("crf") not in ("", None)]
+    source = np.array([r["source_id"] for r in rows])
+    group = np.array([r.get("holdout_group") or "?" for r in rows])
+    crf = np.array([int(float(r["crf"])) for r in rows])
+    vmaf = np.array([_num(r.get("vmaf_raw")) for r in rows])
+    scorers = {
+        "cpllm": np.array([model_scores[r["video_id"]] for r in rows], np.float64),
+        "blockdetect": -np.array([_num(r.get("blockiness")) for r in rows]),
+        "blurdetect": -np.array([_num(r.get("blur")) for r in rows]),
+        "-crf": -crf.astype(np.float64),
+    }
+    out = {}
+    for g in ["pooled", *sorted(set(group))]:
+        sel = np.ones(len(rows), bool) if g == "pooled" else group == g
+        out[g] = {"sources": int(len(set(source[sel])))}
+        for name, sc in scorers.items():
+            out[g][name] = figures(source[sel], crf[sel], vmaf[sel], sc[sel])
+    return out
+
+
+def markdown(result: dict) -> str:
+    lines = ["| group | sources | scorer | SRCC vs VMAF (coarse) | flip, 1 coarse step "
+             "| flip, 1 fine step | score range |", "|---|---:|---|---:|---:|---:|---|"]
+
+    def f(x):
+        return "–" if x is None else f"{x:.3f}"
+
+    for g, by in result.items():
+        for name in SCORERS:
+            m = by[name]
+            rng = (f"{m['score_min']:.1f} … {m['score_max']:.1f}" if "score_min" in m else "–")
+            lines.append(f"| {g} | {by['sources']} | {name} | {f(m.get('srcc_coarse'))} | "
+                         f"{f(m.get('flip_coarse1'))} | {f(m.get('flip_fine1'))} | {rng} |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int = 16) -> dict:
+    from cpllm_model import CPLLM
+    from trainer import eval_callback, input_pipeline
+
+    model = CPLLM.from_preset(preset)
+    data = input_pipeline.load_split(data_dir, split)
+    scores = eval_callback.HeldOutEvaluator(data, batch_size).predict(
+        lambda frames: model.score(frames)["score"])
+    ids = [v.decode() if isinstance(v, bytes) else str(v) for v in data.video_id]
+    with open(os.path.join(data_dir, "catalog.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    return table(rows, dict(zip(ids, scores.tolist())))
+
+
+def main(argv):
+    del argv
+    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.batch_size)
+    text = json.dumps(result, indent=1, sort_keys=True)
+    print(markdown(result))
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            f.write(text + "\n")
+    if FLAGS.markdown:
+        with open(FLAGS.markdown, "w") as f:
+            f.write(markdown(result))
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["data_dir"])
+    app.run(main)
