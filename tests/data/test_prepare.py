@@ -64,20 +64,33 @@ def test_manifest_counts_and_splits(prepared):
 def test_records_parse_back_with_shapes_dtypes_labels(prepared):
     out, src_rows = prepared
     spec = records.RecordSpec.from_manifest(os.path.join(out, "manifest.json"))
+    from cpllm_model import frames as frames_lib
+    from cpllm_model import presets
+
+    tiny = presets.TINY
+    k, s, m, p = (tiny["num_keyframes"], tiny["image_size"], tiny["max_patches"],
+                  tiny["patch_size"])
     assert (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size) == (
-        8, 64, 4, 64)
+        k, s, m, p)
+    # 160x120 at native size (P = 32): a 3 x 5 grid of 15 real cells in M = 16 slots
+    (gh, gw), cells = frames_lib.patch_grid(120, 160, tiny["low_level_max_side"], p, m)
+    assert (gh, gw) == (120, 160) and len(cells) == (120 // p) * (160 // p) < m
+    want_mask = np.array([1.0] * len(cells) + [0.0] * (m - len(cells)), np.float32)
     labels = {r["video_id"]: float(r["mos"]) for r in src_rows}
     seen = {}
     for split, source in (("train", "testsrc2__static"), ("holdout", "mandelbrot__zoom")):
         for inputs, targets in _read(out, split, spec):
             assert targets["source_id"].numpy().decode() == source
-            assert inputs["high_frames"].shape == (8, 64, 64, 3)
+            assert inputs["high_frames"].shape == (k, s, s, 3)
             assert inputs["high_frames"].dtype == tf.uint8
-            assert inputs["low_patches"].shape == (8, 4, 64, 64, 3)
+            assert inputs["low_patches"].shape == (k, m, p, p, 3)
             assert inputs["low_patches"].dtype == tf.uint8
-            assert inputs["patch_mask"].shape == (8, 4)
-            # 160x120 fitted into 320x320 -> 320x240 -> a 5x3 grid: all 4 cells are real
-            assert inputs["patch_mask"].numpy().min() == 1.0
+            assert inputs["patch_mask"].shape == (k, m)
+            mask = inputs["patch_mask"].numpy()
+            np.testing.assert_array_equal(mask, np.broadcast_to(want_mask, (k, m)))
+            low = inputs["low_patches"].numpy()
+            assert not low[:, len(cells):].any()  # padded slots are zero
+            assert low[:, :len(cells)].std() > 5  # real cells are real pixels
             assert inputs["high_frames"].numpy().std() > 5  # real pictures, not zeros
             vid = targets["video_id"].numpy().decode()
             assert targets["label"].numpy() == pytest.approx(labels[vid], abs=1e-3)

@@ -1,24 +1,68 @@
-"""make_tiny_dataset: the source plan (held-out contents never in training) and the
-blockdetect baseline's SRCC computation on hand-made rows."""
+"""The tiny dataset's source plan (`sources.plan`: held-out families, motion and size
+never in training) and make_tiny_dataset's blockdetect baseline on hand-made rows."""
 import pytest
 
 from beam_pipelines import make_tiny_dataset as mtd
-from beam_pipelines.media import samples
+from beam_pipelines import sources
 
 
-def test_plan_holds_out_whole_contents_and_has_enough_sources():
-    plan = mtd.source_plan(variants=2, seed=0)
+def _crfs(spec):
+    return [int(c) for c in spec["ladder_crfs"].split(";")]
+
+
+def test_plan_is_deterministic_and_fills_both_splits():
+    plan = sources.plan(num_train=60, num_holdout=20, seed=0, frames=8)
+    assert plan == sources.plan(num_train=60, num_holdout=20, seed=0, frames=8)
+    assert plan != sources.plan(num_train=60, num_holdout=20, seed=1, frames=8)
     train = [p for p in plan if p["split"] == "train"]
     holdout = [p for p in plan if p["split"] == "holdout"]
-    assert len(train) >= 24 and len(holdout) == len(mtd.HOLDOUT)
-    assert not {p["content"] for p in train} & {p["content"] for p in holdout}
+    assert len(train) == 60 and len(holdout) == 20
     assert len({p["source_id"] for p in plan}) == len(plan)
-    assert {p["content"] for p in plan} == set(samples.SOURCES) - set(mtd.EXCLUDED)
-    # same seed -> same plan; another seed moves the pan/zoom paths only
-    assert plan == mtd.source_plan(variants=2, seed=0)
-    other = mtd.source_plan(variants=2, seed=1)
-    assert [p["source_id"] for p in other] == [p["source_id"] for p in plan]
-    assert [p["variant_seed"] for p in other] != [p["variant_seed"] for p in plan]
+    assert all(p["video_id"] == p["source_id"] for p in plan)
+    assert all(p["frames"] == 8 for p in plan)
+    # the split is what the spec's properties decide
+    assert all(sources.is_holdout(p) == (p["split"] == "holdout") for p in plan)
+
+
+def test_plan_holds_out_families_motion_and_size():
+    plan = sources.plan(num_train=200, num_holdout=60, seed=0)
+    train = [p for p in plan if p["split"] == "train"]
+    holdout = [p for p in plan if p["split"] == "holdout"]
+    hold = sources.HOLDOUT
+    assert hold["family"] == ("deadleaves", "text") and hold["motion"] == ("rotate",)
+    assert hold["size"] == ((960, 540),)
+    for p in train:
+        assert p["family"] not in hold["family"]
+        assert p["motion"] not in hold["motion"]
+        assert (p["width"], p["height"]) not in hold["size"]
+        assert sources.holdout_reason(p) == "train"
+    for p in holdout:
+        assert (p["family"] in hold["family"] or p["motion"] in hold["motion"]
+                or (p["width"], p["height"]) in hold["size"])
+        assert sources.holdout_reason(p) != "train"
+    # every held-out group occurs in the held-out split
+    reasons = {sources.holdout_reason(p).split(":")[0] for p in holdout}
+    assert reasons == {"family", "motion", "size"}
+    # training has every other family (ffmpeg generators included) and several sizes
+    assert {p["family"] for p in train} == set(sources.FAMILIES) - set(hold["family"])
+    assert len({(p["width"], p["height"]) for p in train}) >= 5
+
+
+def test_plan_ladder_rungs():
+    plan = sources.plan(num_train=100, num_holdout=30, seed=3)
+    for p in plan:
+        crfs = _crfs(p)
+        assert crfs == sorted(set(crfs))
+        assert p["ladder_preset"] in sources.PRESETS
+        if p["split"] == "train":
+            assert len(crfs) == len(sources.TRAIN_RUNGS)
+            assert 15 <= crfs[0] and crfs[-1] <= 51
+        else:
+            assert crfs == sorted(set(sources.COARSE) | set(sources.FINE))
+    train = [c for p in plan if p["split"] == "train" for c in _crfs(p)]
+    assert min(train) == 15 and max(train) == 51  # the training ladders span 15..51
+    assert sources.COARSE == tuple(range(19, 50, 5))
+    assert sources.FINE == tuple(range(24, 37, 2))
 
 
 def test_blockdetect_baseline_srcc():
@@ -30,13 +74,18 @@ def test_blockdetect_baseline_srcc():
     out = mtd.blockdetect_baseline(rows)
     assert out["fine"]["renditions"] == 2 * len(mtd.FINE)
     assert out["fine"]["srcc_per_source"] == pytest.approx([1.0, -1.0])
-    coarse_n = len(set(mtd.COARSE) & set(mtd.FINE))  # only even CRFs exist in these rows
+    coarse_n = len(set(mtd.COARSE) & set(mtd.FINE))  # only shared CRFs exist in these rows
+    assert coarse_n > 0
     assert out["coarse"]["renditions"] == 2 * coarse_n
 
 
 def test_blockdetect_baseline_skips_non_finite():
+    bad = mtd.COARSE[1]  # on both ladders
+    assert bad in mtd.FINE
     rows = [{"source_id": "a", "crf": str(c), "vmaf_raw": str(100 - c),
-             "blockiness": "inf" if c == 18 else str(c)} for c in mtd.COARSE]
+             "blockiness": "inf" if c == bad else str(c)} for c in sources.HOLDOUT_RUNGS]
     out = mtd.blockdetect_baseline(rows)
     assert out["coarse"]["renditions"] == len(mtd.COARSE) - 1
+    assert out["fine"]["renditions"] == len(mtd.FINE) - 1
+    assert out["fine"]["srcc_pooled"] == pytest.approx(1.0)
     assert out["coarse"]["srcc_pooled"] == pytest.approx(1.0)  # more blocking, lower VMAF
