@@ -1,0 +1,39 @@
+"""trainer.eval_families: figures per held-out group, scorers side by side."""
+import numpy as np
+
+from trainer import eval_families
+
+
+def _rows():
+    rows = []
+    for s, group, base in (("a", "family:text", 90.0), ("b", "size:960x540", 70.0)):
+        for crf in sorted(set(eval_families.COARSE) | set(eval_families.FINE)):
+            rows.append({"video_id": f"{s}{crf}", "source_id": s, "crf": str(crf),
+                         "holdout_group": group, "vmaf_raw": str(base - crf),
+                         "blockiness": "inf" if s == "a" else str(crf),
+                         "blur": str(-crf if crf == 26 else crf)})
+    return rows
+
+
+def test_table_per_group_and_scorer():
+    rows = _rows()
+    # A model that orders both ladders but swaps CRF 24 and 26 of source a.
+    model = {r["video_id"]: 100.0 - int(r["crf"]) for r in rows}
+    model["a24"], model["a26"] = model["a26"], model["a24"]
+    out = eval_families.table(rows, model)
+    assert set(out) == {"pooled", "family:text", "size:960x540"}
+    assert out["pooled"]["sources"] == 2
+    crf = out["pooled"]["-crf"]
+    assert crf["flip_coarse1"] == 0.0 and crf["flip_fine1"] == 0.0
+    text = out["family:text"]["cpllm"]
+    # Fine ladder 24..36: 6 neighbouring pairs, one flipped (24 vs 26).
+    assert text["pairs_fine1"] == 6 and np.isclose(text["flip_fine1"], 1 / 6)
+    # blockdetect is inf on source a: left out there, used on b.
+    assert "n_coarse" in out["family:text"]["blockdetect"]
+    assert out["family:text"]["blockdetect"]["n_coarse"] == 0
+    assert out["size:960x540"]["blockdetect"]["n_coarse"] == len(eval_families.COARSE)
+    # blurdetect flips where blur was made to drop (CRF 26 vs 24 on the fine ladder).
+    assert out["size:960x540"]["blurdetect"]["flip_fine1"] > 0
+    assert 0.0 < out["pooled"]["cpllm"]["srcc_coarse"] <= 1.0
+    md = eval_families.markdown(out)
+    assert md.count("\n") == 2 + 3 * len(eval_families.SCORERS)
