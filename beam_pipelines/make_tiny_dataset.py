@@ -1,7 +1,7 @@
 """Builds the training data of the bundled `cpllm_tiny`: generated ladders -> TFRecords.
 
     python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0] \
-        [--num_train 240] [--num_holdout 60] [--until masters|ladder|prepare]
+        [--num_train 240] [--num_holdout 36] [--until masters|ladder|prepare]
 
 1. Sources (`beam_pipelines.sources`, a Beam pipeline): `--num_train` + `--num_holdout`
    distinct lossless masters drawn from procedural content families, scikit-image
@@ -108,7 +108,7 @@ def main(argv=None):
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--seed", type=int, default=0, help="Source plan and render seed.")
     parser.add_argument("--num_train", type=int, default=240, help="Training sources.")
-    parser.add_argument("--num_holdout", type=int, default=60, help="Held-out sources.")
+    parser.add_argument("--num_holdout", type=int, default=36, help="Held-out sources.")
     parser.add_argument("--frames", type=int, default=12, help="Frames per master.")
     parser.add_argument("--fps", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2,
@@ -133,7 +133,12 @@ def main(argv=None):
         sources_lib.run([f"--output_dir={src_dir}", f"--num_train={args.num_train}",
                          f"--num_holdout={args.num_holdout}", f"--seed={args.seed}",
                          f"--frames={args.frames}", f"--fps={args.fps}", *beam_args])
-    plan = _read_csv(src_csv)
+    # A source's number in its split is in its id ("t0042_...", "h0007_..."): the first N
+    # of each split are the same sources whatever the other split's count (sources.plan),
+    # so a smaller --num_holdout reuses a larger build's masters.
+    limit = {"train": args.num_train, "holdout": args.num_holdout}
+    plan = [p for p in _read_csv(src_csv)
+            if int(p["source_id"][1:5]) <= limit[p["split"]]]
     for p in plan:
         p["blur_taps"] = p.pop("blur", "")
     timings["masters_s"] = round(time.time() - t0, 1)
