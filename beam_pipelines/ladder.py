@@ -319,6 +319,8 @@ def run(argv=None, test_pipeline=None):
     """Builds and runs the ladder pipeline; returns the PipelineResult."""
     opts, pipeline_args = parse_args(argv)
     options = PipelineOptions(pipeline_args)
+    # Local paths on a runner whose workers are other machines: refused before anything.
+    runner.check_paths(options, {"catalog": opts.catalog, "output_dir": opts.output_dir})
     crfs = parse_crfs(opts.crfs)
     catalog.check_catalog(opts.catalog)
     out = opts.output_dir

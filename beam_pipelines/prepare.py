@@ -309,6 +309,13 @@ def run(argv=None, test_pipeline=None):
     """Builds and runs the prepare pipeline; returns the PipelineResult."""
     opts, pipeline_args = parse_args(argv)
     options = PipelineOptions(pipeline_args)
+    from cpllm_model import cpllm
+
+    paths = {"catalog": opts.catalog, "output_dir": opts.output_dir}
+    if opts.model not in cpllm.BUNDLED_PRESETS:  # bundled presets ship in the package
+        paths["model"] = opts.model
+    # Local paths on a runner whose workers are other machines: refused before anything.
+    runner.check_paths(options, paths)
     catalog.check_catalog(opts.catalog)
     out = opts.output_dir
     holdout = [s for s in opts.holdout_sources.split(",") if s.strip()]

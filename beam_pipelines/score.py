@@ -38,8 +38,8 @@ TABLE_NAMES = ("scores", "failures", "flip_rate")
 BIGQUERY_METHODS = ("STREAMING_INSERTS", "FILE_LOADS")
 
 
-class ConfigError(ValueError):
-    """Flags that cannot work together (reported before the pipeline starts)."""
+ConfigError = runner.ConfigError  # flags that cannot work together (before the pipeline starts)
+PAPER_PRESET = "cpllm_paper"
 
 
 class ScoreOptions(PipelineOptions):
@@ -61,8 +61,10 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument(
             "--model",
             default="cpllm_tiny",
-            help="CP-LLM preset: a bundled name (cpllm_tiny, cpllm_paper), a local "
-            "directory or a gs:// directory (default: cpllm_tiny).",
+            help="CP-LLM preset: the bundled cpllm_tiny (default) or a trained preset "
+            "directory, local or gs:// (e.g. trainer.train --export_preset DIR). "
+            "cpllm_paper is refused: its score head is untrained; train it first. With a "
+            "non-local runner use gs:// directories.",
         )
         parser.add_argument(
             "--describe",
@@ -209,10 +211,6 @@ def _write_parquet(pcoll, output_dir, name):
     )
 
 
-def _is_local_path(path):
-    return bool(path) and "://" not in path
-
-
 def _write_bigquery(pcoll, opts, name):
     dataset = opts.bigquery_dataset
     if ":" not in dataset:
@@ -234,8 +232,13 @@ def _write_bigquery(pcoll, opts, name):
                 else beam.io.BigQueryDisposition.WRITE_APPEND
             ),
             custom_gcs_temp_location=opts.bigquery_temp_location,
-            # Beam insists on a gs:// temp location; a local one (emulators) skips that.
-            validate=not (file_loads and _is_local_path(opts.bigquery_temp_location)),
+            # Beam insists on a gs:// temp location; a local one (emulators, local runners
+            # only: check_config refuses it on others) skips that validation.
+            validate=not (
+                file_loads
+                and runner.runs_on_this_machine(opts)
+                and runner.is_local_path(opts.bigquery_temp_location)
+            ),
         )
     )
 
@@ -382,11 +385,42 @@ def _print_summary(output_dir, summary):
         )
 
 
+def check_config(options):
+    """Raises ConfigError for flags that cannot work, before anything is read or built.
+
+    - `--model cpllm_paper`: the paper's architecture assembled from keras-hub presets
+      with an untrained, unseeded score head (different in every process), downloaded
+      from Kaggle by every worker: its scores mean nothing. Train it and pass the trained
+      preset directory.
+    - With a runner whose workers are other machines (anything but DirectRunner,
+      FnApiRunner, PrismRunner): local --catalog, --output_dir, --model directory,
+      --temp_location, --staging_location or --bigquery_temp_location.
+    """
+    from cpllm_model import cpllm
+
+    opts = options.view_as(ScoreOptions)
+    if str(opts.model).strip() == PAPER_PRESET:
+        raise ConfigError(
+            f"--model {PAPER_PRESET} cannot score: it is the paper's untrained architecture "
+            "(keras-hub presets downloaded from Kaggle on every worker, with an untrained, "
+            "unseeded score head, so scores are meaningless and differ per process). Train "
+            "it (python -m trainer.train --config trainer/configs/cpllm_paper.py --workdir "
+            "DIR --export_preset PRESET_DIR) and pass the trained preset directory: "
+            "--model PRESET_DIR (local or gs://)."
+        )
+    paths = {"catalog": opts.catalog, "output_dir": opts.output_dir,
+             "bigquery_temp_location": opts.bigquery_temp_location}
+    if opts.model not in cpllm.BUNDLED_PRESETS:  # bundled presets ship in the package
+        paths["model"] = opts.model
+    runner.check_paths(options, paths)
+
+
 def run(argv=None, test_pipeline=None):
     """Builds and runs the pipeline; returns the summary dict (see `summarize`)."""
     known = _parse(argv)
-    catalog.check_catalog(known.catalog)  # a catalog that is not a table fails here
     options = PipelineOptions(argv)
+    check_config(options)  # before the catalog is read or any job is built
+    catalog.check_catalog(known.catalog)  # a catalog that is not a table fails here
     options.view_as(SetupOptions).save_main_session = False
     opts = options.view_as(ScoreOptions)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
