@@ -45,7 +45,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import catalog, runner, schemas
+from beam_pipelines import catalog, outputs, runner, schemas
 
 DEFAULT_CRFS = (18, 23, 28, 33, 38, 43)
 CSV_COLUMNS = (
@@ -60,6 +60,12 @@ CSV_COLUMNS = (
     "blur",
 )
 _NAMESPACE = "cpllm.ladder"
+# (prefix, suffix, sharded) of what the pipeline writes, for outputs.clear_previous.
+OUTPUTS = (
+    ("catalog", ".csv", False),
+    ("ladder_stats", ".json", False),
+    ("failures/failures", ".parquet", True),
+)
 
 
 def parse_args(argv=None):
@@ -388,6 +394,9 @@ def run(argv=None, test_pipeline=None):
         file_name_suffix=".parquet",
     )
 
+    # Same rule as score: earlier shards go once the pipeline is built, so a re-run never
+    # mixes failure shards (or a stale catalog) of two runs.
+    outputs.clear_previous(out, OUTPUTS)
     result = p.run()
     result.wait_until_finish()
     return result

@@ -36,11 +36,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import catalog, runner, schemas
+from beam_pipelines import catalog, outputs, runner, schemas
 
 SPLITS = ("train", "holdout")
 EXTRA_COLUMNS = ("vmaf", "blockiness", "blur", "content", "motion")
 _NAMESPACE = "cpllm.prepare"
+# (prefix, suffix, sharded) of what the pipeline writes, for outputs.clear_previous.
+OUTPUTS = (
+    *((f"{split}/data", ".tfrecord", True) for split in SPLITS),
+    ("failures/failures", ".parquet", True),
+    ("manifest", ".json", False),
+)
 
 
 def parse_args(argv=None):
@@ -399,6 +405,9 @@ def run(argv=None, test_pipeline=None):
         )
     )
 
+    # Same rule as score: earlier shards go once the pipeline is built, so a re-run with
+    # another --num_shards leaves only this run's shards (and its manifest) in DIR.
+    outputs.clear_previous(out, OUTPUTS)
     result = p.run()
     result.wait_until_finish()
     return result

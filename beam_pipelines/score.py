@@ -20,9 +20,7 @@ finalizes it (temporary file, then rename). See docs/PIPELINE.md.
 """
 import argparse
 import collections
-import contextlib
 import logging
-import os
 import sys
 
 import apache_beam as beam
@@ -31,7 +29,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
-from beam_pipelines import catalog, dofns, flip_rate, inference, runner, schemas
+from beam_pipelines import (
+    catalog,
+    dofns,
+    flip_rate,
+    inference,
+    outputs,
+    runner,
+    schemas,
+)
 
 _LOG = logging.getLogger("cpllm.pipeline")
 TABLE_NAMES = ("scores", "failures", "flip_rate")
@@ -182,25 +188,7 @@ def _parse(argv):
 
 def clear_previous_outputs(output_dir):
     """Deletes earlier shards (and leftover Beam temp dirs) of our three tables."""
-    if not FileSystems.exists(output_dir):
-        FileSystems.mkdirs(output_dir)
-
-    def matches(pattern):
-        match = FileSystems.match([FileSystems.join(output_dir, pattern)])[0]
-        return [m.path for m in match.metadata_list]
-
-    shards, temp_files = [], []
-    for name in TABLE_NAMES:
-        shards += matches(f"{name}-*.parquet")
-        temp_files += matches(f"beam-temp-{name}-*/*")
-    if shards or temp_files:
-        _LOG.info("replacing %d earlier output files in %s", len(shards + temp_files),
-                  output_dir)
-        FileSystems.delete(sorted(set(shards + temp_files)))
-    # Local temp directories are left empty now; object stores have no directories.
-    for temp_dir in sorted({os.path.dirname(p) for p in temp_files if "://" not in p}):
-        with contextlib.suppress(OSError):
-            os.rmdir(temp_dir)
+    outputs.clear_previous(output_dir, [(name, ".parquet", True) for name in TABLE_NAMES])
 
 
 def _write_parquet(pcoll, output_dir, name):
