@@ -48,7 +48,8 @@ class FrameInputs:
     """Callable: uint8[K, H, W, 3] -> the model's per-video input dict.
 
     Loads only the preset's preprocessor (its config and tokenizer, no weights), once per
-    process. `num_keyframes` overrides the preset's K.
+    process, in `preprocessor()` (DecodeKeyframes.setup calls it, so a load failure fails
+    the bundle rather than each video). `num_keyframes` overrides the preset's K.
     """
 
     _CACHE: typing.ClassVar[dict] = {}
@@ -123,6 +124,15 @@ class DecodeKeyframes(beam.DoFn):
         self.retries = Metrics.counter(NAMESPACE, "retries")
         self.decode_ms = Metrics.distribution(NAMESPACE, "decode_ms")
         self._seen = 0
+
+    def setup(self):
+        # The preset's preprocessor is loaded here, once per DoFn instance, not lazily in
+        # process: a preset that cannot be loaded (bad path, gs:// outage, sick worker)
+        # fails the bundle, which the runner retries, instead of turning every video into
+        # a `preprocess` failure row.
+        load = getattr(self._frame_inputs, "preprocessor", None)
+        if callable(load):
+            load()
 
     def _decode_once(self, uri):
         """Returns (keyframes, None) or (None, (stage, exception, retryable))."""
