@@ -15,9 +15,16 @@ def train_split(tiny_data, tiny_model):
 def test_load_split_shapes_and_labels(train_split):
     s = train_split
     assert len(s) == 6
-    assert s.frames["high_frames"].shape == (6, 8, 64, 64, 3)
+    from cpllm_model import presets
+
+    t = presets.TINY
+    k, size, m, p = t["num_keyframes"], t["image_size"], t["max_patches"], t["patch_size"]
+    assert s.frames["high_frames"].shape == (6, k, size, size, 3)
     assert s.frames["high_frames"].dtype == np.uint8
-    assert s.frames["low_patches"].shape == (6, 8, 4, 64, 64, 3)
+    assert s.frames["low_patches"].shape == (6, k, m, p, p, 3)
+    # 160x120 cut at native size into 32-px cells: 3 x 5 = 15 real cells of M = 16
+    assert s.frames["patch_mask"].shape == (6, k, m)
+    np.testing.assert_array_equal(s.frames["patch_mask"].sum(-1), 15.0)
     assert sorted(set(s.source_id)) == ["mandelbrot", "testsrc2"]
     np.testing.assert_allclose(s.label, 95.0 - s.crf)
     assert s.text["token_ids"].shape == (6, 96)
