@@ -1,9 +1,11 @@
 r"""The main job, end to end on one machine: `make demo`.
 
-1. Builds a sample ladder catalog at several resolutions (426×240, 640×360, 1280×720 and
-   one portrait 360×640 by default): lossless masters made from scikit-image's bundled
-   images (pan/zoom) and ffmpeg's generators, each encoded with H.264 at CRF 19, 24, ...,
-   49. The default contents are the bundled model's held-out ones (never trained on).
+1. Builds a sample ladder catalog at several resolutions (426×240, 640×360, 960×540,
+   1280×720 and one portrait 360×640 by default): lossless masters made from ffmpeg's
+   generators, scikit-image's bundled images (pan/zoom) or the procedural families
+   `deadleaves` and `text` (`beam_pipelines.media.procedural`, panning), each encoded with
+   H.264 at CRF 19, 24, ..., 49. The default contents are ones the bundled model never
+   trained on (see `DEFAULT_LADDERS`).
    `OUTPUT_DIR/media/catalog.csv` lists every rendition; a ladder's `source_id` is
    `<content>_<W>x<H>`, a rendition's `video_id` `<source_id>_crf<N>`.
 2. Scores the whole catalog with the bundled `cpllm_tiny` model on DirectRunner
@@ -30,21 +32,30 @@ import logging
 import os
 import sys
 import time
+import zlib
 
-# (content, width, height): the bundled model's held-out contents (see
-# beam_pipelines.make_tiny_dataset.HOLDOUT) at resolutions other than the training
-# default, so the demo scores videos whose content and size the model never trained on.
+# (content, width, height): content the bundled model never trained on. Its training
+# data (beam_pipelines.sources) uses every scikit-image picture (as crops) and ffmpeg's
+# testsrc2, mandelbrot, life, cellauto, gradients and smptehdbars, so the demo uses the
+# generators `testsrc` and `rgbtestsrc` (not in training) and the held-out procedural
+# families `deadleaves` and `text` (sources.HOLDOUT), at 960x540 (the held-out size) and
+# four other sizes, one portrait.
 DEFAULT_LADDERS = (
-    ("coffee", 640, 360),
-    ("testsrc", 640, 360),
-    ("gravel", 640, 360),
+    ("deadleaves", 640, 360),
+    ("rgbtestsrc", 640, 360),
+    ("text", 640, 360),
     ("testsrc", 426, 240),
-    ("cellauto", 426, 240),
-    ("page", 426, 240),
-    ("moon", 1280, 720),
+    ("text", 426, 240),
+    ("text", 960, 540),
+    ("deadleaves", 960, 540),
+    ("deadleaves", 1280, 720),
     ("testsrc", 1280, 720),
-    ("coffee", 360, 640),
+    ("text", 360, 640),
 )
+# Contents drawn by beam_pipelines.media.procedural (the other names are
+# beam_pipelines.media.samples.SOURCES).
+PROCEDURAL = ("deadleaves", "text")
+FPS = 24
 DEFAULT_CRFS = tuple(range(19, 50, 5))  # 19, 24, ..., 49: 7 rungs
 
 
@@ -77,6 +88,34 @@ def default_described(ladders) -> list[str]:
     return ids
 
 
+def procedural_spec(content: str, width: int, height: int, frames: int) -> dict:
+    """A `sources.plan`-style spec of a procedural master: panning, no camera effects,
+    seeded by the ladder id (the same ladder always gets the same picture)."""
+    return {"family": content, "motion": "pan", "width": int(width), "height": int(height),
+            "frames": int(frames), "seed": zlib.crc32(ladder_id(content, width, height).encode()),
+            "noise": 0.0, "grain": 0.0, "blur": 0, "speed": 1.0, "picture": "",
+            "generator": ""}
+
+
+def make_master(dst: str, content: str, width: int, height: int, seconds: float) -> str:
+    """Writes the lossless master of one ladder to `dst` (a procedural family or a
+    `samples.SOURCES` name); returns `dst`."""
+    from beam_pipelines.media import samples
+
+    if content not in PROCEDURAL:
+        return samples.make_clip(dst, content, seconds=seconds, size=(width, height),
+                                 fps=FPS)
+    from beam_pipelines import sources
+    from beam_pipelines.media import procedural
+
+    frames = procedural.render(procedural_spec(content, width, height,
+                                               max(1, round(seconds * FPS))))
+    tmp = dst + ".partial.mkv"
+    sources.encode_lossless(frames, tmp, FPS)
+    os.replace(tmp, dst)
+    return dst
+
+
 def write_catalog(path: str, rows: list[dict]) -> str:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"])
@@ -96,7 +135,7 @@ def build_catalog(media_dir, ladders, crfs, seconds):
         source_id = ladder_id(content, w, h)
         master = os.path.join(media_dir, f"{source_id}_master.mkv")
         if not os.path.exists(master):
-            samples.make_clip(master, content, seconds=seconds, size=(w, h))
+            make_master(master, content, w, h, seconds)
         rows.extend(samples.make_ladder(master, os.path.join(media_dir, source_id),
                                         list(crfs), source_id=source_id))
         print(f"[demo] media {i + 1}/{len(ladders)}: {source_id} ({len(crfs)} renditions)",
@@ -114,7 +153,8 @@ def main(argv=None):
     parser.add_argument("--ladders",
                         default=",".join(f"{c}:{w}x{h}" for c, w, h in DEFAULT_LADDERS),
                         help="Comma-separated CONTENT:WIDTHxHEIGHT, one ladder each; "
-                        "CONTENT from beam_pipelines.media.samples.SOURCES.")
+                        "CONTENT from beam_pipelines.media.samples.SOURCES or a "
+                        "procedural family: deadleaves, text.")
     parser.add_argument("--crfs", default=",".join(map(str, DEFAULT_CRFS)),
                         help="Comma-separated H.264 CRF rungs of each ladder.")
     parser.add_argument("--seconds", type=float, default=2.0, help="Clip length in seconds.")

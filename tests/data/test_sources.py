@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from beam_pipelines import sources
-from beam_pipelines.media import procedural, probe
+from beam_pipelines.media import probe, procedural
 
 W, H, N = 96, 64, 4
 
