@@ -1,14 +1,16 @@
 """Video catalogs: CSV, JSONL or Parquet, on local disk or gs://.
 
-Columns: `video_id`, `uri` (required); `source_id`, `crf`, `mos`, `description`
-(optional); other columns are ignored, header names are matched case-insensitively.
+Columns: `video_id`, `uri` (required); `source_id`, `crf`, `mos`, `description`,
+`bitrate_kbps` (the rendition's bitrate as the catalog knows it; overrides the probed
+one), `ladder_id` (which encoder/configuration made the rendition; default: the
+`source_id`, one ladder per source) (optional); other columns are ignored, header names are matched case-insensitively.
 A relative `uri` is resolved against the catalog's own directory.
 
 `check_catalog(path)` runs at pipeline construction and rejects a catalog that is not a
 table at all (unknown extension, unreadable, not CSV/Parquet, no `video_id`/`uri`
 columns) with a CatalogError. Row problems never stop a run: `ReadCatalog` emits every
 row either as a clean entry or as a failure row at stage `catalog` (empty id, missing
-uri, bad crf/mos, source_id "*" (reserved for the flip-rate all-sources rows), repeated
+uri, bad crf/mos/bitrate_kbps, source_id "*" (reserved for the flip-rate all-sources rows), repeated
 video_id: the first occurrence in file order is kept).
 """
 
@@ -29,7 +31,7 @@ from apache_beam.metrics import Metrics
 from beam_pipelines import schemas
 
 REQUIRED = ("video_id", "uri")
-OPTIONAL = ("source_id", "crf", "mos", "description")
+OPTIONAL = ("source_id", "crf", "mos", "description", "bitrate_kbps", "ladder_id")
 FORMATS = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -191,6 +193,13 @@ def _mos(value):
     return _number(value, "mos")
 
 
+def _bitrate(value):
+    number = _number(value, "bitrate_kbps")
+    if number is not None and number <= 0:
+        raise RowError(f"bitrate_kbps {value!r} is not positive")
+    return number
+
+
 def resolve_uri(uri, catalog_path):
     """Relative paths are relative to the catalog's directory; absolute paths and
     anything with a scheme (gs://, file:, and schemes media.storage refuses) are kept."""
@@ -240,6 +249,8 @@ def normalize_row(raw, catalog_path):
         "crf": _crf(row.get("crf")),
         "mos": _mos(row.get("mos")),
         "description": _text(row.get("description")),
+        "bitrate_kbps": _bitrate(row.get("bitrate_kbps")),
+        "ladder_id": _text(row.get("ladder_id")) or source_id,
     }
 
 

@@ -86,7 +86,8 @@ class DecodeKeyframes(beam.DoFn):
 
     inputs: high_frames uint8[K, S, S, 3], low_patches uint8[K, M, P, P, 3],
     patch_mask float32[K, M] (model.preprocessor.frame_inputs of one video).
-    meta: catalog fields + frame_times_s, width, height, duration_s, fps, codec.
+    meta: catalog fields + frame_times_s, width, height, duration_s, fps, codec,
+    bitrate_kbps, bitrate_source (see ``rendition_bitrate``).
 
     MediaErrors (they carry .stage: read/probe/decode) fail at once, except Unreadable on
     gs:// (a network read); any other exception
@@ -191,6 +192,7 @@ class DecodeKeyframes(beam.DoFn):
             fps=float(info.fps),
             codec=str(info.codec),
         )
+        meta["bitrate_kbps"], meta["bitrate_source"] = rendition_bitrate(info, entry)
         yield video_id, {"inputs": inputs, "meta": meta}
 
     def _fail(self, video_id, uri, stage, exc, attempts):
@@ -205,6 +207,22 @@ class DecodeKeyframes(beam.DoFn):
         self._seen += 1
         if self._progress_every and self._seen % self._progress_every == 0:
             _LOG.info("decoded %d videos in this worker", self._seen)
+
+
+def rendition_bitrate(info, entry):
+    """(bitrate_kbps, bitrate_source) of a decoded rendition.
+
+    The catalog's `bitrate_kbps` wins ("catalog"); else the probe's
+    ``VideoInfo.bitrate()``: the video stream's bitrate as the container states it
+    ("stream"), the whole file's ("container"), or file size x 8 / duration
+    ("file_size"); (None, None) when nothing is known.
+    """
+    if entry.get("bitrate_kbps") is not None:
+        return float(entry["bitrate_kbps"]), "catalog"
+    probed = getattr(info, "bitrate", None)
+    if not callable(probed):
+        return None, None
+    return probed()
 
 
 class ToScoreRow(beam.DoFn):
@@ -247,6 +265,9 @@ class ToScoreRow(beam.DoFn):
             "uri": meta["uri"],
             "source_id": meta.get("source_id"),
             "crf": meta.get("crf"),
+            "ladder_id": meta.get("ladder_id") or meta.get("source_id"),
+            "bitrate_kbps": meta.get("bitrate_kbps"),
+            "bitrate_source": meta.get("bitrate_source"),
             "score": score,
             "frame_scores": frame_scores,
             "frame_times_s": meta["frame_times_s"],

@@ -16,6 +16,9 @@ import datetime
 
 import pyarrow as pa
 
+# Where a scores row's bitrate_kbps comes from (see dofns.rendition_bitrate).
+BITRATE_SOURCES = ("stream", "container", "file_size", "catalog")
+
 # Failure stages, in pipeline order.
 STAGES = ("catalog", "read", "probe", "decode", "preprocess", "inference")
 
@@ -31,6 +34,27 @@ _SCORES = [
     ("uri", pa.string(), "STRING", "REQUIRED", "Video location as given in the catalog."),
     ("source_id", pa.string(), "STRING", "NULLABLE", "Ladder source (title), if any."),
     ("crf", pa.int64(), "INT64", "NULLABLE", "Ladder rung (CRF), if any."),
+    (
+        "ladder_id",
+        pa.string(),
+        "STRING",
+        "NULLABLE",
+        "Encoder/configuration that made the rendition (catalog; default source_id).",
+    ),
+    (
+        "bitrate_kbps",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Rendition bitrate in kb/s (see bitrate_source).",
+    ),
+    (
+        "bitrate_source",
+        pa.string(),
+        "STRING",
+        "NULLABLE",
+        "stream|container|file_size|catalog: where bitrate_kbps comes from.",
+    ),
     ("score", pa.float64(), "FLOAT64", "REQUIRED", "Video score: mean of frame_scores."),
     ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED", "One score per key frame."),
     (

@@ -14,6 +14,7 @@ Lines are matched anchored at their start, so container metadata (titles, commen
 the echoed file name cannot inject fields.
 """
 import dataclasses
+import os
 import re
 
 from beam_pipelines.media import errors, ffmpeg_bin, storage
@@ -44,6 +45,11 @@ _STREAM_DURATION_RE = re.compile(
 _SAR_RE = re.compile(r"\[SAR (\d+):(\d+) DAR")
 _SIZE_RE = re.compile(r"^(?P<w>\d+)x(?P<h>\d+)\b")
 _RATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<k>k?) (?P<unit>fps|tbr)$")
+# "bitrate: 27 kb/s" on the Duration line (the whole container) and "10 kb/s" as a field of
+# the video stream line (that stream alone, as the container states it).
+_CONTAINER_BITRATE_RE = re.compile(r"^\s+Duration: .*?, bitrate: (?P<v>\d+(?:\.\d+)?) kb/s",
+                                   re.MULTILINE)
+_STREAM_BITRATE_RE = re.compile(r"^(?P<v>\d+(?:\.\d+)?) kb/s$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +71,11 @@ class VideoInfo:
     color_transfer, color_primaries, color_space: ffmpeg names ("smpte2084",
         "bt2020", "bt2020nc", ...) or "" when untagged.
     is_hdr: PQ or HLG transfer.
+    stream_bitrate_kbps: the video stream's bitrate as the container states it
+        (ffmpeg's "N kb/s" field of the stream line), 0.0 when not stated (Matroska/WebM
+        written by ffmpeg, raw streams).
+    container_bitrate_kbps: the whole file's bitrate (the Duration line's "bitrate:",
+        audio included), 0.0 when ffmpeg prints N/A.
     """
 
     width: int
@@ -85,6 +96,21 @@ class VideoInfo:
     stream_index: int = 0
     format_name: str = ""
     sample_aspect: float = 1.0  # pixel aspect ratio (SAR); != 1 for anamorphic video
+    stream_bitrate_kbps: float = 0.0
+    container_bitrate_kbps: float = 0.0
+    file_size_bytes: int = 0  # set by probe_local; 0 when unknown
+
+    def bitrate(self) -> tuple[float | None, str | None]:
+        """(kbps, source): the video stream's bitrate as the container states it
+        ("stream"), else the whole file's as ffmpeg reports it ("container"), else file
+        size x 8 / duration ("file_size"); (None, None) when none is known."""
+        if self.stream_bitrate_kbps > 0:
+            return float(self.stream_bitrate_kbps), "stream"
+        if self.container_bitrate_kbps > 0:
+            return float(self.container_bitrate_kbps), "container"
+        if self.file_size_bytes > 0 and self.duration_s > 0:
+            return self.file_size_bytes * 8 / self.duration_s / 1000.0, "file_size"
+        return None, None
 
     @property
     def coded_size(self) -> tuple[int, int]:
@@ -118,6 +144,10 @@ def probe_local(path: str, *, timeout_s: float = 30.0, uri: str | None = None) -
     info = parse_ffmpeg_header(text, uri=uri)
     if info.duration_s <= 0:
         info = dataclasses.replace(info, duration_s=video_stream_end(url, info, timeout_s)[0])
+    try:
+        info = dataclasses.replace(info, file_size_bytes=os.path.getsize(path))
+    except OSError:
+        pass
     return info
 
 
@@ -170,6 +200,7 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
     width = height = 0
     fps = tbr = 0.0
     sar = 1.0
+    stream_kbps = 0.0
     for f in fields[1:]:
         if (m := _SIZE_RE.match(f)) and not width:
             width, height = int(m.group("w")), int(m.group("h"))
@@ -181,6 +212,8 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
                 fps = v
             else:
                 tbr = v
+        elif (m := _STREAM_BITRATE_RE.match(f)) and not stream_kbps:
+            stream_kbps = float(m.group("v"))
     if not width or not height:
         raise errors.NotAVideo(f"{uri!r}: video stream without a frame size", uri=uri)
 
@@ -204,6 +237,10 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
         if stream_s > 0:
             duration_s = stream_s
 
+    container_kbps = 0.0
+    if m_rate := _CONTAINER_BITRATE_RE.search(text):
+        container_kbps = float(m_rate.group("v"))
+
     return VideoInfo(
         width=width, height=height, duration_s=duration_s, fps=fps or tbr, codec=codec,
         pix_fmt=pix_fmt, bit_depth=ffmpeg_bin.pix_fmt_bit_depths().get(pix_fmt, 8),
@@ -211,7 +248,8 @@ def parse_ffmpeg_header(text: str, *, uri: str = "") -> VideoInfo:
         color_primaries=color["primaries"], is_hdr=color["transfer"] in HDR_TRANSFERS,
         color_space=color["space"], color_range=color["range"],
         interlaced=color["field_order"] not in ("", "progressive"), start_s=start_s,
-        stream_index=int(m_stream.group("index")), format_name=fmt, sample_aspect=sar)
+        stream_index=int(m_stream.group("index")), format_name=fmt, sample_aspect=sar,
+        stream_bitrate_kbps=stream_kbps, container_bitrate_kbps=container_kbps)
 
 
 def _parse_color(paren: str) -> dict:

@@ -136,6 +136,14 @@ def test_scores_table(runs, ladder_rows):
         assert r["fps"] == pytest.approx(12) and r["duration_s"] == pytest.approx(1, abs=0.2)
         assert r["model_id"] == "cpllm_tiny" and r["description"] is None
         assert r["scored_at"].tzinfo is not None
+        # Bitrate: the mp4 states the video stream's; it is the file's rate less the
+        # container overhead (< 1.5 kB on these 1 s clips), within 10 % at CRF 18.
+        assert r["bitrate_source"] == "stream" and r["ladder_id"] == lr["source_id"]
+        file_kbps = os.path.getsize(lr["uri"]) * 8 / r["duration_s"] / 1000
+        assert 0 < r["bitrate_kbps"] <= file_kbps
+        assert (file_kbps - r["bitrate_kbps"]) * r["duration_s"] * 1000 / 8 < 1500
+        if lr["crf"] == min(r2["crf"] for r2 in ladder_rows):
+            assert r["bitrate_kbps"] == pytest.approx(file_kbps, rel=0.10)
     # Parquet carries exactly the declared schemas.
     out = runs["out"]
     for name, (schema, _) in schemas.TABLES.items():
