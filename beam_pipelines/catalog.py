@@ -3,8 +3,8 @@
 Columns: `video_id`, `uri` (required); `source_id`, `crf`, `mos`, `description`,
 `bitrate_kbps` (the rendition's bitrate as the catalog knows it; overrides the probed
 one), `ladder_id` (which encoder/configuration made the rendition; default: the
-`source_id`, one ladder per source) (optional); other columns are ignored, header names are matched case-insensitively.
-A relative `uri` is resolved against the catalog's own directory.
+`source_id`, one ladder per source) (optional); other columns are ignored, header
+names are matched case-insensitively. A relative `uri` is resolved against the catalog's own directory.
 
 `check_catalog(path)` runs at pipeline construction and rejects a catalog that is not a
 table at all (unknown extension, unreadable, not CSV/Parquet, no `video_id`/`uri`

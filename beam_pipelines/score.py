@@ -56,9 +56,8 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument(
             "--catalog",
             help="Video catalog: CSV, JSONL or Parquet, local path or gs://. Columns "
-            "video_id, uri (required); source_id, crf, mos, description, bitrate_kbps, ladder_id "
-            "(optional). "
-            "Relative uris are resolved against the catalog's directory.",
+            "video_id, uri (required); source_id, crf, mos, description, bitrate_kbps, "
+            "ladder_id (optional). Relative uris are resolved against the catalog's directory.",
         )
         parser.add_argument(
             "--output_dir",
