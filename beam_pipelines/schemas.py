@@ -7,6 +7,9 @@ Three tables (see ../shared/DESIGN.md "Data contracts" and docs/PIPELINE.md):
 - flip_rate: per-ladder aggregates; `level` is "pair" (one CRF pair) or "rung_diff"
   (all pairs `rung_diff` rungs apart); `source_id` is "*" for the all-sources rows.
 
+and the BD-rate table of `beam_pipelines.bdrate` (written from scores tables, not by the
+scoring pipeline; see docs/EVALUATION.md).
+
 The pyarrow and BigQuery schemas are derived from one column list so they cannot drift.
 Row dicts use plain Python types (str, int, float, list, datetime) so they serialise in
 both sinks; `to_bigquery_row` turns timestamps into the ISO strings BigQuery expects.
@@ -98,6 +101,28 @@ _FLIP_RATE = [
     ("ties", pa.int64(), "INT64", "REQUIRED", "Pairs with equal scores."),
     ("flip_rate", pa.float64(), "FLOAT64", "REQUIRED", "flips / pairs."),
 ]
+# BD-rate table (`python -m beam_pipelines.bdrate`, not written by the scoring pipeline):
+# one row per source (B vs A) and one all-sources row (source_id "*").
+_BDRATE = [
+    ("source_id", pa.string(), "STRING", "REQUIRED", "Source, or '*' for the mean row."),
+    ("ladder_a", pa.string(), "STRING", "REQUIRED", "Reference ladder (ladder_id or dir)."),
+    ("ladder_b", pa.string(), "STRING", "REQUIRED", "Tested ladder (ladder_id or dir)."),
+    ("metric", pa.string(), "STRING", "REQUIRED", "Quality column: 'score' or 'vmaf'."),
+    ("method", pa.string(), "STRING", "REQUIRED", "'cubic' or 'pchip' (--piecewise)."),
+    ("status", pa.string(), "STRING", "REQUIRED", "ok|too_few_rungs|no_overlap|missing|..."),
+    (
+        "bd_rate_percent",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Mean rate difference of B vs A at equal quality, % (negative: B cheaper).",
+    ),
+    ("quality_low", pa.float64(), "FLOAT64", "NULLABLE", "Overlap interval, low end."),
+    ("quality_high", pa.float64(), "FLOAT64", "NULLABLE", "Overlap interval, high end."),
+    ("rungs_a", pa.int64(), "INT64", "NULLABLE", "Usable rungs of A (sources: row '*')."),
+    ("rungs_b", pa.int64(), "INT64", "NULLABLE", "Usable rungs of B (sources: row '*')."),
+    ("reason", pa.string(), "STRING", "NULLABLE", "Why there is no BD-rate (or the mean's base)."),
+]
 
 
 def _arrow(columns):
@@ -118,12 +143,14 @@ def _bigquery(columns):
 SCORES_SCHEMA = _arrow(_SCORES)
 FAILURES_SCHEMA = _arrow(_FAILURES)
 FLIP_RATE_SCHEMA = _arrow(_FLIP_RATE)
+BDRATE_SCHEMA = _arrow(_BDRATE)
 
 SCORES_BQ_SCHEMA = _bigquery(_SCORES)
 FAILURES_BQ_SCHEMA = _bigquery(_FAILURES)
 FLIP_RATE_BQ_SCHEMA = _bigquery(_FLIP_RATE)
+BDRATE_BQ_SCHEMA = _bigquery(_BDRATE)
 
-# Table name -> (pyarrow schema, BigQuery schema).
+# Table name -> (pyarrow schema, BigQuery schema) of the tables the scoring pipeline writes.
 TABLES = {
     "scores": (SCORES_SCHEMA, SCORES_BQ_SCHEMA),
     "failures": (FAILURES_SCHEMA, FAILURES_BQ_SCHEMA),

@@ -1,0 +1,237 @@
+r"""BD-rate of one ladder against another, per source, from scores tables.
+
+    python -m beam_pipelines.bdrate --scores DIR_A --scores DIR_B \
+        [--metric score|vmaf] [--vmaf TABLE ...] [--piecewise] [--output_dir DIR]
+    python -m beam_pipelines.bdrate --scores DIR --ladder_a ID --ladder_b ID ...
+
+Ladder A is the reference, B the tested one: with two --scores directories A is every
+scores row of DIR_A and B every row of DIR_B (--ladder_a / --ladder_b then keep only
+that ladder_id on each side); with one directory, A and B are the rows whose
+`ladder_id` is --ladder_a and --ladder_b. Rungs are paired by `source_id` (rows without
+one are not part of a ladder and are left out). Rate: `bitrate_kbps`; quality: `score`
+(the model) or `vmaf`, read from the scores row when it has such a column, else from
+--vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the catalog.csv that
+`beam_pipelines.ladder` writes), matched by the rendition's resolved uri.
+
+The math is `beam_pipelines.bjontegaard` (cubic fit of log-rate over the overlapping
+quality interval; --piecewise: PCHIP). Output: DIR/bdrate-00000-of-00001.parquet
+(schemas.BDRATE_SCHEMA; DIR defaults to the last --scores directory), one row per source
+in either ladder and one row source_id "*" with the mean BD-rate over the sources that
+have one. A source without a BD-rate has a row all the same, with a `status`
+(too_few_rungs, no_overlap, missing: only in one ladder, several_ladders: pick one with
+--ladder_a/--ladder_b) and a `reason`. A short summary goes to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import math
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from beam_pipelines import bjontegaard, catalog, outputs, schemas
+
+METRICS = ("score", "vmaf")
+TABLE = "bdrate"
+MISSING = "missing"
+SEVERAL_LADDERS = "several_ladders"
+NO_SOURCES = "no_sources"
+
+
+class BDRateError(ValueError):
+    """The inputs as a whole cannot be used (no scores table, bad flags)."""
+
+
+def read_table(output_dir, name):
+    """Every shard of OUTPUT_DIR/name-*.parquet (local or gs://) as a list of dicts."""
+    match = FileSystems.match([FileSystems.join(output_dir, f"{name}-*.parquet")])[0]
+    rows = []
+    for meta in sorted(match.metadata_list, key=lambda m: m.path):
+        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
+            rows.extend(pq.read_table(f).to_pylist())
+    return rows
+
+
+def read_vmaf(paths):
+    """{resolved uri: vmaf} from tables with `uri` and `vmaf` columns."""
+    out = {}
+    for path in paths:
+        for _, raw in catalog.iter_raw_rows(path):
+            row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+            uri, value = catalog._text(row.get("uri")), catalog._text(row.get("vmaf"))
+            if uri is None or value is None:
+                continue
+            try:
+                out[catalog.resolve_uri(uri, path)] = float(value)
+            except ValueError:
+                continue
+    return out
+
+
+def _quality(row, metric, vmaf_by_uri):
+    value = row.get(metric)
+    if value is None and metric == "vmaf":
+        value = vmaf_by_uri.get(row.get("uri"))
+    return None if value is None else float(value)
+
+
+def _rate(row):
+    value = row.get("bitrate_kbps")
+    return None if value is None else float(value)
+
+
+def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False,
+            vmaf_by_uri=None):
+    """BD-rate table rows (schemas.BDRATE_SCHEMA) of B against A, sources sorted, then
+    the all-sources row."""
+    vmaf_by_uri = vmaf_by_uri or {}
+    method = "pchip" if piecewise else "cubic"
+    sides = []
+    for rows in (rows_a, rows_b):
+        by_source = collections.defaultdict(list)
+        for r in rows:
+            if r.get("source_id") is not None:
+                by_source[r["source_id"]].append(r)
+        sides.append(by_source)
+    base = {"ladder_a": label_a, "ladder_b": label_b, "metric": metric, "method": method}
+    out = []
+    for source in sorted(set(sides[0]) | set(sides[1])):
+        a, b = sides[0].get(source, []), sides[1].get(source, [])
+        row = dict(base, source_id=source, status=bjontegaard.OK, bd_rate_percent=None,
+                   quality_low=None, quality_high=None, rungs_a=len(a), rungs_b=len(b),
+                   reason=None)
+        several = [f"{name} has ladders {sorted({str(r.get('ladder_id')) for r in rs})}"
+                   for name, rs in (("A", a), ("B", b))
+                   if len({r.get("ladder_id") for r in rs}) > 1]
+        if not a or not b:
+            row.update(status=MISSING, reason=f"source only in ladder {'A' if a else 'B'}")
+        elif several:
+            row.update(status=SEVERAL_LADDERS,
+                       reason="; ".join(several) + ": choose with --ladder_a/--ladder_b")
+        else:
+            res = bjontegaard.bd_rate(
+                [_nan(_rate(r)) for r in a], [_nan(_quality(r, metric, vmaf_by_uri)) for r in a],
+                [_nan(_rate(r)) for r in b], [_nan(_quality(r, metric, vmaf_by_uri)) for r in b],
+                piecewise=piecewise)
+            row.update(status=res.status, bd_rate_percent=res.bd_rate_percent,
+                       quality_low=res.quality_low, quality_high=res.quality_high,
+                       rungs_a=res.rungs_a, rungs_b=res.rungs_b, reason=res.reason or None)
+        out.append(row)
+    ok = [r["bd_rate_percent"] for r in out if r["status"] == bjontegaard.OK]
+    mean = dict(base, source_id=schemas.ALL_SOURCES, quality_low=None, quality_high=None,
+                rungs_a=None, rungs_b=None)
+    if ok:
+        mean.update(status=bjontegaard.OK, bd_rate_percent=sum(ok) / len(ok),
+                    reason=f"mean over {len(ok)} of {len(out)} sources")
+    else:
+        mean.update(status=NO_SOURCES, bd_rate_percent=None,
+                    reason=f"no BD-rate for any of {len(out)} sources")
+    out.append(mean)
+    return out
+
+
+def _nan(value):
+    return math.nan if value is None else value
+
+
+def write(rows, output_dir):
+    """Replaces OUTPUT_DIR/bdrate-*.parquet with one shard; returns its path."""
+    outputs.clear_previous(output_dir, [(TABLE, ".parquet", True)])
+    path = FileSystems.join(output_dir, f"{TABLE}-00000-of-00001.parquet")
+    tmp = FileSystems.join(output_dir, f".{TABLE}.partial")
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schemas.BDRATE_SCHEMA), buf)
+    with FileSystems.create(tmp) as f:
+        f.write(buf.getvalue())
+    FileSystems.rename([tmp], [path])
+    return path
+
+
+def summary(rows):
+    """A few lines of text: one per source, then the mean."""
+    first = rows[-1]
+    lines = [f"[bdrate] B={first['ladder_b']} vs A={first['ladder_a']}, metric "
+             f"{first['metric']}, {first['method']} fit"]
+    for r in rows:
+        name = "mean" if r["source_id"] == schemas.ALL_SOURCES else r["source_id"]
+        if r["bd_rate_percent"] is not None:
+            lines.append(f"  {name}: {r['bd_rate_percent']:+.2f} %"
+                         + (f" ({r['reason']})" if r["reason"] else ""))
+        else:
+            lines.append(f"  {name}: {r['status']}: {r['reason']}")
+    return "\n".join(lines)
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(
+        description="Bjøntegaard delta rate per source of ladder B against ladder A, from "
+        "scores tables (bitrate_kbps vs score or VMAF).")
+    parser.add_argument("--scores", action="append", required=True,
+                        help="Scores output directory (local or gs://): once with "
+                        "--ladder_a/--ladder_b, or twice (A then B).")
+    parser.add_argument("--ladder_a", help="ladder_id of the reference ladder A.")
+    parser.add_argument("--ladder_b", help="ladder_id of the tested ladder B.")
+    parser.add_argument("--metric", choices=METRICS, default="score",
+                        help="Quality axis (default: score).")
+    parser.add_argument("--vmaf", action="append", default=[],
+                        help="Table (CSV/JSONL/Parquet) with uri and vmaf columns, for "
+                        "--metric vmaf when the scores rows have no vmaf column.")
+    parser.add_argument("--piecewise", action="store_true",
+                        help="Piecewise-cubic (PCHIP) interpolation instead of the cubic fit.")
+    parser.add_argument("--output_dir",
+                        help="Where bdrate-*.parquet goes (default: the last --scores).")
+    args = parser.parse_args(argv)
+    if len(args.scores) > 2:
+        parser.error("--scores is given once or twice")
+    if len(args.scores) == 1 and not (args.ladder_a and args.ladder_b):
+        parser.error("with one --scores directory, --ladder_a and --ladder_b are required")
+    return args
+
+
+def run(argv=None):
+    """Computes and writes the table; returns its rows."""
+    args = _parse(argv)
+    tables = []
+    for d in args.scores:
+        rows = read_table(d, "scores")
+        if not rows:
+            raise BDRateError(f"no scores-*.parquet rows in {d!r}")
+        tables.append(rows)
+
+    def keep(rows, ladder):
+        return [r for r in rows if ladder is None
+                or (r.get("ladder_id") or r.get("source_id")) == ladder]
+
+    if len(tables) == 1:
+        rows_a, rows_b = keep(tables[0], args.ladder_a), keep(tables[0], args.ladder_b)
+        label_a, label_b = args.ladder_a, args.ladder_b
+    else:
+        rows_a, rows_b = keep(tables[0], args.ladder_a), keep(tables[1], args.ladder_b)
+        label_a, label_b = args.ladder_a or args.scores[0], args.ladder_b or args.scores[1]
+    for label, rows in ((label_a, rows_a), (label_b, rows_b)):
+        if not rows:
+            raise BDRateError(f"ladder {label!r}: no scores rows")
+    vmaf_by_uri = read_vmaf(args.vmaf) if args.metric == "vmaf" else {}
+    rows = compute(rows_a, rows_b, label_a=label_a, label_b=label_b, metric=args.metric,
+                   piecewise=args.piecewise, vmaf_by_uri=vmaf_by_uri)
+    path = write(rows, args.output_dir or args.scores[-1])
+    print(summary(rows))
+    print(f"[bdrate] wrote {path}")
+    return rows
+
+
+def main(argv=None):
+    try:
+        run(argv)
+    except (BDRateError, catalog.CatalogError) as e:
+        print(f"[bdrate] error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
