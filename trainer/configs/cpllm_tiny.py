@@ -91,7 +91,7 @@ def get_config() -> ConfigDict:
 
     # Optimisation (paper: Adam; epochs, batch, lr lost).
     c.optimizer = ConfigDict(learning_rate=2e-3, warmup_steps=50, clipnorm=1.0)
-    c.num_steps = 2000  # ~9 min on the shared 2-core CPU (3.3-4.9 steps/s)
+    c.num_steps = 3000  # ~35 min on the 2-core CPU (docs/TRAINING.md)
     c.log_every = 25
     c.checkpoint_every = 500
     c.eval_every = 1000
