@@ -76,6 +76,9 @@ class CPLLMBackbone(Backbone):
         score_bias: initial score on the 0-100 scale (every frame scores this before
             training): the output Dense's bias starts at logit(score_bias / 100), so the
             default 50 gives bias 0. Must lie strictly inside (0, 100).
+        low_level_detail_gain: 0 (default) feeds VideoPrism raw [0, 1] pixels; g > 0
+            feeds it the detail layer g * (x - 3x3 mean) (`detail_layer`), for a
+            low-level encoder trained from scratch (cpllm_tiny).
         dtype: dtype policy of the whole network.
     """
 
@@ -94,6 +97,7 @@ class CPLLMBackbone(Backbone):
         max_patches=4,
         head_hidden_dim=128,
         score_bias=50.0,
+        low_level_detail_gain=0.0,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
         use_post_attention_norm=False,
@@ -173,6 +177,7 @@ class CPLLMBackbone(Backbone):
         )
 
         # === Geometry (needed by the methods the functional graph calls) ===
+        self.low_level_detail_gain = float(low_level_detail_gain)
         self.num_keyframes = num_keyframes
         self.max_patches = max_patches
         self.image_size = int(high_level_encoder.image_shape[0])
@@ -254,6 +259,8 @@ class CPLLMBackbone(Backbone):
         enc = self.low_level_encoder
         p = self.patch_size
         x = self.low_level_rescaling(ops.reshape(low_patches, (-1, p, p, 3)))
+        if self.low_level_detail_gain:
+            x = self.detail_layer(x)
         x = enc.spatial_embedding(x)
         x = enc.spatial_encoder(x)
         x = self.low_level_projection(x)
@@ -265,6 +272,17 @@ class CPLLMBackbone(Backbone):
         count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))
         x = ops.sum(x * mask, axis=2) / count
         return self.low_level_norm(x)
+
+    def detail_layer(self, x):
+        """Detail layer of [0, 1] patches [N, P, P, 3]: gain * (x - 3x3 local mean).
+
+        A from-scratch encoder sees blocking, ringing and lost texture far sooner in
+        this high-pass view than in raw pixels, whose 8x8 mean colour dominates every
+        patch embedding (and invites memorising content). Fixed, no weights; off
+        (gain 0) for pretrained VideoPrism, which expects raw [0, 1] pixels.
+        """
+        mean = ops.average_pool(x, pool_size=3, strides=1, padding="same")
+        return self.low_level_detail_gain * (x - mean)
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
@@ -346,6 +364,7 @@ class CPLLMBackbone(Backbone):
                 "max_patches": self.max_patches,
                 "head_hidden_dim": self.head_hidden_dim,
                 "score_bias": self.score_bias,
+                "low_level_detail_gain": self.low_level_detail_gain,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,
                 "use_post_attention_norm": self.use_post_attention_norm,

@@ -39,6 +39,9 @@ TINY = {
     "decoder": dict(num_layers=2, num_query_heads=2, num_key_value_heads=1,
                     hidden_dim=128, intermediate_dim=256, head_dim=64),
     "head_hidden_dim": 64,
+    # VideoPrism here is trained from scratch: it reads the detail layer of its patches
+    # (backbone.detail_layer), where compression artifacts are not swamped by colour.
+    "low_level_detail_gain": 8.0,
 }
 
 
@@ -63,6 +66,7 @@ def build_tiny(seed=0, dtype=None, config=None):
         num_keyframes=c["num_keyframes"],
         max_patches=c["max_patches"],
         head_hidden_dim=c["head_hidden_dim"],
+        low_level_detail_gain=c["low_level_detail_gain"],
         dtype=dtype,
         **c["decoder"],
     )

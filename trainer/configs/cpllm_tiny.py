@@ -91,10 +91,10 @@ def get_config() -> ConfigDict:
 
     # Optimisation (paper: Adam; epochs, batch, lr lost).
     c.optimizer = ConfigDict(learning_rate=2e-3, warmup_steps=50, clipnorm=1.0)
-    c.num_steps = 3000  # ~35 min on the 2-core CPU (docs/TRAINING.md)
+    c.num_steps = 1500  # ~17 min on the 2-core CPU (docs/TRAINING.md)
     c.log_every = 25
     c.checkpoint_every = 500
-    c.eval_every = 1000
+    c.eval_every = 500
     c.eval_batch_size = 16
     # Held-out evaluation per ladder spacing (the held-out sources carry both).
     c.eval_ladders = ConfigDict(coarse=list(range(19, 50, 5)), fine=list(range(24, 37, 2)))
