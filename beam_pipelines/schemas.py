@@ -1,6 +1,6 @@
 """Table schemas of the scoring pipeline: pyarrow (Parquet) and BigQuery.
 
-Three tables (see ../shared/DESIGN.md "Data contracts" and docs/PIPELINE.md):
+Three tables (contracts in docs/INTERFACES.md "Tables" and docs/PIPELINE.md):
 
 - scores: one row per scored video.
 - failures: the dead letter, one row per catalog row that could not be scored.

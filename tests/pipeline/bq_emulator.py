@@ -5,7 +5,7 @@ internet at start; both are disabled here (no GEOGRAPHY, no AVRO loads; Beam's F
 writes newline-delimited JSON). Beam's BigQuery clients are redirected to the emulator
 in *this* process only (so BigQuery tests run with the in_memory runner):
 the apitools BigqueryV2 client behind BigQueryWrapper and the google-cloud-bigquery
-client used for streaming inserts. See ../shared/CLOUD_EMULATORS.md.
+client used for streaming inserts. What the emulators cover and where they differ from GCS/BigQuery: docs/PIPELINE.md.
 """
 import asyncio
 import contextlib
