@@ -1,4 +1,4 @@
-"""Readers for the label files of public VQA datasets (formats: the docstrings below and docs/EVALUATION.md).
+"""Readers for the label files of public VQA datasets (formats: below, docs/EVALUATION.md).
 
 Every reader maps a dataset's label file to catalog rows (dicts)
 
