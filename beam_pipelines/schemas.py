@@ -1,11 +1,16 @@
 """Table schemas of the scoring pipeline: pyarrow (Parquet) and BigQuery.
 
-Three tables (contracts in docs/INTERFACES.md "Tables" and docs/PIPELINE.md):
+Five tables (contracts in docs/INTERFACES.md "Tables" and docs/PIPELINE.md):
 
-- scores: one row per scored video.
-- failures: the dead letter, one row per catalog row that could not be scored.
+- scores: one row per scored video (`on_hull`: on its ladder's rate-quality hull).
+- failures: the dead letter, one row per catalog row that could not be scored, and one
+  per ladder that could not be summarised (stage "ladder", video_id and uri null).
 - flip_rate: per-ladder aggregates; `level` is "pair" (one CRF pair) or "rung_diff"
   (all pairs `rung_diff` rungs apart); `source_id` is "*" for the all-sources rows.
+- ladder_summary: one row per (source_id, ladder_id): rungs, bitrate and score range,
+  adjacent-CRF flips, convex-hull rungs (beam_pipelines/rate_quality.py).
+- ladder_advice: one row per (source_id, ladder_id, target score): the cheapest rung
+  whose score meets the target, or met = false.
 
 and the BD-rate table of `beam_pipelines.bdrate` (written from scores tables, not by the
 scoring pipeline; see docs/EVALUATION.md).
@@ -22,8 +27,12 @@ import pyarrow as pa
 # Where a scores row's bitrate_kbps comes from (see dofns.rendition_bitrate).
 BITRATE_SOURCES = ("stream", "container", "file_size", "catalog")
 
-# Failure stages, in pipeline order.
-STAGES = ("catalog", "read", "probe", "decode", "preprocess", "inference")
+# Failure stages, in pipeline order. The first six are per catalog row (every catalog row
+# is in exactly one of scores and those failures); "ladder" is per (source_id, ladder_id)
+# that cannot be summarised (rate_quality), its rows are also in the scores table.
+VIDEO_STAGES = ("catalog", "read", "probe", "decode", "preprocess", "inference")
+LADDER_STAGE = "ladder"
+STAGES = VIDEO_STAGES + (LADDER_STAGE,)
 
 # Flip-rate aggregation levels and the source_id of the all-sources rows.
 LEVEL_PAIR = "pair"
@@ -58,6 +67,13 @@ _SCORES = [
         "NULLABLE",
         "stream|container|file_size|catalog: where bitrate_kbps comes from.",
     ),
+    (
+        "on_hull",
+        pa.bool_(),
+        "BOOL",
+        "NULLABLE",
+        "On its ladder's rate-quality convex hull (null: no bitrate, or on no ladder).",
+    ),
     ("score", pa.float64(), "FLOAT64", "REQUIRED", "Video score: mean of frame_scores."),
     ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED", "One score per key frame."),
     (
@@ -79,7 +95,13 @@ _SCORES = [
 _FAILURES = [
     ("video_id", pa.string(), "STRING", "NULLABLE", "Catalog video_id (may be empty)."),
     ("uri", pa.string(), "STRING", "NULLABLE", "Catalog uri (may be missing)."),
-    ("stage", pa.string(), "STRING", "REQUIRED", "catalog|read|probe|decode|preprocess|inference."),
+    (
+        "stage",
+        pa.string(),
+        "STRING",
+        "REQUIRED",
+        "catalog|read|probe|decode|preprocess|inference (a video), ladder (a ladder).",
+    ),
     ("error_type", pa.string(), "STRING", "REQUIRED", "Exception class name."),
     ("message", pa.string(), "STRING", "REQUIRED", "Human-readable reason."),
     ("attempts", pa.int64(), "INT64", "REQUIRED", "Tries made before giving up."),
@@ -100,6 +122,56 @@ _FLIP_RATE = [
     ("flips", pa.int64(), "INT64", "REQUIRED", "Pairs where higher CRF scored higher."),
     ("ties", pa.int64(), "INT64", "REQUIRED", "Pairs with equal scores."),
     ("flip_rate", pa.float64(), "FLOAT64", "REQUIRED", "flips / pairs."),
+]
+# Rate-quality per ladder (rate_quality.py): one row per (source_id, ladder_id).
+_LADDER_SUMMARY = [
+    ("source_id", pa.string(), "STRING", "REQUIRED", "Source (title)."),
+    ("ladder_id", pa.string(), "STRING", "REQUIRED", "Encoder/configuration (default source_id)."),
+    ("rungs", pa.int64(), "INT64", "REQUIRED", "Scored renditions in the ladder."),
+    ("rungs_with_bitrate", pa.int64(), "INT64", "REQUIRED", "Of them, with a bitrate."),
+    ("min_bitrate_kbps", pa.float64(), "FLOAT64", "REQUIRED", "Lowest rung bitrate, kb/s."),
+    ("max_bitrate_kbps", pa.float64(), "FLOAT64", "REQUIRED", "Highest rung bitrate, kb/s."),
+    ("min_score", pa.float64(), "FLOAT64", "REQUIRED", "Lowest rung score."),
+    ("max_score", pa.float64(), "FLOAT64", "REQUIRED", "Highest rung score."),
+    (
+        "crf_pairs",
+        pa.int64(),
+        "INT64",
+        "REQUIRED",
+        "Rendition pairs at adjacent distinct CRFs of the scored rungs.",
+    ),
+    ("flips", pa.int64(), "INT64", "REQUIRED", "Of them, the higher CRF scored higher."),
+    ("hull_rungs", pa.int64(), "INT64", "REQUIRED", "Rungs on the rate-quality convex hull."),
+    (
+        "hull_video_ids",
+        pa.list_(pa.string()),
+        "STRING",
+        "REPEATED",
+        "The hull rungs' video_ids, in bitrate order.",
+    ),
+]
+# One row per (source_id, ladder_id, target_score); met = false rows have null advice.
+_LADDER_ADVICE = [
+    ("source_id", pa.string(), "STRING", "REQUIRED", "Source (title)."),
+    ("ladder_id", pa.string(), "STRING", "REQUIRED", "Encoder/configuration (default source_id)."),
+    ("target_score", pa.float64(), "FLOAT64", "REQUIRED", "Target from --target_scores."),
+    ("met", pa.bool_(), "BOOL", "REQUIRED", "Some rung with a bitrate scores >= target."),
+    ("cheapest_video_id", pa.string(), "STRING", "NULLABLE", "Cheapest rung meeting it."),
+    ("crf", pa.int64(), "INT64", "NULLABLE", "Its CRF."),
+    ("width", pa.int64(), "INT64", "NULLABLE", "Its width."),
+    ("height", pa.int64(), "INT64", "NULLABLE", "Its height."),
+    ("bitrate_kbps", pa.float64(), "FLOAT64", "NULLABLE", "Its bitrate, kb/s."),
+    ("score", pa.float64(), "FLOAT64", "NULLABLE", "Its score."),
+    (
+        "savings_fraction",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "1 - bitrate_kbps / reference_bitrate_kbps.",
+    ),
+    ("reference_video_id", pa.string(), "STRING", "REQUIRED", "The highest-bitrate rung."),
+    ("reference_bitrate_kbps", pa.float64(), "FLOAT64", "REQUIRED", "Its bitrate, kb/s."),
+    ("reason", pa.string(), "STRING", "NULLABLE", "Why not met (the ladder's best rung)."),
 ]
 # BD-rate table (`python -m beam_pipelines.bdrate`, not written by the scoring pipeline):
 # one row per source (B vs A) and one all-sources row (source_id "*").
@@ -143,11 +215,15 @@ def _bigquery(columns):
 SCORES_SCHEMA = _arrow(_SCORES)
 FAILURES_SCHEMA = _arrow(_FAILURES)
 FLIP_RATE_SCHEMA = _arrow(_FLIP_RATE)
+LADDER_SUMMARY_SCHEMA = _arrow(_LADDER_SUMMARY)
+LADDER_ADVICE_SCHEMA = _arrow(_LADDER_ADVICE)
 BDRATE_SCHEMA = _arrow(_BDRATE)
 
 SCORES_BQ_SCHEMA = _bigquery(_SCORES)
 FAILURES_BQ_SCHEMA = _bigquery(_FAILURES)
 FLIP_RATE_BQ_SCHEMA = _bigquery(_FLIP_RATE)
+LADDER_SUMMARY_BQ_SCHEMA = _bigquery(_LADDER_SUMMARY)
+LADDER_ADVICE_BQ_SCHEMA = _bigquery(_LADDER_ADVICE)
 BDRATE_BQ_SCHEMA = _bigquery(_BDRATE)
 
 # Table name -> (pyarrow schema, BigQuery schema) of the tables the scoring pipeline writes.
@@ -155,6 +231,8 @@ TABLES = {
     "scores": (SCORES_SCHEMA, SCORES_BQ_SCHEMA),
     "failures": (FAILURES_SCHEMA, FAILURES_BQ_SCHEMA),
     "flip_rate": (FLIP_RATE_SCHEMA, FLIP_RATE_BQ_SCHEMA),
+    "ladder_summary": (LADDER_SUMMARY_SCHEMA, LADDER_SUMMARY_BQ_SCHEMA),
+    "ladder_advice": (LADDER_ADVICE_SCHEMA, LADDER_ADVICE_BQ_SCHEMA),
 }
 
 

@@ -100,10 +100,11 @@ def test_scores_columns():
     # The one column list both sinks derive from (Parquet and BigQuery).
     names = [f.name for f in schemas.SCORES_SCHEMA]
     assert names == ["video_id", "uri", "source_id", "crf", "ladder_id", "bitrate_kbps",
-                     "bitrate_source", "score", "frame_scores", "frame_times_s",
+                     "bitrate_source", "on_hull", "score", "frame_scores", "frame_times_s",
                      "description", "width", "height", "duration_s", "fps", "codec",
                      "model_id", "scored_at"]
     assert [f["name"] for f in schemas.SCORES_BQ_SCHEMA["fields"]] == names
     bq = {f["name"]: (f["type"], f["mode"]) for f in schemas.SCORES_BQ_SCHEMA["fields"]}
     assert bq["bitrate_kbps"] == ("FLOAT64", "NULLABLE")
     assert bq["bitrate_source"] == bq["ladder_id"] == ("STRING", "NULLABLE")
+    assert bq["on_hull"] == ("BOOL", "NULLABLE")

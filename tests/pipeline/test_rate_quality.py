@@ -1,0 +1,229 @@
+"""Rate–quality per ladder: hull, advice and flips against hand-computed cases and a
+brute-force oracle; the Beam transform against the pure function."""
+import fractions
+import itertools
+import random
+
+import apache_beam as beam
+import pyarrow as pa
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from beam_pipelines import rate_quality, runner, schemas
+
+hull = rate_quality.upper_hull
+
+
+def dominated_by_a_mix(points, i):
+    """Oracle, in exact fractions: is some mix of the other points (one point, or two
+    with i's bitrate between them) at least as good for at most i's bitrate? In 2-D that
+    covers every convex combination: the best mix at bitrate <= b is either at b (two
+    points) or at a single vertex. Exact duplicates: only the first counts as itself."""
+    b, s = (fractions.Fraction(v) for v in points[i])
+    others = [(j, fractions.Fraction(p[0]), fractions.Fraction(p[1]))
+              for j, p in enumerate(points) if j != i]
+    for j, bj, sj in others:
+        if bj <= b and sj >= s and ((bj, sj) != (b, s) or j < i):
+            return True
+    for (_, bj, sj), (_, bk, sk) in itertools.permutations(others, 2):
+        if bj < b < bk and sj + (sk - sj) * (b - bj) / (bk - bj) >= s:
+            return True
+    return False
+
+
+def oracle_hull(points):
+    on = [i for i in range(len(points)) if not dominated_by_a_mix(points, i)]
+    return sorted(on, key=lambda i: points[i][0])
+
+
+# ----------------------------------------------------------------------------- hull
+
+
+def test_hull_hand_computed():
+    # A(100,50) B(200,70) F(250,60) C(300,75) D(400,90) E(500,88)
+    # F: B is cheaper and better. E: D is cheaper and better. C: half B + half D costs
+    # 300 kb/s and scores 80 > 75. A, B, D are vertices of the concave frontier.
+    points = [(100, 50), (200, 70), (300, 75), (400, 90), (500, 88), (250, 60)]
+    assert hull(points) == [0, 1, 3]
+
+
+def test_collinear_middle_rung_is_a_mix_not_a_hull_rung():
+    assert hull([(100, 50), (200, 60), (300, 70)]) == [0, 2]
+    # just above the chord: a vertex
+    assert hull([(100, 50), (200, 60.001), (300, 70)]) == [0, 1, 2]
+
+
+def test_equal_bitrates_keep_the_higher_score():
+    assert hull([(100, 50), (100, 60), (200, 70)]) == [1, 2]
+    # exact duplicates: only the first of them
+    assert hull([(100, 50), (100, 50)]) == [0]
+    assert hull([(300, 80), (100, 50), (100, 50), (300, 80)]) == [1, 0]
+
+
+def test_one_and_two_rungs():
+    assert hull([(500, 10)]) == [0]
+    assert hull([(100, 50), (200, 60)]) == [0, 1]
+    assert hull([(200, 60), (100, 50)]) == [1, 0]  # bitrate order
+    assert hull([(100, 60), (200, 50)]) == [0]  # costs more, scores less
+    assert hull([(100, 50), (200, 50)]) == [0]  # costs more for the same score
+    assert hull([]) == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_hull_matches_the_brute_force_oracle(seed):
+    rng = random.Random(seed)
+    n = rng.randint(1, 9)
+    # a coarse integer grid makes equal bitrates, duplicates and collinear rungs common
+    points = [(rng.randint(1, 6) * 100, rng.randint(0, 8) * 5) for _ in range(n)]
+    assert hull(points) == oracle_hull(points), points
+
+
+# ----------------------------------------------------------------------------- ladder
+
+# A 5-rung ladder, hand-computed below.
+#   crf  kbps  score
+#   18   1000  92
+#   23    600  85    off the hull: half v33 + half v18 costs 600 and scores 86.5
+#   28    350  78    off: v33 is cheaper and better (and a flip: crf 33 > crf 28)
+#   33    200  81
+#   38    120  60
+RUNGS = [("v18", 18, 1000.0, 92.0), ("v23", 23, 600.0, 85.0), ("v28", 28, 350.0, 78.0),
+         ("v33", 33, 200.0, 81.0), ("v38", 38, 120.0, 60.0)]
+
+
+def _rows(rungs, source="s", ladder="x264"):
+    return [{"video_id": v, "source_id": source, "ladder_id": ladder, "crf": c,
+             "bitrate_kbps": b, "score": x, "width": 96, "height": 64}
+            for v, c, b, x in rungs]
+
+
+def test_summary_and_advice_hand_computed():
+    res = rate_quality.summarise_ladder("s", "x264", _rows(RUNGS), (70, 80, 90, 95))
+    assert res.on_hull == {"v18": True, "v23": False, "v28": False, "v33": True,
+                           "v38": True}
+    assert res.summary == {
+        "source_id": "s", "ladder_id": "x264", "rungs": 5, "rungs_with_bitrate": 5,
+        "min_bitrate_kbps": 120.0, "max_bitrate_kbps": 1000.0, "min_score": 60.0,
+        "max_score": 92.0, "crf_pairs": 4, "flips": 1, "hull_rungs": 3,
+        "hull_video_ids": ["v38", "v33", "v18"]}
+    by_target = {r["target_score"]: r for r in res.advice}
+    assert list(by_target) == [70.0, 80.0, 90.0, 95.0]
+    # >= 70 and >= 80: v33 (200 kb/s) is the cheapest; saves 1 - 200/1000
+    for t in (70.0, 80.0):
+        r = by_target[t]
+        assert (r["met"], r["cheapest_video_id"], r["crf"], r["bitrate_kbps"],
+                r["score"]) == (True, "v33", 33, 200.0, 81.0)
+        assert r["savings_fraction"] == pytest.approx(0.8)
+    assert by_target[90.0]["cheapest_video_id"] == "v18"
+    assert by_target[90.0]["savings_fraction"] == 0.0
+    unmet = by_target[95.0]
+    assert unmet["met"] is False and unmet["cheapest_video_id"] is None
+    assert unmet["bitrate_kbps"] is None and unmet["savings_fraction"] is None
+    assert "best is 92.00 (v18" in unmet["reason"]
+    for r in res.advice:
+        assert (r["reference_video_id"], r["reference_bitrate_kbps"]) == ("v18", 1000.0)
+    # every row fits the Parquet schemas
+    pa.Table.from_pylist([res.summary], schema=schemas.LADDER_SUMMARY_SCHEMA)
+    pa.Table.from_pylist(res.advice, schema=schemas.LADDER_ADVICE_SCHEMA)
+
+
+def test_target_met_exactly_and_equal_bitrate_ties():
+    rungs = [("a", 20, 300.0, 80.0), ("b", 25, 300.0, 85.0), ("c", 30, 100.0, 70.0)]
+    res = rate_quality.summarise_ladder("s", "s", _rows(rungs, ladder="s"), (70, 80))
+    by_target = {r["target_score"]: r for r in res.advice}
+    assert by_target[70.0]["cheapest_video_id"] == "c"  # score == target meets it
+    # a and b cost the same: the better-scoring one is advised, and it is the hull's
+    assert by_target[80.0]["cheapest_video_id"] == "b"
+    assert by_target[80.0]["reference_video_id"] == "b"
+    assert by_target[80.0]["savings_fraction"] == 0.0
+    assert res.on_hull == {"a": False, "b": True, "c": True}
+    assert res.summary["flips"] == 1 and res.summary["crf_pairs"] == 2  # 20->25 flips
+
+
+def test_single_rung_ladder():
+    res = rate_quality.summarise_ladder("s", "s", _rows([("only", 23, 400.0, 75.0)]),
+                                        (70, 80))
+    assert res.on_hull == {"only": True}
+    assert res.summary["hull_rungs"] == 1 and res.summary["crf_pairs"] == 0
+    assert [(r["met"], r["cheapest_video_id"]) for r in res.advice] == [
+        (True, "only"), (False, None)]
+
+
+def test_rungs_without_bitrate_are_counted_but_not_placed():
+    rows = _rows(RUNGS)
+    rows[0]["bitrate_kbps"] = None  # v18
+    rows[2]["bitrate_kbps"] = float("nan")  # v28
+    res = rate_quality.summarise_ladder("s", "x264", rows, (90,))
+    assert res.on_hull["v18"] is None and res.on_hull["v28"] is None
+    assert res.summary["rungs"] == 5 and res.summary["rungs_with_bitrate"] == 3
+    assert res.summary["max_score"] == 92.0  # the score range covers every rung
+    assert res.summary["max_bitrate_kbps"] == 600.0
+    (advice,) = res.advice
+    assert advice["met"] is False  # v18 scores 92 but has no bitrate to advise
+    assert advice["reference_video_id"] == "v23"
+
+
+def test_no_bitrate_at_all_is_a_ladder_error():
+    rows = _rows(RUNGS)
+    for r in rows:
+        r["bitrate_kbps"] = None
+    with pytest.raises(rate_quality.NoBitrate, match="none of its 5 scored rungs"):
+        rate_quality.summarise_ladder("s", "x264", rows)
+
+
+def test_flips_compare_adjacent_distinct_crfs_only():
+    # two renditions at crf 20 (two resolutions), one at 30, one at 40
+    rows = _rows([("a", 20, 500.0, 70.0), ("b", 20, 300.0, 60.0), ("c", 30, 200.0, 65.0),
+                  ("d", 40, 100.0, 66.0)])
+    # (20,30): a vs c ok, b vs c flip; (30,40): c vs d flip; 20 vs 40 is not adjacent
+    assert rate_quality.adjacent_crf_flips(rows) == (3, 2)
+    assert rate_quality.adjacent_crf_flips([{**r, "crf": None} for r in rows]) == (0, 0)
+
+
+@pytest.mark.parametrize("text,want", [("70,80,90", (70.0, 80.0, 90.0)),
+                                       (" 90, 70,70 ", (70.0, 90.0)), ("42.5", (42.5,))])
+def test_parse_targets(text, want):
+    assert rate_quality.parse_targets(text) == want
+
+
+@pytest.mark.parametrize("text", ["", " , ", "70,high", "nan", "inf"])
+def test_parse_targets_refuses(text):
+    with pytest.raises(ValueError):
+        rate_quality.parse_targets(text)
+
+
+# ----------------------------------------------------------------------------- Beam
+
+
+def test_beam_transform_matches_the_pure_function():
+    def renamed(rungs, prefix):
+        return [(prefix + v, c, b, x) for v, c, b, x in rungs]
+
+    rows = (_rows(RUNGS, "s", "x264") + _rows(renamed(RUNGS[:2], "x265_"), "s", "x265")
+            + _rows(renamed(RUNGS[2:], "t_"), "t", "t"))
+    nobit = _rows([("n1", 20, None, 50.0), ("n2", 30, None, 40.0)], "u", "u")
+    loose = [{"video_id": "loose", "source_id": None, "ladder_id": None, "crf": None,
+              "bitrate_kbps": 10.0, "score": 1.0, "width": 1, "height": 1}]
+    scores = rows + nobit + loose
+    targets = (70.0, 95.0)
+    results, errors = rate_quality.ladder_results(scores, targets)
+    assert set(results) == {("s", "x264"), ("s", "x265"), ("t", "t")}
+    assert set(errors) == {("u", "u")}
+    on_hull = {v: h for res in results.values() for v, h in res.on_hull.items()}
+    expected_scores = [{**r, "on_hull": on_hull.get(r["video_id"])} for r in scores]
+
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    out = p | beam.Create(scores) | rate_quality.RateQuality(targets)
+    assert_that(out["scores"], equal_to(expected_scores), label="Scores")
+    assert_that(out["ladder_summary"],
+                equal_to([r.summary for r in results.values()]), label="Summary")
+    assert_that(out["ladder_advice"],
+                equal_to([a for r in results.values() for a in r.advice]), label="Advice")
+    assert_that(out["failures"] | beam.Map(lambda f: (f["video_id"], f["stage"],
+                                                      f["error_type"])),
+                equal_to([(None, "ladder", "NoBitrate")]), label="Failures")
+    p.run().wait_until_finish()
+    assert on_hull["v23"] is False and "n1" not in on_hull
+    assert len([a for r in results.values() for a in r.advice]) == 3 * 2
