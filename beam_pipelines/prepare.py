@@ -6,7 +6,9 @@
 Input: a catalog (`beam_pipelines.catalog`: video_id, uri, optional source_id, crf, mos,
 description), e.g. the one `beam_pipelines.ladder` writes (its extra columns `vmaf`,
 `blockiness`, `blur` are picked up when present). `mos` is the label (pseudo-MOS for
-renditions); a row without `crf` is an original.
+renditions); a row without `crf` is an original. A repeated `video_id` is handled as in
+score: the first valid row in file order is prepared, with that row's extra columns;
+the later rows are `catalog` / `DuplicateVideoId` failure rows.
 
 Output (format: `trainer.records`):
   DIR/train/data-SSSSS-of-NNNNN.tfrecord, DIR/holdout/data-...tfrecord
@@ -141,21 +143,36 @@ def _number(value):
 
 
 def _extras(path):
-    """(video_id, {extra column: value}) for the catalog's optional extra columns."""
+    """(video_id, {extra column: value}) for the catalog's optional extra columns.
+
+    One pair per video_id, from the row `catalog.ReadCatalog` keeps: the first row in
+    file order that is a valid entry (malformed rows are skipped exactly as ReadCatalog
+    skips them; later rows with the same id are its `DuplicateVideoId` failure rows).
+    So a video's extras always come from the same row as its uri, crf and mos, whatever
+    order CoGroupByKey hands the grouped values in (issue 14 item 5).
+    """
+    seen = set()
     for error, raw in catalog.iter_raw_rows(path):
         if error is not None:
             continue
-        row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
-        video_id = catalog._text(row.get("video_id"))
-        if video_id is None:
+        try:
+            video_id = catalog.normalize_row(raw, path)["video_id"]
+        except catalog.RowError:
+            continue  # a failure row of ReadCatalog: never the entry that is kept
+        if video_id in seen:
             continue
+        seen.add(video_id)
+        row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
         yield video_id, {c: row[c] for c in EXTRA_COLUMNS if row.get(c) not in (None, "")}
 
 
 def _merge(element):
-    _, grouped = element
+    video_id, grouped = element
+    extras = list(grouped["extras"])
+    if len(extras) > 1:  # _extras emits one per id; more would make the choice arbitrary
+        raise ValueError(f"{len(extras)} extras rows for video_id {video_id!r}")
     for entry in grouped["entries"]:
-        extra = next(iter(grouped["extras"]), {})
+        extra = extras[0] if extras else {}
         row = dict(entry)
         for c in ("vmaf", "blockiness", "blur"):
             row[c] = _number(extra.get(c))
