@@ -1,12 +1,17 @@
 """Flip rate of transcoding ladders: does a score ever go *up* as CRF goes up?
 
-For every source (title), every pair of its renditions with different CRFs is compared.
-A pair is a *flip* when the higher-CRF rendition scores strictly higher, a *tie* when the
-scores are equal. `rung_diff` is how many rungs apart the two CRFs are in the source's
-own sorted ladder (23, 28, 33: 23 vs 33 is rung_diff 2). The ladder is the catalog's
-(every rendition listed for the source, also those that failed to score) when it is
-given, so a failed rendition does not shift the other pairs' rung_diff; without it, the
-ladder is the scored renditions' CRFs. A source may not be called "*" (schemas.ALL_SOURCES).
+For every ladder of a source (title), every pair of its renditions with different CRFs is
+compared. A ladder is (`source_id`, `ladder_id`): the catalog's `ladder_id` says which
+encoder/configuration made the rendition and defaults to the `source_id` (one ladder per
+source), so two encoders' ladders of one source are never paired with each other. A pair
+is a *flip* when the higher-CRF rendition scores strictly higher, a *tie* when the scores
+are equal. `rung_diff` is how many rungs apart the two CRFs are in the ladder's own
+sorted CRFs (23, 28, 33: 23 vs 33 is rung_diff 2). The rungs are the catalog's (every
+rendition listed for the ladder, also those that failed to score) when it is given, so a
+failed rendition does not shift the other pairs' rung_diff; without it, the rungs are
+the scored renditions' CRFs. The table's rows stay per source: the counts of a source's
+ladders are summed (per-ladder flips of adjacent rungs: the ladder_summary table). A
+source may not be called "*" (schemas.ALL_SOURCES).
 
 Rows (schemas.FLIP_RATE_SCHEMA) at two levels, each per source and for all sources
 (`source_id == "*"`):
@@ -26,13 +31,13 @@ from beam_pipelines import schemas
 
 
 def _source_counts(source_id, renditions, ladder=()):
-    """Counts for one source.
+    """Counts for one ladder of a source.
 
     Args:
       source_id: the ladder's source.
-      renditions: iterable of (crf, score).
-      ladder: the source's CRFs in the catalog (scored or not); the rungs are this
-        ladder together with the renditions' CRFs.
+      renditions: iterable of (crf, score) of one (source_id, ladder_id).
+      ladder: that ladder's CRFs in the catalog (scored or not); the rungs are these
+        together with the renditions' CRFs.
 
     Yields:
       ((source_id, level, crf_low, crf_high, rung_diff), (pairs, flips, ties)) for this
@@ -99,23 +104,30 @@ def _row_order(row):
     )
 
 
+def _ladder_of(source_id, ladder_id):
+    """The (source_id, ladder_id) key of a rendition; ladder_id defaults to source_id."""
+    return source_id, (ladder_id if ladder_id not in (None, "") else source_id)
+
+
 def flip_rate_rows(records, ladder=None):
-    """Flip-rate table from (source_id, crf, score) triples; renditions without a
-    source_id or crf are ignored. `ladder`: optional (source_id, crf) pairs of every
-    catalog rendition, scored or not, that fix the rungs. Returns rows sorted:
-    all-sources first. Raises ValueError for source_id "*"."""
-    by_source = collections.defaultdict(list)
-    for source_id, crf, score in records:
+    """Flip-rate table from (source_id, crf, score) triples or (source_id, crf, score,
+    ladder_id) 4-tuples (ladder_id None or missing: the source_id); renditions without a
+    source_id or crf are ignored. Only renditions of the same (source_id, ladder_id) are
+    paired. `ladder`: optional (source_id, crf) pairs or (source_id, crf, ladder_id)
+    triples of every catalog rendition, scored or not, that fix the rungs. Returns rows
+    sorted: all-sources first. Raises ValueError for source_id "*"."""
+    by_ladder = collections.defaultdict(list)
+    for source_id, crf, score, *rest in records:
         if source_id is not None and crf is not None:
-            by_source[source_id].append((crf, score))
+            by_ladder[_ladder_of(source_id, rest[0] if rest else None)].append((crf, score))
     rungs = collections.defaultdict(set)
-    for source_id, crf in ladder or ():
+    for source_id, crf, *rest in ladder or ():
         if source_id is not None and crf is not None:
-            rungs[source_id].add(int(crf))
+            rungs[_ladder_of(source_id, rest[0] if rest else None)].add(int(crf))
     totals = collections.defaultdict(list)
-    for source_id, renditions in by_source.items():
-        for key, value in _source_counts(source_id, renditions, rungs.get(source_id, ())):
-            totals[key].append(value)
+    for key, renditions in by_ladder.items():
+        for count_key, value in _source_counts(key[0], renditions, rungs.get(key, ())):
+            totals[count_key].append(value)
     return sorted((_to_row(k, _sum_counts(v)) for k, v in totals.items()), key=_row_order)
 
 
@@ -134,18 +146,30 @@ def has_ladder(row):
     return row.get("source_id") is not None and row.get("crf") is not None
 
 
+def ladder_key(row):
+    """(source_id, ladder_id) of a scores row or catalog entry (ladder_id default:
+    source_id)."""
+    return _ladder_of(row["source_id"], row.get("ladder_id"))
+
+
 def _with_ladder(element):
-    source_id, grouped = element
+    key, grouped = element
     renditions = list(grouped["scores"])
     if renditions:
-        yield source_id, renditions, list(grouped["ladder"])
+        yield key, renditions, list(grouped["ladder"])
+
+
+def _ladder_counts(key, renditions, ladder=()):
+    return _source_counts(key[0], renditions, ladder)
 
 
 class FlipRate(beam.PTransform):
-    """Scores rows (dicts with source_id, crf, score) -> flip-rate rows.
+    """Scores rows (dicts with source_id, crf, score, optional ladder_id) -> flip-rate
+    rows. Renditions are paired only within one (source_id, ladder_id).
 
-    `ladder`: optional PCollection of catalog entries (dicts with source_id, crf), all
-    of them, scored or failed: the rungs come from it (see the module docstring).
+    `ladder`: optional PCollection of catalog entries (dicts with source_id, crf,
+    optional ladder_id), all of them, scored or failed: the rungs come from it (see the
+    module docstring).
     """
 
     def __init__(self, ladder=None):
@@ -156,29 +180,29 @@ class FlipRate(beam.PTransform):
         scored = (
             scores
             | "KeepLadderRows" >> beam.Filter(has_ladder)
-            | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], (r["crf"], r["score"])))
+            | "KeyByLadder" >> beam.Map(lambda r: (ladder_key(r), (r["crf"], r["score"])))
         )
         if self._ladder is None:
             grouped = (
                 scored
-                | "GroupBySource" >> beam.GroupByKey()
-                | "NoCatalogLadder" >> beam.MapTuple(lambda s, rs: (s, list(rs), ()))
+                | "GroupByLadder" >> beam.GroupByKey()
+                | "NoCatalogLadder" >> beam.MapTuple(lambda k, rs: (k, list(rs), ()))
             )
         else:
             rungs = (
                 self._ladder
                 | "KeepCatalogLadder" >> beam.Filter(has_ladder)
-                | "KeyRungBySource" >> beam.Map(lambda e: (e["source_id"], int(e["crf"])))
+                | "KeyRungByLadder" >> beam.Map(lambda e: (ladder_key(e), int(e["crf"])))
                 | "DistinctRungs" >> beam.Distinct()
             )
             grouped = (
                 {"scores": scored, "ladder": rungs}
-                | "GroupBySource" >> beam.CoGroupByKey()
+                | "GroupByLadder" >> beam.CoGroupByKey()
                 | "WithCatalogLadder" >> beam.FlatMap(_with_ladder)
             )
         return (
             grouped
-            | "CountPairs" >> beam.FlatMapTuple(_source_counts)
+            | "CountPairs" >> beam.FlatMapTuple(_ladder_counts)
             | "SumCounts" >> beam.CombinePerKey(_sum_counts)
             | "ToRows" >> beam.MapTuple(_to_row)
         )

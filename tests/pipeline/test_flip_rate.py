@@ -159,3 +159,39 @@ def test_score_pipeline_takes_rungs_from_the_catalog(tmp_path, monkeypatch, ladd
     assert _pairs(flips, lost["source_id"]) == [(lo, hi, 2, 1)]
     assert [p for p in _pairs(flips, "*") if p[:2] == (lo, hi)] == [(lo, hi, 2, 2)]
     assert all(r["flips"] == 0 for r in flips)
+
+
+# --- two encoders' ladders of one source are never paired (issue 12) -------------------
+# Source "s" encoded by two encoders: ladder "A" (CRF 20/30/40 -> 90/80/70) and ladder
+# "B" (CRF 25/35/45 -> 60/50/40). Neither ladder flips. Paired across ladders (grouping
+# by source_id alone) B's CRF 25 (60) vs A's CRF 30 (80) would be a flip, and the rungs
+# would interleave (20, 25, 30, ...), so rung_diff would be wrong too.
+TWO_LADDERS = [("s", 20, 90.0, "A"), ("s", 30, 80.0, "A"), ("s", 40, 70.0, "A"),
+               ("s", 25, 60.0, "B"), ("s", 35, 50.0, "B"), ("s", 45, 40.0, "B")]
+TWO_LADDERS_PAIRS = [(20, 30, 1, 1), (20, 40, 2, 1), (25, 35, 1, 1), (25, 45, 2, 1),
+                     (30, 40, 1, 1), (35, 45, 1, 1)]
+
+
+def test_two_ladders_of_one_source_are_not_paired():
+    rows = flip_rate.flip_rate_rows(TWO_LADDERS)
+    assert _pairs(rows, "s") == _pairs(rows, "*") == TWO_LADDERS_PAIRS
+    assert all(r["flips"] == 0 for r in rows)
+    # without a ladder_id (3-tuples) the ladder is the source: all 15 pairs, with flips
+    one = flip_rate.flip_rate_rows([t[:3] for t in TWO_LADDERS])
+    assert sum(r["pairs"] for r in one if r["source_id"] == "s" and r["level"] == P) == 15
+    assert sum(r["flips"] for r in one if r["source_id"] == "s" and r["level"] == P) > 0
+
+
+def test_beam_transform_pairs_within_a_ladder_only():
+    scores = [{"video_id": f"{lad}{c}", "source_id": s, "crf": c, "score": x,
+               "ladder_id": lad} for s, c, x, lad in TWO_LADDERS]
+    entries = [{"video_id": v["video_id"], "uri": "x", "source_id": "s", "crf": v["crf"],
+                "ladder_id": v["ladder_id"]} for v in scores]
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    ladder = p | "Entries" >> beam.Create(entries)
+    out = p | "Scores" >> beam.Create(scores) | flip_rate.FlipRate(ladder=ladder)
+    pairs = (out | beam.Filter(lambda r: r["level"] == P and r["source_id"] == "s")
+             | beam.Map(lambda r: (r["crf_low"], r["crf_high"], r["rung_diff"], r["pairs"],
+                                   r["flips"])))
+    assert_that(pairs, equal_to([t + (0,) for t in TWO_LADDERS_PAIRS]))
+    p.run().wait_until_finish()
