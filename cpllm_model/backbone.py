@@ -78,7 +78,12 @@ class CPLLMBackbone(Backbone):
             default 50 gives bias 0. Must lie strictly inside (0, 100).
         low_level_detail_gain: 0 (default) feeds VideoPrism raw [0, 1] pixels; g > 0
             feeds it the detail layer g * (x - 3x3 mean) (`detail_layer`), for a
-            low-level encoder trained from scratch (cpllm_tiny).
+            low-level encoder trained from scratch.
+        low_level_contrast_norm: with a detail gain g > 0, feed VideoPrism the luma's
+            contrast-normalised detail layer instead (`normalized_detail_layer`, three
+            channels: d / (sigma + c), g * d and log local contrast), so that a texture
+            and its low-contrast copy look alike and what compression removes (small
+            detail, flat blocks in textured areas) stands out (cpllm_tiny).
         dtype: dtype policy of the whole network.
     """
 
@@ -98,6 +103,7 @@ class CPLLMBackbone(Backbone):
         head_hidden_dim=128,
         score_bias=50.0,
         low_level_detail_gain=0.0,
+        low_level_contrast_norm=False,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
         use_post_attention_norm=False,
@@ -178,6 +184,12 @@ class CPLLMBackbone(Backbone):
 
         # === Geometry (needed by the methods the functional graph calls) ===
         self.low_level_detail_gain = float(low_level_detail_gain)
+        self.low_level_contrast_norm = bool(low_level_contrast_norm)
+        if self.low_level_contrast_norm and not self.low_level_detail_gain:
+            raise ValueError(
+                "low_level_contrast_norm=True needs low_level_detail_gain > 0 (it "
+                "normalises the detail layer; raw pixels have none)."
+            )
         self.num_keyframes = num_keyframes
         self.max_patches = max_patches
         self.image_size = int(high_level_encoder.image_shape[0])
@@ -259,7 +271,9 @@ class CPLLMBackbone(Backbone):
         enc = self.low_level_encoder
         p = self.patch_size
         x = self.low_level_rescaling(ops.reshape(low_patches, (-1, p, p, 3)))
-        if self.low_level_detail_gain:
+        if self.low_level_contrast_norm:
+            x = self.normalized_detail_layer(x)
+        elif self.low_level_detail_gain:
             x = self.detail_layer(x)
         x = enc.spatial_embedding(x)
         x = enc.spatial_encoder(x)
@@ -283,6 +297,26 @@ class CPLLMBackbone(Backbone):
         """
         mean = ops.average_pool(x, pool_size=3, strides=1, padding="same")
         return self.low_level_detail_gain * (x - mean)
+
+    def normalized_detail_layer(self, x):
+        """Contrast-normalised luma detail of [0, 1] patches [N, P, P, 3] -> [N, P, P, 3].
+
+        With Y the BT.709 luma (VMAF reads luma only), d = Y - 3x3 mean of Y and
+        sigma = sqrt(5x5 mean of d^2), the channels are d / (sigma + c) (in the spirit
+        of BRISQUE's MSCN coefficients: the same texture at any contrast looks alike),
+        g * d (the absolute detail the first channel divides away) and
+        log(1 + sigma / c) / 4 (how textured the neighbourhood is; ~0 where compression
+        left a flat block). c = 2/255, two code values. Fixed, no weights.
+        """
+        c = 2.0 / 255.0
+        luma = (0.2126 * x[..., 0:1] + 0.7152 * x[..., 1:2] + 0.0722 * x[..., 2:3])
+        d = luma - ops.average_pool(luma, pool_size=3, strides=1, padding="same")
+        sigma = ops.sqrt(ops.average_pool(d * d, pool_size=5, strides=1, padding="same"))
+        return ops.concatenate(
+            [d / (sigma + c), self.low_level_detail_gain * d,
+             ops.log1p(sigma / c) / 4.0],
+            axis=-1,
+        )
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
@@ -365,6 +399,7 @@ class CPLLMBackbone(Backbone):
                 "head_hidden_dim": self.head_hidden_dim,
                 "score_bias": self.score_bias,
                 "low_level_detail_gain": self.low_level_detail_gain,
+                "low_level_contrast_norm": self.low_level_contrast_norm,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,
                 "use_post_attention_norm": self.use_post_attention_norm,

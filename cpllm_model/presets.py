@@ -42,6 +42,7 @@ TINY = {
     # VideoPrism here is trained from scratch: it reads the detail layer of its patches
     # (backbone.detail_layer), where compression artifacts are not swamped by colour.
     "low_level_detail_gain": 8.0,
+    "low_level_contrast_norm": True,
 }
 
 
@@ -67,6 +68,7 @@ def build_tiny(seed=0, dtype=None, config=None):
         max_patches=c["max_patches"],
         head_hidden_dim=c["head_hidden_dim"],
         low_level_detail_gain=c["low_level_detail_gain"],
+        low_level_contrast_norm=c.get("low_level_contrast_norm", False),
         dtype=dtype,
         **c["decoder"],
     )

@@ -56,7 +56,19 @@ def build_model(config):
 
     keras.utils.set_random_seed(config.seed)
     model = CPLLM.from_preset(config.model.preset)
-    if config.model.reinitialize:
+    overrides = dict(config.model.get("backbone_overrides") or {})
+    if overrides:
+        if not config.model.reinitialize:
+            raise ValueError("model.backbone_overrides change the architecture: they need "
+                             "model.reinitialize=True (trained weights would not fit).")
+        backbone_config = model.backbone.get_config()
+        unknown = sorted(set(overrides) - set(backbone_config))
+        if unknown:
+            raise ValueError(f"model.backbone_overrides: unknown backbone options {unknown}")
+        backbone_config.update(overrides)
+        model = CPLLM(backbone=type(model.backbone).from_config(backbone_config),
+                      preprocessor=model.preprocessor)
+    elif config.model.reinitialize:
         backbone = model.backbone
         fresh = type(backbone).from_config(backbone.get_config())
         backbone.set_weights(fresh.get_weights())

@@ -18,6 +18,9 @@ def _paths(variables):
 
 def test_trainable_sets_match_the_config(tiny_config):
     tiny = train.build_model(tiny_config)
+    # the config's backbone_overrides shape the model, whatever the preset saved
+    assert tiny.backbone.get_config()["low_level_contrast_norm"] is True
+    assert tiny.backbone.low_level_contrast_norm
     assert (tiny_config.train_modes.high_level, tiny_config.train_modes.decoder) == (
         "frozen", "full")
     names = _paths(tiny.backbone.trainable_variables)
@@ -52,6 +55,16 @@ def test_trainable_sets_match_the_config(tiny_config):
     assert len(decoder_trainable) == 2 * 3 * bb.num_layers  # A and B per projection
     shapes = {tuple(v.shape) for v in bb.trainable_variables if "lora" in v.path}
     assert all(4 in s for s in shapes)                 # the configured rank
+
+
+def test_backbone_overrides_are_checked(tiny_config):
+    unknown = config_lib.apply_overrides(tiny_config, [])
+    unknown.model.backbone_overrides["low_level_no_such_option"] = 1
+    with pytest.raises(ValueError, match="low_level_no_such_option"):
+        train.build_model(unknown)
+    kept = config_lib.apply_overrides(tiny_config, ["model.reinitialize=False"])
+    with pytest.raises(ValueError, match="reinitialize"):
+        train.build_model(kept)
 
 
 def test_a_few_real_steps_lower_the_loss(tiny_config, tiny_data, tiny_model):

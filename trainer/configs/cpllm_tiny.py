@@ -29,6 +29,11 @@ def get_config() -> ConfigDict:
         patch_size=32,
         max_patches=16,
         max_sequence_length=80,  # <bos> + prompt + description + <eos> (paper: lost)
+        # Backbone options changed from the preset's saved config (needs reinitialize):
+        # VideoPrism reads the contrast-normalised luma detail layer
+        # (CPLLMBackbone.normalized_detail_layer), not raw pixels (docs/TRAINING.md).
+        backbone_overrides=ConfigDict(low_level_detail_gain=8.0,
+                                      low_level_contrast_norm=True),
     )
 
     # What trains. The tiny model has no pretrained base to protect, so the decoder
