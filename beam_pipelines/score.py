@@ -10,13 +10,16 @@ Pipeline (every catalog row ends in exactly one of scores / failures):
     ReadCatalog -> DecodeKeyframes -> RunInference(KerasCPLLMHandler) -> ToScoreRow
          |               |                    |                            |
          +---------------+---- failures ------+----------------------------+
-    scores -> FlipRate
+    score rows -> FlipRate -> flip_rate
+               -> RateQuality -> scores (with on_hull), ladder_summary, ladder_advice,
+                                 failures (stage "ladder": ladders not summarised)
 
-Writes OUTPUT_DIR/scores-*.parquet, failures-*.parquet and flip_rate-*.parquet (and the
-same tables in BigQuery with --bigquery_dataset). Previous shards of these three tables
-in OUTPUT_DIR are deleted before the pipeline starts, so a re-run (also after an
-interrupted run) never leaves duplicates; each shard appears only when Beam's sink
-finalizes it (temporary file, then rename). See docs/PIPELINE.md.
+Writes OUTPUT_DIR/scores-*.parquet, failures-*.parquet, flip_rate-*.parquet,
+ladder_summary-*.parquet and ladder_advice-*.parquet (and the same tables in BigQuery
+with --bigquery_dataset). Previous shards of these tables in OUTPUT_DIR are deleted
+before the pipeline starts, so a re-run (also after an interrupted run) never leaves
+duplicates; each shard appears only when Beam's sink finalizes it (temporary file, then
+rename). See docs/PIPELINE.md.
 """
 import argparse
 import collections
@@ -35,12 +38,13 @@ from beam_pipelines import (
     flip_rate,
     inference,
     outputs,
+    rate_quality,
     runner,
     schemas,
 )
 
 _LOG = logging.getLogger("cpllm.pipeline")
-TABLE_NAMES = ("scores", "failures", "flip_rate")
+TABLE_NAMES = ("scores", "failures", "flip_rate", "ladder_summary", "ladder_advice")
 BIGQUERY_METHODS = ("STREAMING_INSERTS", "FILE_LOADS")
 
 
@@ -61,8 +65,18 @@ class ScoreOptions(PipelineOptions):
         )
         parser.add_argument(
             "--output_dir",
-            help="Directory (local or gs://) for scores-*.parquet, failures-*.parquet "
-            "and flip_rate-*.parquet. Earlier shards of these tables are replaced.",
+            help="Directory (local or gs://) for scores-*.parquet, failures-*.parquet, "
+            "flip_rate-*.parquet, ladder_summary-*.parquet and ladder_advice-*.parquet. "
+            "Earlier shards of these tables are replaced.",
+        )
+        parser.add_argument(
+            "--target_scores",
+            default=",".join(f"{t:g}" for t in rate_quality.DEFAULT_TARGETS),
+            help="Comma-separated target scores of the ladder_advice table: per ladder "
+            "(source_id x ladder_id) and target, the cheapest rung (lowest bitrate) whose "
+            "score is >= the target and its bitrate saving against the highest-bitrate "
+            "rung; a target no rung meets gets a row with met = false (default: "
+            + ",".join(f"{t:g}" for t in rate_quality.DEFAULT_TARGETS) + ").",
         )
         parser.add_argument(
             "--model",
@@ -148,7 +162,7 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument(
             "--bigquery_dataset",
             default=None,
-            help="Also write the three tables to BigQuery dataset PROJECT:DATASET.",
+            help="Also write the five tables to BigQuery dataset PROJECT:DATASET.",
         )
         parser.add_argument(
             "--bigquery_method",
@@ -171,7 +185,7 @@ def _parse(argv):
     parser = argparse.ArgumentParser(
         prog="python -m beam_pipelines.score",
         description="Score every video of a catalog with CP-LLM on Apache Beam and write "
-        "scores, failures and flip-rate tables.",
+        "scores, failures, flip-rate, ladder-summary and ladder-advice tables.",
         epilog="Any Beam pipeline option is accepted as well, e.g. --runner "
         "(default: an offline DirectRunner that never downloads Prism), "
         "--direct_running_mode={in_memory,multi_threading,multi_processing}, "
@@ -187,7 +201,7 @@ def _parse(argv):
 
 
 def clear_previous_outputs(output_dir):
-    """Deletes earlier shards (and leftover Beam temp dirs) of our three tables."""
+    """Deletes earlier shards (and leftover Beam temp dirs) of our tables."""
     outputs.clear_previous(output_dir, [(name, ".parquet", True) for name in TABLE_NAMES])
 
 
@@ -252,6 +266,10 @@ def build(p, opts):
         # The backbone reshapes by its own K: other K values would mix videos up.
         raise ConfigError(f"--num_keyframes {opts.num_keyframes} does not match model "
                           f"{opts.model!r}, which uses K = {default_k}")
+    try:
+        targets = rate_quality.parse_targets(opts.target_scores)
+    except ValueError as e:
+        raise ConfigError(f"--target_scores: {e}") from None
     batch_size = opts.describe_batch_size if opts.describe else opts.max_batch_size
     handler = KeyedModelHandler(
         inference.KerasCPLLMHandler(
@@ -275,7 +293,7 @@ def build(p, opts):
         )
     ).with_outputs(dofns.FAILURES, main="decoded")
     predictions, dead_letter = decoded.decoded | "RunInference" >> (
-        RunInference(handler).with_exception_handling()
+        RunInference(handler).with_exception_handling(exc_class=inference.DEAD_LETTER_ERRORS)
     )
     scored = predictions | "ToScoreRow" >> beam.ParDo(dofns.ToScoreRow()).with_outputs(
         dofns.FAILURES, main="scores"
@@ -283,15 +301,25 @@ def build(p, opts):
     batch_failures = dead_letter.failed_inferences | "FailedBatches" >> beam.FlatMap(
         dofns.inference_failure_rows
     )
+    # Rungs from the catalog's ladder, so a failed rendition does not shift rung_diff.
+    flips = scored.scores | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
+    # Per (source_id, ladder_id): the rate-quality hull (on_hull in the scores rows), the
+    # ladder summary and advice; a ladder that cannot be summarised is a failure row.
+    rq = scored.scores | "RateQuality" >> rate_quality.RateQuality(targets)
     failures = (
         cat.failures,
         decoded[dofns.FAILURES],
         scored[dofns.FAILURES],
         batch_failures,
+        rq[rate_quality.FAILURES],
     ) | "AllFailures" >> beam.Flatten()
-    # Rungs from the catalog's ladder, so a failed rendition does not shift rung_diff.
-    flips = scored.scores | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
-    return {"scores": scored.scores, "failures": failures, "flip_rate": flips}
+    return {
+        "scores": rq["scores"],
+        "failures": failures,
+        "flip_rate": flips,
+        "ladder_summary": rq[rate_quality.SUMMARY],
+        "ladder_advice": rq[rate_quality.ADVICE],
+    }
 
 
 def table_rows(output_dir, name, columns=None):
@@ -305,9 +333,15 @@ def table_rows(output_dir, name, columns=None):
 
 
 def summarize(output_dir):
-    """Counts from the written tables: {"scored", "failed", "failed_by_stage", ...}."""
+    """Counts from the written tables: {"scored", "failed", "failed_by_stage", ...}.
+
+    "failed" and "failed_by_stage" count catalog rows (scored + failed = catalog rows);
+    "ladders_failed" counts the failure rows at stage "ladder" (one per ladder that could
+    not be summarised), "ladders" the ladder_summary rows."""
     scored = len(table_rows(output_dir, "scores", ["video_id"]))
     stages = collections.Counter(r["stage"] for r in table_rows(output_dir, "failures", ["stage"]))
+    # Ladder failures are per ladder, not per catalog row: counted apart.
+    ladders_failed = stages.pop(schemas.LADDER_STAGE, 0)
     flips = table_rows(output_dir, "flip_rate")
     overall = [
         r
@@ -322,6 +356,9 @@ def summarize(output_dir):
         "flip_rate_rows": len(flips),
         "ladder_pairs": pairs,
         "flip_rate": (sum(r["flips"] for r in overall) / pairs) if pairs else None,
+        "ladders": len(table_rows(output_dir, "ladder_summary", ["source_id"])),
+        "ladders_failed": ladders_failed,
+        "advice_rows": len(table_rows(output_dir, "ladder_advice", ["met"])),
     }
 
 
@@ -357,6 +394,9 @@ def _print_summary(output_dir, summary):
             if summary["flip_rate"] is not None
             else "n/a (no ladder pairs)"
         )
+        + f"; {summary.get('ladders', 0)} ladders summarised"
+        + (f" ({summary['ladders_failed']} not: failures stage ladder)"
+           if summary.get("ladders_failed") else "")
         + f"; tables in {output_dir}",
         flush=True,
     )

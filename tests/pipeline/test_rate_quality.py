@@ -1,11 +1,14 @@
 """Rate–quality per ladder: hull, advice and flips against hand-computed cases and a
 brute-force oracle; the Beam transform against the pure function."""
+import csv
 import fractions
 import itertools
+import os
 import random
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
@@ -227,3 +230,185 @@ def test_beam_transform_matches_the_pure_function():
     p.run().wait_until_finish()
     assert on_hull["v23"] is False and "n1" not in on_hull
     assert len([a for r in results.values() for a in r.advice]) == 3 * 2
+
+
+# ----------------------------------------------------------------------------- pipeline
+# score.run end to end on real H.264 ladders (bitrates probed from the files), with the
+# catalog's mos as the score (a stand-in model, as in test_flip_rate.py) so that flips and
+# unmet targets are known: source "t" encoded by x264 ultrafast and slow (two ladder_ids),
+# source "u" whose bitrates are made unknown (its ladder cannot be summarised), and one
+# video on no ladder.
+MOS = {("x264_ultrafast", 18): 80.0, ("x264_ultrafast", 30): 82.0,  # a flip
+       ("x264_ultrafast", 42): 50.0,
+       ("x264_slow", 18): 70.0, ("x264_slow", 30): 65.0, ("x264_slow", 42): 55.0,
+       ("u", 18): 75.0, ("u", 30): 70.0, ("u", 42): 60.0}
+TARGETS = (60.0, 75.0, 95.0)
+
+
+class _NoModel:
+    pass
+
+
+def _mos_handler():
+    from beam_pipelines import inference
+
+    class MosScoringHandler(inference.KerasCPLLMHandler):
+        """No model: score = the catalog's mos."""
+
+        def load_model(self):
+            return _NoModel()
+
+        def run_inference(self, batch, model, inference_args=None):
+            from apache_beam.ml.inference.base import PredictionResult
+            return [PredictionResult(example=e["meta"],
+                                     inference={"score": float(e["meta"]["mos"]),
+                                                "frame_scores": [float(e["meta"]["mos"])]},
+                                     model_id=self.model_id) for e in batch]
+
+    return MosScoringHandler
+
+
+@pytest.fixture(scope="module")
+def rq_run(tmp_path_factory):
+    from beam_pipelines import dofns, inference, score
+    from beam_pipelines.media import samples
+
+    root = tmp_path_factory.mktemp("rate_quality")
+    rows = []
+    master = samples.make_clip(str(root / "t.mkv"), "testsrc2", seconds=1.0,
+                               size=(96, 64), fps=12)
+    for ladder_id, preset in (("x264_ultrafast", "ultrafast"), ("x264_slow", "slow")):
+        for r in samples.make_ladder(master, str(root / ladder_id), [18, 30, 42],
+                                     source_id="t", preset=preset):
+            rows.append({**r, "video_id": f"{ladder_id}_{r['crf']}", "ladder_id": ladder_id,
+                         "mos": MOS[(ladder_id, r["crf"])]})
+    for r in samples.make_ladder(master, str(root / "u"), [18, 30, 42], source_id="u",
+                                 preset="ultrafast"):
+        rows.append({**r, "video_id": f"u_{r['crf']}", "mos": MOS[("u", r["crf"])]})
+    rows.append({"video_id": "loose", "uri": rows[0]["uri"], "mos": 50.0})
+    path = root / "catalog.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf", "mos",
+                                          "ladder_id"], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    real_bitrate = dofns.rendition_bitrate
+
+    def bitrate_unknown_for_u(info, entry):
+        return (None, None) if entry.get("source_id") == "u" else real_bitrate(info, entry)
+
+    out = str(root / "out")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(inference, "KerasCPLLMHandler", _mos_handler())
+        mp.setattr(dofns, "rendition_bitrate", bitrate_unknown_for_u)
+        summary = score.run(["--catalog", str(path), "--output_dir", out,
+                             "--target_scores", ",".join(f"{t:g}" for t in TARGETS)])
+    tables = {name: [pq.read_table(root / "out" / f) for f in sorted(
+        os.listdir(root / "out")) if f.startswith(name + "-")] for name in score.TABLE_NAMES}
+    return {"out": out, "summary": summary, "rows": rows, "tables": tables,
+            "read": {name: score.table_rows(out, name) for name in score.TABLE_NAMES}}
+
+
+def test_pipeline_tables_have_the_declared_schemas(rq_run):
+    for name, (schema, _) in schemas.TABLES.items():
+        assert rq_run["tables"][name], name
+        for table in rq_run["tables"][name]:
+            assert table.schema.remove_metadata() == schema, name
+
+
+def test_pipeline_on_hull_matches_the_oracle_on_real_bitrates(rq_run):
+    scores = {r["video_id"]: r for r in rq_run["read"]["scores"]}
+    assert len(scores) == 10
+    for ladder_id in ("x264_ultrafast", "x264_slow"):
+        rungs = sorted((r for r in scores.values() if r["ladder_id"] == ladder_id),
+                       key=lambda r: r["video_id"])
+        assert len(rungs) == 3 and all(r["bitrate_source"] == "stream" for r in rungs)
+        assert [r["score"] for r in rungs] == [MOS[(ladder_id, r["crf"])] for r in rungs]
+        points = [(r["bitrate_kbps"], r["score"]) for r in rungs]
+        on = {rungs[i]["video_id"] for i in oracle_hull(points)}
+        assert {r["video_id"] for r in rungs if r["on_hull"]} == on
+        assert all(r["on_hull"] is not None for r in rungs)
+    # no bitrate (u) and no ladder (loose): unknown, not false
+    assert all(scores[v]["on_hull"] is None for v in ("u_18", "u_30", "u_42", "loose"))
+
+
+def test_pipeline_ladder_summary(rq_run):
+    scores = rq_run["read"]["scores"]
+    summary = {(r["source_id"], r["ladder_id"]): r for r in rq_run["read"]["ladder_summary"]}
+    assert set(summary) == {("t", "x264_ultrafast"), ("t", "x264_slow")}
+    for (source, ladder_id), row in summary.items():
+        rungs = [r for r in scores if r["ladder_id"] == ladder_id]
+        kbps = [r["bitrate_kbps"] for r in rungs]
+        assert row["rungs"] == row["rungs_with_bitrate"] == 3
+        assert (row["min_bitrate_kbps"], row["max_bitrate_kbps"]) == (min(kbps), max(kbps))
+        assert (row["min_score"], row["max_score"]) == (
+            min(r["score"] for r in rungs), max(r["score"] for r in rungs))
+        assert row["crf_pairs"] == 2
+        by_rate = sorted(rungs, key=lambda r: r["bitrate_kbps"])
+        assert row["hull_video_ids"] == [r["video_id"] for r in by_rate if r["on_hull"]]
+        assert row["hull_rungs"] == len(row["hull_video_ids"]) >= 1
+    assert summary[("t", "x264_ultrafast")]["flips"] == 1  # CRF 18 -> 30: 80 -> 82
+    assert summary[("t", "x264_slow")]["flips"] == 0
+
+
+def test_pipeline_ladder_advice(rq_run):
+    scores = rq_run["read"]["scores"]
+    advice = rq_run["read"]["ladder_advice"]
+    assert len(advice) == 2 * len(TARGETS)  # one row per ladder and target, met or not
+    for row in advice:
+        rungs = [r for r in scores if r["ladder_id"] == row["ladder_id"]]
+        top = max(rungs, key=lambda r: r["bitrate_kbps"])
+        meeting = [r for r in rungs if r["score"] >= row["target_score"]]
+        assert row["reference_video_id"] == top["video_id"]
+        assert row["met"] is bool(meeting)
+        if not meeting:
+            assert row["target_score"] > max(r["score"] for r in rungs)
+            assert row["cheapest_video_id"] is None and row["savings_fraction"] is None
+            assert f"no rung scores >= {row['target_score']:g}" in row["reason"]
+            continue
+        pick = min(meeting, key=lambda r: r["bitrate_kbps"])
+        assert (row["cheapest_video_id"], row["crf"], row["bitrate_kbps"], row["score"],
+                row["width"], row["height"]) == (
+            pick["video_id"], pick["crf"], pick["bitrate_kbps"], pick["score"], 96, 64)
+        assert row["savings_fraction"] == pytest.approx(
+            1 - pick["bitrate_kbps"] / top["bitrate_kbps"])
+    unmet = sorted((r["ladder_id"], r["target_score"]) for r in advice if not r["met"])
+    assert unmet == [("x264_slow", 75.0), ("x264_slow", 95.0), ("x264_ultrafast", 95.0)]
+    fast = {r["target_score"]: r for r in advice if r["ladder_id"] == "x264_ultrafast"}
+    # >= 75 on the ultrafast ladder: CRF 30 (82) is cheaper than CRF 18 (80)
+    assert fast[75.0]["crf"] == 30 and fast[75.0]["savings_fraction"] > 0
+
+
+def test_pipeline_unsummarisable_ladder_is_a_failure_row(rq_run):
+    failures = rq_run["read"]["failures"]
+    (row,) = failures
+    assert (row["video_id"], row["uri"], row["stage"], row["error_type"]) == (
+        None, None, "ladder", "NoBitrate")
+    assert "'u'" in row["message"] and "u_18" in row["message"]
+    s = rq_run["summary"]
+    # catalog rows: all scored; the ladder failure is counted apart
+    assert (s["scored"], s["failed"], s["ladders"], s["ladders_failed"]) == (10, 0, 2, 1)
+    assert not any(r["source_id"] == "u" for r in rq_run["read"]["ladder_advice"])
+
+
+def test_pipeline_flip_rate_pairs_within_each_encoders_ladder(rq_run):
+    pairs = [r for r in rq_run["read"]["flip_rate"]
+             if r["source_id"] == "t" and r["level"] == "pair"]
+    # 3 pairs per ladder; across ladders, slow CRF 18 (70) vs ultrafast CRF 30 (82) would
+    # be a second flip
+    assert sum(r["pairs"] for r in pairs) == 6
+    assert sum(r["flips"] for r in pairs) == 1
+
+
+def test_bad_target_scores_stop_the_launch(tmp_path, capsys):
+    from beam_pipelines import score
+
+    catalog = tmp_path / "c.csv"
+    catalog.write_text("video_id,uri\nv,/nonexistent.mp4\n")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "scores-00000-of-00001.parquet").write_bytes(b"earlier run")
+    argv = ["--catalog", str(catalog), "--output_dir", str(out), "--target_scores", "70,hi"]
+    assert score.main(argv) == 2
+    assert "--target_scores" in capsys.readouterr().err
+    assert (out / "scores-00000-of-00001.parquet").exists()  # nothing deleted

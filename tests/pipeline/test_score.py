@@ -194,9 +194,11 @@ def test_cli_help_explains_every_flag():
                           capture_output=True, text=True, timeout=120, check=True)
     flags = ["--catalog", "--output_dir", "--model", "--describe", "--num_keyframes",
              "--max_batch_size", "--max_attempts", "--decode_timeout_s", "--bigquery_dataset",
-             "--bigquery_method", "--share_model_across_processes", "--direct_running_mode"]
+             "--bigquery_method", "--share_model_across_processes", "--direct_running_mode",
+             "--target_scores"]
     for flag in flags:
         assert flag in proc.stdout, flag
+    assert "(default: 70,80,90)" in " ".join(proc.stdout.split())
 
 
 def test_cli_rejects_a_catalog_that_is_not_a_table(tmp_path, capsys):
