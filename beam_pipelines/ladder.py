@@ -58,6 +58,7 @@ CSV_COLUMNS = (
     "vmaf_raw",
     "blockiness",
     "blur",
+    "description",
 )
 _NAMESPACE = "cpllm.ladder"
 # (prefix, suffix, sharded) of what the pipeline writes, for outputs.clear_previous.
@@ -208,7 +209,11 @@ class EncodeRendition(beam.DoFn):
             "crf": crf,
         }
         if crf is None:
-            yield dict(row, video_id=entry["video_id"], uri=entry["uri"])
+            # The catalog's description describes the source, technical quality
+            # included: it stays on the original only (renditions get none, so they
+            # add no text loss in training rather than a wrong quality sentence).
+            yield dict(row, video_id=entry["video_id"], uri=entry["uri"],
+                       description=entry.get("description"))
             return
         video_id = f"{entry['source_id']}__crf{crf:02d}"
         preset = entry.get("ladder_preset") or self.preset

@@ -170,15 +170,19 @@ class CPLLMPreprocessor(Preprocessor):
         """Prompt + answer -> {"token_ids", "padding_mask", "response_mask"} int32[T].
 
         The answer is truncated (its <eos> kept) to fit `sequence_length`
-        (default `self.sequence_length`); the loss belongs on `response_mask`.
+        (default `self.sequence_length`); the loss belongs on `response_mask`. A missing
+        answer (None, empty or blank: a video without a description) gives no answer
+        tokens at all, not a lone <eos>: `response_mask` is all zero, so the video adds
+        no text loss (and does not teach the decoder to answer with nothing).
         """
         sequence_length = sequence_length or self.sequence_length
         prompt_ids = self._ids(prompt)
-        answer_ids = self._ids(answer)
         room = sequence_length - 1 - len(prompt_ids) - 1
         if room < 0:
             raise ValueError("Prompt does not fit sequence_length")
-        answer_ids = answer_ids[:room] + [self.tokenizer.end_token_id]
+        if answer is None or not str(answer).strip():
+            return self._pack(prompt_ids, [], sequence_length)
+        answer_ids = self._ids(answer)[:room] + [self.tokenizer.end_token_id]
         return self._pack(prompt_ids, answer_ids, sequence_length)
 
     def tokenize_description(self, text, sequence_length=None):

@@ -40,10 +40,11 @@ def ladder_run(masters, tmp_path_factory):
     src = d / "sources.csv"
     with open(src, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["video_id", "uri", "mos"])
-        w.writerow(["testsrc2__static", masters["testsrc2"], "60"])
-        w.writerow(["mandelbrot__zoom", masters["mandelbrot"], ""])
-        w.writerow(["missing__static", str(d / "no_such_file.mp4"), ""])
+        w.writerow(["video_id", "uri", "mos", "description"])
+        w.writerow(["testsrc2__static", masters["testsrc2"], "60",
+                    "A test card, with bars. Graphics. Sharp and clean."])
+        w.writerow(["mandelbrot__zoom", masters["mandelbrot"], "", ""])
+        w.writerow(["missing__static", str(d / "no_such_file.mp4"), "", ""])
     out = d / "out"
     ladder.run([f"--catalog={src}", f"--output_dir={out}",
                 "--crfs=" + ",".join(map(str, CRFS)), "--preset=ultrafast"])

@@ -28,6 +28,14 @@ def test_catalog_has_original_and_every_rung(ladder_run):
             assert os.path.getsize(r["uri"]) > 0
 
 
+def test_the_catalog_description_stays_on_the_original(ladder_run):
+    ladders = _by_source(ladder_run[1])
+    card = ladders["testsrc2__static"]
+    assert card[0]["description"] == "A test card, with bars. Graphics. Sharp and clean."
+    assert all(r["description"] == "" for r in card[1:])  # renditions: no description
+    assert all(r["description"] == "" for r in ladders["mandelbrot__zoom"])
+
+
 def test_vmaf_falls_with_crf_on_a_real_ladder(ladder_run):
     _, rows, _ = ladder_run
     for ladder in _by_source(rows).values():

@@ -127,3 +127,10 @@ def test_build_training_text(tiny_model):
     # Truncation keeps the prompt and the <eos>.
     short = p.tokenize_description("The video shows a cat. " * 20, sequence_length=64)
     assert short["padding_mask"].sum() == 64 and short["token_ids"][-1] == tok.end_token_id
+    # No description: no answer tokens at all (no lone <eos> to learn), prompt kept.
+    for missing in (None, "", "  "):
+        empty = p.tokenize_description(missing, sequence_length=96)
+        assert not empty["response_mask"].any()
+        n = int(empty["padding_mask"].sum())
+        assert tok.detokenize(empty["token_ids"][1:n]) == prompts.describe_prompt()
+        assert tok.end_token_id not in empty["token_ids"][:n].tolist()

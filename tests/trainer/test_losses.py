@@ -90,3 +90,15 @@ def test_text_loss_perfect_prediction_is_near_zero():
         logits[0, t, tokens[0, t + 1]] = 1e4
     loss = float(losses.text_loss(logits, tokens, np.array([[0, 1, 1, 1]], bool)))
     assert math.isclose(loss, 0.0, abs_tol=1e-6)
+
+
+def test_text_loss_skips_videos_without_a_description():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 5, 6)).astype(np.float32)
+    tokens = rng.integers(1, 6, size=(2, 5)).astype(np.int32)
+    described = np.array([[0, 0, 1, 1, 1]], bool)
+    alone = float(losses.text_loss(logits[:1], tokens[:1], described))
+    # the second video has no answer tokens: it neither adds nor dilutes the loss
+    mask = np.concatenate([described, np.zeros((1, 5), bool)])
+    assert float(losses.text_loss(logits, tokens, mask)) == pytest.approx(alone, rel=1e-6)
+    assert float(losses.text_loss(logits, tokens, np.zeros((2, 5), bool))) == 0.0
