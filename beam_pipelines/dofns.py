@@ -18,7 +18,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import schemas
+from beam_pipelines import faults, schemas
 
 NAMESPACE = "cpllm.pipeline"
 FAILURES = "failures"
@@ -89,12 +89,22 @@ class DecodeKeyframes(beam.DoFn):
     meta: catalog fields + frame_times_s, width, height, duration_s, fps, codec,
     bitrate_kbps, bitrate_source (see ``rendition_bitrate``).
 
-    MediaErrors (they carry .stage: read/probe/decode) fail at once, except Unreadable on
-    gs:// (a network read); any other exception
-    (an OSError on a flaky mount, a dropped gs:// connection) is retried up to
-    `max_attempts` times with a short back-off, then becomes a failure row whose
-    `attempts` says how many tries were made. Preprocessing errors fail at once at
-    stage `preprocess`.
+    Which errors become failure rows (issue 14 item 8; `beam_pipelines.faults`):
+
+    - MediaErrors (they carry .stage: read/probe/decode) are the video's: a failure row
+      at once, except Unreadable on gs:// (a network read), which is retried.
+    - Errors caused by the video's data (`faults.is_input_error`: ValueError,
+      TypeError, ... that are not out-of-memory) are the video's too: a failure row at
+      once at the stage where they happened (retrying a deterministic error is useless).
+    - Anything else (an OSError on a flaky mount, a dropped connection, MemoryError) is
+      retried up to `max_attempts` times with a short back-off; if the last attempt
+      fails too, `faults.WorkerFault` is raised: the bundle fails and the runner retries
+      it, the video never becomes a permanent failure row because a worker was sick. A
+      gs:// Unreadable whose cause is infrastructure (connection, 5xx) after the last
+      attempt is raised the same way; one whose cause is the object's (403, 400) is a
+      `read` failure row with `attempts` = the tries made.
+    - Preprocessing: input errors are `preprocess` failure rows; others raise
+      WorkerFault at once.
     """
 
     def __init__(
@@ -150,8 +160,17 @@ class DecodeKeyframes(beam.DoFn):
             # Unreadable gs:// objects are worth another try (network); local ones not.
             retry = isinstance(e, errors.Unreadable) and str(uri).startswith("gs://")
             return None, (getattr(e, "stage", stage), e, retry)
-        except Exception as e:  # noqa: BLE001 - anything else is treated as transient
-            return None, (stage, e, True)
+        except Exception as e:  # noqa: BLE001 - classified: the video's, or transient
+            return None, (stage, e, not faults.is_input_error(e))
+
+    @staticmethod
+    def _is_workers(exc):
+        """After the last attempt: is this retryable failure the worker's (raise)?"""
+        from beam_pipelines.media import errors
+
+        if isinstance(exc, errors.MediaError):  # gs:// Unreadable: depends on its cause
+            return faults.is_infrastructure_error(exc.__cause__ or exc.__context__)
+        return True
 
     def process(self, entry):
         video_id, uri = entry["video_id"], entry["uri"]
@@ -170,12 +189,23 @@ class DecodeKeyframes(beam.DoFn):
             )
             time.sleep(self._backoff_s * 2 ** (attempt - 1))
         if failure is not None:
-            stage, exc, _ = failure
+            stage, exc, retryable = failure
+            if retryable and self._is_workers(exc):
+                raise faults.WorkerFault(
+                    f"{stage} of video {video_id!r} failed {attempt} times with "
+                    f"{faults.describe(exc)}; not a per-video error, so the bundle fails "
+                    "and the runner retries it"
+                ) from exc
             yield self._fail(video_id, uri, stage, exc, attempt)
             return
         try:
             inputs = self._frame_inputs(keyframes.frames)
-        except Exception as e:  # noqa: BLE001 - dead letter: any error is a failure row
+        except Exception as e:  # noqa: BLE001 - classified below
+            if not faults.is_input_error(e):
+                raise faults.WorkerFault(
+                    f"preprocessing video {video_id!r} failed with {faults.describe(e)}; "
+                    "not a per-video error, so the bundle fails and the runner retries it"
+                ) from e
             yield self._fail(video_id, uri, "preprocess", e, attempt)
             return
         self.decode_ms.update(int(1000 * (time.monotonic() - start)))

@@ -9,10 +9,15 @@ Python values only, so results may cross process boundaries.
 
 Every batch is padded to exactly `max_batch_size` (repeating its first example), so XLA
 compiles `model.score` once per process and a video's score does not depend on its
-batch-mates or on how Beam cut the batches. If a batch raises, its videos are retried
-one by one so that one bad video cannot sink its batch-mates; a video that still fails
+batch-mates or on how Beam cut the batches. If a batch raises an error caused by its
+inputs (`faults.is_input_error`), it is split in two halves and each half is retried
+(bisection, every attempt still padded to the one compiled size), so one bad video in a
+batch of B costs about 2 log2(B) extra batches, not B; a single video that still fails
 comes back as `{"error_type", "message"}` and becomes a failure row at stage
-`inference`. Use it through `KeyedModelHandler` (keys are video_ids).
+`inference`. Any other error (out of memory, an XLA/JAX runtime error, a dropped
+connection) is not isolated: `faults.WorkerFault` is raised, the bundle fails and the
+runner retries it. Use it through `KeyedModelHandler` (keys are video_ids), with
+`RunInference(...).with_exception_handling(exc_class=faults.INPUT_ERRORS)`.
 """
 
 import logging
@@ -22,7 +27,12 @@ import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
+from beam_pipelines import faults
+
 _LOG = logging.getLogger("cpllm.pipeline")
+# RunInference(...).with_exception_handling(exc_class=DEAD_LETTER_ERRORS): only errors
+# caused by inputs reach the dead letter; WorkerFault (a RuntimeError) fails the bundle.
+DEAD_LETTER_ERRORS = faults.INPUT_ERRORS
 
 
 def load_cpllm(preset, dtype=None):
@@ -120,7 +130,13 @@ class KerasCPLLMHandler(ModelHandler):
         Metrics.distribution("cpllm.pipeline", "batch_size").update(len(batch))
         try:
             outputs = self._predict(batch, model)
-        except Exception as batch_error:  # noqa: BLE001 - isolate the bad video(s)
+        except Exception as batch_error:  # noqa: BLE001 - classified: video's or worker's
+            if not faults.is_input_error(batch_error):
+                raise faults.WorkerFault(
+                    f"scoring a batch of {len(batch)} videos failed with "
+                    f"{faults.describe(batch_error)}; not a per-video error, so the bundle "
+                    "fails and the runner retries it"
+                ) from batch_error
             if len(batch) == 1:
                 outputs = [
                     {
@@ -129,8 +145,16 @@ class KerasCPLLMHandler(ModelHandler):
                     }
                 ]
             else:
-                _LOG.warning("batch of %d failed (%s); scoring one by one", len(batch), batch_error)
-                outputs = [self.run_inference([e], model)[0].inference for e in batch]
+                # Bisection: the half without the bad video scores in one batch.
+                _LOG.warning("batch of %d failed (%s); retrying its halves", len(batch),
+                             faults.describe(batch_error))
+                Metrics.counter("cpllm.pipeline", "split_batches").inc()
+                half = (len(batch) + 1) // 2
+                outputs = [
+                    r.inference
+                    for part in (batch[:half], batch[half:])
+                    for r in self.run_inference(part, model)
+                ]
         return [
             PredictionResult(example=e["meta"], inference=o, model_id=self.model_id)
             for e, o in zip(batch, outputs)

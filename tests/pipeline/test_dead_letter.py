@@ -56,3 +56,28 @@ def test_failed_batch_becomes_failure_rows_with_the_real_error(
 def test_dead_letter_error_shapes(error):
     assert dofns.dead_letter_error(error)[0] == "KeyError"
     assert "x" in dofns.dead_letter_error(error)[1]
+
+
+class OutOfMemoryHandler(inference.KerasCPLLMHandler):
+    """The real run_inference; its batch runs into a real JAX out-of-memory error."""
+
+    def load_model(self):
+        return _NoModel()
+
+    def _predict(self, examples, model):
+        import jax.numpy as jnp
+
+        return jnp.zeros((2**40,), jnp.float32).block_until_ready()  # 4 TiB: RESOURCE_EXHAUSTED
+
+
+def test_out_of_memory_fails_the_run_instead_of_writing_failure_rows(
+        tmp_path, monkeypatch, ladder_rows):
+    # Issue 14 item 8: a sick worker is not a bad video. Before, the handler scored the
+    # batch one by one and every video became an `inference` failure row (and the dead
+    # letter caught whatever escaped); now the bundle fails, which Dataflow retries.
+    monkeypatch.setattr(inference, "KerasCPLLMHandler", OutOfMemoryHandler)
+    out = tmp_path / "out"
+    with pytest.raises(Exception, match="RESOURCE_EXHAUSTED"):
+        score.run(["--catalog", _catalog(tmp_path / "c.csv", ladder_rows[:2]),
+                   "--output_dir", str(out), "--max_batch_size", "2"])
+    assert not list(out.glob("failures-*.parquet"))  # no permanent failure rows

@@ -61,14 +61,15 @@ def test_transient_read_error_is_retried_then_scores(ladder_rows):
     p.run().wait_until_finish()
 
 
-def test_persistent_transient_error_becomes_a_failure_after_max_attempts(ladder_rows):
+def test_persistent_transient_error_fails_the_bundle_after_max_attempts(ladder_rows):
+    # The worker's error, not the video's (issue 14 item 8): after the last attempt it is
+    # raised, so the runner retries the bundle; it never becomes a permanent failure row.
     entry = _entry(ladder_rows[0])
     p, decoded, failures = _decode([entry], reader=FlakyReader(failures=99), max_attempts=3)
-    assert_that(decoded, equal_to([]), label="NothingDecoded")
-    assert_that(failures | beam.Map(lambda f: (f["video_id"], f["stage"], f["error_type"],
-                                               f["attempts"])),
-                equal_to([(entry["video_id"], "read", "OSError", 3)]))
-    p.run().wait_until_finish()
+    assert_that(failures, equal_to([]), label="NoFailureRow")
+    with pytest.raises(Exception, match=r"read of video .* failed 3 times with OSError: "
+                                        r"injected transient read error #3"):
+        p.run().wait_until_finish()
 
 
 def test_media_errors_are_not_retried_and_keep_their_stage(tmp_path, ladder_rows):
@@ -176,3 +177,103 @@ def test_handler_bfloat16_model_scores_close_to_float32(handler_and_model, examp
     for a, b in zip(fp32, low):
         assert math.isfinite(b.inference["score"])
         assert abs(a.inference["score"] - b.inference["score"]) < 2.5  # 0-100 scale
+
+
+def test_input_error_while_decoding_is_one_failure_row_not_retried(ladder_rows):
+    # decode_keyframes(k=0) raises ValueError: deterministic, the video's (with these
+    # settings), so one `decode` row at once, not max_attempts tries (issue 14 item 8).
+    entry = _entry(ladder_rows[0])
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    out = (p | beam.Create([entry])
+           | beam.ParDo(dofns.DecodeKeyframes(dofns.FrameInputs(PRESET), 0, max_attempts=3,
+                                              backoff_s=0.01))
+           .with_outputs(dofns.FAILURES, main="decoded"))
+    assert_that(out[dofns.FAILURES] | beam.Map(lambda f: (f["stage"], f["error_type"],
+                                                           f["attempts"])),
+                equal_to([("decode", "ValueError", 1)]))
+    p.run().wait_until_finish()
+
+
+def _out_of_host_memory(frames):
+    return np.empty((2**62,), np.uint8)  # a real MemoryError ("Unable to allocate ...")
+
+
+def test_out_of_memory_while_preprocessing_fails_the_bundle(ladder_rows):
+    p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
+    out = (p | beam.Create([_entry(ladder_rows[0])])
+           | beam.ParDo(dofns.DecodeKeyframes(_out_of_host_memory, 8))
+           .with_outputs(dofns.FAILURES, main="decoded"))
+    assert_that(out[dofns.FAILURES], equal_to([]), label="NoPreprocessRow")
+    with pytest.raises(Exception, match=r"preprocessing video .* failed with "
+                                        r"_?\w*MemoryError"):
+        p.run().wait_until_finish()
+
+
+class _CountingModel:
+    """The real model; counts score() calls and can make them fail for real."""
+
+    def __init__(self, model, fail=None):
+        self.model, self.fail, self.calls = model, fail, 0
+
+    def score(self, batch):
+        self.calls += 1
+        if self.fail:
+            self.fail()
+        return self.model.score(batch)
+
+
+def _jax_out_of_memory():
+    import jax.numpy as jnp
+
+    jnp.zeros((2**40,), jnp.float32).block_until_ready()  # 4 TiB: RESOURCE_EXHAUSTED
+
+
+def _connection_refused():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+@pytest.mark.parametrize("fail, cause", [(_jax_out_of_memory, "JaxRuntimeError"),
+                                         (_connection_refused, "ConnectionRefusedError")])
+def test_handler_raises_worker_errors_instead_of_isolating_videos(
+        handler_and_model, examples, fail, cause):
+    from beam_pipelines import faults
+
+    handler, model = handler_and_model
+    counting = _CountingModel(model, fail)
+    with pytest.raises(faults.WorkerFault, match=cause) as info:
+        handler.run_inference(examples, counting)
+    assert type(info.value.__cause__).__name__ == cause
+    assert counting.calls == 1  # not re-scored one by one into failure rows
+
+
+def test_handler_bisects_a_bad_batch(handler_and_model, examples):
+    # Issue 14 item 18: one bad video in a batch of 8 costs 1 + 2 * log2(8) = 7 padded
+    # batches (halves, quarters, pairs), not 1 + 8 (one by one, each padded to 8).
+    handler8 = inference.KerasCPLLMHandler(PRESET, max_batch_size=8)
+    calls = []
+
+    class Counting(inference.KerasCPLLMHandler):
+        def _predict(self, batch, model):
+            calls.append(len(batch))
+            return super()._predict(batch, model)
+
+    counting = Counting(PRESET, max_batch_size=8)
+    _, model = handler_and_model
+    good = [{"inputs": examples[i % 3]["inputs"], "meta": {"uri": f"v{i}"}} for i in range(8)]
+    clean = handler8.run_inference(good, model)
+    batch = list(good)
+    broken = {"inputs": dict(good[5]["inputs"]), "meta": {"uri": "broken"}}
+    broken["inputs"]["low_patches"] = np.zeros((8, 1, 3, 3, 3), np.uint8)  # wrong shape
+    batch[5] = broken
+    results = counting.run_inference(batch, model)
+    # depth first: all 8, 0-3 (ok), 4-7, 4-5, 4 (ok), 5 (the bad one), 6-7 (ok)
+    assert calls == [8, 4, 4, 2, 1, 1, 2], calls
+    assert "error_type" in results[5].inference and results[5].inference["message"]
+    for i in set(range(8)) - {5}:
+        assert results[i].inference == clean[i].inference  # bit-identical: same padding
+        assert results[i].example == {"uri": f"v{i}"}
