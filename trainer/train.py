@@ -72,6 +72,7 @@ def build_model(config):
         backbone = model.backbone
         fresh = type(backbone).from_config(backbone.get_config())
         backbone.set_weights(fresh.get_weights())
+    check_model_config(model, config)
     modes = config.train_modes
     model.configure_training(high_level=modes.high_level, decoder=modes.decoder,
                              lora_rank=modes.lora_rank or None)
@@ -89,6 +90,21 @@ def make_optimizer(config):
         warmup_target=o.learning_rate if warmup else None, warmup_steps=warmup)
     return keras.optimizers.Adam(learning_rate=schedule,
                                  global_clipnorm=o.clipnorm or None)
+
+
+SHAPE_KEYS = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
+              "max_patches")
+
+
+def check_model_config(model, config):
+    """Refuses a config whose model shapes (K, S, L, P, M) disagree with the preset's."""
+    wrong = {k: (config.model[k], getattr(model.preprocessor, k)) for k in SHAPE_KEYS
+             if k in config.model and config.model[k] != getattr(model.preprocessor, k)}
+    if wrong:
+        detail = ", ".join(f"model.{k}={c!r} but the preset has {p!r}"
+                           for k, (c, p) in wrong.items())
+        raise ValueError(f"config disagrees with preset {config.model.preset!r}: {detail}. "
+                         "Fix the config (or build a preset with these shapes).")
 
 
 def _check_spec(model, spec):

@@ -57,6 +57,26 @@ def test_trainable_sets_match_the_config(tiny_config):
     assert all(4 in s for s in shapes)                 # the configured rank
 
 
+def test_a_config_that_disagrees_with_the_preset_is_refused(tiny_config):
+    wrong = config_lib.apply_overrides(tiny_config, ["model.max_patches=8",
+                                                     "model.num_keyframes=4"])
+    with pytest.raises(ValueError, match="model.max_patches=8 but the preset has 16"):
+        train.build_model(wrong)
+
+
+def test_paper_config_matches_the_paper_assembly():
+    import inspect
+
+    from cpllm_model import paper
+
+    config = config_lib.load_config(os.path.join(REPO, "trainer", "configs",
+                                                 "cpllm_paper.py"))
+    defaults = inspect.signature(paper.assemble).parameters
+    for key in ("num_keyframes", "low_level_max_side", "max_patches"):
+        assert config.model[key] == defaults[key].default, key
+    assert config.model.patch_size == 288 and config.model.image_size == 224
+
+
 def test_backbone_overrides_are_checked(tiny_config):
     unknown = config_lib.apply_overrides(tiny_config, [])
     unknown.model.backbone_overrides["low_level_no_such_option"] = 1

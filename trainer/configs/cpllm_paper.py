@@ -21,7 +21,7 @@ def get_config() -> ConfigDict:
         # longer side are downscaled to it): a 1080p frame has a 3x6 grid of P=288 cells.
         low_level_max_side=3840,
         patch_size=288,        # P: VideoPrism-B's input size (18x18 patches -> 256 tokens)
-        max_patches=16,        # M (paper: lost): the whole 4x4 grid
+        max_patches=8,         # M (paper: lost): cpllm_model.paper.assemble's default
         max_sequence_length=128,  # prompt + 3-sentence description (paper: lost)
     )
 
