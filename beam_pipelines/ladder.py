@@ -393,10 +393,9 @@ def run(argv=None, test_pipeline=None):
             FileSystems.join(out, "ladder_stats"), file_name_suffix=".json", shard_name_template=""
         )
     )
-    _ = failures | "WriteFailures" >> beam.io.WriteToParquet(
-        FileSystems.join(out, "failures", "failures"),
-        schemas.FAILURES_SCHEMA,
-        file_name_suffix=".parquet",
+    _ = outputs.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)
+        failures, FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
+        label="WriteFailures", num_shards=1,
     )
 
     # Same rule as score: earlier shards go once the pipeline is built, so a re-run never

@@ -391,10 +391,9 @@ def run(argv=None, test_pipeline=None):
             )
         )
     failures = (cat.failures, prepped.failures) | "AllFailures" >> beam.Flatten()
-    _ = failures | "WriteFailures" >> beam.io.WriteToParquet(
-        FileSystems.join(out, "failures", "failures"),
-        schemas.FAILURES_SCHEMA,
-        file_name_suffix=".parquet",
+    _ = outputs.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)
+        failures, FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
+        label="WriteFailures", num_shards=1,
     )
     n_failures = failures | "CountFailures" >> beam.combiners.Count.Globally()
     header = {

@@ -206,10 +206,10 @@ def clear_previous_outputs(output_dir):
 
 
 def _write_parquet(pcoll, output_dir, name):
-    return pcoll | f"Write_{name}_Parquet" >> beam.io.WriteToParquet(
-        FileSystems.join(output_dir, name),
-        schemas.TABLES[name][0],
-        file_name_suffix=".parquet",
+    # Snappy; every table but scores is small: one shard (issue 14 item 17).
+    return outputs.write_parquet(
+        pcoll, FileSystems.join(output_dir, name), schemas.TABLES[name][0],
+        label=f"Write_{name}_Parquet", num_shards=0 if name == "scores" else 1,
     )
 
 
