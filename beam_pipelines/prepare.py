@@ -122,6 +122,14 @@ def load_preprocessor(model: str):
                 "sequence_length",
             )
             return CPLLMPreprocessor(presets.tiny_tokenizer(), **{k: presets.TINY[k] for k in keys})
+    if str(path).startswith("gs://"):
+        # Only the config and asset files, never the weights (issue 14 item 9).
+        import tempfile
+
+        from beam_pipelines import dofns
+
+        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
+            return load_preprocessor(dofns.fetch_preprocessor_files(path, tmp))
     # `CPLLMPreprocessor.from_preset` cannot pick the class (its backbone_cls is unset) and
     # `CPLLM.from_preset` builds the whole model (~20 s here): load only preprocessor.json
     # and the tokenizer assets, with the loader keras-hub's from_preset uses, in safe mode.
