@@ -252,6 +252,12 @@ class CPLLMBackbone(Backbone):
         )
 
     # ----------------------------------------------------------------- vision
+    def _frames(self, x):
+        """K of a [B, K, ...] input: its own (static) K, so that any number of key frames
+        scores (frame scores are per frame); the preset's K in the symbolic graph."""
+        k = x.shape[1]
+        return self.num_keyframes if k is None else int(k)
+
     def encode_high(self, high_frames):
         """uint8[B, K, S, S, 3] -> projected SigLIP tokens [B, K, Nh, D]."""
         enc = self.high_level_encoder
@@ -263,7 +269,7 @@ class CPLLMBackbone(Backbone):
         x = enc.post_layer_norm(x)
         x = self.high_level_projection(x)
         return ops.reshape(
-            x, (-1, self.num_keyframes, self.num_high_tokens, self.hidden_dim)
+            x, (-1, self._frames(high_frames), self.num_high_tokens, self.hidden_dim)
         )
 
     def encode_low(self, low_patches, patch_mask):
@@ -280,7 +286,8 @@ class CPLLMBackbone(Backbone):
         x = self.low_level_projection(x)
         x = ops.reshape(
             x,
-            (-1, self.num_keyframes, self.max_patches, self.num_low_tokens, self.hidden_dim),
+            (-1, self._frames(low_patches), self.max_patches, self.num_low_tokens,
+             self.hidden_dim),
         )
         mask = ops.cast(patch_mask, x.dtype)[:, :, :, None, None]
         count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))
@@ -333,10 +340,10 @@ class CPLLMBackbone(Backbone):
 
     def vision_sequence(self, high_tokens, low_tokens):
         """[high tokens of all K frames; low tokens of all K frames] -> [B, V, D]."""
-        d = self.hidden_dim
+        d, k = self.hidden_dim, self._frames(high_tokens)
         return ops.concatenate(
-            [ops.reshape(high_tokens, (-1, self.num_keyframes * self.num_high_tokens, d)),
-             ops.reshape(low_tokens, (-1, self.num_keyframes * self.num_low_tokens, d))],
+            [ops.reshape(high_tokens, (-1, k * self.num_high_tokens, d)),
+             ops.reshape(low_tokens, (-1, k * self.num_low_tokens, d))],
             axis=1,
         )
 

@@ -123,3 +123,13 @@ def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
     frame_scores, score = bb.score_head(high, low)
     np.testing.assert_allclose(np.asarray(score), [80.0, 80.0], rtol=1e-5)
     np.testing.assert_allclose(np.asarray(frame_scores), 80.0, rtol=1e-5)
+
+
+def test_any_number_of_keyframes_scores_per_frame(tiny_model, videos8):
+    """Frame scores are per frame: the first 4 frames alone score as they do among 8."""
+    four = {k: v[:, :4] for k, v in videos8.items()}
+    out8, out4 = tiny_model.score(videos8), tiny_model.score(four)
+    assert out4["frame_scores"].shape == (8, 4)
+    np.testing.assert_allclose(out4["frame_scores"], out8["frame_scores"][:, :4],
+                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(out4["score"], out4["frame_scores"].mean(axis=1), rtol=1e-6)
