@@ -4,7 +4,8 @@ r"""A static HTML report of one scoring run (no server, no JavaScript).
         [--described_dir DESCRIBED ...]
 
 Reads the scoring pipeline's tables in OUT (`scores-*.parquet`, `failures-*.parquet`,
-`flip_rate-*.parquet`; local or gs://) and writes `report.html` plus `report_files/`
+`flip_rate-*.parquet`, `ladder_summary-*.parquet`, `ladder_advice-*.parquet`; local or
+gs://) and writes `report.html` plus `report_files/`
 (matplotlib PNGs, key-frame JPEG strips) to DIR (default: OUT, which must then be local).
 Each `--described_dir` is the output dir of another scoring run made with `--describe`
 (`make demo` describes one ladder that way, in its own dir, so the main tables stay one
@@ -13,6 +14,11 @@ plain run); only its scores table is read, for the "Descriptions" section. Secti
 - summary: videos scored / failed, resolutions, sources, models, overall flip rate,
   videos described;
 - score against CRF per source, one line per ladder;
+- rate–quality per title: score against bitrate (log axis), one line per ladder_id, the
+  convex-hull rungs filled and joined, the other rungs hollow, the advised rung of each
+  target starred, with the ladder summary and advice tables (from the ladder_summary /
+  ladder_advice tables; recomputed from the scores with the default targets when a run
+  has none of them, e.g. scores written by another tool);
 - flip rate by CRF difference (bars, with pair and tie counts);
 - score distribution;
 - the worst ladders (highest flip rate) with each flipped pair;
@@ -43,6 +49,7 @@ FILES_DIR = "report_files"
 WORST_LADDERS = 5
 MAX_FAILURE_ROWS = 200
 MAX_TABLE_SOURCES = 50
+MAX_RATE_PLOTS = 24
 
 
 # ----------------------------------------------------------------------------- tables
@@ -61,12 +68,22 @@ def read_table(output_dir: str, name: str) -> list[dict]:
     return rows
 
 
+def ladder_name(source_id, ladder_id) -> str:
+    """The ladder's label: its source_id, plus ` [ladder_id]` when the ladder_id is not
+    the default (the source_id)."""
+    if ladder_id in (None, "", source_id):
+        return str(source_id)
+    return f"{source_id} [{ladder_id}]"
+
+
 def ladders(scores: list[dict]) -> dict[str, list[dict]]:
-    """source_id -> its renditions sorted by CRF (rows without source_id/crf left out)."""
+    """Ladder label (`ladder_name`) -> its renditions sorted by CRF (rows without
+    source_id/crf left out). One ladder per (source_id, ladder_id): two encoders'
+    ladders of a source are two lines, never one."""
     out = collections.defaultdict(list)
     for r in scores:
         if r.get("source_id") not in (None, "") and r.get("crf") is not None:
-            out[r["source_id"]].append(r)
+            out[ladder_name(r["source_id"], r.get("ladder_id"))].append(r)
     return {s: sorted(rs, key=lambda r: (r["crf"], r["video_id"]))
             for s, rs in sorted(out.items())}
 
@@ -92,6 +109,43 @@ def flip_rate_by_crf_diff(flip_rows: list[dict]) -> list[tuple[int, int, int, in
     return [(d, *pooled[d]) for d in sorted(pooled)]
 
 
+def rate_quality_titles(scores: list[dict], summary_rows: list[dict],
+                        advice_rows: list[dict]) -> dict[str, dict[str, dict]]:
+    """source_id -> ladder_id -> {"rungs": renditions with a bitrate, by bitrate;
+    "hull": hull video_ids; "advice": ladder_advice rows by target; "summary": the
+    ladder_summary row}.
+
+    From the run's ladder_summary / ladder_advice tables when it has any rows; else
+    recomputed from the scores (`rate_quality.ladder_results`, default targets). Ladders
+    that could not be summarised (a failure row at stage `ladder`) are left out."""
+    from beam_pipelines import rate_quality
+
+    if summary_rows:
+        summaries = {(r["source_id"], r["ladder_id"]): r for r in summary_rows}
+        advice = collections.defaultdict(list)
+        for r in advice_rows:
+            advice[(r["source_id"], r["ladder_id"])].append(r)
+    else:
+        results, _ = rate_quality.ladder_results(scores)
+        summaries = {k: res.summary for k, res in results.items()}
+        advice = {k: res.advice for k, res in results.items()}
+    rungs = collections.defaultdict(list)
+    for r in scores:
+        key = rate_quality.ladder_key(r)
+        if key in summaries and rate_quality.usable_bitrate(r.get("bitrate_kbps")):
+            rungs[key].append(r)
+    out = collections.defaultdict(dict)
+    for key in sorted(summaries):
+        if rungs.get(key):
+            out[key[0]][key[1]] = {
+                "rungs": sorted(rungs[key], key=lambda r: (r["bitrate_kbps"], r["video_id"])),
+                "hull": list(summaries[key]["hull_video_ids"] or []),
+                "advice": sorted(advice.get(key, []), key=lambda r: r["target_score"]),
+                "summary": summaries[key],
+            }
+    return dict(out)
+
+
 # ----------------------------------------------------------------------------- plots
 
 
@@ -114,7 +168,7 @@ def plot_score_vs_crf(by_source: dict[str, list[dict]], path: str) -> None:
                 alpha=0.45 if many else 0.9, label=None if many else source)
     ax.set_xlabel("CRF (higher = stronger compression)")
     ax.set_ylabel("score (higher = better)")
-    ax.set_title(f"Score against CRF, one line per ladder ({len(by_source)} sources)")
+    ax.set_title(f"Score against CRF, one line per ladder ({len(by_source)} ladders)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     if not many:
@@ -182,6 +236,67 @@ def plot_worst_ladders(worst: list[tuple[str, list[dict], list]], path: str) -> 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_rate_quality(source: str, title_ladders: dict[str, dict], path: str) -> dict:
+    """Score against bitrate (log axis) of one title: a thin line through each ladder's
+    rungs in bitrate order, its hull rungs filled and joined by a thick line, the other
+    rungs hollow, each advised rung starred and labelled with the targets it meets.
+    Returns what was drawn: {"xscale", "hull": [(kbps, score)], "off_hull": [...],
+    "advised": [...]}."""
+    drawn = {"hull": [], "off_hull": [], "advised": []}
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (ladder_id, lad) in enumerate(title_ladders.items()):
+        color = colors[i % len(colors)]
+        rungs, hull = lad["rungs"], set(lad["hull"])
+        x = [r["bitrate_kbps"] for r in rungs]
+        y = [r["score"] for r in rungs]
+        ax.plot(x, y, color=color, linewidth=0.8, alpha=0.5)
+        on = [r for r in rungs if r["video_id"] in hull]
+        off = [r for r in rungs if r["video_id"] not in hull]
+        drawn["hull"] += [(r["bitrate_kbps"], r["score"]) for r in on]
+        drawn["off_hull"] += [(r["bitrate_kbps"], r["score"]) for r in off]
+        ax.plot([r["bitrate_kbps"] for r in on], [r["score"] for r in on], color=color,
+                linewidth=2, marker="o", markersize=7, label=f"{ladder_id}: hull")
+        if off:
+            ax.plot([r["bitrate_kbps"] for r in off], [r["score"] for r in off],
+                    linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+                    markeredgecolor=color, label=f"{ladder_id}: off the hull")
+        for r in rungs:
+            if r.get("crf") is not None:
+                ax.annotate(f"{r['crf']}", (r["bitrate_kbps"], r["score"]), fontsize=7,
+                            textcoords="offset points", xytext=(4, -10), color="#555")
+        advised = collections.defaultdict(list)
+        for a in lad["advice"]:
+            if a["met"]:
+                advised[(a["bitrate_kbps"], a["score"])].append(a["target_score"])
+        drawn["advised"] += list(advised)
+        for (kbps, score), targets in advised.items():
+            ax.plot([kbps], [score], linestyle="none", marker="*", markersize=16,
+                    color=color, markeredgecolor="black", zorder=5)
+            ax.annotate("≥" + ",".join(f"{t:g}" for t in targets), (kbps, score),
+                        fontsize=8, textcoords="offset points", xytext=(6, 6))
+    ax.plot([], [], linestyle="none", marker="*", markersize=12, color="#888",
+            markeredgecolor="black", label="advised for target (≥ score)")
+    ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 40, 60, 100 rather than 4x10^1
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_xlabel("bitrate, kb/s (log scale)")
+    ax.set_ylabel("score (higher = better)")
+    ax.set_title(f"Rate–quality of {source} (numbers: CRF)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    drawn["xscale"] = ax.get_xscale()
+    plt.close(fig)
+    return drawn
 
 
 # ----------------------------------------------------------------------------- frames
@@ -286,6 +401,55 @@ def _resolutions(scores: list[dict]) -> str:
                      sorted(sizes.items(), key=lambda t: (t[0][0] * t[0][1], t[0]))) or "?"
 
 
+def _advice_cells(ladder_id: str, a: dict) -> list:
+    if not a["met"]:
+        return [ladder_id, f"{a['target_score']:g}", "no", a.get("reason") or "", "", "", ""]
+    rung = (f"{a['cheapest_video_id']}"
+            + (f", CRF {a['crf']}" if a.get("crf") is not None else "")
+            + (f", {a['width']}×{a['height']}" if a.get("width") else ""))
+    return [ladder_id, f"{a['target_score']:g}", "yes", rung, _fmt(a["bitrate_kbps"], 1),
+            _fmt(a["score"]), f"{100 * a['savings_fraction']:.1f} %"]
+
+
+def _summary_cells(ladder_id: str, summary: dict) -> list:
+    kbps = f"{summary['min_bitrate_kbps']:.1f} – {summary['max_bitrate_kbps']:.1f}"
+    score = f"{summary['min_score']:.2f} – {summary['max_score']:.2f}"
+    return [ladder_id, summary["rungs"], kbps, score, summary["hull_rungs"],
+            f"{summary['flips']} / {summary['crf_pairs']}"]
+
+
+def _rate_quality_section(titles: dict, files: str) -> list[str]:
+    """HTML of the rate–quality section: per title a score-vs-bitrate plot, its
+    ladders' summary and the advice per target (every target, met or not)."""
+    if not titles:
+        return [("<p class='note'>No ladder with bitrates: no scored video has a "
+                 "source_id and a bitrate_kbps (or its ladder could not be summarised: see "
+                 "the failures, stage ladder).</p>")]
+    body = [("<p class='note'>Score against bitrate per title. Filled rungs joined by a "
+             "thick line: the convex hull (no mix of other rungs of the ladder gives as "
+             "much score for as few bits); hollow: off the hull; stars: the cheapest rung "
+             "meeting each target score. Savings are against the ladder's highest-bitrate "
+             "rung.</p>")]
+    for n, (source, title_ladders) in enumerate(list(titles.items())[:MAX_RATE_PLOTS]):
+        name = f"rate_quality_{n:03d}.png"
+        plot_rate_quality(source, title_ladders, os.path.join(files, name))
+        body.append(f"<h3>{_e(source)}</h3>"
+                    + _img(f"{FILES_DIR}/{name}", f"score against bitrate of {source}"))
+        body.append(_table(
+            ["ladder", "rungs", "kb/s", "score", "hull rungs", "adjacent-CRF flips"],
+            [_summary_cells(lid, lad["summary"]) for lid, lad in title_ladders.items()],
+            num_cols=(1, 4)))
+        rows = [_advice_cells(lid, a) for lid, lad in title_ladders.items()
+                for a in lad["advice"]]
+        if rows:
+            body.append(_table(["ladder", "target", "met", "cheapest rung", "kb/s", "score",
+                                "saving"], rows, num_cols=(1, 4, 5, 6)))
+    if len(titles) > MAX_RATE_PLOTS:
+        body.append(f"<p class='note'>First {MAX_RATE_PLOTS} of {len(titles)} titles; all "
+                    "are in the ladder_summary and ladder_advice tables.</p>")
+    return body
+
+
 def described_videos(scores: list[dict], described_dirs=()) -> list[dict]:
     """Rows with a non-empty description: `scores`' own, then each described dir's; one
     per video_id (first seen wins), sorted by (source_id, crf, video_id)."""
@@ -334,10 +498,13 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
                                 f"{output_dir!r}: not a scoring run's output directory?")
     files = os.path.join(report_dir, FILES_DIR)
     os.makedirs(files, exist_ok=True)
+    titles = rate_quality_titles(scores, read_table(output_dir, "ladder_summary"),
+                                 read_table(output_dir, "ladder_advice"))
     flip_rows = read_table(output_dir, "flip_rate")
     if not flip_rows and scores:  # e.g. a scores table written by another tool
         flip_rows = flip_rate_lib.flip_rate_rows(
-            (r.get("source_id"), r.get("crf"), r["score"]) for r in scores)
+            (r.get("source_id"), r.get("crf"), r["score"], r.get("ladder_id"))
+            for r in scores)
     by_source = ladders(scores)
     by_diff = flip_rate_by_crf_diff(flip_rows)
     described = described_videos(scores, described_dirs)
@@ -386,6 +553,9 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
     else:
         body.append("<p class='note'>No ladder: no scored video has both source_id and "
                     "crf.</p>")
+
+    body.append("<h2>Rate–quality per title</h2>")
+    body.extend(_rate_quality_section(titles, files))
 
     body.append("<h2>Flip rate by CRF difference</h2>")
     if by_diff:

@@ -1,6 +1,7 @@
 """beam_pipelines.report: the HTML report from Parquet tables with the DESIGN schema
 (rows written with pyarrow for real tiny encoded videos); every <img src> must exist."""
 import datetime
+import html
 import html.parser
 import os
 import re
@@ -11,13 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from beam_pipelines import flip_rate, report, schemas
-from beam_pipelines.media import ffmpeg_bin
+from beam_pipelines import flip_rate, rate_quality, report, schemas
+from beam_pipelines.media import ffmpeg_bin, probe
 
 K = 4
 DURATION = 1.0
 # source -> {crf: score}; "ball" has one flip (CRF 30 scored above CRF 20).
 LADDERS = {"ball": {20: 70.0, 30: 74.0, 40: 40.0}, "grid": {20: 80.0, 30: 65.0, 40: 50.0}}
+# Targets of the fixture's ladder_advice table: ball meets 60 only, grid 60 and 75.
+TARGETS = (60.0, 75.0, 90.0)
 
 
 class _Images(html.parser.HTMLParser):
@@ -38,7 +41,8 @@ def img_srcs(page: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def scoring_output(tmp_path_factory):
-    """An output dir with scores / failures / flip_rate shards for 6 real H.264 clips."""
+    """An output dir with scores / failures / flip_rate / ladder_summary / ladder_advice
+    shards for 6 real H.264 clips (bitrates probed from the files)."""
     root = tmp_path_factory.mktemp("report_run")
     sources = {"ball": "testsrc2=size=96x72:rate=12", "grid": "mandelbrot=size=96x72:rate=12"}
     now = datetime.datetime.now(datetime.UTC)
@@ -50,8 +54,10 @@ def scoring_output(tmp_path_factory):
             ffmpeg_bin.run(["-v", "error", "-f", "lavfi", "-i", sources[source], "-t",
                             str(DURATION), "-c:v", "libx264", "-preset", "ultrafast", "-crf",
                             str(crf), "-pix_fmt", "yuv420p", uri], timeout_s=60, check=True)
+            kbps, kbps_source = probe.probe(uri).bitrate()
             rows.append({
                 "video_id": f"{source}_{crf}", "uri": uri, "source_id": source, "crf": crf,
+                "ladder_id": source, "bitrate_kbps": kbps, "bitrate_source": kbps_source,
                 "score": score, "frame_scores": [score - 1, score + 1, score, score],
                 "frame_times_s": times,
                 "description": f"A <synthetic> {source} clip. Test pattern. CRF {crf}.",
@@ -68,6 +74,14 @@ def scoring_output(tmp_path_factory):
     flips = flip_rate.flip_rate_rows((r["source_id"], r["crf"], r["score"]) for r in rows)
     pq.write_table(pa.Table.from_pylist(flips, schema=schemas.FLIP_RATE_SCHEMA),
                    out / "flip_rate-00000-of-00001.parquet")
+    results, errors = rate_quality.ladder_results(rows, TARGETS)
+    assert set(results) == {("ball", "ball"), ("grid", "grid")} and not errors
+    pq.write_table(pa.Table.from_pylist([r.summary for r in results.values()],
+                                        schema=schemas.LADDER_SUMMARY_SCHEMA),
+                   out / "ladder_summary-00000-of-00001.parquet")
+    pq.write_table(pa.Table.from_pylist([a for r in results.values() for a in r.advice],
+                                        schema=schemas.LADDER_ADVICE_SCHEMA),
+                   out / "ladder_advice-00000-of-00001.parquet")
     return str(out)
 
 
@@ -107,6 +121,91 @@ def test_report_builds_with_plots_thumbnails_and_tables(scoring_output, tmp_path
     assert ">ball<" in worst and ">grid<" not in worst and ">0.333<" in worst
 
 
+def _section(page: str, title: str) -> str:
+    return page.split(f"<h2>{title}</h2>")[1].split("<h2>")[0]
+
+
+def test_report_rate_quality_per_title(scoring_output, tmp_path):
+    path = report.main(["--output_dir", scoring_output, "--report_dir", str(tmp_path),
+                        "--no_thumbnails"])
+    srcs = check_images(path)
+    assert {"report_files/rate_quality_000.png", "report_files/rate_quality_001.png"} <= set(
+        srcs)
+    assert {"report_files/score_vs_crf.png", "report_files/worst_ladders.png"} <= set(srcs)
+    section = _section(Path(path).read_text(encoding="utf-8"), "Rate–quality per title")
+    assert "<h3>ball</h3>" in section and "<h3>grid</h3>" in section
+    advice = report.read_table(scoring_output, "ladder_advice")
+    assert len(advice) == 2 * len(TARGETS)
+    for a in advice:
+        if a["met"]:
+            cells = (f"<td>{a['cheapest_video_id']}, CRF {a['crf']}, 96×72</td>"
+                     f"<td class='num'>{a['bitrate_kbps']:.1f}</td>"
+                     f"<td class='num'>{a['score']:.2f}</td>"
+                     f"<td class='num'>{100 * a['savings_fraction']:.1f} %</td>")
+            assert cells in section, a
+        else:  # a target no rung meets is shown, not dropped
+            assert f"<td class='num'>{a['target_score']:g}</td><td>no</td>" in section
+            assert html.escape(a["reason"], quote=True) in section
+    # ball: >= 60 met by CRF 30 (74, fewer bits than CRF 20), 75 and 90 not met
+    ball = {a["target_score"]: a for a in advice if a["source_id"] == "ball"}
+    assert ball[60.0]["crf"] == 30 and not ball[75.0]["met"] and not ball[90.0]["met"]
+
+
+def test_rate_quality_plot_has_a_log_bitrate_axis_and_marks_hull_and_advice(
+        scoring_output, tmp_path):
+    titles = report.rate_quality_titles(report.read_table(scoring_output, "scores"),
+                                        report.read_table(scoring_output, "ladder_summary"),
+                                        report.read_table(scoring_output, "ladder_advice"))
+    assert set(titles) == {"ball", "grid"}
+    for source, title in titles.items():
+        drawn = report.plot_rate_quality(source, title, str(tmp_path / f"{source}.png"))
+        (lad,) = title.values()
+        points = {r["video_id"]: (r["bitrate_kbps"], r["score"]) for r in lad["rungs"]}
+        assert drawn["xscale"] == "log"
+        assert sorted(drawn["hull"]) == sorted(points[v] for v in lad["summary"][
+            "hull_video_ids"])
+        assert len(drawn["hull"]) + len(drawn["off_hull"]) == 3
+        assert sorted(drawn["advised"]) == sorted(
+            {(a["bitrate_kbps"], a["score"]) for a in lad["advice"] if a["met"]})
+        with Image.open(tmp_path / f"{source}.png") as im:
+            im.verify()
+
+
+def test_report_recomputes_rate_quality_without_the_ladder_tables(scoring_output, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("scores", "failures", "flip_rate"):
+        src = os.path.join(scoring_output, f"{name}-00000-of-00001.parquet")
+        (run / os.path.basename(src)).write_bytes(Path(src).read_bytes())
+    path = report.build_report(str(run), thumbnails=False)
+    check_images(path)
+    section = _section(Path(path).read_text(encoding="utf-8"), "Rate–quality per title")
+    # the default targets 70, 80, 90: ball meets 70, grid 70 and 80
+    for target in rate_quality.DEFAULT_TARGETS:
+        assert section.count(f"<td class='num'>{target:g}</td>") == 2
+    scores = report.read_table(str(run), "scores")
+    results, _ = rate_quality.ladder_results(scores)
+    for res in results.values():
+        for a in res.advice:
+            if a["met"]:
+                assert f"<td>{a['cheapest_video_id']}, CRF {a['crf']}" in section
+
+
+def test_two_encoders_ladders_of_one_source_are_two_lines(scoring_output):
+    rows = report.read_table(scoring_output, "scores")
+    ball = [r for r in rows if r["source_id"] == "ball"]
+    other = [{**r, "video_id": r["video_id"] + "_x265", "ladder_id": "x265",
+              "score": r["score"] - 30} for r in ball]
+    by_ladder = report.ladders(ball + other)
+    assert set(by_ladder) == {"ball", "ball [x265]"}
+    # ball's one flip (CRF 20 -> 30) only; x265's CRF 30 (44) is never compared with
+    # ball's CRF 20 (70) or its CRF 40 (40) with x265's CRF 20 (40)
+    assert [(a["crf"], b["crf"]) for a, b in report.flipped_pairs(by_ladder["ball"])] == [
+        (20, 30)]
+    titles = report.rate_quality_titles(ball + other, [], [])
+    assert set(titles) == {"ball"} and set(titles["ball"]) == {"ball", "x265"}
+
+
 def test_report_without_ladders_or_reachable_videos(scoring_output, tmp_path):
     rows = pq.read_table(os.path.join(scoring_output, "scores-00000-of-00001.parquet"))
     rows = rows.to_pylist()[:2]
@@ -143,6 +242,13 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
         assert im.size == (k * 108 + (k - 1) * 2, 72)
     page = Path(path).read_text(encoding="utf-8")
     assert "report_files/score_vs_crf.png" in srcs and "report_files/flip_rate.png" in srcs
+    # the pipeline's own ladder tables: one rate-quality plot per title, every target
+    assert {"report_files/rate_quality_000.png", "report_files/rate_quality_001.png"} <= set(
+        srcs)
+    advice = report.read_table(pipeline_output, "ladder_advice")
+    assert len(advice) == 2 * len(rate_quality.DEFAULT_TARGETS)
+    section = _section(page, "Rate–quality per title")
+    assert section.count("<td class='num'>80</td>") == 2
     assert "gone.mp4" in page and "VideoNotFound" in page  # the failures table
     assert "videos scored</td><td>6<" in page
 
