@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from beam_pipelines import flip_rate, report
+from beam_pipelines import flip_rate, rate_quality, report
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "EVALUATION.md")
 
@@ -23,8 +23,9 @@ def run(sql: str, output_dir: str) -> list[dict]:
     return [dict(zip(rel.columns, row)) for row in rel.fetchall()]
 
 
-def test_doc_has_the_two_queries():
-    assert set(doc_queries()) == {"flip_rate_per_crf_pair", "worst_ladders"}
+def test_doc_has_the_queries():
+    assert set(doc_queries()) == {"flip_rate_per_crf_pair", "worst_ladders",
+                                  "ladder_advice_per_title", "off_hull_rungs"}
 
 
 def test_flip_rate_per_crf_pair_matches_the_pipeline_table(pipeline_output):
@@ -59,3 +60,35 @@ def test_worst_ladders_lists_each_flipped_pair(pipeline_output):
         flips = sum(x["flips"] for x in per_source
                     if x["source_id"] == r["source_id"] and x["level"] == "pair")
         assert flips == r["flips"]
+
+
+def test_ladder_advice_per_title_is_the_pipeline_table(pipeline_output):
+    got = run(doc_queries()["ladder_advice_per_title"], pipeline_output)
+    table = report.read_table(pipeline_output, "ladder_advice")
+    assert len(got) == len(table) == 2 * len(rate_quality.DEFAULT_TARGETS)
+    want = {(r["source_id"], r["ladder_id"], r["target_score"]): r for r in table}
+    for r in got:
+        t = want[(r["source_id"], r["ladder_id"], r["target_score"])]
+        assert (r["met"], r["cheapest_video_id"], r["crf"]) == (
+            t["met"], t["cheapest_video_id"], t["crf"])
+        if t["met"]:
+            assert r["saving_pct"] == pytest.approx(100 * t["savings_fraction"], abs=0.05)
+        else:
+            assert r["kbps"] is None and r["reason"] == t["reason"]
+    keys = [(r["source_id"], r["ladder_id"], r["target_score"]) for r in got]
+    assert keys == sorted(keys)
+
+
+def test_off_hull_rungs_are_the_scores_not_on_the_hull(pipeline_output):
+    got = run(doc_queries()["off_hull_rungs"], pipeline_output)
+    scores = report.read_table(pipeline_output, "scores")
+    assert {r["video_id"] for r in got} == {r["video_id"] for r in scores
+                                            if r["on_hull"] is False}
+    summary = {(r["source_id"], r["ladder_id"]): r
+               for r in report.read_table(pipeline_output, "ladder_summary")}
+    for r in got:
+        assert r["video_id"] not in summary[(r["source_id"], r["ladder_id"])]["hull_video_ids"]
+    # every scored ladder rung is on the hull or listed here
+    hull = {v for s in summary.values() for v in s["hull_video_ids"]}
+    assert hull | {r["video_id"] for r in got} == {r["video_id"] for r in scores
+                                                   if r["source_id"] is not None}
