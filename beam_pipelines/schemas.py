@@ -197,6 +197,15 @@ _BDRATE = [
 ]
 
 
+# The last column of every table the scoring pipeline writes (issue 14 item 12): the run
+# that wrote the row. score.run fills it; failure_row leaves it None (prepare, ladder and
+# sources write FAILURES_SCHEMA too: their run_id is null).
+RUN_ID_COLUMN = ("run_id", pa.string(), "STRING", "NULLABLE",
+                 "Scoring run that wrote the row: UTC start time + random suffix.")
+for _columns in (_SCORES, _FAILURES, _FLIP_RATE, _LADDER_SUMMARY, _LADDER_ADVICE):
+    _columns.append(RUN_ID_COLUMN)
+
+
 def _arrow(columns):
     return pa.schema(
         [pa.field(name, typ, nullable=(mode != "REQUIRED")) for name, typ, _, mode, _ in columns]
@@ -247,6 +256,7 @@ def failure_row(video_id, uri, stage, error_type, message, attempts=1):
         "error_type": str(error_type),
         "message": str(message),
         "attempts": int(attempts),
+        "run_id": None,  # score.run stamps its run's id at the sink
     }
 
 

@@ -16,10 +16,10 @@ Pipeline (every catalog row ends in exactly one of scores / failures):
 
 Writes OUTPUT_DIR/scores-*.parquet, failures-*.parquet, flip_rate-*.parquet,
 ladder_summary-*.parquet and ladder_advice-*.parquet (and the same tables in BigQuery
-with --bigquery_dataset). Previous shards of these tables in OUTPUT_DIR are deleted
-before the pipeline starts, so a re-run (also after an interrupted run) never leaves
-duplicates; each shard appears only when Beam's sink finalizes it (temporary file, then
-rename). See docs/PIPELINE.md.
+with --bigquery_dataset), every row with the run's `run_id`. The run writes into
+OUTPUT_DIR/_staging/RUN_ID/; only after the job succeeded are the previous shards of
+these tables in OUTPUT_DIR replaced by the new ones, so a failed job leaves the earlier
+tables intact and a re-run never leaves duplicates. See docs/PIPELINE.md.
 """
 import argparse
 import collections
@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.runners.runner import PipelineState
 
 from beam_pipelines import (
     catalog,
@@ -198,6 +199,10 @@ def _parse(argv):
     if not known.catalog or not known.output_dir:
         parser.error("--catalog and --output_dir are required")
     return known
+
+
+def _with_run_id(row, run_id):
+    return dict(row, run_id=run_id)
 
 
 def clear_previous_outputs(output_dir):
@@ -453,14 +458,23 @@ def run(argv=None, test_pipeline=None):
     opts = options.view_as(ScoreOptions)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
     tables = build(p, opts)  # flag errors surface here, before anything is deleted
+    # Each run writes into its own staging directory; the earlier tables are replaced
+    # only after the job succeeded (issue 14 item 12). Every row carries the run_id.
+    run_id = outputs.new_run_id()
+    staging = outputs.staging_dir(opts.output_dir, run_id)
     for name, pcoll in tables.items():
-        _write_parquet(pcoll, opts.output_dir, name)
+        pcoll = pcoll | f"RunId_{name}" >> beam.Map(_with_run_id, run_id)
+        _write_parquet(pcoll, staging, name)
         if opts.bigquery_dataset:
             _write_bigquery(pcoll, opts, name)
-    clear_previous_outputs(opts.output_dir)
     result = p.run()
-    result.wait_until_finish()
+    state = result.wait_until_finish() or result.state
+    if state != PipelineState.DONE:  # runners that report failure without raising
+        raise RuntimeError(f"scoring run {run_id} ended in state {state}; the tables in "
+                           f"{opts.output_dir} were left as they were")
+    outputs.publish(staging, opts.output_dir, [(n, ".parquet", True) for n in TABLE_NAMES])
     summary = summarize(opts.output_dir)
+    summary["run_id"] = run_id
     summary["metrics"] = pipeline_metrics(result)
     _print_summary(opts.output_dir, summary)
     return summary

@@ -156,7 +156,11 @@ def test_scores_table(runs, ladder_rows):
 def test_flip_rate_table_matches_the_scores(runs):
     expected = flip_rate.flip_rate_rows(
         (r["source_id"], r["crf"], r["score"]) for r in runs["scores2"])
-    assert sorted(runs["flip_rate2"], key=str) == sorted(expected, key=str)
+    # Same rows; the table adds the run's run_id (issue 14 item 12).
+    run_ids = {r.pop("run_id") for r in (dict(r) for r in runs["flip_rate2"])}
+    assert run_ids == {runs["summary2"]["run_id"]}
+    table = [{k: v for k, v in r.items() if k != "run_id"} for r in runs["flip_rate2"]]
+    assert sorted(table, key=str) == sorted(expected, key=str)
     # 2 sources x 3 pairs, per source and overall, at two levels.
     assert {r["source_id"] for r in runs["flip_rate2"]} == {"*", "testsrc2", "astronaut"}
     overall = [r for r in runs["flip_rate2"]
