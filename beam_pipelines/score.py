@@ -97,8 +97,9 @@ class ScoreOptions(PipelineOptions):
             "--num_keyframes",
             type=int,
             default=None,
-            help="Key frames per video K; the model fixes K, so this only checks it "
-            "(default: the model's num_keyframes).",
+            help="Key frames per video K (default: the model's num_keyframes). The "
+            "score is the mean of per-frame scores, so any K scores with any preset "
+            "(cost grows with K); --describe keeps the model's own K.",
         )
         parser.add_argument(
             "--max_batch_size",
@@ -267,14 +268,20 @@ def model_preprocessing(preset):
 def build(p, opts):
     """Adds the scoring pipeline to `p`; returns {table name: PCollection of rows}."""
     frame_inputs, default_k, default_side = model_preprocessing(opts.model)
-    if opts.num_keyframes and opts.num_keyframes != default_k:
-        # The backbone reshapes by its own K: other K values would mix videos up.
-        raise ConfigError(f"--num_keyframes {opts.num_keyframes} does not match model "
-                          f"{opts.model!r}, which uses K = {default_k}")
+    if opts.num_keyframes is not None and opts.num_keyframes < 1:
+        raise ConfigError(f"--num_keyframes must be >= 1, got {opts.num_keyframes}")
+    if opts.describe and opts.num_keyframes and opts.num_keyframes != default_k:
+        # Scores are a mean of per-frame scores (any K); the decoder was trained on the
+        # vision prefix of K = default_k frames, so descriptions keep that K.
+        raise ConfigError(f"--describe reads the model's K = {default_k} key frames; "
+                          f"--num_keyframes {opts.num_keyframes} is for scoring only")
     try:
         targets = rate_quality.parse_targets(opts.target_scores)
     except ValueError as e:
         raise ConfigError(f"--target_scores: {e}") from None
+    k = opts.num_keyframes or default_k
+    if k != default_k:
+        frame_inputs = dofns.FrameInputs(opts.model, num_keyframes=k)
     batch_size = opts.describe_batch_size if opts.describe else opts.max_batch_size
     handler = KeyedModelHandler(
         inference.KerasCPLLMHandler(
@@ -290,7 +297,7 @@ def build(p, opts):
     decoded = cat.entries | "DecodeKeyframes" >> beam.ParDo(
         dofns.DecodeKeyframes(
             frame_inputs,
-            default_k,
+            k,
             max_side=opts.max_side or default_side,
             timeout_s=opts.decode_timeout_s,
             max_attempts=opts.max_attempts,

@@ -5,12 +5,14 @@ One in_memory run and one re-run into the same directory with
 model's XLA compile is paid once per process), many assertions on them.
 """
 import csv
+import glob
 import math
 import os
 import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -213,12 +215,26 @@ def test_cli_rejects_a_catalog_that_is_not_a_table(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_rejects_num_keyframes_the_model_cannot_take(tmp_path, capsys, ladder_rows):
+def test_describe_keeps_the_models_num_keyframes(tmp_path, capsys, ladder_rows):
     catalog_path = write_csv(tmp_path / "c.csv", ladder_rows[:1])
     out = tmp_path / "o"
     out.mkdir()
     (out / "scores-00000-of-00001.parquet").write_bytes(b"earlier run")
-    argv = ["--catalog", catalog_path, "--output_dir", str(out), "--num_keyframes", "4"]
+    argv = ["--catalog", catalog_path, "--output_dir", str(out), "--num_keyframes", "4",
+            "--describe"]
     assert score.main(argv) == 2
-    assert "uses K = 8" in capsys.readouterr().err
+    assert "--describe reads the model's K = 8" in capsys.readouterr().err
     assert (out / "scores-00000-of-00001.parquet").exists()  # nothing deleted
+
+
+def test_scoring_with_another_num_keyframes(tmp_path, ladder_rows):
+    catalog_path = write_csv(tmp_path / "c.csv", ladder_rows[:2])
+    out = tmp_path / "o"
+    assert score.main(["--catalog", catalog_path, "--output_dir", str(out),
+                       "--num_keyframes", "4"]) == 0
+    table = pq.read_table(sorted(glob.glob(str(out / "scores-*.parquet")))).to_pylist()
+    assert len(table) == 2
+    for row in table:
+        assert len(row["frame_scores"]) == 4
+        assert row["score"] == pytest.approx(np.mean(row["frame_scores"]), rel=1e-6)
+        assert 0.0 <= min(row["frame_scores"]) and max(row["frame_scores"]) <= 100.0
