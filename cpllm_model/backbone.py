@@ -258,6 +258,12 @@ class CPLLMBackbone(Backbone):
         k = x.shape[1]
         return self.num_keyframes if k is None else int(k)
 
+    def _patches(self, low_patches):
+        """M of a [B, K, M, P, P, 3] input: the low-level features are a masked mean over
+        patches, so more patches than trained on only average more of the frame."""
+        m = low_patches.shape[2]
+        return self.max_patches if m is None else int(m)
+
     def encode_high(self, high_frames):
         """uint8[B, K, S, S, 3] -> projected SigLIP tokens [B, K, Nh, D]."""
         enc = self.high_level_encoder
@@ -286,8 +292,8 @@ class CPLLMBackbone(Backbone):
         x = self.low_level_projection(x)
         x = ops.reshape(
             x,
-            (-1, self._frames(low_patches), self.max_patches, self.num_low_tokens,
-             self.hidden_dim),
+            (-1, self._frames(low_patches), self._patches(low_patches),
+             self.num_low_tokens, self.hidden_dim),
         )
         mask = ops.cast(patch_mask, x.dtype)[:, :, :, None, None]
         count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))

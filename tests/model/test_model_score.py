@@ -133,3 +133,20 @@ def test_any_number_of_keyframes_scores_per_frame(tiny_model, videos8):
     np.testing.assert_allclose(out4["frame_scores"], out8["frame_scores"][:, :4],
                                rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(out4["score"], out4["frame_scores"].mean(axis=1), rtol=1e-6)
+
+
+def test_more_patches_average_the_same_features(tiny_model, videos8):
+    """The low-level features are a masked mean over patches: each patch given twice
+    (M = 2 x 16) scores as the 16 once; padding cells beyond them change nothing."""
+    twice = dict(videos8)
+    twice["low_patches"] = np.concatenate([videos8["low_patches"]] * 2, axis=2)
+    twice["patch_mask"] = np.concatenate([videos8["patch_mask"]] * 2, axis=2)
+    np.testing.assert_allclose(tiny_model.score(twice)["score"],
+                               tiny_model.score(videos8)["score"], rtol=1e-5, atol=1e-4)
+    padded = dict(videos8)
+    padded["low_patches"] = np.concatenate(
+        [videos8["low_patches"], np.zeros_like(videos8["low_patches"])], axis=2)
+    padded["patch_mask"] = np.concatenate(
+        [videos8["patch_mask"], np.zeros_like(videos8["patch_mask"])], axis=2)
+    np.testing.assert_allclose(tiny_model.score(padded)["score"],
+                               tiny_model.score(videos8)["score"], rtol=1e-5, atol=1e-4)
