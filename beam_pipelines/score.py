@@ -30,10 +30,15 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import (
+    GoogleCloudOptions,
+    PipelineOptions,
+    SetupOptions,
+)
 from apache_beam.runners.runner import PipelineState
 
 from beam_pipelines import (
+    bigquery_sink,
     catalog,
     dofns,
     flip_rate,
@@ -46,7 +51,7 @@ from beam_pipelines import (
 
 _LOG = logging.getLogger("cpllm.pipeline")
 TABLE_NAMES = ("scores", "failures", "flip_rate", "ladder_summary", "ladder_advice")
-BIGQUERY_METHODS = ("STREAMING_INSERTS", "FILE_LOADS")
+BIGQUERY_METHODS = bigquery_sink.METHODS
 
 
 ConfigError = runner.ConfigError  # flags that cannot work together (before the pipeline starts)
@@ -168,10 +173,12 @@ class ScoreOptions(PipelineOptions):
         )
         parser.add_argument(
             "--bigquery_method",
-            default="STREAMING_INSERTS",
+            default=bigquery_sink.DEFAULT_METHOD,
             choices=BIGQUERY_METHODS,
-            help="BigQuery write method (default STREAMING_INSERTS; use FILE_LOADS on "
-            "Dataflow for large runs: it replaces the tables, streaming appends).",
+            help="BigQuery write method (default FILE_LOADS: each run replaces the tables, "
+            "an empty table included; needs --bigquery_temp_location or --temp_location). "
+            "STREAMING_INSERTS appends: read the DATASET.<table>_latest views, which show "
+            "the newest completed run's rows once each (see docs/PIPELINE.md).",
         )
         parser.add_argument(
             "--bigquery_temp_location",
@@ -220,35 +227,24 @@ def _write_parquet(pcoll, output_dir, name):
 
 
 def _write_bigquery(pcoll, opts, name):
-    dataset = opts.bigquery_dataset
-    if ":" not in dataset:
-        raise ConfigError(f"--bigquery_dataset must be PROJECT:DATASET, got {dataset!r}")
-    method = opts.bigquery_method
-    file_loads = method == "FILE_LOADS"
-    return (
-        pcoll
-        | f"ToBigQueryRow_{name}" >> beam.Map(schemas.to_bigquery_row)
-        | f"Write_{name}_BigQuery"
-        >> beam.io.WriteToBigQuery(
-            table=f"{dataset}.{name}",
-            schema=schemas.TABLES[name][1],
-            method=method,
-            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED,
-            write_disposition=(
-                beam.io.BigQueryDisposition.WRITE_TRUNCATE
-                if file_loads
-                else beam.io.BigQueryDisposition.WRITE_APPEND
-            ),
-            custom_gcs_temp_location=opts.bigquery_temp_location,
-            # Beam insists on a gs:// temp location; a local one (emulators, local runners
-            # only: check_config refuses it on others) skips that validation.
-            validate=not (
-                file_loads
-                and runner.runs_on_this_machine(opts)
-                and runner.is_local_path(opts.bigquery_temp_location)
-            ),
-        )
-    )
+    """DATASET.name with --bigquery_method (beam_pipelines/bigquery_sink.py)."""
+    try:
+        bigquery_sink.split_dataset(opts.bigquery_dataset)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    file_loads = opts.bigquery_method == "FILE_LOADS"
+    temp = opts.bigquery_temp_location or pcoll.pipeline.options.view_as(
+        GoogleCloudOptions).temp_location
+    if file_loads and not temp:
+        raise ConfigError("--bigquery_method FILE_LOADS needs --bigquery_temp_location or "
+                          "--temp_location (gs:// on Dataflow)")
+    rows = pcoll | f"ToBigQueryRow_{name}" >> beam.Map(schemas.to_bigquery_row)
+    # Beam insists on a gs:// temp location; a local one (emulators, local runners
+    # only: check_config refuses it on others) skips that validation.
+    return bigquery_sink.write(
+        rows, opts, name, schemas.TABLES[name][1],
+        local_validation_off=file_loads and runner.runs_on_this_machine(
+            pcoll.pipeline.options) and runner.is_local_path(temp))
 
 
 def model_preprocessing(preset):
@@ -480,6 +476,12 @@ def run(argv=None, test_pipeline=None):
         raise RuntimeError(f"scoring run {run_id} ended in state {state}; the tables in "
                            f"{opts.output_dir} were left as they were")
     outputs.publish(staging, opts.output_dir, [(n, ".parquet", True) for n in TABLE_NAMES])
+    if opts.bigquery_dataset:
+        # Only a completed job is recorded: the <table>_latest views show its rows.
+        bigquery_sink.record_run(opts.bigquery_dataset, run_id, opts.bigquery_method,
+                                 catalog=opts.catalog, output_dir=opts.output_dir)
+        bigquery_sink.create_latest_views(
+            opts.bigquery_dataset, {n: schemas.TABLES[n][1] for n in TABLE_NAMES})
     summary = summarize(opts.output_dir)
     summary["run_id"] = run_id
     summary["metrics"] = pipeline_metrics(result)
