@@ -40,6 +40,9 @@ import numpy as np
 
 from beam_pipelines import sources as sources_lib
 
+# Low-level patches per frame in the training records (the preset scores with more: the
+# model averages its patch features, so more patches only lower the variance).
+TRAIN_PATCHES = 16
 COARSE = sources_lib.COARSE
 FINE = sources_lib.FINE
 # Source properties carried from the source catalog onto every rendition row.
@@ -183,7 +186,8 @@ def main(argv=None):
     t = time.time()
     prepare_args = [f"--catalog={catalog_csv}", f"--output_dir={out}",
                     f"--model={args.model}", "--holdout_sources=" + ",".join(holdout),
-                    "--describer=generated", "--num_shards=4", *beam_args]
+                    "--describer=generated", "--num_shards=4",
+                    f"--max_patches={TRAIN_PATCHES}", *beam_args]
     prepare.run(prepare_args)
     try:
         prepare.verify(out)  # every counted example is on disk

@@ -83,6 +83,14 @@ def parse_args(argv=None):
         "--num_shards", type=int, default=0, help="Shards per split (0: the runner decides)."
     )
     parser.add_argument("--decode_timeout_s", type=float, default=120.0)
+    parser.add_argument(
+        "--max_patches",
+        type=int,
+        default=0,
+        help="Low-level patches per frame M in the records (0: the preset's). The model "
+        "averages over patches, so it trains on fewer than it scores with: cpllm_tiny "
+        "trains on 16 and scores with its preset's 64.",
+    )
     return parser.parse_known_args(argv)
 
 
@@ -92,6 +100,21 @@ def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) 
         return "holdout" if source_id in set(holdout_sources) else "train"
     h = int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big") / 2.0**64
     return "holdout" if h < holdout_fraction else "train"
+
+
+@functools.lru_cache(maxsize=8)
+def records_preprocessor(model: str, max_patches: int = 0):
+    """`load_preprocessor(model)`, with M = `max_patches` patches per frame when > 0 (a
+    copy: the preset's own preprocessor is shared and left as it is)."""
+    import copy
+
+    pre = load_preprocessor(model)
+    if max_patches and max_patches != pre.max_patches:
+        if max_patches < 1:
+            raise ValueError(f"max_patches must be >= 1, got {max_patches}")
+        pre = copy.copy(pre)
+        pre.max_patches = int(max_patches)
+    return pre
 
 
 @functools.lru_cache(maxsize=4)
@@ -199,15 +222,16 @@ class DecodeAndPreprocess(beam.DoFn):
     frames into the row (for the describer). Failures go to the 'failures' output.
     """
 
-    def __init__(self, model, measure_artifacts, decode_timeout_s):
+    def __init__(self, model, measure_artifacts, decode_timeout_s, max_patches=0):
         self.model = model
         self.measure_artifacts = measure_artifacts
         self.decode_timeout_s = decode_timeout_s
+        self.max_patches = max_patches
         self.ok = Metrics.counter(_NAMESPACE, "videos_preprocessed")
         self.failed = Metrics.counter(_NAMESPACE, "videos_failed")
 
     def setup(self):
-        self.preprocessor = load_preprocessor(self.model)
+        self.preprocessor = records_preprocessor(self.model, self.max_patches)
 
     def process(self, row):
         from beam_pipelines import frame_stats, vmaf
@@ -350,7 +374,9 @@ def run(argv=None, test_pipeline=None):
     catalog.check_catalog(opts.catalog)
     out = opts.output_dir
     holdout = [s for s in opts.holdout_sources.split(",") if s.strip()]
-    preprocessor = load_preprocessor(opts.model)  # fail fast on a bad preset
+    if opts.max_patches < 0:
+        raise ValueError(f"--max_patches must be >= 0, got {opts.max_patches}")
+    preprocessor = records_preprocessor(opts.model, opts.max_patches)  # fail fast
 
     from trainer import records
 
@@ -376,7 +402,8 @@ def run(argv=None, test_pipeline=None):
     )
     prepped = rows | "DecodeAndPreprocess" >> beam.ParDo(
         DecodeAndPreprocess(
-            opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s
+            opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s,
+            max_patches=opts.max_patches,
         )
     ).with_outputs("failures", main="rows")
     examples = (

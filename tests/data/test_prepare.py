@@ -120,3 +120,22 @@ def test_bad_videos_land_in_failures(prepared):
     assert by_id["gone"]["stage"] == "read"
     assert by_id["garbage"]["stage"] in ("probe", "decode")
     assert all(r["message"] for r in rows)
+
+
+def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
+    import numpy as np
+
+    from beam_pipelines import prepare
+
+    shared = prepare.load_preprocessor("cpllm_tiny")
+    m = shared.max_patches
+    fewer = prepare.records_preprocessor("cpllm_tiny", 4)
+    assert fewer.max_patches == 4 and shared.max_patches == m  # the preset's is untouched
+    assert prepare.records_preprocessor("cpllm_tiny", 0) is shared
+    frames = np.random.default_rng(0).integers(0, 256, (fewer.num_keyframes, 360, 640, 3),
+                                               dtype=np.uint8)
+    x = fewer.frame_inputs(frames)
+    assert np.asarray(x["low_patches"]).shape[:2] == (fewer.num_keyframes, 4)
+    assert np.asarray(shared.frame_inputs(frames)["low_patches"]).shape[1] == m
+    opts, _ = prepare.parse_args(["--catalog=c.csv", "--output_dir=o", "--max_patches=16"])
+    assert opts.max_patches == 16
