@@ -6,12 +6,15 @@ one), `ladder_id` (which encoder/configuration made the rendition; default: the
 `source_id`, one ladder per source) (optional); other columns are ignored, header
 names are matched case-insensitively. A relative `uri` is resolved against the catalog's own directory.
 
-`check_catalog(path)` runs at pipeline construction and rejects a catalog that is not a
-table at all (unknown extension, unreadable, not CSV/Parquet, no `video_id`/`uri`
-columns) with a CatalogError. Row problems never stop a run: `ReadCatalog` emits every
-row either as a clean entry or as a failure row at stage `catalog` (empty id, missing
-uri, bad crf/mos/bitrate_kbps, source_id "*" (reserved for the flip-rate all-sources rows), repeated
-video_id: the first occurrence in file order is kept).
+`check_catalog(path)` runs on the launcher and reads only the head of the file (a CSV's
+header, the first 64 KiB's UTF-8, a Parquet footer's schema): it rejects a catalog that
+is not a table at all (unknown extension, unreadable, not UTF-8 at the start, not
+Parquet, no `video_id`/`uri` columns) with a CatalogError. `ReadCatalog` streams the rows
+on the workers (Beam's FileSystems, row index kept; Parquet split per row group). Row
+problems never stop a run: `ReadCatalog` emits every row either as a clean entry or as a
+failure row at stage `catalog` (empty id, missing uri, bad crf/mos/bitrate_kbps,
+source_id "*" (reserved for the flip-rate all-sources rows), bytes that are not UTF-8,
+broken CSV quoting, repeated video_id: the first occurrence in file order is kept).
 """
 
 import csv
@@ -68,44 +71,45 @@ def _open(path):
         raise CatalogError(f"catalog {path!r} cannot be opened: {e}") from e
 
 
-def _decode(data, path):
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise CatalogError(f"catalog {path!r} is not UTF-8 text: {e}") from e
+# The launcher reads at most this much of a text catalog (header + UTF-8 check).
+HEAD_BYTES = 64 * 1024
 
 
-def _csv_rows(path):
-    with _open(path) as f:
-        text = _decode(f.read(), path)
-    try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-        header = reader.fieldnames
-        rows = list(reader)
-    except csv.Error as e:
-        raise CatalogError(f"catalog {path!r} is not valid CSV: {e}") from e
-    if not header:
-        raise CatalogError(f"catalog {path!r} is empty (no CSV header)")
-    _check_columns([h for h in header if h is not None], path)
-    for row in rows:
+def _text_stream(f):
+    """Rows of a Beam file stream as text, read as they are needed (constant memory).
+
+    Bytes that are not UTF-8 past the checked head become lone surrogates
+    (surrogateescape); `normalize_row` refuses them as a `MalformedRow`, so a bad byte
+    in row 10 million costs that row, not the run.
+    """
+    return io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _csv_rows(f, path):
+    reader = csv.DictReader(_text_stream(f), strict=True)
+    while True:
+        line = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            yield RowError(f"not valid CSV near line {reader.line_num}: {e}"), {}
+            if reader.line_num == line:  # no progress: give up on the rest
+                return
+            continue
         extra = row.pop(None, None)  # more fields than the header
         missing = [k for k, v in row.items() if v is None]  # fewer fields than the header
         if extra or missing:
-            yield (
-                RowError(
-                    f"CSV row has {len(header) + len(extra or []) - len(missing)} "
-                    f"fields, header has {len(header)}"
-                ),
-                row,
-            )
+            n = len(reader.fieldnames)
+            yield (RowError(f"CSV row has {n + len(extra or []) - len(missing)} fields, "
+                            f"header has {n}"), row)
         else:
             yield None, row
 
 
-def _jsonl_rows(path):
-    with _open(path) as f:
-        text = _decode(f.read(), path)
-    for n, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(f, path):
+    for n, line in enumerate(_text_stream(f), start=1):
         if not line.strip():
             continue
         try:
@@ -119,15 +123,18 @@ def _jsonl_rows(path):
         yield None, row
 
 
-def _parquet_rows(path):
-    with _open(path) as f:
-        try:
-            table = pq.read_table(f)
-        except Exception as e:  # pyarrow raises ArrowInvalid and friends
-            raise CatalogError(f"catalog {path!r} is not valid Parquet: {e}") from e
-    _check_columns(table.column_names, path)
-    for row in table.to_pylist():
-        yield None, row
+def _parquet_file(f, path):
+    try:
+        return pq.ParquetFile(f)  # reads the footer only
+    except Exception as e:  # pyarrow raises ArrowInvalid and friends
+        raise CatalogError(f"catalog {path!r} is not valid Parquet: {e}") from e
+
+
+def _parquet_rows(f, path, row_groups=None):
+    pf = _parquet_file(f, path)
+    for group in range(pf.num_row_groups) if row_groups is None else row_groups:
+        for row in pf.read_row_group(group).to_pylist():
+            yield None, row
 
 
 def _check_columns(columns, path):
@@ -143,18 +150,81 @@ _READERS = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}
 
 
 def iter_raw_rows(path):
-    """Yields (RowError or None, raw dict) for every row, in file order."""
-    yield from _READERS[catalog_format(path)](path)
+    """Yields (RowError or None, raw dict) for every row, in file order (streamed)."""
+    fmt = catalog_format(path)
+    with _open(path) as f:
+        yield from _READERS[fmt](f, path)
+
+
+def _head_text(path):
+    with _open(path) as f:
+        head = f.read(HEAD_BYTES + 1)
+    truncated = len(head) > HEAD_BYTES
+    head = head[:HEAD_BYTES]
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut by the head's end is fine; anything else is not.
+        if not (truncated and e.start >= len(head) - 3 and e.reason == "unexpected end of data"):
+            raise CatalogError(f"catalog {path!r} is not UTF-8 text: {e}") from e
+        text = head[:e.start].decode("utf-8-sig")
+    return text, truncated
 
 
 def check_catalog(path):
     """Raises CatalogError unless `path` is a readable catalog with the required columns.
 
-    Reads the whole file once (catalogs are small next to their videos); JSONL rows are
-    checked one by one later, so a JSONL file only has to exist and be UTF-8.
+    Reads only the head: a CSV's header line (and that the first 64 KiB are UTF-8), a
+    JSONL file's first 64 KiB (UTF-8), a Parquet file's footer (its schema). Problems
+    further down are per-row failures of `ReadCatalog`, never a launch error.
     """
-    for _ in iter_raw_rows(path):
-        pass
+    fmt = catalog_format(path)
+    if fmt == "parquet":
+        with _open(path) as f:
+            _check_columns(_parquet_file(f, path).schema_arrow.names, path)
+        return
+    text, truncated = _head_text(path)
+    if fmt == "csv":
+        first = text.splitlines()[0] if text.strip() else ""
+        if not first.strip():
+            raise CatalogError(f"catalog {path!r} is empty (no CSV header)")
+        if truncated and len(text.splitlines()) < 2:
+            raise CatalogError(f"catalog {path!r}: CSV header longer than {HEAD_BYTES} bytes")
+        try:
+            header = next(csv.reader([first], strict=True))
+        except csv.Error as e:
+            raise CatalogError(f"catalog {path!r} is not valid CSV: {e}") from e
+        _check_columns(header, path)
+
+
+def catalog_splits(path):
+    """Work items of a catalog: (path, row_groups, first row index).
+
+    Parquet: one per row group, its first row index from the footer, so row groups are
+    read in parallel on different workers. CSV/JSONL: one for the file (a row's index is
+    only known after reading every row before it), read as a stream.
+    """
+    if catalog_format(path) != "parquet":
+        return [(path, None, 0)]
+    with _open(path) as f:
+        meta = _parquet_file(f, path).metadata
+    splits, first = [], 0
+    for group in range(meta.num_row_groups):
+        splits.append((path, [group], first))
+        first += meta.row_group(group).num_rows
+    return splits
+
+
+def iter_split_rows(split):
+    """(row index, RowError or None, raw dict) for the rows of one `catalog_splits` item."""
+    path, row_groups, first = split
+    with _open(path) as f:
+        if row_groups is None:
+            rows = _READERS[catalog_format(path)](f, path)
+        else:
+            rows = _parquet_rows(f, path, row_groups)
+        for index, (error, raw) in enumerate(rows, start=first):
+            yield index, error, raw
 
 
 def _text(value):
@@ -263,7 +333,8 @@ def _raw_field(raw, name):
 
 
 class ParseCatalogRows(beam.DoFn):
-    """catalog path -> (row_index, entry) on the main output, failure rows on 'failures'."""
+    """`catalog_splits` item -> (row_index, entry) on the main output, failure rows on
+    'failures'. Rows are read as a stream: memory does not grow with the catalog."""
 
     FAILURES = "failures"
 
@@ -271,8 +342,9 @@ class ParseCatalogRows(beam.DoFn):
         self.rows_read = Metrics.counter(_NAMESPACE, "catalog_rows")
         self.malformed = Metrics.counter(_NAMESPACE, "malformed_rows")
 
-    def process(self, path):
-        for index, (error, raw) in enumerate(iter_raw_rows(path)):
+    def process(self, split):
+        path = split[0]
+        for index, error, raw in iter_split_rows(split):
             self.rows_read.inc()
             if error is None:
                 try:
@@ -337,6 +409,8 @@ class ReadCatalog(beam.PTransform):
         parsed = (
             pbegin
             | "CatalogPath" >> beam.Create([self._path])
+            | "CatalogSplits" >> beam.FlatMap(catalog_splits)  # on a worker: footer only
+            | "SpreadSplits" >> beam.Reshuffle()
             | "ParseRows"
             >> beam.ParDo(ParseCatalogRows()).with_outputs(ParseCatalogRows.FAILURES, main="rows")
         )
