@@ -40,6 +40,7 @@ from apache_beam.runners.runner import PipelineState
 from beam_pipelines import (
     bigquery_sink,
     catalog,
+    decode_limits,
     dofns,
     flip_rate,
     inference,
@@ -156,6 +157,34 @@ class ScoreOptions(PipelineOptions):
             "score path measured (BENCHMARKS.md); JAX stays the default backend.",
         )
         parser.add_argument(
+            "--max_concurrent_decodes",
+            type=int,
+            default=2,
+            help="Videos read and decoded at once per worker process (each may hold a "
+            "temp copy of a gs:// video on the worker's disk; default: 2).",
+        )
+        parser.add_argument(
+            "--decoder_threads",
+            type=int,
+            default=None,
+            help="ffmpeg decoder threads per input (default: the worker's cores // "
+            "--max_concurrent_decodes).",
+        )
+        parser.add_argument(
+            "--inference_min_ram",
+            default=None,
+            help="Beam resource hint min_ram for the RunInference step only, e.g. 16GB "
+            "(runners that honour hints, e.g. Dataflow, give that step a machine with "
+            "that much memory; default: none).",
+        )
+        parser.add_argument(
+            "--inference_accelerator",
+            default=None,
+            help="Beam resource hint accelerator for the RunInference step only, e.g. "
+            "'type:nvidia-l4;count:1;install-nvidia-driver' (Dataflow right fitting; "
+            "default: none, the step runs on the job's workers).",
+        )
+        parser.add_argument(
             "--share_model_across_processes",
             action="store_true",
             help="Load one model per machine instead of one per worker process.",
@@ -261,6 +290,22 @@ def model_preprocessing(preset):
     return frame_inputs, int(k), (int(side) if side else None)
 
 
+def inference_hints(opts):
+    """Beam resource hints of the RunInference step: only those asked for."""
+    hints = {}
+    if opts.inference_min_ram:
+        hints["min_ram"] = opts.inference_min_ram
+    if opts.inference_accelerator:
+        hints["accelerator"] = opts.inference_accelerator
+    return hints
+
+
+def inference_step(handler, opts):
+    step = RunInference(handler).with_exception_handling(exc_class=inference.DEAD_LETTER_ERRORS)
+    hints = inference_hints(opts)
+    return step.with_resource_hints(**hints) if hints else step
+
+
 def build(p, opts):
     """Adds the scoring pipeline to `p`; returns {table name: PCollection of rows}."""
     frame_inputs, default_k, default_side = model_preprocessing(opts.model)
@@ -271,6 +316,9 @@ def build(p, opts):
         # vision prefix of K = default_k frames, so descriptions keep that K.
         raise ConfigError(f"--describe reads the model's K = {default_k} key frames; "
                           f"--num_keyframes {opts.num_keyframes} is for scoring only")
+    if opts.max_concurrent_decodes < 1 or (opts.decoder_threads is not None
+                                           and opts.decoder_threads < 1):
+        raise ConfigError("--max_concurrent_decodes and --decoder_threads must be >= 1")
     try:
         targets = rate_quality.parse_targets(opts.target_scores)
     except ValueError as e:
@@ -298,11 +346,17 @@ def build(p, opts):
             timeout_s=opts.decode_timeout_s,
             max_attempts=opts.max_attempts,
             progress_every=opts.progress_every,
+            # At most --max_concurrent_decodes videos (temp copies, ffmpeg processes) at
+            # once per worker process, --decoder_threads each (issue 14 item 16).
+            reader=decode_limits.BoundedReader(
+                dofns.default_reader, opts.max_concurrent_decodes, opts.decoder_threads),
         )
     ).with_outputs(dofns.FAILURES, main="decoded")
-    predictions, dead_letter = decoded.decoded | "RunInference" >> (
-        RunInference(handler).with_exception_handling(exc_class=inference.DEAD_LETTER_ERRORS)
-    )
+    # Decoding (CPU) and inference (model memory, accelerator) are separate stages: the
+    # Reshuffle breaks their fusion, so batches form across workers and the runner
+    # scales the two steps (and the inference hints) apart (issue 14 item 16).
+    spread = decoded.decoded | "ReshuffleDecoded" >> beam.Reshuffle()
+    predictions, dead_letter = spread | "RunInference" >> inference_step(handler, opts)
     scored = predictions | "ToScoreRow" >> beam.ParDo(dofns.ToScoreRow()).with_outputs(
         dofns.FAILURES, main="scores"
     )

@@ -30,6 +30,45 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+_MAX_INPUT_THREADS = None  # process-wide cap on decoder threads per input (None: none)
+
+
+def set_max_input_threads(threads: int | None) -> None:
+    """Caps ``-threads`` of every ffmpeg input this process runs (None: ffmpeg's own)."""
+    global _MAX_INPUT_THREADS  # pylint: disable=global-statement
+    _MAX_INPUT_THREADS = None if threads is None else max(1, int(threads))
+
+
+def cap_input_threads(args: list, cap: int | None) -> list:
+    """``args`` with every input's ``-threads`` at most ``cap`` (added where missing).
+
+    Only input options (before each ``-i``) are touched; output-side ``-threads`` (an
+    encoder's, after the last input) are kept as written.
+    """
+    if cap is None:
+        return list(args)
+    out, since_input = [], []  # since_input: indices in `out` of -threads since last -i
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-threads" and i + 1 < len(args):
+            out += ["-threads", args[i + 1]]
+            since_input.append(len(out) - 1)
+            i += 2
+            continue
+        if a == "-i":
+            if since_input:
+                for j in since_input:
+                    v = str(out[j])  # "0" (or not a number) is ffmpeg's auto: capped
+                    out[j] = str(min(int(v), cap)) if v.isdigit() and int(v) > 0 else str(cap)
+            else:
+                out += ["-threads", str(cap)]
+            since_input = []
+        out.append(a)
+        i += 1
+    return out
+
+
 def run(args: Sequence[Arg], *, timeout_s: float, check: bool = False,
         input_bytes: bytes | None = None) -> subprocess.CompletedProcess:
     """Runs ``ffmpeg <args>`` and captures stdout (bytes) and stderr (bytes).
@@ -46,7 +85,7 @@ def run(args: Sequence[Arg], *, timeout_s: float, check: bool = False,
     """
     if isinstance(args, (str, bytes)):
         raise TypeError("ffmpeg_bin.run takes a list of arguments, not a string")
-    cmd = [ffmpeg_exe(), *args]
+    cmd = [ffmpeg_exe(), *cap_input_threads(list(args), _MAX_INPUT_THREADS)]
     if input_bytes is None:
         cmd.insert(1, "-nostdin")
     try:
