@@ -35,13 +35,15 @@ def _runs():
 def _requirements():
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     cut = lines.index("# test-only")
-    pins = lambda ls: [ln.strip() for ln in ls if ln.strip() and not ln.startswith("#")]  # noqa: E731
+    def pins(ls):
+        return [ln.strip() for ln in ls if ln.strip() and not ln.startswith("#")]
+
     return pins(lines[:cut]), pins(lines[cut:])
 
 
 def _setup_required():
     text = (ROOT / "setup.py").read_text()
-    block = re.search(r"REQUIRED = \[(.*?)\n\]", text, re.S).group(1)
+    block = re.search(r"REQUIRED = \[(.*?)\n\]", text, re.DOTALL).group(1)
     return re.findall(r'"([^"]+)"', block)
 
 
@@ -66,7 +68,8 @@ def test_the_image_pins_the_ffmpeg_binary_the_tests_run():
     # ...and that binary is the one these tests decode with (no system ffmpeg here).
     if shutil.which("ffmpeg") is None:
         assert ffmpeg_bin.ffmpeg_exe() == exe
-    version = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=30)
+    version = subprocess.run([exe, "-version"], capture_output=True, text=True,
+                             timeout=30, check=True)
     assert version.stdout.startswith("ffmpeg version")
     assert "imageio-ffmpeg==" in " ".join(_requirements()[0])
 
