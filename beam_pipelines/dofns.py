@@ -6,8 +6,16 @@
 - ToScoreRow: (video_id, PredictionResult) -> scores row, or a failure row at stage
   `inference` when the handler reported a per-video error.
 - inference_failure_rows: RunInference's dead letter (a whole failed batch) -> rows.
+
+With ``segment_seconds`` (score --segment_seconds N), DecodeKeyframes emits a video
+longer than N as one element per segment (K frames each, the same shape as a whole
+video's, so inference batches keep their one compiled size) plus, once every segment
+was decoded, a plan on the ``segments.PLANS`` output; ToScoreRow and
+inference_failure_rows send the segments' results to ``segments.RESULTS``, and
+``segments.JoinSegments`` makes them one scores row (or one failure row) per video.
 """
 
+import contextlib
 import datetime
 import logging
 import math
@@ -42,6 +50,15 @@ def default_decoder(path, k, *, max_side, timeout_s):
     from beam_pipelines.media import keyframes
 
     return keyframes.decode_keyframes(path, k, max_side=max_side, timeout_s=timeout_s)
+
+
+def default_segment_opener(uri, segment_seconds, *, max_side, timeout_s):
+    """media.keyframes.SegmentedVideo: a context manager (read + probe once) whose
+    `decode(j, k)` gives segment j's Keyframes (None past the last segment)."""
+    from beam_pipelines.media import keyframes
+
+    return keyframes.SegmentedVideo(uri, segment_seconds, max_side=max_side,
+                                    timeout_s=timeout_s)
 
 
 class FrameInputs:
@@ -164,6 +181,8 @@ class DecodeKeyframes(beam.DoFn):
         progress_every=10,
         reader=default_reader,
         decoder=default_decoder,
+        segment_seconds=None,
+        segment_opener=default_segment_opener,
     ):
         self._frame_inputs = frame_inputs
         self._k = num_keyframes
@@ -174,6 +193,9 @@ class DecodeKeyframes(beam.DoFn):
         self._progress_every = progress_every
         self._reader = reader
         self._decoder = decoder
+        self._segment_seconds = None if segment_seconds is None else float(segment_seconds)
+        self._segment_opener = segment_opener
+        self.segments_decoded = Metrics.counter(NAMESPACE, "segments_decoded")
         self.videos_read = Metrics.counter(NAMESPACE, "videos_read")
         self.videos_decoded = Metrics.counter(NAMESPACE, "videos_decoded")
         self.frames_decoded = Metrics.counter(NAMESPACE, "frames_decoded")
@@ -218,6 +240,9 @@ class DecodeKeyframes(beam.DoFn):
         return True
 
     def process(self, entry):
+        if self._segment_seconds is not None:
+            yield from self._process_segmented(entry)
+            return
         video_id, uri = entry["video_id"], entry["uri"]
         self.videos_read.inc()
         start = time.monotonic()
@@ -257,6 +282,10 @@ class DecodeKeyframes(beam.DoFn):
         self.videos_decoded.inc()
         self.frames_decoded.inc(len(keyframes.frames))
         self._progress()
+        yield video_id, {"inputs": inputs, "meta": self._meta(entry, keyframes)}
+
+    @staticmethod
+    def _meta(entry, keyframes):
         info = keyframes.info
         meta = dict(entry)
         meta.update(
@@ -268,7 +297,108 @@ class DecodeKeyframes(beam.DoFn):
             codec=str(info.codec),
         )
         meta["bitrate_kbps"], meta["bitrate_source"] = rendition_bitrate(info, entry)
-        yield video_id, {"inputs": inputs, "meta": meta}
+        return meta
+
+    def _attempts(self, fn, uri, stage):
+        """Runs fn() with today's retry rule; (result, None, attempts) or
+        (None, (stage, exception, retryable), attempts)."""
+        from beam_pipelines.media import errors
+
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return fn(), None, attempt
+            except errors.MediaError as e:
+                retry = isinstance(e, errors.Unreadable) and str(uri).startswith("gs://")
+                failure = (getattr(e, "stage", stage), e, retry)
+            except Exception as e:  # noqa: BLE001 - classified: the video's, or transient
+                failure = (stage, e, not faults.is_input_error(e))
+            if not failure[2] or attempt == self._max_attempts:
+                break
+            self.retries.inc()
+            _LOG.warning("retrying %s after %s: %s", uri, type(failure[1]).__name__,
+                         _message(failure[1]))
+            time.sleep(self._backoff_s * 2 ** (attempt - 1))
+        return None, failure, attempt
+
+    def _failure_or_raise(self, video_id, uri, failure, attempt):
+        stage, exc, retryable = failure
+        if retryable and self._is_workers(exc):
+            raise faults.WorkerFault(
+                f"{stage} of video {video_id!r} failed {attempt} times with "
+                f"{faults.describe(exc)}; not a per-video error, so the bundle fails "
+                "and the runner retries it"
+            ) from exc
+        return self._fail(video_id, uri, stage, exc, attempt)
+
+    def _preprocess(self, video_id, uri, frames, attempt):
+        """(inputs, None) or (None, failure output); raises WorkerFault."""
+        try:
+            return self._frame_inputs(frames), None
+        except Exception as e:  # noqa: BLE001 - classified below
+            if not faults.is_input_error(e):
+                raise faults.WorkerFault(
+                    f"preprocessing video {video_id!r} failed with {faults.describe(e)}; "
+                    "not a per-video error, so the bundle fails and the runner retries it"
+                ) from e
+            return None, self._fail(video_id, uri, "preprocess", e, attempt)
+
+    def _process_segmented(self, entry):
+        """--segment_seconds N: a video of one segment (D <= N + min(1 s, N/2)) is
+        emitted as today (its scores row gets null segment columns); a longer one as
+        one element per segment j, meta["segment"] = {"index", "start_s", "end_s"},
+        decoded and emitted one at a time (memory flat), then its plan on PLANS.
+
+        The video is read and probed once; each segment's decode is retried like a
+        whole video's. A segment that fails makes the video one failure row and stops
+        it: no plan is emitted, so JoinSegments drops the segments already emitted
+        (every catalog row still lands in exactly one table)."""
+        from beam_pipelines import segments
+
+        video_id, uri = entry["video_id"], entry["uri"]
+        self.videos_read.inc()
+        start = time.monotonic()
+        with contextlib.ExitStack() as stack:
+            video, failure, attempt = self._attempts(
+                lambda: stack.enter_context(self._segment_opener(
+                    uri, self._segment_seconds, max_side=self._max_side,
+                    timeout_s=self._timeout_s)), uri, "read")
+            if failure is not None:
+                yield self._failure_or_raise(video_id, uri, failure, attempt)
+                return
+            starts, j = [], 0
+            while True:
+                kf, failure, attempt = self._attempts(
+                    lambda: video.decode(j, self._k), uri, "decode")
+                if failure is not None:
+                    yield self._failure_or_raise(video_id, uri, failure, attempt)
+                    return
+                if kf is None:
+                    break
+                bounds = video.bounds
+                inputs, failed = self._preprocess(video_id, uri, kf.frames, attempt)
+                if failed is not None:
+                    yield failed
+                    return
+                self.frames_decoded.inc(len(kf.frames))
+                meta = self._meta(entry, kf)
+                if len(bounds) == 1:  # not longer than N: scored whole, as without the flag
+                    self.decode_ms.update(int(1000 * (time.monotonic() - start)))
+                    self.videos_decoded.inc()
+                    self._progress()
+                    yield video_id, {"inputs": inputs, "meta": meta}
+                    return
+                a, b = bounds[j]
+                meta["segment"] = {"index": j, "start_s": float(a), "end_s": float(b)}
+                meta["segment_seconds"] = self._segment_seconds
+                self.segments_decoded.inc()
+                starts.append(float(a))
+                yield video_id, {"inputs": inputs, "meta": meta}
+                j += 1
+        self.decode_ms.update(int(1000 * (time.monotonic() - start)))
+        self.videos_decoded.inc()
+        self._progress()
+        yield beam.pvalue.TaggedOutput(
+            segments.PLANS, (video_id, {"plan": {"segments": j, "starts_s": starts}}))
 
     def _fail(self, video_id, uri, stage, exc, attempts):
         Metrics.counter(NAMESPACE, f"failed_{stage}").inc()
@@ -307,8 +437,14 @@ class ToScoreRow(beam.DoFn):
         self.videos_scored = Metrics.counter(NAMESPACE, "videos_scored")
 
     def process(self, element):
+        from beam_pipelines import segments
+
         video_id, result = element
         meta, out = result.example, result.inference
+        if meta.get("segment") is not None:  # one segment of a long video: joined later
+            yield beam.pvalue.TaggedOutput(
+                segments.RESULTS, (video_id, segments.result(meta, out, result.model_id)))
+            return
         if "error_type" in out:
             Metrics.counter(NAMESPACE, "failed_inference").inc()
             yield beam.pvalue.TaggedOutput(
@@ -335,26 +471,37 @@ class ToScoreRow(beam.DoFn):
             )
             return
         self.videos_scored.inc()
-        yield {
-            "video_id": video_id,
-            "uri": meta["uri"],
-            "source_id": meta.get("source_id"),
-            "crf": meta.get("crf"),
-            "ladder_id": meta.get("ladder_id") or meta.get("source_id"),
-            "bitrate_kbps": meta.get("bitrate_kbps"),
-            "bitrate_source": meta.get("bitrate_source"),
-            "score": score,
-            "frame_scores": frame_scores,
-            "frame_times_s": meta["frame_times_s"],
-            "description": out.get("description"),
-            "width": meta["width"],
-            "height": meta["height"],
-            "duration_s": meta["duration_s"],
-            "fps": meta["fps"],
-            "codec": meta["codec"],
-            "model_id": result.model_id,
-            "scored_at": datetime.datetime.now(datetime.UTC),
-        }
+        yield score_row(video_id, meta, out, result.model_id)
+
+
+def score_row(video_id, meta, out, model_id):
+    """A scores-table row from DecodeKeyframes' meta and the handler's output; the
+    segment columns come from meta (segments.JoinSegments), null for a whole video."""
+    return {
+        "video_id": video_id,
+        "uri": meta["uri"],
+        "source_id": meta.get("source_id"),
+        "crf": meta.get("crf"),
+        "ladder_id": meta.get("ladder_id") or meta.get("source_id"),
+        "bitrate_kbps": meta.get("bitrate_kbps"),
+        "bitrate_source": meta.get("bitrate_source"),
+        "score": float(out["score"]),
+        "frame_scores": [float(s) for s in out["frame_scores"]],
+        "frame_times_s": meta["frame_times_s"],
+        "segment_seconds": meta.get("segment_seconds"),
+        "segment_starts_s": meta.get("segment_starts_s"),
+        "segment_scores": meta.get("segment_scores"),
+        "worst_segment_start_s": meta.get("worst_segment_start_s"),
+        "worst_segment_score": meta.get("worst_segment_score"),
+        "description": out.get("description"),
+        "width": meta["width"],
+        "height": meta["height"],
+        "duration_s": meta["duration_s"],
+        "fps": meta["fps"],
+        "codec": meta["codec"],
+        "model_id": model_id,
+        "scored_at": datetime.datetime.now(datetime.UTC),
+    }
 
 
 def dead_letter_error(error):
@@ -377,9 +524,15 @@ def dead_letter_error(error):
 def inference_failure_rows(failed):
     """RunInference dead letter (batch of (video_id, example), (exc_type, repr, traceback))
     -> one failure row per video of the batch."""
+    from beam_pipelines import segments
+
     batch, error = failed
     error_type, message = dead_letter_error(error)
     for video_id, example in batch:
+        if example["meta"].get("segment") is not None:  # the video's row: JoinSegments
+            yield beam.pvalue.TaggedOutput(segments.RESULTS, (video_id, segments.result(
+                example["meta"], {"error_type": error_type, "message": message}, None)))
+            continue
         Metrics.counter(NAMESPACE, "failed_inference").inc()
         yield schemas.failure_row(
             video_id, example["meta"]["uri"], "inference", error_type, message, 1

@@ -21,6 +21,9 @@ plain run); only its scores table is read, for the "Descriptions" section. Secti
   has none of them, e.g. scores written by another tool);
 - flip rate by CRF difference (bars, with pair and tie counts);
 - score distribution;
+- score timeline of the videos scored by segment (`score --segment_seconds`): segment
+  score against segment start, one line per video, the worst segment marked, with a
+  table (mean score, worst segment, segments);
 - the worst ladders (highest flip rate) with each flipped pair;
 - key-frame thumbnails next to scores (and descriptions): the key frames are decoded again
   at the row's `frame_times_s` with ffmpeg (one small JPEG strip per video);
@@ -50,6 +53,8 @@ WORST_LADDERS = 5
 MAX_FAILURE_ROWS = 200
 MAX_TABLE_SOURCES = 50
 MAX_RATE_PLOTS = 24
+MAX_TIMELINES = 12  # videos per timeline plot (the ones with the lowest worst segment)
+MAX_STRIP_FRAMES = 24  # longer key-frame lists (segmented videos) get no strip
 
 
 # ----------------------------------------------------------------------------- tables
@@ -217,6 +222,66 @@ def plot_score_distribution(scores: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def segmented_videos(scores: list[dict]) -> list[dict]:
+    """Rows scored by segment (non-empty `segment_scores`), lowest worst segment first."""
+    rows = [r for r in scores if r.get("segment_scores")]
+    return sorted(rows, key=lambda r: (r.get("worst_segment_score", min(r["segment_scores"])),
+                                       r["video_id"]))
+
+
+def plot_score_timeline(rows: list[dict], path: str) -> None:
+    """Segment score against segment start (s), one step line per video (each segment's
+    score held over its span, the last one to the video's end), its worst segment
+    marked with a red x."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
+    for r in rows:
+        starts = [float(t) for t in r["segment_starts_s"]]
+        values = [float(v) for v in r["segment_scores"]]
+        end = max(float(r.get("duration_s") or starts[-1]), starts[-1])
+        line, = ax.step(starts + [end], values + [values[-1]], where="post", linewidth=1.4,
+                        label=f"{r['video_id']} (mean {r['score']:.1f})")
+        ax.plot(starts, values, "o", markersize=3, color=line.get_color())
+        worst = int(np.argmin(values))
+        ax.plot([starts[worst]], [values[worst]], "x", color="#c0392b", markersize=9,
+                markeredgewidth=2)
+    ax.plot([], [], "x", color="#c0392b", markersize=9, markeredgewidth=2,
+            label="worst segment")
+    ax.set_xlabel("segment start (s)")
+    ax.set_ylabel("segment score (higher = better)")
+    ax.set_title(f"Score timeline of long videos ({len(rows)} scored by segment)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _timeline_section(scores: list[dict], files: str) -> list[str]:
+    rows = segmented_videos(scores)
+    if not rows:
+        return ["<p class='note'>No video was scored by segment (score with "
+                "<code>--segment_seconds N</code> to score videos longer than N seconds "
+                "segment by segment).</p>"]
+    shown = rows[:MAX_TIMELINES]
+    plot_score_timeline(shown, os.path.join(files, "score_timeline.png"))
+    out = [_img(f"{FILES_DIR}/score_timeline.png", "score timeline of long videos"),
+           "<p class='note'>A segmented video's score is the mean of its segment scores "
+           "(each segment: the mean of its K key frames); the worst segment is given "
+           "apart.</p>"]
+    out.append(_table(
+        ["video_id", "duration s", "segment s", "segments", "score (mean)",
+         "worst segment start s", "worst segment score", "best segment score"],
+        [[r["video_id"], _fmt(r.get("duration_s"), 1), _fmt(r.get("segment_seconds"), 0),
+          len(r["segment_scores"]), _fmt(r["score"]), _fmt(r.get("worst_segment_start_s"), 1),
+          _fmt(r.get("worst_segment_score")), _fmt(max(r["segment_scores"]))]
+         for r in rows[:MAX_TABLE_SOURCES]], num_cols=range(1, 8)))
+    if len(rows) > len(shown):
+        out.append(f"<p class='note'>Plot: the {len(shown)} of {len(rows)} segmented "
+                   f"videos with the lowest worst segment.</p>")
+    return out
+
+
 def plot_worst_ladders(worst: list[tuple[str, list[dict], list]], path: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
@@ -377,6 +442,9 @@ def _picture(r: dict, files: str, cache: dict, *, thumbnails: bool,
     times = [float(t) for t in (r.get("frame_times_s") or [])]
     if not thumbnails:
         return "<p class='note'>thumbnails off</p>", times
+    if len(times) > MAX_STRIP_FRAMES:  # a video scored by segment: see the timeline
+        return (f"<p class='note'>{len(times)} key frames ({len(r.get('segment_scores') or [])}"
+                f" segments): no strip; see the score timeline</p>", times)
     key = (r["uri"], tuple(times))
     if key not in cache:
         name = f"frames_{len(cache):03d}.jpg"
@@ -573,6 +641,9 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
         body.append(_img(f"{FILES_DIR}/score_distribution.png", "score distribution"))
     else:
         body.append("<p class='note'>No video was scored.</p>")
+
+    body.append("<h2>Score timeline (long videos)</h2>")
+    body.extend(_timeline_section(scores, files))
 
     ranked = []
     for source, ladder in by_source.items():

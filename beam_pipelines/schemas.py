@@ -74,7 +74,13 @@ _SCORES = [
         "NULLABLE",
         "On its ladder's rate-quality convex hull (null: no bitrate, or on no ladder).",
     ),
-    ("score", pa.float64(), "FLOAT64", "REQUIRED", "Video score: mean of frame_scores."),
+    (
+        "score",
+        pa.float64(),
+        "FLOAT64",
+        "REQUIRED",
+        "Video score: mean of frame_scores (scored by segment: the mean of segment_scores).",
+    ),
     ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED", "One score per key frame."),
     (
         "frame_times_s",
@@ -82,6 +88,43 @@ _SCORES = [
         "FLOAT64",
         "REPEATED",
         "Key-frame timestamps in seconds.",
+    ),
+    # Long videos by segment (score --segment_seconds N; beam_pipelines/segments.py):
+    # null (Parquet) / empty (BigQuery REPEATED) for a video scored whole.
+    (
+        "segment_seconds",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "N of --segment_seconds when the video was scored by segment (null: scored whole).",
+    ),
+    (
+        "segment_starts_s",
+        pa.list_(pa.float64()),
+        "FLOAT64",
+        "REPEATED",
+        "Start of each segment in seconds (0, N, 2N, ...); null/empty: scored whole.",
+    ),
+    (
+        "segment_scores",
+        pa.list_(pa.float64()),
+        "FLOAT64",
+        "REPEATED",
+        "One score per segment (mean of its K frame scores), in time order.",
+    ),
+    (
+        "worst_segment_start_s",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Start of the lowest-scoring segment (earliest on a tie), seconds.",
+    ),
+    (
+        "worst_segment_score",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Score of that segment (min of segment_scores).",
     ),
     ("description", pa.string(), "STRING", "NULLABLE", "Model description (with --describe)."),
     ("width", pa.int64(), "INT64", "REQUIRED", "Display width after rotation."),
@@ -260,6 +303,15 @@ def failure_row(video_id, uri, stage, error_type, message, attempts=1):
     }
 
 
+# BigQuery has no NULL array: a null REPEATED column is written as [] there.
+REPEATED_COLUMNS = frozenset(
+    name for cols in (_SCORES, _FAILURES, _FLIP_RATE, _LADDER_SUMMARY, _LADDER_ADVICE, _BDRATE)
+    for name, _, _, mode, _ in cols if mode == "REPEATED")
+
+
 def to_bigquery_row(row):
-    """A table row as BigQuery JSON: timestamps become ISO-8601 strings."""
-    return {k: (v.isoformat() if isinstance(v, datetime.datetime) else v) for k, v in row.items()}
+    """A table row as BigQuery JSON: timestamps become ISO-8601 strings, a null REPEATED
+    column (e.g. segment_scores of a video scored whole) an empty array."""
+    return {k: (v.isoformat() if isinstance(v, datetime.datetime)
+                else [] if v is None and k in REPEATED_COLUMNS else v)
+            for k, v in row.items()}

@@ -1,7 +1,7 @@
 r"""Batch video-quality scoring: catalog in, quality tables out.
 
     python -m beam_pipelines.score --catalog catalog.csv --output_dir out/ \
-        [--model cpllm_tiny] [--describe] [--num_keyframes K] \
+        [--model cpllm_tiny] [--describe] [--num_keyframes K] [--segment_seconds N] \
         [--bigquery_dataset PROJECT:DATASET] [Beam options, e.g. \
         --direct_running_mode=multi_processing --direct_num_workers=2]
 
@@ -48,6 +48,7 @@ from beam_pipelines import (
     rate_quality,
     runner,
     schemas,
+    segments,
 )
 
 _LOG = logging.getLogger("cpllm.pipeline")
@@ -106,6 +107,17 @@ class ScoreOptions(PipelineOptions):
             help="Key frames per video K (default: the model's num_keyframes). The "
             "score is the mean of per-frame scores, so any K scores with any preset "
             "(cost grows with K); --describe keeps the model's own K.",
+        )
+        parser.add_argument(
+            "--segment_seconds",
+            type=float,
+            default=None,
+            help="Score videos longer than N seconds by segment: each N-second segment "
+            "on its own K key frames (decoded one segment at a time, memory flat); the "
+            "video's score is the mean of its segment scores, the worst segment is given "
+            "apart (segment_scores, worst_segment_start_s, ... in the scores table). "
+            "Shorter videos are scored whole (null segment columns). Default: off, every "
+            "video scored whole. Not with --describe.",
         )
         parser.add_argument(
             "--max_batch_size",
@@ -323,6 +335,13 @@ def build(p, opts):
         targets = rate_quality.parse_targets(opts.target_scores)
     except ValueError as e:
         raise ConfigError(f"--target_scores: {e}") from None
+    try:  # long videos by segment (beam_pipelines/segments.py)
+        segment_seconds = segments.check_segment_seconds(opts.segment_seconds)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if segment_seconds is not None and opts.describe:
+        raise ConfigError("--segment_seconds scores long videos by segment; --describe "
+                          "describes a video's K key frames as one clip: use one or the other")
     k = opts.num_keyframes or default_k
     if k != default_k:
         frame_inputs = dofns.FrameInputs(opts.model, num_keyframes=k)
@@ -346,33 +365,46 @@ def build(p, opts):
             timeout_s=opts.decode_timeout_s,
             max_attempts=opts.max_attempts,
             progress_every=opts.progress_every,
+            segment_seconds=segment_seconds,
             # At most --max_concurrent_decodes videos (temp copies, ffmpeg processes) at
             # once per worker process, --decoder_threads each (issue 14 item 16).
             reader=decode_limits.BoundedReader(
                 dofns.default_reader, opts.max_concurrent_decodes, opts.decoder_threads),
+            segment_opener=decode_limits.BoundedReader(
+                dofns.default_segment_opener, opts.max_concurrent_decodes,
+                opts.decoder_threads),
         )
-    ).with_outputs(dofns.FAILURES, main="decoded")
+    ).with_outputs(dofns.FAILURES, segments.PLANS, main="decoded")
     # Decoding (CPU) and inference (model memory, accelerator) are separate stages: the
     # Reshuffle breaks their fusion, so batches form across workers and the runner
     # scales the two steps (and the inference hints) apart (issue 14 item 16).
     spread = decoded.decoded | "ReshuffleDecoded" >> beam.Reshuffle()
     predictions, dead_letter = spread | "RunInference" >> inference_step(handler, opts)
     scored = predictions | "ToScoreRow" >> beam.ParDo(dofns.ToScoreRow()).with_outputs(
-        dofns.FAILURES, main="scores"
+        dofns.FAILURES, segments.RESULTS, main="scores"
     )
-    batch_failures = dead_letter.failed_inferences | "FailedBatches" >> beam.FlatMap(
+    failed_batches = dead_letter.failed_inferences | "FailedBatches" >> beam.FlatMap(
         dofns.inference_failure_rows
-    )
+    ).with_outputs(segments.RESULTS, main="failures")
+    batch_failures = failed_batches.failures
+    score_rows, segment_failures = scored.scores, []
+    if segment_seconds is not None:
+        # Segments were scored as K-frame batch items: one row per video again.
+        joined = (decoded[segments.PLANS], scored[segments.RESULTS],
+                  failed_batches[segments.RESULTS]) | "JoinSegments" >> segments.JoinSegments()
+        score_rows = (scored.scores, joined[segments.SCORES]) | "AllScoreRows" >> beam.Flatten()
+        segment_failures = [joined[segments.FAILURES]]
     # Rungs from the catalog's ladder, so a failed rendition does not shift rung_diff.
-    flips = scored.scores | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
+    flips = score_rows | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
     # Per (source_id, ladder_id): the rate-quality hull (on_hull in the scores rows), the
     # ladder summary and advice; a ladder that cannot be summarised is a failure row.
-    rq = scored.scores | "RateQuality" >> rate_quality.RateQuality(targets)
+    rq = score_rows | "RateQuality" >> rate_quality.RateQuality(targets)
     failures = (
         cat.failures,
         decoded[dofns.FAILURES],
         scored[dofns.FAILURES],
         batch_failures,
+        *segment_failures,
         rq[rate_quality.FAILURES],
     ) | "AllFailures" >> beam.Flatten()
     return {
@@ -469,6 +501,7 @@ def _print_summary(output_dir, summary):
             f"[score] metrics: videos read {m.get('videos_read', 0)}, decoded "
             f"{m.get('videos_decoded', 0)}, scored {m.get('videos_scored', 0)}, frames "
             f"decoded {m.get('frames_decoded', 0)}, retries {m.get('retries', 0)}"
+            + (f", segments {m['segments_decoded']}" if m.get("segments_decoded") else "")
             + (f", inference batches {batch['count']} (mean size {batch['mean']:.2f})"
                if batch else ""),
             flush=True,

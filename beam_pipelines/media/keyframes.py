@@ -21,6 +21,10 @@ How. Two strategies, chosen by measurement (BENCHMARKS.md, "Key-frame decode"):
   past its target (demuxers without an index, e.g. MPEG-TS) or finds no frame is
   retried with a pre-roll (``PREROLLS_S``), so both strategies return the same frames.
 
+Long videos by segment (``segment_bounds``, ``SegmentedVideo``; score --segment_seconds):
+segment j covers [jN, min((j+1)N, D)) and gets its own K targets by the same rule over
+its span, decoded with the "seek" strategy, one segment at a time (memory flat).
+
 Conversions, in ffmpeg: rotation metadata is honoured (ffmpeg autorotates); interlaced
 streams are deinterlaced (bwdif); PQ / HLG (HDR) input is tone-mapped to 8-bit BT.709 SDR
 (zscale to linear light, BT.709 primaries, Hable tone-map); other high-bit-depth input
@@ -36,6 +40,7 @@ is shorter, the targets are spread over its own length; a stream whose data is c
 short (a file truncated mid-stream) is a DecodeError.
 """
 import dataclasses
+import math
 import os
 import re
 
@@ -131,6 +136,101 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
             return _decode(url, info, end, k, max_side, timeout_s, strategy, uri)
 
 
+# Segments (score --segment_seconds N): a trailing remainder shorter than this (or N / 2
+# when that is smaller) is folded into the segment before it.
+MIN_TAIL_S = 1.0
+
+
+def segment_bounds(duration_s: float, segment_seconds: float) -> list[tuple[float, float]]:
+    """[(start_s, end_s)] of the segments of a video of duration D, N = segment_seconds.
+
+    Segments start at 0, N, 2N, ...; the last one ends at D. A trailing remainder
+    shorter than min(MIN_TAIL_S, N / 2) is folded into the segment before it (container
+    durations often run a frame or an audio packet past a whole number of segments), so
+    a video is segmented (two or more segments) only when D > N + min(1 s, N / 2).
+    """
+    n_s = float(segment_seconds)
+    if not n_s > 0:
+        raise ValueError(f"segment_seconds must be > 0, got {segment_seconds}")
+    d = max(0.0, float(duration_s))
+    count = max(1, math.ceil((d - min(MIN_TAIL_S, n_s / 2)) / n_s - 1e-9))
+    return [(j * n_s, (j + 1) * n_s) for j in range(count - 1)] + [((count - 1) * n_s, d)]
+
+
+class SegmentedVideo:
+    """A video opened once (read, probed) and decoded segment by segment.
+
+        with SegmentedVideo(uri, 60.0, max_side=..., timeout_s=...) as video:
+            j = 0
+            while (kf := video.decode(j, k)) is not None:
+                ...  # kf: K frames over video.bounds[j]
+                j += 1
+
+    Each segment j is decoded like a whole video is (same target-time rule over the
+    segment, t_ij = a_j + (i + 0.5) * L_j / K), with the "seek" strategy (K input-side
+    seeks in one ffmpeg process: cost K x GOP, independent of where the segment is and of
+    the video's length). Only one segment's K frames are in memory at a time, so memory
+    stays flat however long the video is. A video of one segment (`bounds` has one entry)
+    is decoded exactly as `decode_keyframes` decodes it (strategy "auto").
+
+    When a segment's targets land past the last decodable frame (a stated duration longer
+    than the video stream), the stream is measured once (`video_stream_end`, demux only)
+    and the bounds are recomputed from its real end; segments past it do not exist
+    (`decode` returns None), a stream cut short is a DecodeError.
+    """
+
+    def __init__(self, uri: str, segment_seconds: float, *, max_side: int | None = None,
+                 timeout_s: float = 120.0):
+        self.uri = uri
+        self.segment_seconds = float(segment_seconds)
+        self.max_side = max_side
+        self.timeout_s = timeout_s
+        self.info = None
+        self.end_s = None
+        self._cm = None
+        self._url = None
+        self._measured = False
+
+    def __enter__(self):
+        self._cm = storage.local_copy(self.uri)
+        path = self._cm.__enter__()
+        try:
+            self.info = probe_lib.probe_local(path, timeout_s=self.timeout_s, uri=self.uri)
+        except BaseException:
+            self._cm.__exit__(None, None, None)
+            raise
+        self._url = storage.ffmpeg_input(path)
+        self.end_s = float(self.info.duration_s)
+        return self
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+    @property
+    def bounds(self) -> list[tuple[float, float]]:
+        return segment_bounds(self.end_s, self.segment_seconds)
+
+    def decode(self, j: int, k: int) -> Keyframes | None:
+        """K frames of segment j, or None when the video has no segment j."""
+        bounds = self.bounds
+        if j >= len(bounds):
+            return None
+        a, b = bounds[j]
+        whole = len(bounds) == 1
+        try:
+            return _decode(self._url, self.info, b - a, k, self.max_side, self.timeout_s,
+                           "auto" if whole else "seek", self.uri, start=a)
+        except _PastTheEnd as e:
+            if self._measured:
+                raise errors.DecodeError(f"{e} (truncated?)", uri=self.uri) from None
+            self._measured = True
+            end, clean = probe_lib.video_stream_end(self._url, self.info, self.timeout_s)
+            if not clean or end <= 0 or end >= 0.99 * self.end_s:
+                raise errors.DecodeError(f"{e} (truncated?)", uri=self.uri) from None
+            self.end_s = end
+            return self.decode(j, k)
+
+
 class _PastTheEnd(Exception):
 
     def __init__(self, message, duration):
@@ -138,11 +238,13 @@ class _PastTheEnd(Exception):
         self.duration = duration
 
 
-def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri) -> Keyframes:
+def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
+            start=0.0) -> Keyframes:
+    """K frames over [start, start + duration) (the whole video: start 0)."""
     fps = info.fps if info.fps > 0 else DEFAULT_FPS
     # A single-frame video may state no duration: sample its first frame.
     duration = duration if duration > 0 else 1.0 / fps
-    times = target_times(duration, k)
+    times = start + target_times(duration, k)
     seeks = seek_points(times, fps)
     if strategy == "auto":
         strategy = "select" if duration <= SELECT_MAX_SECONDS else "seek"
