@@ -14,6 +14,8 @@ Keras 3 on JAX, a stateless jitted step (`trainer.train_step`), Adam. Writes to 
 SIGTERM (preemption) saves a checkpoint at the next step boundary and exits;
 `--stop_after_steps N` exits after step N WITHOUT saving, like a crash (tests use it).
 All local devices are used through `keras.distribution.DataParallel`.
+`model.dtype_policy` picks the Keras dtype policy: "float32" or "mixed_bfloat16" (bf16
+compute, float32 master weights and Adam state; docs/TRAINING.md "Mixed precision").
 """
 from __future__ import annotations
 
@@ -47,15 +49,71 @@ def setup_distribution():
     return len(devices)
 
 
+# Keras dtype policies the trainer accepts. "mixed_bfloat16": layers compute in bfloat16,
+# every variable (the master weights the optimizer updates) and the Adam moments stay
+# float32; the losses are computed in float32 (trainer.losses casts). "mixed_float16"
+# would need loss scaling, which the stateless train step does not do; pure "bfloat16"
+# would keep bf16 master weights (updates below bf16 resolution are lost).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+
+
+# Layers (by Keras path) that compute in float32 under a mixed policy: the low-level
+# input rescaling, so that the detail layer computed from its output
+# (`CPLLMBackbone.detail_layer` / `normalized_detail_layer`: differences of neighbouring
+# pixels, divided by the local contrast) is float32. In bf16 (8 significant bits, steps
+# of 1/256 on [0.5, 1)) one grey level is at the rounding step and the contrast-normalised
+# detail of the tiny model's patches came out with a 26 % mean relative error.
+FLOAT32_LAYERS = ("low_level_rescaling",)
+
+
+def dtype_policy(config) -> str:
+    """The config's `model.dtype_policy` (default "float32"), checked."""
+    policy = config.model.get("dtype_policy") or "float32"
+    if policy not in DTYPE_POLICIES:
+        raise ValueError(f"model.dtype_policy={policy!r}: expected one of {DTYPE_POLICIES} "
+                         "(mixed_float16 needs loss scaling, not implemented; bfloat16 "
+                         "would lose the float32 master weights)")
+    return policy
+
+
+def keras_dtype(policy: str):
+    """What `CPLLM.from_preset(dtype=...)` gets: "float32", or for "mixed_bfloat16" a
+    `DTypePolicyMap` with that default and FLOAT32_LAYERS in float32 (saved with the
+    preset's config, so an exported preset scores the way it was trained)."""
+    import keras
+
+    if policy == "float32":
+        return policy
+    float32 = keras.dtype_policies.DTypePolicy("float32")
+    return keras.dtype_policies.DTypePolicyMap(
+        default_policy=policy, policy_map={path: float32 for path in FLOAT32_LAYERS})
+
+
+def _check_master_weights(model, policy):
+    """Every float variable float32 (the optimizer's master copy), compute as `policy`."""
+    import keras
+
+    bb = model.backbone
+    want = keras.dtype_policies.get(policy).compute_dtype
+    if bb.compute_dtype != want or bb.score_output.compute_dtype != want:
+        raise ValueError(f"backbone computes in {bb.score_output.compute_dtype}, config "
+                         f"model.dtype_policy={policy!r} asks {want}")
+    wrong = sorted(v.path for v in bb.variables
+                   if keras.backend.is_float_dtype(v.dtype) and v.dtype != "float32")
+    if wrong:
+        raise ValueError(f"dtype policy {policy!r}: variables not float32: {wrong[:5]}")
+
+
 def build_model(config):
-    """The preset's model, optionally re-initialised from `config.seed`, with the
-    config's training switches applied."""
+    """The preset's model in the config's dtype policy, optionally re-initialised from
+    `config.seed`, with the config's training switches applied."""
     import keras
 
     from cpllm_model import CPLLM
 
+    policy = dtype_policy(config)
     keras.utils.set_random_seed(config.seed)
-    model = CPLLM.from_preset(config.model.preset)
+    model = CPLLM.from_preset(config.model.preset, dtype=keras_dtype(policy))
     overrides = dict(config.model.get("backbone_overrides") or {})
     if overrides:
         if not config.model.reinitialize:
@@ -76,6 +134,7 @@ def build_model(config):
     modes = config.train_modes
     model.configure_training(high_level=modes.high_level, decoder=modes.decoder,
                              lora_rank=modes.lora_rank or None)
+    _check_master_weights(model, policy)  # after LoRA: its A/B kernels too
     return model
 
 
@@ -193,8 +252,9 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         pair_fraction=config.input.pair_fraction, rank_by=config.input.rank_by,
         seed=config.seed)
     logging.info("train: %d videos, %d rankable sources; held-out: %d; %d pairs/batch; "
-                 "%d devices", len(train), len(schedule.groups),
-                 len(held_out) if held_out is not None else 0, schedule.num_pairs, n_dev)
+                 "%d devices; dtype policy %s", len(train), len(schedule.groups),
+                 len(held_out) if held_out is not None else 0, schedule.num_pairs, n_dev,
+                 dtype_policy(config))
 
     if config.model.get("init_score_bias_to_label_mean"):
         # Start the score head at the labels' mean (a fresh head starts at the preset's
@@ -213,6 +273,13 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         saved, info = checkpoint.restore(workdir, step)
         if info.get("seed") != config.seed:
             raise ValueError(f"checkpoint seed {info.get('seed')} != config seed {config.seed}")
+        saved_policy = (info.get("config") or {}).get("model", {}).get("dtype_policy",
+                                                                        "float32")
+        if saved_policy != dtype_policy(config):
+            logging.warning("checkpoint trained with dtype policy %s, resuming with %s: "
+                            "the weights fit (float32 either way) but the run is no "
+                            "longer bit-identical to an uninterrupted one",
+                            saved_policy, dtype_policy(config))
         state = (saved["trainable"], saved["non_trainable"], saved["optimizer"])
         logging.info("resumed from step %d", step)
     step_fn = train_step.make_train_step(model, optimizer, config.loss, schedule.num_pairs)

@@ -23,6 +23,9 @@ def get_config() -> ConfigDict:
         patch_size=288,        # P: VideoPrism-B's input size (18x18 patches -> 256 tokens)
         max_patches=8,         # M (paper: lost): cpllm_model.paper.assemble's default
         max_sequence_length=128,  # prompt + 3-sentence description (paper: lost)
+        # bf16 compute with float32 master weights and Adam state (the paper does not
+        # say; TPU v5 and H100 run bf16 matmuls natively). "float32" for full precision.
+        dtype_policy="mixed_bfloat16",
     )
 
     # Paper: high-level encoder frozen, low-level encoder and head fully fine-tuned, LoRA

@@ -34,6 +34,9 @@ def get_config() -> ConfigDict:
         # (CPLLMBackbone.normalized_detail_layer), not raw pixels (docs/TRAINING.md).
         backbone_overrides=ConfigDict(low_level_detail_gain=8.0,
                                       low_level_contrast_norm=True),
+        # Keras dtype policy: "float32" (the bundled model's runs) or "mixed_bfloat16"
+        # (bf16 compute, float32 master weights; docs/TRAINING.md "Mixed precision").
+        dtype_policy="float32",
     )
 
     # What trains. The tiny model has no pretrained base to protect, so the decoder
