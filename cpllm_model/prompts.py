@@ -5,9 +5,13 @@ the scoring pipeline and `CPLLM.describe` / `CPLLM.compare` agree on the exact w
 """
 import re
 
+# The paper's annotation prompt, also its fine-tuning prompt (Sec. 4, "Implementation
+# Details": the decoder was tuned with the prompt that produced the Gemini annotations).
+# The score comes from the score head, never from the text.
 DESCRIBE = (
-    "Describe the content, the style and the technical quality of this video, "
-    "then rate its quality from 0 to 100."
+    "Based on the provided video frames, create a three-sentence summary. First, "
+    "describe the visual content of the video in detail. Second, identify the style "
+    "of the video. Third, assess the technical quality."
 )
 COMPARE = (
     "Compare the quality of video A and video B. Which one is better? "

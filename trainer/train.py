@@ -151,14 +151,27 @@ def make_optimizer(config):
                                  global_clipnorm=o.clipnorm or None)
 
 
-SHAPE_KEYS = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
-              "max_patches")
+SHAPE_KEYS = ("num_keyframes", "image_size", "low_level_max_side", "patch_size")
+
+
+def _preset_shapes(config):
+    """{preprocessor attribute: the config's value} that must equal the preset's. M: the
+    preset's preprocessor holds the M it scores with (`model.score_max_patches`, default
+    `model.max_patches`); `model.max_patches` is the M of the training records."""
+    want = {k: config.model[k] for k in SHAPE_KEYS if k in config.model}
+    m = config.model.get("score_max_patches", config.model.get("max_patches"))
+    if m is not None:
+        want["max_patches"] = m
+    return want
 
 
 def check_model_config(model, config):
     """Refuses a config whose model shapes (K, S, L, P, M) disagree with the preset's."""
-    wrong = {k: (config.model[k], getattr(model.preprocessor, k)) for k in SHAPE_KEYS
-             if k in config.model and config.model[k] != getattr(model.preprocessor, k)}
+    names = {"max_patches": ("score_max_patches" if "score_max_patches" in config.model
+                             else "max_patches")}
+    wrong = {names.get(k, k): (v, getattr(model.preprocessor, k))
+             for k, v in _preset_shapes(config).items()
+             if v != getattr(model.preprocessor, k)}
     if wrong:
         detail = ", ".join(f"model.{k}={c!r} but the preset has {p!r}"
                            for k, (c, p) in wrong.items())
@@ -166,13 +179,16 @@ def check_model_config(model, config):
                          "Fix the config (or build a preset with these shapes).")
 
 
-def _check_spec(model, spec):
+def check_spec(model, spec, config):
+    """Refuses records whose (K, S, M, P) are not the model's (M: `model.max_patches`)."""
     p = model.preprocessor
-    want = (p.num_keyframes, p.image_size, p.max_patches, p.patch_size)
+    m = config.model.get("max_patches", p.max_patches)
+    want = (p.num_keyframes, p.image_size, m, p.patch_size)
     got = (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size)
     if want != got:
-        raise ValueError(f"data (K, S, M, P) = {got} does not match the model's {want}: "
-                         "prepare the data with the same preset")
+        raise ValueError(f"data (K, S, M, P) = {got} does not match the config's {want}: "
+                         "prepare the data with the same preset and --max_patches "
+                         "model.max_patches")
 
 
 def _shard(batch):
@@ -236,7 +252,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     model = build_model(config)
     backbone = model.backbone
     spec = records.RecordSpec.from_manifest(os.path.join(config.data.dir, "manifest.json"))
-    _check_spec(model, spec)
+    check_spec(model, spec, config)
     seq_len = int(config.model.max_sequence_length)
 
     def text_fn(description):

@@ -76,8 +76,9 @@ def tiny_data(tiny_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_config(tiny_data, tiny_preset):
-    """The cpllm_tiny training config shrunk to a few fast steps on the tiny data."""
+def tiny_config(tiny_data, tiny_preset, tiny_model):
+    """The cpllm_tiny training config shrunk to a few fast steps on the tiny data (the
+    untrained test preset scores with its own M, not the shipped preset's 64)."""
     from trainer import config_lib
 
     config = config_lib.load_config(
@@ -86,7 +87,8 @@ def tiny_config(tiny_data, tiny_preset):
     return config_lib.apply_overrides(config, [
         f"data.dir={tiny_data}", f"model.preset={tiny_preset}", "input.batch_size=4",
         "num_steps=4", "log_every=1", "checkpoint_every=2", "eval_every=0",
-        "optimizer.warmup_steps=0", "eval_batch_size=4"])
+        "optimizer.warmup_steps=0", "eval_batch_size=4",
+        f"model.score_max_patches={tiny_model.preprocessor.max_patches}"])
 
 
 

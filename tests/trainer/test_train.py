@@ -57,11 +57,27 @@ def test_trainable_sets_match_the_config(tiny_config):
     assert all(4 in s for s in shapes)                 # the configured rank
 
 
-def test_a_config_that_disagrees_with_the_preset_is_refused(tiny_config):
-    wrong = config_lib.apply_overrides(tiny_config, ["model.max_patches=8",
-                                                     "model.num_keyframes=4"])
-    with pytest.raises(ValueError, match="model.max_patches=8 but the preset has 16"):
+def test_a_config_that_disagrees_with_the_preset_is_refused(tiny_config, tiny_model):
+    preset_m = tiny_model.preprocessor.max_patches
+    wrong = config_lib.apply_overrides(tiny_config, ["model.num_keyframes=4"])
+    with pytest.raises(ValueError, match="model.num_keyframes=4 but the preset has 8"):
         train.build_model(wrong)
+    wrong = config_lib.apply_overrides(tiny_config, [f"model.score_max_patches={preset_m + 1}"])
+    with pytest.raises(ValueError, match=f"model.score_max_patches={preset_m + 1} but the "
+                                         f"preset has {preset_m}"):
+        train.build_model(wrong)
+
+
+def test_records_must_have_the_configs_patch_count(tiny_config, tiny_data):
+    from trainer import records
+
+    model = train.build_model(tiny_config)
+    spec = records.RecordSpec.from_manifest(os.path.join(tiny_data, "manifest.json"))
+    assert spec.max_patches == tiny_config.model.max_patches
+    train.check_spec(model, spec, tiny_config)  # the records' M is the config's
+    other = config_lib.apply_overrides(tiny_config, [f"model.max_patches={spec.max_patches * 2}"])
+    with pytest.raises(ValueError, match="--max_patches"):
+        train.check_spec(model, spec, other)
 
 
 def test_paper_config_matches_the_paper_assembly():
