@@ -97,7 +97,10 @@ def test_evaluate_dmos_with_scored_references(tmp_path):
     assert row["n"] == 6
     assert row["prediction"] == "score(reference) - score(variant)"
     assert row["srcc"] == pytest.approx(1.0)
-    assert summary["flip_rate"] == []  # no source_id/crf in these scores
+    # no source_id/crf in these scores: no ladder rows; Table 1's DMOS variant pairs
+    # (3 per source, DMOS in the score drops' order): 6 pairs, none flipped
+    assert [(f["group"], f["pairs"], f["flips"], f["ties"])
+            for f in summary["flip_rate"]] == [("dmos_pairs", 6, 0, 0)]
 
 
 def test_evaluate_joins_on_file_name_and_fails_clearly_without_matches(tmp_path):
