@@ -99,6 +99,9 @@ def _comparable(rows, name):
         r = dict(r)
         if "scored_at" in r:  # BigQuery returns datetimes; compare to the microsecond
             r["scored_at"] = r["scored_at"].isoformat()
+        for column in ("segment_starts_s", "segment_scores"):
+            if column in r and r[column] is None:  # BigQuery has no null arrays: []
+                r[column] = []
         out.append(r)
     return sorted(out, key=lambda r: str(r[key]) if key else str(sorted(r.items())))
 
