@@ -284,8 +284,8 @@ def _write_bigquery(pcoll, opts, name):
     # only: check_config refuses it on others) skips that validation.
     return bigquery_sink.write(
         rows, opts, name, schemas.TABLES[name][1],
-        local_validation_off=file_loads and runner.runs_on_this_machine(
-            pcoll.pipeline.options) and runner.is_local_path(temp))
+        local_validation_off=file_loads and runner.runs_on_this_machine(opts)
+        and runner.runs_on_this_machine(pcoll.pipeline.options) and runner.is_local_path(temp))
 
 
 def model_preprocessing(preset):

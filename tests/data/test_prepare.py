@@ -37,7 +37,7 @@ def prepared(ladder_run, tmp_path_factory):
         w.writerow({"video_id": "gone", "uri": str(d / "gone.mp4"), "source_id": "gone"})
     out = d / "out"
     prepare.run([f"--catalog={cat}", f"--output_dir={out}", "--model=cpllm_tiny",
-                 "--holdout_sources=mandelbrot__zoom", "--num_shards=2"])
+                 "--max_patches=16", "--holdout_sources=mandelbrot__zoom", "--num_shards=2"])
     return str(out), src_rows
 
 

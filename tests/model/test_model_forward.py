@@ -31,20 +31,25 @@ def test_part_shapes(tiny_model, videos8, jit_run):
 
 def test_forward_outputs(tiny_model, videos8, jit_run):
     p = tiny_model.preprocessor
-    text = p.tokenize_description("The video shows a cat. Score 80.", sequence_length=40)
+    text = p.tokenize_description("The video shows a cat. Score 80.", sequence_length=64)
+    # The training forward pass takes the records' M (the backbone's), fewer patches
+    # than the preset scores with.
+    m = tiny_model.backbone.max_patches
     videos = {k: v[:2] for k, v in videos8.items()}
+    videos["low_patches"] = videos["low_patches"][:, :, :m]
+    videos["patch_mask"] = videos["patch_mask"][:, :, :m]
     inputs = dict(videos)
     inputs.update({k: np.stack([v] * 2) for k, v in text.items()})
     out = jit_run(tiny_model, lambda x: tiny_model(x), inputs)
     assert set(out) == {"frame_scores", "score", "logits"}
-    assert tuple(out["logits"].shape) == (2, 40, tiny_model.backbone.vocabulary_size)
+    assert tuple(out["logits"].shape) == (2, 64, tiny_model.backbone.vocabulary_size)
     assert out["score"].dtype == "float32" and tuple(out["score"].shape) == (2,)
     scored = tiny_model.score(videos)
     np.testing.assert_allclose(np.asarray(out["score"]), scored["score"], rtol=1e-5)
     # The functional backbone graph agrees with the task's forward pass.
     bb_out = jit_run(tiny_model, lambda x: tiny_model.backbone(x), inputs)
     assert tuple(bb_out["sequence_output"].shape) == (
-        2, tiny_model.backbone.image_sequence_length + 40,
+        2, tiny_model.backbone.image_sequence_length + 64,
         tiny_model.backbone.hidden_dim)
     np.testing.assert_allclose(np.asarray(bb_out["score"]), scored["score"], rtol=1e-5)
 

@@ -186,7 +186,8 @@ def test_data_parallel_on_two_fake_devices(uninterrupted, tiny_config, tmp_path)
         ("data.dir", tiny_config.data.dir), ("model.preset", tiny_config.model.preset),
         ("input.batch_size", 4), ("num_steps", 4), ("log_every", 1),
         ("checkpoint_every", 2), ("eval_every", 0), ("optimizer.warmup_steps", 0),
-        ("eval_batch_size", 4))]
+        ("eval_batch_size", 4),
+        ("model.score_max_patches", tiny_config.model.score_max_patches))]
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu")
     proc = subprocess.run(
