@@ -259,14 +259,7 @@ class DecodeKeyframes(beam.DoFn):
             )
             time.sleep(self._backoff_s * 2 ** (attempt - 1))
         if failure is not None:
-            stage, exc, retryable = failure
-            if retryable and self._is_workers(exc):
-                raise faults.WorkerFault(
-                    f"{stage} of video {video_id!r} failed {attempt} times with "
-                    f"{faults.describe(exc)}; not a per-video error, so the bundle fails "
-                    "and the runner retries it"
-                ) from exc
-            yield self._fail(video_id, uri, stage, exc, attempt)
+            yield self._failure_or_raise(video_id, uri, failure, attempt)
             return
         try:
             inputs = self._frame_inputs(keyframes.frames)
