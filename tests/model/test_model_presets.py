@@ -16,7 +16,7 @@ def test_bundled_tiny_preset(tiny_model):
     assert size < 5 * 2**20
     p = tiny_model.preprocessor
     assert (tiny_model.num_keyframes, p.image_size, p.low_level_max_side, p.patch_size,
-            p.max_patches) == (8, 64, 3840, 32, 16)
+            p.max_patches) == (8, 64, 3840, 32, 64)
     assert p.decode_max_side() == p.low_level_max_side
     assert p.tokenizer.vocabulary_size() == tiny_model.backbone.vocabulary_size == 1024
 
