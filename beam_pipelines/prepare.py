@@ -62,7 +62,10 @@ def parse_args(argv=None):
         help="Preset whose preprocessor and tokenizer shape the data.",
     )
     parser.add_argument(
-        "--holdout_sources", default="", help="Comma-separated source_ids for the holdout split."
+        "--holdout_sources",
+        default="",
+        help="Comma-separated source_ids for the holdout split, or @FILE (local or gs://): "
+        "one source_id per line, e.g. a dataset's whole test split.",
     )
     parser.add_argument(
         "--holdout_fraction",
@@ -94,10 +97,28 @@ def parse_args(argv=None):
     return parser.parse_known_args(argv)
 
 
+def parse_holdout_sources(value: str) -> list[str]:
+    """`--holdout_sources`: "a,b" or "@FILE" (one source_id per line; blank lines and
+    lines starting with # are skipped) -> sorted unique source_ids."""
+    if value.startswith("@"):
+        path = value[1:]
+        if not FileSystems.exists(path):
+            raise ValueError(f"--holdout_sources: no file {path}")
+        with FileSystems.open(path) as f:
+            lines = f.read().decode("utf-8").splitlines()
+        ids = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        if not ids:
+            raise ValueError(f"--holdout_sources: {path} lists no source_id")
+    else:
+        ids = [s.strip() for s in value.split(",") if s.strip()]
+    return sorted(set(ids))
+
+
 def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) -> str:
     """'holdout' for listed sources or those hashing below `holdout_fraction`, else 'train'."""
     if holdout_sources:
-        return "holdout" if source_id in set(holdout_sources) else "train"
+        listed = holdout_sources if isinstance(holdout_sources, frozenset) else set(holdout_sources)
+        return "holdout" if source_id in listed else "train"
     h = int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big") / 2.0**64
     return "holdout" if h < holdout_fraction else "train"
 
@@ -294,7 +315,7 @@ class EncodeExample(beam.DoFn):
     """row -> (split, serialized tf.train.Example)."""
 
     def __init__(self, holdout_sources, holdout_fraction):
-        self.holdout_sources = tuple(holdout_sources)
+        self.holdout_sources = frozenset(holdout_sources)
         self.holdout_fraction = holdout_fraction
 
     def process(self, row):
@@ -373,7 +394,7 @@ def run(argv=None, test_pipeline=None):
     runner.check_paths(options, paths)
     catalog.check_catalog(opts.catalog)
     out = opts.output_dir
-    holdout = [s for s in opts.holdout_sources.split(",") if s.strip()]
+    holdout = parse_holdout_sources(opts.holdout_sources)
     if opts.max_patches < 0:
         raise ValueError(f"--max_patches must be >= 0, got {opts.max_patches}")
     preprocessor = records_preprocessor(opts.model, opts.max_patches)  # fail fast

@@ -139,3 +139,21 @@ def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
     assert np.asarray(shared.frame_inputs(frames)["low_patches"]).shape[1] == m
     opts, _ = prepare.parse_args(["--catalog=c.csv", "--output_dir=o", "--max_patches=16"])
     assert opts.max_patches == 16
+
+
+def test_holdout_sources_from_a_file(tmp_path):
+    """`--holdout_sources @FILE`: a dataset's whole test split, one source_id per line."""
+    from beam_pipelines import prepare
+
+    listed = tmp_path / "test_split.txt"
+    listed.write_text("# LSVQ test names\nyfcc-batch1/747\n\n  ia-batch3/12 \nyfcc-batch1/747\n")
+    ids = prepare.parse_holdout_sources(f"@{listed}")
+    assert ids == ["ia-batch3/12", "yfcc-batch1/747"]
+    assert prepare.parse_holdout_sources("b, a,,a") == ["a", "b"]
+    assert prepare.split_of("ia-batch3/12", frozenset(ids)) == "holdout"
+    assert prepare.split_of("yfcc-batch1/748", frozenset(ids)) == "train"
+    with pytest.raises(ValueError, match="no file"):
+        prepare.parse_holdout_sources(f"@{tmp_path / 'missing.txt'}")
+    (tmp_path / "empty.txt").write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match="lists no source_id"):
+        prepare.parse_holdout_sources(f"@{tmp_path / 'empty.txt'}")
