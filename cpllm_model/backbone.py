@@ -58,6 +58,26 @@ def score_logit(score):
     return math.log(p / (1.0 - p))
 
 
+# (rotations by 90 degrees counter-clockwise, mirror left-right after the rotation)
+DIHEDRAL_VIEWS = tuple((k, mirror) for mirror in (False, True) for k in range(4))
+
+
+def dihedral_views(low_patches, patch_mask, views):
+    """The first `views` of DIHEDRAL_VIEWS of every patch, as more patches.
+
+    uint8[B, K, M, P, P, 3], float32[B, K, M] -> uint8[B, K, M * V, P, P, 3],
+    float32[B, K, M * V] (view-major along the patch axis; masks repeated).
+    """
+    h, w = 3, 4  # the patch's row and column axes
+    out = []
+    for k, mirror in DIHEDRAL_VIEWS[:views]:
+        x = low_patches
+        for _ in range(k):  # np.rot90(x, 1, axes=(h, w)) = flip(swapaxes(x, h, w), h)
+            x = ops.flip(ops.swapaxes(x, h, w), axis=h)
+        out.append(ops.flip(x, axis=w) if mirror else x)
+    return ops.concatenate(out, axis=2), ops.concatenate([patch_mask] * views, axis=2)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CPLLMBackbone(Backbone):
     """CP-LLM network (see module docstring for inputs and outputs).
@@ -84,6 +104,12 @@ class CPLLMBackbone(Backbone):
             channels: d / (sigma + c), g * d and log local contrast), so that a texture
             and its low-contrast copy look alike and what compression removes (small
             detail, flat blocks in textured areas) stands out (cpllm_tiny).
+        low_level_views: V in 1..8. Each patch is also read in its first V dihedral
+            views (`DIHEDRAL_VIEWS`: the four rotations, then their mirrors) and the
+            low-level features are the masked mean over all M x V of them: compression
+            artifacts have no orientation, so the extra views only lower the variance of
+            that mean (as more patches do) without new pixels, and with V = 8 (4) the
+            score is invariant to rotating or mirroring (rotating) the frames.
         dtype: dtype policy of the whole network.
     """
 
@@ -104,6 +130,7 @@ class CPLLMBackbone(Backbone):
         score_bias=50.0,
         low_level_detail_gain=0.0,
         low_level_contrast_norm=False,
+        low_level_views=1,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
         use_post_attention_norm=False,
@@ -190,6 +217,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_contrast_norm=True needs low_level_detail_gain > 0 (it "
                 "normalises the detail layer; raw pixels have none)."
             )
+        self.set_low_level_views(low_level_views)
         self.num_keyframes = num_keyframes
         self.max_patches = max_patches
         self.image_size = int(high_level_encoder.image_shape[0])
@@ -282,6 +310,9 @@ class CPLLMBackbone(Backbone):
         """uint8[B, K, M, P, P, 3], float32[B, K, M] -> low tokens [B, K, Nl, D]."""
         enc = self.low_level_encoder
         p = self.patch_size
+        if self.low_level_views > 1:
+            low_patches, patch_mask = dihedral_views(low_patches, patch_mask,
+                                                     self.low_level_views)
         x = self.low_level_rescaling(ops.reshape(low_patches, (-1, p, p, 3)))
         if self.low_level_contrast_norm:
             x = self.normalized_detail_layer(x)
@@ -330,6 +361,15 @@ class CPLLMBackbone(Backbone):
              ops.log1p(sigma / c) / 4.0],
             axis=-1,
         )
+
+    def set_low_level_views(self, views):
+        """Sets V (`low_level_views`): a scoring choice, no weights change. Functions
+        traced before (the task's compiled score function) keep the V they saw."""
+        if isinstance(views, bool) or int(views) != views or not (
+                1 <= int(views) <= len(DIHEDRAL_VIEWS)):
+            raise ValueError(f"low_level_views must be in 1..{len(DIHEDRAL_VIEWS)}, got "
+                             f"{views!r}")
+        self.low_level_views = int(views)
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
@@ -413,6 +453,7 @@ class CPLLMBackbone(Backbone):
                 "score_bias": self.score_bias,
                 "low_level_detail_gain": self.low_level_detail_gain,
                 "low_level_contrast_norm": self.low_level_contrast_norm,
+                "low_level_views": self.low_level_views,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,
                 "use_post_attention_norm": self.use_post_attention_norm,

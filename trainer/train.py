@@ -130,12 +130,28 @@ def build_model(config):
         backbone = model.backbone
         fresh = type(backbone).from_config(backbone.get_config())
         backbone.set_weights(fresh.get_weights())
+    if "low_level_views" in config.model:
+        model.backbone.set_low_level_views(config.model.low_level_views)
     check_model_config(model, config)
     modes = config.train_modes
     model.configure_training(high_level=modes.high_level, decoder=modes.decoder,
                              lora_rank=modes.lora_rank or None)
     _check_master_weights(model, policy)  # after LoRA: its A/B kernels too
     return model
+
+
+def save_scoring_preset(model, config, path):
+    """Saves `model` as the preset it scores as: the config's scoring choices
+    (`model.score_max_patches` patches per frame, `model.score_low_level_views` views per
+    patch) replace the training ones. Neither changes a weight."""
+    m = config.model.get("score_max_patches")
+    if m is not None:
+        model.preprocessor.max_patches = int(m)
+    views = config.model.get("score_low_level_views")
+    if views is not None:
+        model.backbone.set_low_level_views(views)
+    model._score_fn = None  # traced with the training choices
+    model.save_to_preset(path)
 
 
 def make_optimizer(config):
@@ -366,7 +382,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         with open(os.path.join(workdir, "eval_final.json"), "w") as f:
             json.dump({"step": step, **result}, f, indent=1)
         if export_preset:
-            model.save_to_preset(export_preset)
+            save_scoring_preset(model, config, export_preset)
             logging.info("saved preset to %s", export_preset)
         return result
     finally:

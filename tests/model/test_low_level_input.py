@@ -45,3 +45,63 @@ def test_contrast_norm_survives_the_config(tiny_model):
     backbone = CPLLMBackbone.from_config(config)
     assert backbone.get_config()["low_level_contrast_norm"] is True
     assert backbone.low_level_encoder is not tiny_model.backbone.low_level_encoder
+
+
+def _patches(seed, k=2, m=3):
+    rng = np.random.default_rng(seed)
+    patches = rng.integers(0, 256, (1, k, m, 32, 32, 3), dtype=np.uint8)
+    mask = np.ones((1, k, m), "float32")
+    mask[0, 1, 2] = 0.0
+    return patches, mask
+
+
+def test_dihedral_views_are_numpy_rotations_and_mirrors():
+    from cpllm_model.backbone import DIHEDRAL_VIEWS, dihedral_views
+
+    patches, mask = _patches(0)
+    views, vmask = dihedral_views(patches, mask, 8)
+    views, vmask = np.asarray(views), np.asarray(vmask)
+    assert views.shape == (1, 2, 24, 32, 32, 3) and vmask.shape == (1, 2, 24)
+    for v, (k, mirror) in enumerate(DIHEDRAL_VIEWS):
+        want = np.rot90(patches, k, axes=(3, 4))
+        want = np.flip(want, axis=4) if mirror else want
+        np.testing.assert_array_equal(views[:, :, 3 * v:3 * v + 3], want)
+        np.testing.assert_array_equal(vmask[:, :, 3 * v:3 * v + 3], mask)
+    assert len(set(map(bytes, (views[0, 0, 3 * v] for v in range(8))))) == 8
+
+
+def _low_features(backbone, patches, mask, views):
+    saved = backbone.low_level_views
+    backbone.low_level_views = views
+    try:
+        return np.asarray(backbone.encode_low(patches, mask))
+    finally:
+        backbone.low_level_views = saved
+
+
+def test_eight_views_make_the_low_level_path_blind_to_orientation(tiny_model):
+    """V = 8: rotating or mirroring every patch permutes the views, features unchanged;
+    V = 1 (what training sees): they change. V = 4 is blind to rotations only."""
+    bb = tiny_model.backbone
+    patches, mask = _patches(1)
+    turned = np.ascontiguousarray(np.rot90(patches, 1, axes=(3, 4)))
+    mirrored = np.ascontiguousarray(np.flip(patches, axis=4))
+    base8 = _low_features(bb, patches, mask, 8)
+    np.testing.assert_allclose(_low_features(bb, turned, mask, 8), base8, atol=2e-5)
+    np.testing.assert_allclose(_low_features(bb, mirrored, mask, 8), base8, atol=2e-5)
+    base4 = _low_features(bb, patches, mask, 4)
+    np.testing.assert_allclose(_low_features(bb, turned, mask, 4), base4, atol=2e-5)
+    assert np.abs(_low_features(bb, mirrored, mask, 4) - base4).max() > 1e-3
+    base1 = _low_features(bb, patches, mask, 1)
+    assert np.abs(_low_features(bb, turned, mask, 1) - base1).max() > 1e-3
+
+
+def test_low_level_views_config(tiny_model):
+    from cpllm_model.backbone import CPLLMBackbone
+
+    config = tiny_model.backbone.get_config()
+    for bad in (0, 9):
+        with pytest.raises(ValueError, match="low_level_views must be in 1..8"):
+            CPLLMBackbone.from_config({**config, "low_level_views": bad})
+    assert CPLLMBackbone.from_config({**config, "low_level_views": 4}).get_config()[
+        "low_level_views"] == 4
