@@ -34,6 +34,8 @@ import sys
 import time
 import zlib
 
+from beam_pipelines import ladder_defaults
+
 # (content, width, height): content the bundled model never trained on. Its training
 # data (beam_pipelines.sources) uses every scikit-image picture (as crops) and ffmpeg's
 # testsrc2, mandelbrot, life, cellauto, gradients and smptehdbars, so the demo uses the
@@ -56,7 +58,7 @@ DEFAULT_LADDERS = (
 # beam_pipelines.media.samples.SOURCES).
 PROCEDURAL = ("deadleaves", "text")
 FPS = 24
-DEFAULT_CRFS = tuple(range(19, 50, 5))  # 19, 24, ..., 49: 7 rungs
+DEFAULT_CRFS = ladder_defaults.DEMO_CRFS  # 19, 24, ..., 49: 7 rungs
 
 
 def parse_ladders(spec: str) -> list[tuple[str, int, int]]:

@@ -45,9 +45,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import catalog, outputs, runner, schemas
+from beam_pipelines import catalog, ladder_defaults, outputs, runner, schemas
 
-DEFAULT_CRFS = (18, 23, 28, 33, 38, 43)
+DEFAULT_CRFS = ladder_defaults.LADDER_CRFS
 CSV_COLUMNS = (
     "video_id",
     "uri",

@@ -36,7 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import runner, schemas
+from beam_pipelines import ladder_defaults, runner, schemas
 from beam_pipelines.media import procedural
 
 # Frame sizes (width, height): landscape 240p..1080p, 4:3, portrait and square.
@@ -47,12 +47,9 @@ PRESETS = ("ultrafast", "veryfast", "fast", "medium")
 LAVFI = ("testsrc2", "mandelbrot", "life", "cellauto", "gradients", "smptehdbars")
 # What the held-out set is made of: whole families, one motion, one frame size.
 HOLDOUT = {"family": ("deadleaves", "text"), "motion": ("rotate",), "size": ((960, 540),)}
-# Training ladders: 6 rungs spanning CRF 15..51, shifted per source.
-TRAIN_RUNGS = (15, 21, 27, 33, 39, 45)
-# Held-out ladders: the coarse (step 5) and fine (step 2) evaluation ladders together.
-COARSE = tuple(range(19, 50, 5))  # 19 24 ... 49
-FINE = tuple(range(24, 37, 2))    # 24 26 ... 36
-HOLDOUT_RUNGS = tuple(sorted(set(COARSE) | set(FINE)))
+# Training ladders (shifted per source) and held-out ladders: beam_pipelines.ladder_defaults.
+TRAIN_RUNGS = ladder_defaults.TRAIN_RUNGS
+COARSE, FINE, HOLDOUT_RUNGS = ladder_defaults.COARSE, ladder_defaults.FINE, ladder_defaults.HOLDOUT_RUNGS
 FAMILIES = (*procedural.FAMILIES, "lavfi")
 FAMILY_WEIGHTS = (4, 2, 2, 2, 2, 2, 1, 2, 1)
 CSV_COLUMNS = ("video_id", "uri", "source_id", "family", "motion", "width", "height",

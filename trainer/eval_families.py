@@ -30,10 +30,11 @@ import numpy as np
 from absl import app, flags
 from scipy import stats
 
+from beam_pipelines import ladder_defaults
 from trainer import metrics
 
-COARSE = tuple(range(19, 50, 5))
-FINE = tuple(range(24, 37, 2))
+COARSE = ladder_defaults.COARSE
+FINE = ladder_defaults.FINE
 SCORERS = ("cpllm", "blockdetect", "blurdetect", "-crf")
 
 FLAGS = flags.FLAGS

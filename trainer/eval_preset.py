@@ -1,7 +1,7 @@
 """Evaluates a saved preset on a prepared split (held-out TFRecords) with `model.score`.
 
     python -m trainer.eval_preset --preset cpllm_tiny --data_dir out/tiny_data \
-        [--split holdout] [--ladders coarse=18:48:5,fine=18:48:2] [--output m.json]
+        [--split holdout] [--ladders coarse=19:49:5,fine=24:36:2] [--output m.json]
 
 The production scoring path (`CPLLM.from_preset(...).score`, never the decoder), the
 same metrics as the training-time eval callback (`trainer.eval_callback`): SRCC/PLCC vs
@@ -14,11 +14,14 @@ import json
 
 from absl import app, flags
 
+from beam_pipelines import ladder_defaults
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
 flags.DEFINE_string("data_dir", None, "Directory with manifest.json and the split.")
 flags.DEFINE_string("split", "holdout", "Split to evaluate.")
-flags.DEFINE_string("ladders", "coarse=18:48:5,fine=18:48:2",
+flags.DEFINE_string("ladders", f"coarse={ladder_defaults.as_range(ladder_defaults.COARSE)},"
+                    f"fine={ladder_defaults.as_range(ladder_defaults.FINE)}",
                     "Named ladders name=first:last:step (CRF), comma-separated.")
 flags.DEFINE_integer("batch_size", 16, "Videos per score call (padded, fixed shape).")
 flags.DEFINE_string("output", None, "Write the metrics here as JSON.")

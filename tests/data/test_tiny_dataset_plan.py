@@ -1,5 +1,7 @@
 """The tiny dataset's source plan (`sources.plan`: held-out families, motion and size
 never in training) and make_tiny_dataset's blockdetect baseline on hand-made rows."""
+import os
+
 import pytest
 
 from beam_pipelines import make_tiny_dataset as mtd
@@ -89,3 +91,28 @@ def test_blockdetect_baseline_skips_non_finite():
     assert out["fine"]["renditions"] == len(mtd.FINE) - 1
     assert out["fine"]["srcc_pooled"] == pytest.approx(1.0)
     assert out["coarse"]["srcc_pooled"] == pytest.approx(1.0)  # more blocking, lower VMAF
+
+
+def test_ladders_defined_once():
+    """Every command's CRF default is beam_pipelines.ladder_defaults (issue 13 item 5)."""
+    import subprocess
+    import sys
+
+    from beam_pipelines import demo, ladder, ladder_defaults as ld, make_tiny_dataset
+    from trainer import config_lib, eval_families
+
+    assert demo.DEFAULT_CRFS == ld.DEMO_CRFS and ladder.DEFAULT_CRFS == ld.LADDER_CRFS
+    assert (make_tiny_dataset.COARSE, make_tiny_dataset.FINE) == (ld.COARSE, ld.FINE)
+    assert (eval_families.COARSE, eval_families.FINE) == (ld.COARSE, ld.FINE)
+    # eval_preset and eval_families define the same absl flags: not in one process.
+    proc = subprocess.run([sys.executable, "-c", "from absl import flags; from trainer import "
+                           "eval_preset as e; print(e.parse_ladders(flags.FLAGS['ladders']"
+                           ".default))"], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == str({"coarse": list(ld.COARSE), "fine": list(ld.FINE)}), (
+        proc.stderr)
+    config = config_lib.load_config(os.path.join(
+        os.path.dirname(__file__), "..", "..", "trainer", "configs", "cpllm_tiny.py"))
+    assert dict(config.eval_ladders) == {"coarse": list(ld.COARSE), "fine": list(ld.FINE)}
+    assert ld.as_range(ld.FINE) == "24:36:2"
+    with pytest.raises(ValueError, match="evenly spaced"):
+        ld.as_range(ld.HOLDOUT_RUNGS)

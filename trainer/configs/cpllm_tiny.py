@@ -5,6 +5,7 @@
 
 Every hyper-parameter lives here. Values the paper lost are marked "paper: lost".
 """
+from beam_pipelines import ladder_defaults
 from trainer.config_lib import ConfigDict
 
 
@@ -116,5 +117,6 @@ def get_config() -> ConfigDict:
     c.eval_every = 1000
     c.eval_batch_size = 16
     # Held-out evaluation per ladder spacing (the held-out sources carry both).
-    c.eval_ladders = ConfigDict(coarse=list(range(19, 50, 5)), fine=list(range(24, 37, 2)))
+    c.eval_ladders = ConfigDict(coarse=list(ladder_defaults.COARSE),
+                                fine=list(ladder_defaults.FINE))
     return c
