@@ -18,9 +18,14 @@ from absl import app, flags, logging
 from trainer import config_lib, train
 
 FLAGS = flags.FLAGS
-# --config and --override are trainer.train's flags (defined when it is imported).
-flags.DEFINE_string("preset", None, "Trained preset directory (trainer.train's export).")
-flags.DEFINE_string("output", None, "Directory to write the preset to (replaced).")
+
+
+def define_flags() -> None:
+    """--preset and --output; --config and --override are trainer.train's (defined when it
+    is imported). Defined only when run as a program, so importing `export` beside the
+    evaluation CLIs (which also have --preset and --output) does not clash."""
+    flags.DEFINE_string("preset", None, "Trained preset directory (trainer.train's export).")
+    flags.DEFINE_string("output", None, "Directory to write the preset to (replaced).")
 
 
 def export(preset: str, config, output: str) -> None:
@@ -46,5 +51,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["preset", "config", "output"])
     app.run(main)

@@ -22,3 +22,12 @@ def test_export_writes_the_scoring_choices_and_keeps_the_weights(tiny_preset, ti
     bad = config_lib.apply_overrides(tiny_config, ["model.score_low_level_views=9"])
     with pytest.raises(ValueError, match="low_level_views must be in 1..8"):
         export.export(tiny_preset, bad, str(tmp_path / "bad"))
+
+
+def test_export_imports_beside_the_evaluation_clis():
+    """Both evaluation CLIs define --preset and --output at import; export must not clash."""
+    import subprocess
+    import sys
+    code = "import trainer.eval_families, trainer.export; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
