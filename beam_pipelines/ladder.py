@@ -412,4 +412,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not __main__: DoFns pickled from __main__ look up
+    # their module's globals in the worker's __main__, which lacks them
+    # (multi_processing workers, Dataflow).
+    from beam_pipelines import ladder as _pipeline
+    _pipeline.main()

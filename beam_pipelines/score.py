@@ -588,4 +588,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module, not __main__: DoFns pickled from __main__ look up
+    # their module's globals in the worker's __main__, which lacks them
+    # (multi_processing workers, Dataflow).
+    from beam_pipelines import score as _pipeline
+    sys.exit(_pipeline.main())

@@ -157,3 +157,25 @@ def test_holdout_sources_from_a_file(tmp_path):
     (tmp_path / "empty.txt").write_text("# nothing\n\n")
     with pytest.raises(ValueError, match="lists no source_id"):
         prepare.parse_holdout_sources(f"@{tmp_path / 'empty.txt'}")
+
+
+def test_prepare_run_as_a_program_on_worker_processes(masters, tmp_path):
+    """`python -m beam_pipelines.prepare` on multi_processing workers: DoFns pickled from
+    `__main__` used to look up `load_preprocessor` in the worker's own `__main__`
+    (AttributeError), as they would on Dataflow."""
+    import subprocess
+    import sys
+
+    cat = tmp_path / "catalog.csv"
+    cat.write_text(f"video_id,uri,source_id\nt,{masters['testsrc2']},t\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "beam_pipelines.prepare", f"--catalog={cat}",
+           f"--output_dir={out}", "--model=cpllm_tiny", "--max_patches=4",
+           "--describer=none", "--num_shards=1",
+           "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(out / "manifest.json") as f:
+        m = json.load(f)
+    assert m["examples"] == 1 and m["failures"] == 0
