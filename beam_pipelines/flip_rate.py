@@ -3,31 +3,28 @@
 For every ladder of a source (title), every pair of its renditions with different CRFs is
 compared. A ladder is (`source_id`, `ladder_id`): the catalog's `ladder_id` says which
 encoder/configuration made the rendition and defaults to the `source_id` (one ladder per
-source), so two encoders' ladders of one source are never paired with each other. A pair
-is a *flip* when the higher-CRF rendition scores strictly higher, a *tie* when the scores
-are equal. `rung_diff` is how many rungs apart the two CRFs are in the ladder's own
-sorted CRFs (23, 28, 33: 23 vs 33 is rung_diff 2). The rungs are the catalog's (every
-rendition listed for the ladder, also those that failed to score) when it is given, so a
-failed rendition does not shift the other pairs' rung_diff; without it, the rungs are
-the scored renditions' CRFs. The table's rows stay per source: the counts of a source's
-ladders are summed (per-ladder flips of adjacent rungs: the ladder_summary table). A
-source may not be called "*" (schemas.ALL_SOURCES).
+source), so two encoders' ladders of one source are never paired with each other. Pairs,
+flips, ties and `rung_diff` are `ladder_pairs`' (its docstring defines them); the rungs
+are the catalog's (every rendition listed for the ladder, also those that failed to
+score) when it is given, so a failed rendition does not shift the other pairs' rung_diff;
+without it, the rungs are the scored renditions' CRFs. The table's rows stay per
+source: the counts of a source's ladders are summed (per-ladder flips of adjacent rungs:
+the ladder_summary table). A source may not be called "*" (schemas.ALL_SOURCES).
 
 Rows (schemas.FLIP_RATE_SCHEMA) at two levels, each per source and for all sources
 (`source_id == "*"`):
   level "pair":      one row per (crf_low, crf_high, rung_diff)
   level "rung_diff": one row per rung_diff, all CRF pairs that far apart pooled
 
-`flip_rate_rows` is the pure-Python version (used by the trainer's evaluator);
-`FlipRate` is the same computation as a Beam transform over scores rows.
+`flip_rate_rows` is the pure-Python version (the report's fallback); `FlipRate` is the
+same computation as a Beam transform over scores rows.
 """
 
 import collections
-import itertools
 
 import apache_beam as beam
 
-from beam_pipelines import schemas
+from beam_pipelines import ladder_pairs, schemas
 
 
 def _source_counts(source_id, renditions, ladder=()):
@@ -46,23 +43,15 @@ def _source_counts(source_id, renditions, ladder=()):
     if source_id == schemas.ALL_SOURCES:
         raise ValueError(f"source_id {schemas.ALL_SOURCES!r} is reserved for the "
                          "all-sources rows of the flip-rate table")
-    renditions = sorted((int(c), float(s)) for c, s in renditions)
-    crfs = {c for c, _ in renditions} | {int(c) for c in ladder}
-    rung = {crf: i for i, crf in enumerate(sorted(crfs))}
     counts = collections.Counter()
-    for (crf_a, score_a), (crf_b, score_b) in itertools.combinations(renditions, 2):
-        if crf_a == crf_b:
-            continue
-        diff = rung[crf_b] - rung[crf_a]
-        flip = int(score_b > score_a)
-        tie = int(score_b == score_a)
+    for pair in ladder_pairs.ladder_pairs(renditions, ladder):
         for key in (
-            (schemas.LEVEL_PAIR, crf_a, crf_b, diff),
-            (schemas.LEVEL_RUNG_DIFF, None, None, diff),
+            (schemas.LEVEL_PAIR, pair.crf_low, pair.crf_high, pair.rung_diff),
+            (schemas.LEVEL_RUNG_DIFF, None, None, pair.rung_diff),
         ):
             counts[key + ("pairs",)] += 1
-            counts[key + ("flips",)] += flip
-            counts[key + ("ties",)] += tie
+            counts[key + ("flips",)] += int(pair.flip)
+            counts[key + ("ties",)] += int(pair.tie)
     keys = sorted({k[:4] for k in counts}, key=_sort_key)
     for key in keys:
         value = (counts[key + ("pairs",)], counts[key + ("flips",)], counts[key + ("ties",)])

@@ -49,13 +49,12 @@ schemas.LADDER_ADVICE_SCHEMA; docs/PIPELINE.md "Tables".
 """
 
 import dataclasses
-import itertools
 import math
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import schemas
+from beam_pipelines import ladder_pairs, schemas
 
 DEFAULT_TARGETS = (70.0, 80.0, 90.0)
 NAMESPACE = "cpllm.pipeline"
@@ -183,19 +182,12 @@ def advise(source_id, ladder_id, rungs, targets):
 
 
 def adjacent_crf_flips(rungs):
-    """(pairs, flips) over adjacent distinct CRFs of the rungs that have a CRF."""
-    by_crf = {}
-    for r in rungs:
-        if r.get("crf") is not None:
-            by_crf.setdefault(int(r["crf"]), []).append(float(r["score"]))
-    crfs = sorted(by_crf)
-    pairs = flips = 0
-    for low, high in itertools.pairwise(crfs):
-        for score_low in by_crf[low]:
-            for score_high in by_crf[high]:
-                pairs += 1
-                flips += int(score_high > score_low)
-    return pairs, flips
+    """(pairs, flips) over adjacent distinct CRFs of the rungs that have a CRF
+    (`ladder_pairs` one rung apart)."""
+    pairs = ladder_pairs.ladder_pairs(
+        ((r["crf"], r["score"]) for r in rungs if r.get("crf") is not None),
+        adjacent_only=True)
+    return len(pairs), sum(p.flip for p in pairs)
 
 
 @dataclasses.dataclass
@@ -230,7 +222,11 @@ def summarise_ladder(source_id, ladder_id, rows, targets=DEFAULT_TARGETS):
     on_hull = {r["video_id"]: None for r in rows}
     on_hull.update({r["video_id"]: False for r in rated})
     on_hull.update({rated[i]["video_id"]: True for i in hull})
-    pairs, flips = adjacent_crf_flips(rows)
+    try:
+        pairs, flips = adjacent_crf_flips(rows)
+    except ladder_pairs.NonFiniteScore as e:
+        raise LadderError(f"ladder {_name(source_id, ladder_id)} cannot be summarised: "
+                          f"{e}") from None
     scores = [float(r["score"]) for r in rows]
     summary = {
         "source_id": source_id,

@@ -47,6 +47,8 @@ import sys
 
 import numpy as np
 
+from beam_pipelines import ladder_pairs
+
 _LOG = logging.getLogger("cpllm.report")
 FILES_DIR = "report_files"
 WORST_LADDERS = 5
@@ -94,9 +96,10 @@ def ladders(scores: list[dict]) -> dict[str, list[dict]]:
 
 
 def flipped_pairs(ladder: list[dict]) -> list[tuple[dict, dict]]:
-    """(lower-CRF row, higher-CRF row) pairs where the higher CRF scored strictly higher."""
-    return [(a, b) for i, a in enumerate(ladder) for b in ladder[i + 1:]
-            if b["crf"] > a["crf"] and b["score"] > a["score"]]
+    """(lower-CRF row, higher-CRF row) pairs where the higher CRF scored strictly higher
+    (`ladder_pairs` flips), of one ladder's rows sorted by CRF."""
+    pairs = ladder_pairs.ladder_pairs((r["crf"], r["score"], r) for r in ladder)
+    return [(p.item_low, p.item_high) for p in pairs if p.flip]
 
 
 def flip_rate_by_crf_diff(flip_rows: list[dict]) -> list[tuple[int, int, int, int]]:

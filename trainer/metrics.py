@@ -20,6 +20,8 @@ import numpy as np
 import scipy.optimize
 import scipy.stats
 
+from beam_pipelines import ladder_pairs as pairs_lib
+
 MIN_POINTS = 3          # correlations
 MIN_POINTS_LOGISTIC = 5  # 4 parameters + at least one degree of freedom
 
@@ -166,23 +168,19 @@ class FlipCount:
 def ladder_pairs(source_ids: Sequence, crfs: Sequence, scores: Sequence
                  ) -> Iterable[tuple[object, int, int, int, float, float]]:
     """Yields (source_id, crf_low, crf_high, rung_diff, score_low, score_high) for every
-    pair of renditions of one source with different CRFs (two renditions at the same CRF,
-    e.g. two codecs, are not compared with each other). rung_diff: how many rungs apart
-    the two CRFs are in the source's sorted distinct CRFs (adjacent rungs: 1), as in
-    beam_pipelines.flip_rate."""
+    pair of renditions of one source with different CRFs, as
+    `beam_pipelines.ladder_pairs` defines them (the flip-rate table counts the same
+    pairs). Raises MetricError for a score that is not finite."""
     by_source: dict = defaultdict(list)
     for s, c, v in zip(source_ids, crfs, scores):
-        v = float(v)
-        if not np.isfinite(v):
-            raise MetricError(f"score of source {s!r} at CRF {c} is not finite")
-        by_source[s].append((int(c), v))
+        by_source[s].append((c, v))
     for s, renditions in by_source.items():
-        renditions.sort()
-        rung = {c: i for i, c in enumerate(sorted({c for c, _ in renditions}))}
-        for i, (lo, s_lo) in enumerate(renditions):
-            for hi, s_hi in renditions[i + 1:]:
-                if hi != lo:
-                    yield s, lo, hi, rung[hi] - rung[lo], s_lo, s_hi
+        try:
+            pairs = pairs_lib.ladder_pairs(renditions)
+        except pairs_lib.NonFiniteScore as e:
+            raise MetricError(f"source {s!r}: {e}") from None
+        for p in pairs:
+            yield s, p.crf_low, p.crf_high, p.rung_diff, p.score_low, p.score_high
 
 
 def flip_rate_by_diff(source_ids: Sequence, crfs: Sequence, scores: Sequence, *,
