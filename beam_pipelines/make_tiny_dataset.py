@@ -74,7 +74,7 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
     """
     from scipy import stats
 
-    from trainer import metrics
+    from beam_pipelines import flip_rate, schemas
 
     out = {}
     for name, crfs in (("coarse", COARSE), ("fine", FINE)):
@@ -92,8 +92,10 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
                 per.append(stats.spearmanr(-block[idx], ref[idx]).statistic)
 
         def flips(scores, sources=sources, rung_crfs=rung_crfs):
-            return {str(g.key): round(g.flip_rate, 4) for g in metrics.flip_rate_by_diff(
-                sources, rung_crfs, scores, by="rung_diff")}
+            rows = flip_rate.flip_rate_rows(zip(sources, rung_crfs, scores))
+            return {str(r["rung_diff"]): round(r["flip_rate"], 4) for r in rows
+                    if r["source_id"] == schemas.ALL_SOURCES
+                    and r["level"] == schemas.LEVEL_RUNG_DIFF}
 
         out[name] = {
             "crfs": list(crfs), "renditions": len(sel), "sources": len(per),

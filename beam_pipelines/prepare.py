@@ -10,7 +10,7 @@ renditions); a row without `crf` is an original. A repeated `video_id` is handle
 score: the first valid row in file order is prepared, with that row's extra columns;
 the later rows are `catalog` / `DuplicateVideoId` failure rows.
 
-Output (format: `trainer.records`):
+Output (format: `beam_pipelines.records`):
   DIR/train/data-SSSSS-of-NNNNN.tfrecord, DIR/holdout/data-...tfrecord
   DIR/failures/failures-*.parquet   videos that could not be decoded/preprocessed
                                     (schemas.FAILURES_SCHEMA; catalog problems too)
@@ -319,7 +319,7 @@ class EncodeExample(beam.DoFn):
         self.holdout_fraction = holdout_fraction
 
     def process(self, row):
-        from trainer import records
+        from beam_pipelines import records
 
         split = split_of(row["source_id"], self.holdout_sources, self.holdout_fraction)
         data = records.encode_example(
@@ -399,7 +399,7 @@ def run(argv=None, test_pipeline=None):
         raise ValueError(f"--max_patches must be >= 0, got {opts.max_patches}")
     preprocessor = records_preprocessor(opts.model, opts.max_patches)  # fail fast
 
-    from trainer import records
+    from beam_pipelines import records
 
     spec = records.RecordSpec.from_preprocessor(
         preprocessor, opts.max_description_tokens or int(preprocessor.sequence_length)

@@ -1,6 +1,6 @@
 """tf.data input for the multi-task trainer: single videos and same-source pairs, mixed.
 
-A split is read once from its TFRecords (`trainer.records`) into host memory
+A split is read once from its TFRecords (`beam_pipelines.records`) into host memory
 (`load_split`); batches are then drawn by a `BatchSchedule` whose composition at step s is a
 pure function of (seed, s). That makes the data-iterator position of a run just its step
 number: a resumed run at step s sees exactly the batches an uninterrupted run would.
@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from trainer import records
+from beam_pipelines import records
 
 FRAME_KEYS = ("high_frames", "low_patches", "patch_mask")
 TEXT_KEYS = ("token_ids", "padding_mask", "response_mask")

@@ -255,7 +255,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     import numpy as np
     import tensorflow as tf
 
-    from trainer import checkpoint, eval_callback, input_pipeline, records, train_step
+    from beam_pipelines import records
+    from trainer import checkpoint, eval_callback, input_pipeline, train_step
 
     tf.config.set_visible_devices([], "GPU")  # tf.data only; the model runs on JAX
     os.makedirs(workdir, exist_ok=True)

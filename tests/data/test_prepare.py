@@ -1,5 +1,5 @@
 """beam_pipelines.prepare on DirectRunner: real decode + cpllm_tiny preprocessing ->
-TFRecords read back with trainer.records; bad videos land in the failures table."""
+TFRecords read back with beam_pipelines.records; bad videos land in the failures table."""
 import csv
 import glob
 import json
@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from trainer import records
+from beam_pipelines import records
 
 
 @pytest.fixture(scope="module")

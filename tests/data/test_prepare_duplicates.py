@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
-from trainer import records
+from beam_pipelines import records
 
 FIELDS = ["video_id", "uri", "source_id", "crf", "mos", "vmaf", "blockiness"]
 

@@ -1,9 +1,9 @@
-"""trainer.records: encode_example -> make_parse_fn round trip, shapes and dtypes."""
+"""beam_pipelines.records: encode_example -> make_parse_fn round trip, shapes and dtypes."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import records
+from beam_pipelines import records
 
 SPEC = records.RecordSpec(num_keyframes=2, image_size=8, max_patches=3, patch_size=4,
                           max_description_tokens=6)

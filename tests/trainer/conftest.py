@@ -2,7 +2,7 @@
 
 The data set is built the way `beam_pipelines.prepare` builds one, minus Beam: ffmpeg
 generator clips (lossless masters) -> H.264 at three CRFs -> K key frames decoded with
-`decode_keyframes` -> the model's `frame_inputs` -> `trainer.records.encode_example`.
+`decode_keyframes` -> the model's `frame_inputs` -> `beam_pipelines.records.encode_example`.
 Labels are a monotone pseudo-MOS of the CRF (the trainer tests need the order, not VMAF).
 """
 import json
@@ -48,7 +48,7 @@ def tiny_data(tiny_model, tmp_path_factory):
 
     from beam_pipelines.media.keyframes import decode_keyframes
     from beam_pipelines.media.transcode import transcode
-    from trainer import records
+    from beam_pipelines import records
 
     root = tmp_path_factory.mktemp("tiny_data")
     spec = records.RecordSpec.from_preprocessor(tiny_model.preprocessor, 96)

@@ -69,7 +69,7 @@ def test_a_config_that_disagrees_with_the_preset_is_refused(tiny_config, tiny_mo
 
 
 def test_records_must_have_the_configs_patch_count(tiny_config, tiny_data):
-    from trainer import records
+    from beam_pipelines import records
 
     model = train.build_model(tiny_config)
     spec = records.RecordSpec.from_manifest(os.path.join(tiny_data, "manifest.json"))
