@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from beam_pipelines import bjontegaard, catalog, outputs, schemas
+from beam_pipelines import bjontegaard, catalog, outputs, schemas, tables
 
 METRICS = ("score", "vmaf")
 TABLE = "bdrate"
@@ -44,16 +44,6 @@ NO_SOURCES = "no_sources"
 
 class BDRateError(ValueError):
     """The inputs as a whole cannot be used (no scores table, bad flags)."""
-
-
-def read_table(output_dir, name):
-    """Every shard of OUTPUT_DIR/name-*.parquet (local or gs://) as a list of dicts."""
-    match = FileSystems.match([FileSystems.join(output_dir, f"{name}-*.parquet")])[0]
-    rows = []
-    for meta in sorted(match.metadata_list, key=lambda m: m.path):
-        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
-            rows.extend(pq.read_table(f).to_pylist())
-    return rows
 
 
 def read_vmaf(paths):
@@ -195,22 +185,22 @@ def _parse(argv):
 def run(argv=None):
     """Computes and writes the table; returns its rows."""
     args = _parse(argv)
-    tables = []
+    runs = []
     for d in args.scores:
-        rows = read_table(d, "scores")
+        rows = tables.read_table(d, "scores")
         if not rows:
             raise BDRateError(f"no scores-*.parquet rows in {d!r}")
-        tables.append(rows)
+        runs.append(rows)
 
     def keep(rows, ladder):
         return [r for r in rows if ladder is None
                 or (r.get("ladder_id") or r.get("source_id")) == ladder]
 
-    if len(tables) == 1:
-        rows_a, rows_b = keep(tables[0], args.ladder_a), keep(tables[0], args.ladder_b)
+    if len(runs) == 1:
+        rows_a, rows_b = keep(runs[0], args.ladder_a), keep(runs[0], args.ladder_b)
         label_a, label_b = args.ladder_a, args.ladder_b
     else:
-        rows_a, rows_b = keep(tables[0], args.ladder_a), keep(tables[1], args.ladder_b)
+        rows_a, rows_b = keep(runs[0], args.ladder_a), keep(runs[1], args.ladder_b)
         label_a, label_b = args.ladder_a or args.scores[0], args.ladder_b or args.scores[1]
     for label, rows in ((label_a, rows_a), (label_b, rows_b)):
         if not rows:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import schemas
+from beam_pipelines import dead_letter, schemas
 
 REQUIRED = ("video_id", "uri")
 OPTIONAL = ("source_id", "crf", "mos", "description", "bitrate_kbps", "ladder_id")
@@ -336,8 +336,6 @@ class ParseCatalogRows(beam.DoFn):
     """`catalog_splits` item -> (row_index, entry) on the main output, failure rows on
     'failures'. Rows are read as a stream: memory does not grow with the catalog."""
 
-    FAILURES = "failures"
-
     def __init__(self):
         self.rows_read = Metrics.counter(_NAMESPACE, "catalog_rows")
         self.malformed = Metrics.counter(_NAMESPACE, "malformed_rows")
@@ -353,17 +351,9 @@ class ParseCatalogRows(beam.DoFn):
                 except RowError as e:
                     error = e
             self.malformed.inc()
-            yield beam.pvalue.TaggedOutput(
-                self.FAILURES,
-                schemas.failure_row(
-                    _raw_field(raw, "video_id"),
-                    _raw_field(raw, "uri"),
-                    "catalog",
-                    "MalformedRow",
-                    str(error),
-                    attempts=1,
-                ),
-            )
+            yield dead_letter.tagged(dead_letter.failure_row(
+                _raw_field(raw, "video_id"), _raw_field(raw, "uri"), "catalog",
+                "MalformedRow", str(error)))
 
 
 class _SplitDuplicates(beam.DoFn):
@@ -379,16 +369,14 @@ class _SplitDuplicates(beam.DoFn):
         yield first
         for index, entry in indexed[1:]:
             self.duplicates.inc()
-            yield beam.pvalue.TaggedOutput(
-                ParseCatalogRows.FAILURES,
-                schemas.failure_row(
+            yield dead_letter.tagged(
+                dead_letter.failure_row(
                     video_id,
                     entry["uri"],
                     "catalog",
                     "DuplicateVideoId",
                     f"video_id {video_id!r} already appears in catalog row {first_index + 1}; "
                     f"this is row {index + 1}",
-                    attempts=1,
                 ),
             )
 
@@ -412,7 +400,7 @@ class ReadCatalog(beam.PTransform):
             | "CatalogSplits" >> beam.FlatMap(catalog_splits)  # on a worker: footer only
             | "SpreadSplits" >> beam.Reshuffle()
             | "ParseRows"
-            >> beam.ParDo(ParseCatalogRows()).with_outputs(ParseCatalogRows.FAILURES, main="rows")
+            >> beam.ParDo(ParseCatalogRows()).with_outputs(dead_letter.FAILURES, main="rows")
         )
         deduped = (
             parsed.rows
@@ -420,7 +408,7 @@ class ReadCatalog(beam.PTransform):
             | "GroupByVideoId" >> beam.GroupByKey()
             | "DropDuplicates"
             >> beam.ParDo(_SplitDuplicates()).with_outputs(
-                ParseCatalogRows.FAILURES, main="entries"
+                dead_letter.FAILURES, main="entries"
             )
         )
         failures = (parsed.failures, deduped.failures) | "CatalogFailures" >> beam.Flatten()

@@ -26,16 +26,10 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import faults, schemas
+from beam_pipelines import dead_letter, faults
 
 NAMESPACE = "cpllm.pipeline"
-FAILURES = "failures"
 _LOG = logging.getLogger("cpllm.pipeline")
-
-
-def _message(exc):
-    text = str(exc).strip() or repr(exc)
-    return text[:2000]
 
 
 def default_reader(uri):
@@ -255,7 +249,7 @@ class DecodeKeyframes(beam.DoFn):
                 "retrying %s after %s: %s",
                 video_id,
                 type(failure[1]).__name__,
-                _message(failure[1]),
+                dead_letter.message(failure[1]),
             )
             time.sleep(self._backoff_s * 2 ** (attempt - 1))
         if failure is not None:
@@ -263,7 +257,7 @@ class DecodeKeyframes(beam.DoFn):
             return
         try:
             inputs = self._frame_inputs(keyframes.frames)
-        except Exception as e:  # noqa: BLE001 - classified below
+        except Exception as e:
             if not faults.is_input_error(e):
                 raise faults.WorkerFault(
                     f"preprocessing video {video_id!r} failed with {faults.describe(e)}; "
@@ -309,7 +303,7 @@ class DecodeKeyframes(beam.DoFn):
                 break
             self.retries.inc()
             _LOG.warning("retrying %s after %s: %s", uri, type(failure[1]).__name__,
-                         _message(failure[1]))
+                         dead_letter.message(failure[1]))
             time.sleep(self._backoff_s * 2 ** (attempt - 1))
         return None, failure, attempt
 
@@ -327,7 +321,7 @@ class DecodeKeyframes(beam.DoFn):
         """(inputs, None) or (None, failure output); raises WorkerFault."""
         try:
             return self._frame_inputs(frames), None
-        except Exception as e:  # noqa: BLE001 - classified below
+        except Exception as e:
             if not faults.is_input_error(e):
                 raise faults.WorkerFault(
                     f"preprocessing video {video_id!r} failed with {faults.describe(e)}; "
@@ -396,10 +390,8 @@ class DecodeKeyframes(beam.DoFn):
     def _fail(self, video_id, uri, stage, exc, attempts):
         Metrics.counter(NAMESPACE, f"failed_{stage}").inc()
         self._progress()
-        return beam.pvalue.TaggedOutput(
-            FAILURES,
-            schemas.failure_row(video_id, uri, stage, type(exc).__name__, _message(exc), attempts),
-        )
+        return dead_letter.tagged(
+            dead_letter.failure_from_exception(video_id, uri, exc, stage, attempts))
 
     def _progress(self):
         self._seen += 1
@@ -440,20 +432,15 @@ class ToScoreRow(beam.DoFn):
             return
         if "error_type" in out:
             Metrics.counter(NAMESPACE, "failed_inference").inc()
-            yield beam.pvalue.TaggedOutput(
-                FAILURES,
-                schemas.failure_row(
-                    video_id, meta["uri"], "inference", out["error_type"], out["message"], 1
-                ),
-            )
+            yield dead_letter.tagged(dead_letter.failure_row(
+                video_id, meta["uri"], "inference", out["error_type"], out["message"]))
             return
         score = float(out["score"])
         frame_scores = [float(s) for s in out["frame_scores"]]
         if not math.isfinite(score) or not all(map(math.isfinite, frame_scores)):
             Metrics.counter(NAMESPACE, "failed_inference").inc()
-            yield beam.pvalue.TaggedOutput(
-                FAILURES,
-                schemas.failure_row(
+            yield dead_letter.tagged(
+                dead_letter.failure_row(
                     video_id,
                     meta["uri"],
                     "inference",
@@ -497,37 +484,20 @@ def score_row(video_id, meta, out, model_id):
     }
 
 
-def dead_letter_error(error):
-    """(error_type, message) of the error half of a Beam dead-letter element.
-
-    `with_exception_handling` (Beam 2.77, transforms/core.py) emits
-    `(element, (exception class, repr(exception), formatted traceback lines))`; a bare
-    exception instance is accepted too.
-    """
-    if isinstance(error, BaseException):
-        return type(error).__name__, _message(error)
-    if isinstance(error, tuple) and error:
-        exc_type = error[0]
-        name = exc_type.__name__ if isinstance(exc_type, type) else str(exc_type)
-        text = str(error[1]).strip() if len(error) > 1 else ""
-        return name, (text or name)[:2000]
-    return type(error).__name__, _message(error)
-
-
 def inference_failure_rows(failed):
     """RunInference dead letter (batch of (video_id, example), (exc_type, repr, traceback))
     -> one failure row per video of the batch."""
     from beam_pipelines import segments
 
     batch, error = failed
-    error_type, message = dead_letter_error(error)
+    error_type, message = dead_letter.beam_error(error)
     for video_id, example in batch:
         if example["meta"].get("segment") is not None:  # the video's row: JoinSegments
             yield beam.pvalue.TaggedOutput(segments.RESULTS, (video_id, segments.result(
                 example["meta"], {"error_type": error_type, "message": message}, None)))
             continue
         Metrics.counter(NAMESPACE, "failed_inference").inc()
-        yield schemas.failure_row(
+        yield dead_letter.failure_row(
             video_id, example["meta"]["uri"], "inference", error_type, message, 1
         )
 

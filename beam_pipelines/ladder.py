@@ -45,7 +45,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import catalog, ladder_defaults, outputs, runner, schemas
+from beam_pipelines import (
+    catalog,
+    dead_letter,
+    ladder_defaults,
+    outputs,
+    runner,
+    schemas,
+    tables,
+)
 
 DEFAULT_CRFS = ladder_defaults.LADDER_CRFS
 CSV_COLUMNS = (
@@ -181,13 +189,8 @@ def per_source_ladders(path):
 
 
 def _failure(video_id, uri, e, default_stage="decode"):
-    stage = getattr(e, "stage", None)
-    if stage not in schemas.STAGES:
-        stage = default_stage
-    return beam.pvalue.TaggedOutput(
-        "failures",
-        schemas.failure_row(video_id, uri, stage, type(e).__name__, str(e)[:2000], attempts=1),
-    )
+    return dead_letter.tagged(dead_letter.failure_from_exception(
+        video_id, uri, e, dead_letter.stage_of(e, default_stage)))
 
 
 class EncodeRendition(beam.DoFn):
@@ -347,11 +350,11 @@ def run(argv=None, test_pipeline=None):
         | "ExpandRungs" >> beam.ParDo(ExpandRungs(crfs, per_source_ladders(opts.catalog)))
         | "Reshuffle" >> beam.Reshuffle()
         | "EncodeRendition"
-        >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs("failures", main="rows")
+        >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs(dead_letter.FAILURES, main="rows")
     )
     measured = encoded.rows | "MeasureQuality" >> beam.ParDo(
         MeasureQuality(opts.vmaf_threads)
-    ).with_outputs("failures", main="rows")
+    ).with_outputs(dead_letter.FAILURES, main="rows")
     labelled = (
         measured.rows
         | "KeyBySource" >> beam.Map(lambda r: (r["source_id"], r))
@@ -393,7 +396,7 @@ def run(argv=None, test_pipeline=None):
             FileSystems.join(out, "ladder_stats"), file_name_suffix=".json", shard_name_template=""
         )
     )
-    _ = outputs.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)
+    _ = tables.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)
         failures, FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
         label="WriteFailures", num_shards=1,
     )
@@ -415,5 +418,5 @@ if __name__ == "__main__":
     # Run the importable module, not __main__: DoFns pickled from __main__ look up
     # their module's globals in the worker's __main__, which lacks them
     # (multi_processing workers, Dataflow).
-    from beam_pipelines import ladder as _pipeline
+    from beam_pipelines import ladder as _pipeline  # noqa: PLW0406
     _pipeline.main()

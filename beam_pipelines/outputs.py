@@ -62,27 +62,6 @@ def clear_previous(output_dir, outputs):
     return deleted
 
 
-PARQUET_CODEC = "snappy"
-
-
-def write_parquet(pcoll, prefix, schema, *, label, num_shards=0):
-    """`pcoll | WriteToParquet(prefix-SSSSS-of-NNNNN.parquet)`, snappy-compressed.
-
-    num_shards: 0 lets the runner choose (large tables such as scores); small tables
-    (failures, flip_rate, per-ladder aggregates) pass 1 so that a Dataflow job with
-    hundreds of workers does not leave hundreds of tiny files (issue 14 item 17).
-    """
-    import apache_beam as beam
-
-    return pcoll | label >> beam.io.WriteToParquet(
-        prefix,
-        schema,
-        codec=PARQUET_CODEC,
-        file_name_suffix=".parquet",
-        num_shards=num_shards,
-    )
-
-
 STAGING = "_staging"
 
 

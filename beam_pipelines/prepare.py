@@ -38,7 +38,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import catalog, outputs, runner, schemas
+from beam_pipelines import catalog, dead_letter, outputs, runner, schemas, tables
 
 SPLITS = ("train", "holdout")
 EXTRA_COLUMNS = ("vmaf", "blockiness", "blur", "content", "motion")
@@ -256,7 +256,7 @@ class DecodeAndPreprocess(beam.DoFn):
 
     def process(self, row):
         from beam_pipelines import frame_stats, vmaf
-        from beam_pipelines.media import errors, keyframes, storage
+        from beam_pipelines.media import keyframes, storage
 
         stage = "read"
         try:
@@ -278,13 +278,8 @@ class DecodeAndPreprocess(beam.DoFn):
             inputs = self.preprocessor.frame_inputs(kf.frames)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             self.failed.inc()
-            st = e.stage if isinstance(e, errors.MediaError) else stage
-            yield beam.pvalue.TaggedOutput(
-                "failures",
-                schemas.failure_row(
-                    row["video_id"], row["uri"], st, type(e).__name__, str(e)[:2000], attempts=1
-                ),
-            )
+            yield dead_letter.tagged(dead_letter.failure_from_exception(
+                row["video_id"], row["uri"], e, dead_letter.stage_of(e, stage)))
             return
         self.ok.inc()
         yield dict(row, **inputs)
@@ -426,7 +421,7 @@ def run(argv=None, test_pipeline=None):
             opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s,
             max_patches=opts.max_patches,
         )
-    ).with_outputs("failures", main="rows")
+    ).with_outputs(dead_letter.FAILURES, main="rows")
     examples = (
         prepped.rows
         | "Describe" >> beam.ParDo(Describe(opts.describer, opts.model))
@@ -447,7 +442,7 @@ def run(argv=None, test_pipeline=None):
             )
         )
     failures = (cat.failures, prepped.failures) | "AllFailures" >> beam.Flatten()
-    _ = outputs.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)
+    _ = tables.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)
         failures, FileSystems.join(out, "failures", "failures"), schemas.FAILURES_SCHEMA,
         label="WriteFailures", num_shards=1,
     )
@@ -519,5 +514,5 @@ if __name__ == "__main__":
     # Run the importable module, not __main__: DoFns pickled from __main__ look up
     # their module's globals in the worker's __main__, which lacks them
     # (multi_processing workers, Dataflow).
-    from beam_pipelines import prepare as _pipeline
+    from beam_pipelines import prepare as _pipeline  # noqa: PLW0406
     _pipeline.main()

@@ -54,13 +54,12 @@ import math
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import ladder_pairs, schemas
+from beam_pipelines import dead_letter, ladder_pairs
 
 DEFAULT_TARGETS = (70.0, 80.0, 90.0)
 NAMESPACE = "cpllm.pipeline"
 SUMMARY = "ladder_summary"
 ADVICE = "ladder_advice"
-FAILURES = "failures"
 
 
 class LadderError(ValueError):
@@ -287,9 +286,8 @@ class SummariseLadder(beam.DoFn):
             result = summarise_ladder(source_id, ladder_id, rows, self._targets)
         except LadderError as e:
             self.failed.inc()
-            yield beam.pvalue.TaggedOutput(
-                FAILURES, schemas.failure_row(None, None, "ladder", type(e).__name__, str(e))
-            )
+            yield dead_letter.tagged(
+                dead_letter.failure_from_exception(None, None, e, "ladder"))
             for r in rows:
                 yield {**r, "on_hull": None}
             return
@@ -320,7 +318,7 @@ class RateQuality(beam.PTransform):
             | "GroupByLadder" >> beam.GroupByKey()
             | "SummariseLadder"
             >> beam.ParDo(SummariseLadder(self._targets)).with_outputs(
-                SUMMARY, ADVICE, FAILURES, main="scores"
+                SUMMARY, ADVICE, dead_letter.FAILURES, main="scores"
             )
         )
         off = off_ladder | "NotOnALadder" >> beam.Map(lambda r: {**r, "on_hull": None})
@@ -328,5 +326,5 @@ class RateQuality(beam.PTransform):
             "scores": (out.scores, off) | "ScoresWithOnHull" >> beam.Flatten(),
             SUMMARY: out[SUMMARY],
             ADVICE: out[ADVICE],
-            FAILURES: out[FAILURES],
+            dead_letter.FAILURES: out[dead_letter.FAILURES],
         }

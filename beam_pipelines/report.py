@@ -47,7 +47,7 @@ import sys
 
 import numpy as np
 
-from beam_pipelines import ladder_pairs
+from beam_pipelines import ladder_pairs, tables
 
 _LOG = logging.getLogger("cpllm.report")
 FILES_DIR = "report_files"
@@ -60,19 +60,6 @@ MAX_STRIP_FRAMES = 24  # longer key-frame lists (segmented videos) get no strip
 
 
 # ----------------------------------------------------------------------------- tables
-
-
-def read_table(output_dir: str, name: str) -> list[dict]:
-    """Every shard `name-*.parquet` in `output_dir` (local or gs://) as dicts."""
-    import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
-
-    pattern = FileSystems.join(output_dir, f"{name}-*.parquet")
-    rows = []
-    for meta in sorted(FileSystems.match([pattern])[0].metadata_list, key=lambda m: m.path):
-        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
-            rows.extend(pq.read_table(f).to_pylist())
-    return rows
 
 
 def ladder_name(source_id, ladder_id) -> str:
@@ -525,7 +512,7 @@ def described_videos(scores: list[dict], described_dirs=()) -> list[dict]:
     """Rows with a non-empty description: `scores`' own, then each described dir's; one
     per video_id (first seen wins), sorted by (source_id, crf, video_id)."""
     rows, seen = [], set()
-    for table in [scores, *(read_table(d, "scores") for d in described_dirs)]:
+    for table in [scores, *(tables.read_table(d, "scores") for d in described_dirs)]:
         for r in table:
             if (r.get("description") or "").strip() and r["video_id"] not in seen:
                 seen.add(r["video_id"])
@@ -562,16 +549,16 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
     if "://" in report_dir:
         raise ValueError(f"the report is written to local disk; pass --report_dir for "
                          f"{report_dir!r}")
-    scores = read_table(output_dir, "scores")
-    failures = read_table(output_dir, "failures")
+    scores = tables.read_table(output_dir, "scores")
+    failures = tables.read_table(output_dir, "failures")
     if not scores and not failures:
         raise FileNotFoundError(f"no rows in scores-*.parquet or failures-*.parquet under "
                                 f"{output_dir!r}: not a scoring run's output directory?")
     files = os.path.join(report_dir, FILES_DIR)
     os.makedirs(files, exist_ok=True)
-    titles = rate_quality_titles(scores, read_table(output_dir, "ladder_summary"),
-                                 read_table(output_dir, "ladder_advice"))
-    flip_rows = read_table(output_dir, "flip_rate")
+    titles = rate_quality_titles(scores, tables.read_table(output_dir, "ladder_summary"),
+                                 tables.read_table(output_dir, "ladder_advice"))
+    flip_rows = tables.read_table(output_dir, "flip_rate")
     if not flip_rows and scores:  # e.g. a scores table written by another tool
         flip_rows = flip_rate_lib.flip_rate_rows(
             (r.get("source_id"), r.get("crf"), r["score"], r.get("ladder_id"))

@@ -241,7 +241,7 @@ _BDRATE = [
 
 
 # The last column of every table the scoring pipeline writes (issue 14 item 12): the run
-# that wrote the row. score.run fills it; failure_row leaves it None (prepare, ladder and
+# that wrote the row. score.run fills it; dead_letter.failure_row leaves it None (prepare, ladder and
 # sources write FAILURES_SCHEMA too: their run_id is null).
 RUN_ID_COLUMN = ("run_id", pa.string(), "STRING", "NULLABLE",
                  "Scoring run that wrote the row: UTC start time + random suffix.")
@@ -286,21 +286,6 @@ TABLES = {
     "ladder_summary": (LADDER_SUMMARY_SCHEMA, LADDER_SUMMARY_BQ_SCHEMA),
     "ladder_advice": (LADDER_ADVICE_SCHEMA, LADDER_ADVICE_BQ_SCHEMA),
 }
-
-
-def failure_row(video_id, uri, stage, error_type, message, attempts=1):
-    """A failures-table row (dict of plain Python values)."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    return {
-        "video_id": None if video_id is None else str(video_id),
-        "uri": None if uri is None else str(uri),
-        "stage": stage,
-        "error_type": str(error_type),
-        "message": str(message),
-        "attempts": int(attempts),
-        "run_id": None,  # score.run stamps its run's id at the sink
-    }
 
 
 # BigQuery has no NULL array: a null REPEATED column is written as [] there.

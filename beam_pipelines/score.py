@@ -27,7 +27,6 @@ import logging
 import sys
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import (
@@ -40,6 +39,7 @@ from apache_beam.runners.runner import PipelineState
 from beam_pipelines import (
     bigquery_sink,
     catalog,
+    dead_letter,
     decode_limits,
     dofns,
     flip_rate,
@@ -49,6 +49,7 @@ from beam_pipelines import (
     runner,
     schemas,
     segments,
+    tables,
 )
 
 _LOG = logging.getLogger("cpllm.pipeline")
@@ -261,7 +262,7 @@ def clear_previous_outputs(output_dir):
 
 def _write_parquet(pcoll, output_dir, name):
     # Snappy; every table but scores is small: one shard (issue 14 item 17).
-    return outputs.write_parquet(
+    return tables.write_parquet(
         pcoll, FileSystems.join(output_dir, name), schemas.TABLES[name][0],
         label=f"Write_{name}_Parquet", num_shards=0 if name == "scores" else 1,
     )
@@ -374,18 +375,18 @@ def build(p, opts):
                 dofns.default_segment_opener, opts.max_concurrent_decodes,
                 opts.decoder_threads),
         )
-    ).with_outputs(dofns.FAILURES, segments.PLANS, main="decoded")
+    ).with_outputs(dead_letter.FAILURES, segments.PLANS, main="decoded")
     # Decoding (CPU) and inference (model memory, accelerator) are separate stages: the
     # Reshuffle breaks their fusion, so batches form across workers and the runner
     # scales the two steps (and the inference hints) apart (issue 14 item 16).
     spread = decoded.decoded | "ReshuffleDecoded" >> beam.Reshuffle()
-    predictions, dead_letter = spread | "RunInference" >> inference_step(handler, opts)
+    predictions, inference_errors = spread | "RunInference" >> inference_step(handler, opts)
     scored = predictions | "ToScoreRow" >> beam.ParDo(dofns.ToScoreRow()).with_outputs(
-        dofns.FAILURES, segments.RESULTS, main="scores"
+        dead_letter.FAILURES, segments.RESULTS, main="scores"
     )
-    failed_batches = dead_letter.failed_inferences | "FailedBatches" >> beam.FlatMap(
+    failed_batches = inference_errors.failed_inferences | "FailedBatches" >> beam.FlatMap(
         dofns.inference_failure_rows
-    ).with_outputs(segments.RESULTS, main="failures")
+    ).with_outputs(segments.RESULTS, main=dead_letter.FAILURES)
     batch_failures = failed_batches.failures
     score_rows, segment_failures = scored.scores, []
     if segment_seconds is not None:
@@ -393,7 +394,7 @@ def build(p, opts):
         joined = (decoded[segments.PLANS], scored[segments.RESULTS],
                   failed_batches[segments.RESULTS]) | "JoinSegments" >> segments.JoinSegments()
         score_rows = (scored.scores, joined[segments.SCORES]) | "AllScoreRows" >> beam.Flatten()
-        segment_failures = [joined[segments.FAILURES]]
+        segment_failures = [joined[dead_letter.FAILURES]]
     # Rungs from the catalog's ladder, so a failed rendition does not shift rung_diff.
     flips = score_rows | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
     # Per (source_id, ladder_id): the rate-quality hull (on_hull in the scores rows), the
@@ -401,11 +402,11 @@ def build(p, opts):
     rq = score_rows | "RateQuality" >> rate_quality.RateQuality(targets)
     failures = (
         cat.failures,
-        decoded[dofns.FAILURES],
-        scored[dofns.FAILURES],
+        decoded[dead_letter.FAILURES],
+        scored[dead_letter.FAILURES],
         batch_failures,
         *segment_failures,
-        rq[rate_quality.FAILURES],
+        rq[dead_letter.FAILURES],
     ) | "AllFailures" >> beam.Flatten()
     return {
         "scores": rq["scores"],
@@ -416,27 +417,17 @@ def build(p, opts):
     }
 
 
-def table_rows(output_dir, name, columns=None):
-    """Reads back every shard of a table (local or gs://) as a list of dicts."""
-    match = FileSystems.match([FileSystems.join(output_dir, f"{name}-*.parquet")])[0]
-    rows = []
-    for meta in sorted(match.metadata_list, key=lambda m: m.path):
-        with FileSystems.open(meta.path, compression_type="uncompressed") as f:
-            rows.extend(pq.read_table(f, columns=columns).to_pylist())
-    return rows
-
-
 def summarize(output_dir):
     """Counts from the written tables: {"scored", "failed", "failed_by_stage", ...}.
 
     "failed" and "failed_by_stage" count catalog rows (scored + failed = catalog rows);
     "ladders_failed" counts the failure rows at stage "ladder" (one per ladder that could
     not be summarised), "ladders" the ladder_summary rows."""
-    scored = len(table_rows(output_dir, "scores", ["video_id"]))
-    stages = collections.Counter(r["stage"] for r in table_rows(output_dir, "failures", ["stage"]))
+    scored = len(tables.read_table(output_dir, "scores", ["video_id"]))
+    stages = collections.Counter(r["stage"] for r in tables.read_table(output_dir, "failures", ["stage"]))
     # Ladder failures are per ladder, not per catalog row: counted apart.
     ladders_failed = stages.pop(schemas.LADDER_STAGE, 0)
-    flips = table_rows(output_dir, "flip_rate")
+    flips = tables.read_table(output_dir, "flip_rate")
     overall = [
         r
         for r in flips
@@ -450,9 +441,9 @@ def summarize(output_dir):
         "flip_rate_rows": len(flips),
         "ladder_pairs": pairs,
         "flip_rate": (sum(r["flips"] for r in overall) / pairs) if pairs else None,
-        "ladders": len(table_rows(output_dir, "ladder_summary", ["source_id"])),
+        "ladders": len(tables.read_table(output_dir, "ladder_summary", ["source_id"])),
         "ladders_failed": ladders_failed,
-        "advice_rows": len(table_rows(output_dir, "ladder_advice", ["met"])),
+        "advice_rows": len(tables.read_table(output_dir, "ladder_advice", ["met"])),
     }
 
 
@@ -591,5 +582,5 @@ if __name__ == "__main__":
     # Run the importable module, not __main__: DoFns pickled from __main__ look up
     # their module's globals in the worker's __main__, which lacks them
     # (multi_processing workers, Dataflow).
-    from beam_pipelines import score as _pipeline
+    from beam_pipelines import score as _pipeline  # noqa: PLW0406
     sys.exit(_pipeline.main())

@@ -40,13 +40,12 @@ import math
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import schemas
+from beam_pipelines import dead_letter
 
 NAMESPACE = "cpllm.pipeline"
 PLANS = "segment_plans"  # DecodeKeyframes output: (video_id, {"plan": {...}})
 RESULTS = "segment_results"  # ToScoreRow / dead-letter output: (video_id, result(...))
 SCORES = "scores"
-FAILURES = "failures"
 MIN_SEGMENT_SECONDS = 1.0
 
 
@@ -83,19 +82,19 @@ def join_row(video_id, plan, results):
     uri = ordered[0]["meta"]["uri"] if ordered else None
     expected = int(plan["segments"])
     if sorted(by_index) != list(range(expected)):
-        return FAILURES, schemas.failure_row(
+        return dead_letter.FAILURES, dead_letter.failure_row(
             video_id, uri, "inference", "MissingSegments",
             f"scored segments {sorted(by_index)} of {expected}", 1)
     for j, r in enumerate(ordered):
         out, seg = r["inference"], r["meta"]["segment"]
         where = f"segment {j} of {expected} (start {seg['start_s']:g} s)"
         if "error_type" in out:
-            return FAILURES, schemas.failure_row(
+            return dead_letter.FAILURES, dead_letter.failure_row(
                 video_id, uri, "inference", out["error_type"],
                 f"{where}: {out['message']}"[:2000], 1)
         values = [float(out["score"]), *map(float, out["frame_scores"])]
         if not all(map(math.isfinite, values)):
-            return FAILURES, schemas.failure_row(
+            return dead_letter.FAILURES, dead_letter.failure_row(
                 video_id, uri, "inference", "NonFiniteScore",
                 f"{where}: model returned a non-finite score ({out['score']})", 1)
     seg_scores = [float(r["inference"]["score"]) for r in ordered]
@@ -138,7 +137,7 @@ class _Join(beam.DoFn):
             yield row
         else:
             self.failed.inc()
-            yield beam.pvalue.TaggedOutput(FAILURES, row)
+            yield beam.pvalue.TaggedOutput(dead_letter.FAILURES, row)
 
 
 class JoinSegments(beam.PTransform):
@@ -150,6 +149,6 @@ class JoinSegments(beam.PTransform):
             pcolls
             | "FlattenSegments" >> beam.Flatten()
             | "GroupSegments" >> beam.GroupByKey()
-            | "JoinSegmentRows" >> beam.ParDo(_Join()).with_outputs(FAILURES, main=SCORES)
+            | "JoinSegmentRows" >> beam.ParDo(_Join()).with_outputs(dead_letter.FAILURES, main=SCORES)
         )
-        return {SCORES: joined[SCORES], FAILURES: joined[FAILURES]}
+        return {SCORES: joined[SCORES], dead_letter.FAILURES: joined[dead_letter.FAILURES]}

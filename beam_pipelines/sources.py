@@ -36,7 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import ladder_defaults, runner, schemas
+from beam_pipelines import dead_letter, ladder_defaults, runner, schemas
 from beam_pipelines.media import procedural
 
 # Frame sizes (width, height): landscape 240p..1080p, 4:3, portrait and square.
@@ -174,9 +174,8 @@ class RenderMaster(beam.DoFn):
         try:
             uri = render_master(spec, self.output_dir, self.fps)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
-            yield beam.pvalue.TaggedOutput("failures", schemas.failure_row(
-                spec["video_id"], spec["source_id"], "decode", type(e).__name__,
-                str(e)[:2000], attempts=1))
+            yield dead_letter.tagged(dead_letter.failure_from_exception(
+                spec["video_id"], spec["source_id"], e, "decode"))
             return
         self.rendered.inc()
         yield dict(spec, uri=uri)
@@ -211,7 +210,7 @@ def run(argv=None, test_pipeline=None):
         | "PlanSources" >> beam.Create(specs)
         | "Reshuffle" >> beam.Reshuffle()
         | "RenderMaster" >> beam.ParDo(RenderMaster(out, opts.fps)).with_outputs(
-            "failures", main="rows")
+            dead_letter.FAILURES, main="rows")
     )
     _ = (rendered.rows
          | "FormatCsv" >> beam.Map(to_csv_line)
@@ -235,5 +234,5 @@ if __name__ == "__main__":
     # Run the importable module, not __main__: DoFns pickled from __main__ look up
     # their module's globals in the worker's __main__, which lacks them
     # (multi_processing workers, Dataflow).
-    from beam_pipelines import sources as _pipeline
+    from beam_pipelines import sources as _pipeline  # noqa: PLW0406
     _pipeline.main()

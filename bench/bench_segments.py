@@ -23,10 +23,9 @@ import csv
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-
-import subprocess
 import time
 
 SIZE = "160x120"

@@ -101,7 +101,7 @@ def table(rows: list[dict], model_scores: dict) -> dict:
     out = {}
     for g in ["pooled", *sorted(set(group))]:
         sel = np.ones(len(rows), bool) if g == "pooled" else group == g
-        out[g] = {"sources": int(len(set(source[sel])))}
+        out[g] = {"sources": len(set(source[sel]))}
         for name, sc in scorers.items():
             out[g][name] = figures(source[sel], crf[sel], vmaf[sel], sc[sel])
     return out

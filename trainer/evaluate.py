@@ -70,11 +70,16 @@ def read_scores(path: str) -> list[dict]:
     Parquet or CSV file, or a directory holding `scores*.parquet` files (local or gs://)."""
     from apache_beam.io.filesystems import FileSystems
 
+    from beam_pipelines import tables
+
     wanted = ("video_id", "uri", "score", "source_id", "crf", "ladder_id")
     rows = []
     for f in _files(path):
-        with FileSystems.open(f, compression_type="uncompressed") as fh:
-            table = pacsv.read_csv(fh) if f.endswith(".csv") else pq.read_table(fh)
+        if f.endswith(".csv"):
+            with FileSystems.open(f, compression_type="uncompressed") as fh:
+                table = pacsv.read_csv(fh)
+        else:
+            table = tables.read_file(f)
         missing = {"video_id", "score"} - set(table.column_names)
         if missing:
             raise ValueError(f"{f}: scores table lacks columns {sorted(missing)}")

@@ -98,7 +98,8 @@ def test_ladders_defined_once():
     import subprocess
     import sys
 
-    from beam_pipelines import demo, ladder, ladder_defaults as ld, make_tiny_dataset
+    from beam_pipelines import demo, ladder, make_tiny_dataset
+    from beam_pipelines import ladder_defaults as ld
     from trainer import config_lib, eval_families
 
     assert demo.DEFAULT_CRFS == ld.DEMO_CRFS and ladder.DEFAULT_CRFS == ld.LADDER_CRFS

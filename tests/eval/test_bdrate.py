@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import bdrate, bjontegaard, dofns, schemas
+from beam_pipelines import bdrate, bjontegaard, schemas, tables
 
 Q = [30.0, 50.0, 70.0, 90.0]
 R = [100.0, 300.0, 900.0, 2700.0]
@@ -131,7 +131,7 @@ def real_run(tmp_path_factory):
 
 
 def test_real_ladders_bitrate_and_bd_rate_on_vmaf(real_run):
-    scores = {r["video_id"]: r for r in bdrate.read_table(real_run["out"], "scores")}
+    scores = {r["video_id"]: r for r in tables.read_table(real_run["out"], "scores")}
     assert len(scores) == len(real_run["rows"])
     for r in real_run["rows"]:
         s = scores[r["video_id"]]

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from beam_pipelines import tables
 from trainer import evaluate, metrics
 
 
@@ -122,10 +123,10 @@ def test_evaluate_joins_on_file_name_and_fails_clearly_without_matches(tmp_path)
 def test_evaluate_on_a_real_scoring_run(pipeline_output, tmp_path):
     """Labels in LSVQ's format for the run's videos; flip rates must equal the
     pipeline's own flip_rate table, and a written catalog must pass the pipeline's check."""
-    from beam_pipelines import catalog, report
+    from beam_pipelines import catalog
     from trainer import datasets
 
-    scores = report.read_table(pipeline_output, "scores")
+    scores = tables.read_table(pipeline_output, "scores")
     labels = tmp_path / "labels_test_1080p.csv"
     # pseudo-MOS falling with CRF, so SRCC is computable on the 6 renditions
     labels.write_text("name,mos\n" + "".join(
@@ -135,7 +136,7 @@ def test_evaluate_on_a_real_scoring_run(pipeline_output, tmp_path):
     row = summary["metrics"][0]
     assert row["srcc"] == pytest.approx(metrics.srcc(
         [s["score"] for s in scores], [100 - s["crf"] for s in scores]))
-    table = [r for r in report.read_table(pipeline_output, "flip_rate")
+    table = [r for r in tables.read_table(pipeline_output, "flip_rate")
              if r["source_id"] == "*" and r["level"] == "rung_diff"]
     ours = {r["diff"]: (r["pairs"], r["flips"], r["ties"])
             for r in summary["flip_rate"] if r["group"] == "rung_diff"}

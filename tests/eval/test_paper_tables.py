@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.stats
 
+from beam_pipelines import tables
 from trainer import evaluate, paper_results
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -287,15 +288,14 @@ def test_cli_needs_inputs_or_tables(capsys):
 def test_table3_on_a_real_scoring_run(pipeline_output, tmp_path):
     """Table 3's cells on the pipeline's own run equal its flip_rate table (pairs pooled
     by CRF difference over all sources)."""
-    from beam_pipelines import report
 
-    scores = report.read_table(pipeline_output, "scores")
+    scores = tables.read_table(pipeline_output, "scores")
     labels = tmp_path / "labels_test_1080p.csv"
     labels.write_text("name,mos\n" + "".join(
         f"{s['video_id']},{100 - s['crf']}\n" for s in scores))
     summary = evaluate.evaluate(pipeline_output, str(labels), "lsvq", str(tmp_path / "e"))
     pooled = {}
-    for r in report.read_table(pipeline_output, "flip_rate"):
+    for r in tables.read_table(pipeline_output, "flip_rate"):
         if r["source_id"] == "*" and r["level"] == "pair":
             p = pooled.setdefault(r["crf_high"] - r["crf_low"], [0, 0])
             p[0] += r["pairs"]

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from beam_pipelines import flip_rate, rate_quality, report, schemas
+from beam_pipelines import dead_letter, flip_rate, rate_quality, report, schemas, tables
 from beam_pipelines.media import ffmpeg_bin, probe
 
 K = 4
@@ -67,7 +67,7 @@ def scoring_output(tmp_path_factory):
     out.mkdir()
     pq.write_table(pa.Table.from_pylist(rows, schema=schemas.SCORES_SCHEMA),
                    out / "scores-00000-of-00001.parquet")
-    failures = [schemas.failure_row("broken", str(root / "broken.mp4"), "probe", "NotAVideo",
+    failures = [dead_letter.failure_row("broken", str(root / "broken.mp4"), "probe", "NotAVideo",
                                     "no video stream found", 1)]
     pq.write_table(pa.Table.from_pylist(failures, schema=schemas.FAILURES_SCHEMA),
                    out / "failures-00000-of-00001.parquet")
@@ -134,7 +134,7 @@ def test_report_rate_quality_per_title(scoring_output, tmp_path):
     assert {"report_files/score_vs_crf.png", "report_files/worst_ladders.png"} <= set(srcs)
     section = _section(Path(path).read_text(encoding="utf-8"), "Rate–quality per title")
     assert "<h3>ball</h3>" in section and "<h3>grid</h3>" in section
-    advice = report.read_table(scoring_output, "ladder_advice")
+    advice = tables.read_table(scoring_output, "ladder_advice")
     assert len(advice) == 2 * len(TARGETS)
     for a in advice:
         if a["met"]:
@@ -153,9 +153,9 @@ def test_report_rate_quality_per_title(scoring_output, tmp_path):
 
 def test_rate_quality_plot_has_a_log_bitrate_axis_and_marks_hull_and_advice(
         scoring_output, tmp_path):
-    titles = report.rate_quality_titles(report.read_table(scoring_output, "scores"),
-                                        report.read_table(scoring_output, "ladder_summary"),
-                                        report.read_table(scoring_output, "ladder_advice"))
+    titles = report.rate_quality_titles(tables.read_table(scoring_output, "scores"),
+                                        tables.read_table(scoring_output, "ladder_summary"),
+                                        tables.read_table(scoring_output, "ladder_advice"))
     assert set(titles) == {"ball", "grid"}
     for source, title in titles.items():
         drawn = report.plot_rate_quality(source, title, str(tmp_path / f"{source}.png"))
@@ -183,7 +183,7 @@ def test_report_recomputes_rate_quality_without_the_ladder_tables(scoring_output
     # the default targets 70, 80, 90: ball meets 70, grid 70 and 80
     for target in rate_quality.DEFAULT_TARGETS:
         assert section.count(f"<td class='num'>{target:g}</td>") == 2
-    scores = report.read_table(str(run), "scores")
+    scores = tables.read_table(str(run), "scores")
     results, _ = rate_quality.ladder_results(scores)
     for res in results.values():
         for a in res.advice:
@@ -192,7 +192,7 @@ def test_report_recomputes_rate_quality_without_the_ladder_tables(scoring_output
 
 
 def test_two_encoders_ladders_of_one_source_are_two_lines(scoring_output):
-    rows = report.read_table(scoring_output, "scores")
+    rows = tables.read_table(scoring_output, "scores")
     ball = [r for r in rows if r["source_id"] == "ball"]
     other = [{**r, "video_id": r["video_id"] + "_x265", "ladder_id": "x265",
               "score": r["score"] - 30} for r in ball]
@@ -233,7 +233,7 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     path = report.main(["--output_dir", pipeline_output, "--report_dir", str(tmp_path)])
     srcs = check_images(path)
     strips = [s for s in srcs if s.startswith("report_files/frames_")]
-    scores = report.read_table(pipeline_output, "scores")
+    scores = tables.read_table(pipeline_output, "scores")
     assert len(scores) == 6
     assert len(strips) == 6  # every scored video gets its key frames (max_videos 12)
     k = len(scores[0]["frame_times_s"])
@@ -245,7 +245,7 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     # the pipeline's own ladder tables: one rate-quality plot per title, every target
     assert {"report_files/rate_quality_000.png", "report_files/rate_quality_001.png"} <= set(
         srcs)
-    advice = report.read_table(pipeline_output, "ladder_advice")
+    advice = tables.read_table(pipeline_output, "ladder_advice")
     assert len(advice) == 2 * len(rate_quality.DEFAULT_TARGETS)
     section = _section(page, "Rate–quality per title")
     assert section.count("<td class='num'>80</td>") == 2

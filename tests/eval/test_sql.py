@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from beam_pipelines import flip_rate, rate_quality, report
+from beam_pipelines import flip_rate, rate_quality, report, tables
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "EVALUATION.md")
 
@@ -30,7 +30,7 @@ def test_doc_has_the_queries():
 
 def test_flip_rate_per_crf_pair_matches_the_pipeline_table(pipeline_output):
     got = run(doc_queries()["flip_rate_per_crf_pair"], pipeline_output)
-    table = [r for r in report.read_table(pipeline_output, "flip_rate")
+    table = [r for r in tables.read_table(pipeline_output, "flip_rate")
              if r["source_id"] == "*" and r["level"] == "pair"]
     assert len(got) == len(table) == 3  # CRF pairs of a 3-rung ladder
     want = {(r["crf_low"], r["crf_high"]): (r["pairs"], r["flips"], r["ties"]) for r in table}
@@ -43,7 +43,7 @@ def test_flip_rate_per_crf_pair_matches_the_pipeline_table(pipeline_output):
 
 def test_worst_ladders_lists_each_flipped_pair(pipeline_output):
     got = run(doc_queries()["worst_ladders"], pipeline_output)
-    scores = report.read_table(pipeline_output, "scores")
+    scores = tables.read_table(pipeline_output, "scores")
     ladders = report.ladders(scores)
     want = {s: report.flipped_pairs(l) for s, l in ladders.items()}
     assert {r["source_id"] for r in got} == {s for s, f in want.items() if f}
@@ -64,7 +64,7 @@ def test_worst_ladders_lists_each_flipped_pair(pipeline_output):
 
 def test_ladder_advice_per_title_is_the_pipeline_table(pipeline_output):
     got = run(doc_queries()["ladder_advice_per_title"], pipeline_output)
-    table = report.read_table(pipeline_output, "ladder_advice")
+    table = tables.read_table(pipeline_output, "ladder_advice")
     assert len(got) == len(table) == 2 * len(rate_quality.DEFAULT_TARGETS)
     want = {(r["source_id"], r["ladder_id"], r["target_score"]): r for r in table}
     for r in got:
@@ -81,11 +81,11 @@ def test_ladder_advice_per_title_is_the_pipeline_table(pipeline_output):
 
 def test_off_hull_rungs_are_the_scores_not_on_the_hull(pipeline_output):
     got = run(doc_queries()["off_hull_rungs"], pipeline_output)
-    scores = report.read_table(pipeline_output, "scores")
+    scores = tables.read_table(pipeline_output, "scores")
     assert {r["video_id"] for r in got} == {r["video_id"] for r in scores
                                             if r["on_hull"] is False}
     summary = {(r["source_id"], r["ladder_id"]): r
-               for r in report.read_table(pipeline_output, "ladder_summary")}
+               for r in tables.read_table(pipeline_output, "ladder_summary")}
     for r in got:
         assert r["video_id"] not in summary[(r["source_id"], r["ladder_id"])]["hull_video_ids"]
     # every scored ladder rung is on the hull or listed here

@@ -18,7 +18,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from bq_emulator import PROJECT, bigquery_emulator, query_rows
 
-from beam_pipelines import bigquery_sink, runner, schemas, score
+from beam_pipelines import bigquery_sink, dead_letter, runner, schemas, score
 
 _DEFAULTS = {"STRING": "x", "INT64": 0, "FLOAT64": 1.0, "BOOL": False}
 
@@ -43,7 +43,7 @@ def _score(video_id, run_id, score_value=50.0):
 
 
 def _failure(video_id, run_id, stage="read"):
-    return dict(schemas.failure_row(video_id, f"/v/{video_id}.mp4", stage, "VideoNotFound",
+    return dict(dead_letter.failure_row(video_id, f"/v/{video_id}.mp4", stage, "VideoNotFound",
                                     "gone"), run_id=run_id)
 
 

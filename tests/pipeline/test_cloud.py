@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from bq_emulator import PROJECT, bigquery_emulator, query_rows
 from gcs_emulator import gcs_emulator
 
-from beam_pipelines import runner, schemas, score
+from beam_pipelines import runner, schemas, score, tables
 
 BUCKET = "cpllm-videos"
 
@@ -47,7 +47,7 @@ def cloud_run(ladder_rows, tmp_path_factory):
             "--catalog", catalog, "--output_dir", out,
             "--bigquery_dataset", f"{PROJECT}:quality", "--bigquery_method",
             "STREAMING_INSERTS", "--temp_location", str(tmp)])
-        tables = {name: score.table_rows(out, name) for name in score.TABLE_NAMES}
+        tables = {name: tables.read_table(out, name) for name in score.TABLE_NAMES}
         objects = sorted(b.name for b in gcs.client().list_blobs(BUCKET, prefix="tables/"))
         bq_streamed = {name: query_rows(client, f"SELECT * FROM `{PROJECT}.quality.{name}`")
                        for name in score.TABLE_NAMES}

@@ -8,7 +8,7 @@ import csv
 
 import pytest
 
-from beam_pipelines import dofns, inference, score
+from beam_pipelines import dead_letter, inference, score, tables
 
 
 class _NoModel:
@@ -40,7 +40,7 @@ def test_failed_batch_becomes_failure_rows_with_the_real_error(
     summary = score.run(["--catalog", _catalog(tmp_path / "c.csv", rows),
                          "--output_dir", out, "--max_batch_size", "2"])
     assert summary["scored"] == 0
-    failures = score.table_rows(out, "failures")
+    failures = tables.read_table(out, "failures")
     assert sorted(r["video_id"] for r in failures) == sorted(r["video_id"] for r in rows)
     for r in failures:
         assert r["stage"] == "inference"
@@ -54,8 +54,8 @@ def test_failed_batch_becomes_failure_rows_with_the_real_error(
     KeyError("x"),
 ])
 def test_dead_letter_error_shapes(error):
-    assert dofns.dead_letter_error(error)[0] == "KeyError"
-    assert "x" in dofns.dead_letter_error(error)[1]
+    assert dead_letter.beam_error(error)[0] == "KeyError"
+    assert "x" in dead_letter.beam_error(error)[1]
 
 
 class OutOfMemoryHandler(inference.KerasCPLLMHandler):
@@ -81,3 +81,20 @@ def test_out_of_memory_fails_the_run_instead_of_writing_failure_rows(
         score.run(["--catalog", _catalog(tmp_path / "c.csv", ladder_rows[:2]),
                    "--output_dir", str(out), "--max_batch_size", "2"])
     assert not list(out.glob("failures-*.parquet"))  # no permanent failure rows
+
+
+def test_failure_rows_from_exceptions():
+    from beam_pipelines.media import errors
+
+    row = dead_letter.failure_from_exception("v", "/v.mp4", ValueError("x" * 5000), "decode",
+                                             attempts=3)
+    assert (row["stage"], row["error_type"], row["attempts"]) == ("decode", "ValueError", 3)
+    assert len(row["message"]) == dead_letter.MAX_MESSAGE and row["run_id"] is None
+    assert dead_letter.failure_from_exception("v", None, KeyError(), "read")["message"] == \
+        "KeyError()"  # an empty message reads as the exception's repr
+    assert dead_letter.stage_of(errors.NotAVideo("p"), "decode") == "probe"
+    assert dead_letter.stage_of(ValueError("p"), "preprocess") == "preprocess"
+    with pytest.raises(ValueError, match="unknown stage"):
+        dead_letter.failure_row("v", None, "nowhere", "E", "m")
+    tagged = dead_letter.tagged(row)
+    assert tagged.tag == dead_letter.FAILURES == "failures" and tagged.value is row

@@ -10,7 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_pipelines import dofns, inference, runner
+from beam_pipelines import dead_letter, dofns, inference, runner
 
 PRESET = "cpllm_tiny"
 
@@ -35,8 +35,8 @@ def _decode(entries, **kwargs):
     kwargs.setdefault("backoff_s", 0.01)
     out = (p | beam.Create(entries)
            | beam.ParDo(dofns.DecodeKeyframes(dofns.FrameInputs(PRESET), 8, **kwargs))
-           .with_outputs(dofns.FAILURES, main="decoded"))
-    return p, out.decoded, out[dofns.FAILURES]
+           .with_outputs(dead_letter.FAILURES, main="decoded"))
+    return p, out.decoded, out[dead_letter.FAILURES]
 
 
 def _entry(row):
@@ -100,8 +100,8 @@ def test_preprocess_failure_is_a_failure_row(ladder_rows):
     p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
     out = (p | beam.Create([entry])
            | beam.ParDo(dofns.DecodeKeyframes(dofns.FrameInputs(PRESET), 3))
-           .with_outputs(dofns.FAILURES, main="decoded"))
-    assert_that(out[dofns.FAILURES] | beam.Map(lambda f: f["stage"]),
+           .with_outputs(dead_letter.FAILURES, main="decoded"))
+    assert_that(out[dead_letter.FAILURES] | beam.Map(lambda f: f["stage"]),
                 equal_to(["preprocess"]))
     p.run().wait_until_finish()
 
@@ -187,8 +187,8 @@ def test_input_error_while_decoding_is_one_failure_row_not_retried(ladder_rows):
     out = (p | beam.Create([entry])
            | beam.ParDo(dofns.DecodeKeyframes(dofns.FrameInputs(PRESET), 0, max_attempts=3,
                                               backoff_s=0.01))
-           .with_outputs(dofns.FAILURES, main="decoded"))
-    assert_that(out[dofns.FAILURES] | beam.Map(lambda f: (f["stage"], f["error_type"],
+           .with_outputs(dead_letter.FAILURES, main="decoded"))
+    assert_that(out[dead_letter.FAILURES] | beam.Map(lambda f: (f["stage"], f["error_type"],
                                                            f["attempts"])),
                 equal_to([("decode", "ValueError", 1)]))
     p.run().wait_until_finish()
@@ -202,8 +202,8 @@ def test_out_of_memory_while_preprocessing_fails_the_bundle(ladder_rows):
     p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
     out = (p | beam.Create([_entry(ladder_rows[0])])
            | beam.ParDo(dofns.DecodeKeyframes(_out_of_host_memory, 8))
-           .with_outputs(dofns.FAILURES, main="decoded"))
-    assert_that(out[dofns.FAILURES], equal_to([]), label="NoPreprocessRow")
+           .with_outputs(dead_letter.FAILURES, main="decoded"))
+    assert_that(out[dead_letter.FAILURES], equal_to([]), label="NoPreprocessRow")
     with pytest.raises(Exception, match=r"preprocessing video .* failed with "
                                         r"_?\w*MemoryError"):
         p.run().wait_until_finish()

@@ -6,7 +6,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_pipelines import flip_rate, inference, runner, schemas, score
+from beam_pipelines import flip_rate, inference, runner, schemas, score, tables
 
 # Two ladders with known scores.
 #   s1: crf 20 -> 70, 30 -> 75 (flip), 40 -> 60        (rungs 0, 1, 2)
@@ -151,10 +151,10 @@ def test_score_pipeline_takes_rungs_from_the_catalog(tmp_path, monkeypatch, ladd
         w.writerows(rows + [star])
     out = str(tmp_path / "out")
     score.run(["--catalog", str(path), "--output_dir", out])
-    failures = {r["video_id"]: r for r in score.table_rows(out, "failures")}
+    failures = {r["video_id"]: r for r in tables.read_table(out, "failures")}
     assert failures[lost["video_id"]]["stage"] == "read"
     assert failures["star"]["stage"] == "catalog" and "reserved" in failures["star"]["message"]
-    flips = score.table_rows(out, "flip_rate")
+    flips = tables.read_table(out, "flip_rate")
     lo, hi = crfs[0], crfs[-1]
     assert _pairs(flips, lost["source_id"]) == [(lo, hi, 2, 1)]
     assert [p for p in _pairs(flips, "*") if p[:2] == (lo, hi)] == [(lo, hi, 2, 2)]

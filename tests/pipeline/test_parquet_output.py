@@ -7,7 +7,7 @@ import re
 
 import pyarrow.parquet as pq
 
-from beam_pipelines import score
+from beam_pipelines import score, tables
 
 
 def test_tables_are_snappy_and_small_tables_have_one_shard(tmp_path, ladder_rows):
@@ -26,19 +26,19 @@ def test_tables_are_snappy_and_small_tables_have_one_shard(tmp_path, ladder_rows
     assert summary["scored"] == 3 and summary["failed"] == 2
 
     files = sorted(glob.glob(str(out / "*.parquet")))
-    tables = {}
+    shard_sets = {}
     for path in files:
         m = re.fullmatch(r"(\w+)-(\d{5})-of-(\d{5})\.parquet", os.path.basename(path))
         assert m, path
-        tables.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
+        shard_sets.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
         meta = pq.ParquetFile(path).metadata
         for g in range(meta.num_row_groups):
             for c in range(meta.num_columns):
                 assert meta.row_group(g).column(c).compression == "SNAPPY", (path, c)
-    assert set(score.TABLE_NAMES) <= set(tables)
-    for name, shards in tables.items():
+    assert set(score.TABLE_NAMES) <= set(shard_sets)
+    for name, shards in shard_sets.items():
         if name != "scores":
             assert shards == [(0, 1)], (name, shards)
-    assert len(score.table_rows(str(out), "failures")) == 2
-    assert len(score.table_rows(str(out), "scores")) == 3
-    assert len(score.table_rows(str(out), "flip_rate")) > 0  # 3 rungs of one source
+    assert len(tables.read_table(str(out), "failures")) == 2
+    assert len(tables.read_table(str(out), "scores")) == 3
+    assert len(tables.read_table(str(out), "flip_rate")) > 0  # 3 rungs of one source

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_pipelines import dofns, runner
+from beam_pipelines import dead_letter, dofns, runner
 
 
 def _fake_decoder(path, k, *, max_side, timeout_s):
@@ -24,7 +24,7 @@ def _run(frame_inputs, n=3):
         _ = (p | beam.Create(entries)
              | beam.ParDo(dofns.DecodeKeyframes(
                  frame_inputs, 8, reader=contextlib.nullcontext, decoder=_fake_decoder))
-             .with_outputs(dofns.FAILURES, main="decoded"))
+             .with_outputs(dead_letter.FAILURES, main="decoded"))
 
 
 def test_preprocessor_load_failure_fails_the_pipeline_not_each_video(tmp_path):

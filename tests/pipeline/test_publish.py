@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from beam_pipelines import inference, schemas, score
+from beam_pipelines import dead_letter, inference, schemas, score, tables
 
 
 class _NoModel:
@@ -32,7 +32,7 @@ def _catalog(path, rows):
 
 
 def _tables(out):
-    return {name: score.table_rows(out, name) for name in score.TABLE_NAMES}
+    return {name: tables.read_table(out, name) for name in score.TABLE_NAMES}
 
 
 def _shards(out):
@@ -78,4 +78,4 @@ def test_a_failed_run_leaves_the_previous_tables_and_run_ids_tell_runs_apart(
 def test_every_scoring_table_ends_with_run_id():
     for name, (arrow, bq) in schemas.TABLES.items():
         assert arrow.names[-1] == "run_id" and bq["fields"][-1]["name"] == "run_id", name
-    assert schemas.failure_row("v", "/v.mp4", "read", "X", "m")["run_id"] is None
+    assert dead_letter.failure_row("v", "/v.mp4", "read", "X", "m")["run_id"] is None

@@ -14,7 +14,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from beam_pipelines import rate_quality, runner, schemas
+from beam_pipelines import rate_quality, runner, schemas, tables
 
 hull = rate_quality.upper_hull
 
@@ -303,10 +303,10 @@ def rq_run(tmp_path_factory):
         mp.setattr(dofns, "rendition_bitrate", bitrate_unknown_for_u)
         summary = score.run(["--catalog", str(path), "--output_dir", out,
                              "--target_scores", ",".join(f"{t:g}" for t in TARGETS)])
-    tables = {name: [pq.read_table(root / "out" / f) for f in sorted(
+    arrow = {name: [pq.read_table(root / "out" / f) for f in sorted(
         os.listdir(root / "out")) if f.startswith(name + "-")] for name in score.TABLE_NAMES}
-    return {"out": out, "summary": summary, "rows": rows, "tables": tables,
-            "read": {name: score.table_rows(out, name) for name in score.TABLE_NAMES}}
+    return {"out": out, "summary": summary, "rows": rows, "tables": arrow,
+            "read": {name: tables.read_table(out, name) for name in score.TABLE_NAMES}}
 
 
 def test_pipeline_tables_have_the_declared_schemas(rq_run):

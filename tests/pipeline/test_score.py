@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import flip_rate, schemas, score
+from beam_pipelines import flip_rate, schemas, score, tables
 
 K = 8  # cpllm_tiny's num_keyframes
 
@@ -64,8 +64,8 @@ def runs(tmp_path_factory, corpus):
         mp.setattr(tempfile, "tempdir", tmp)
         argv = ["--catalog", corpus["catalog"], "--output_dir", out]
         result["summary1"] = score.run(argv)
-        result["scores1"] = score.table_rows(out, "scores")
-        result["failures1"] = score.table_rows(out, "failures")
+        result["scores1"] = tables.read_table(out, "scores")
+        result["failures1"] = tables.read_table(out, "failures")
         result["files1"] = sorted(os.listdir(out))
         # What an interrupted run can leave behind: Beam temp files and a stray shard.
         os.makedirs(os.path.join(out, "beam-temp-scores-0123abcd"))
@@ -77,9 +77,9 @@ def runs(tmp_path_factory, corpus):
             f.write("not ours: must survive a re-run")
         result["summary2"] = score.run(argv + ["--direct_running_mode=multi_processing",
                                                "--direct_num_workers=2"])
-        result["scores2"] = score.table_rows(out, "scores")
-        result["failures2"] = score.table_rows(out, "failures")
-        result["flip_rate2"] = score.table_rows(out, "flip_rate")
+        result["scores2"] = tables.read_table(out, "scores")
+        result["failures2"] = tables.read_table(out, "failures")
+        result["flip_rate2"] = tables.read_table(out, "flip_rate")
     result["tmp_left"] = sorted(os.listdir(tmp))
     result["media_changed"] = media_before != _tree(*corpus["media_dirs"])
     return result

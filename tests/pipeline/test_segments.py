@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import dofns, schemas, score, segments
+from beam_pipelines import dead_letter, dofns, schemas, score, segments
 from beam_pipelines.media import errors, ffmpeg_bin, keyframes
 
 K = 8  # cpllm_tiny's num_keyframes
@@ -224,7 +224,7 @@ def test_decode_emits_one_element_per_segment_then_the_plan():
 def test_a_segment_that_fails_to_decode_is_one_failure_row_and_no_scores_row():
     elements, tagged = _decode_outputs(_FakeVideo(fail_at=2))
     assert len(elements) == 2  # segments 0 and 1 were already on their way
-    assert [t.tag for t in tagged] == [dofns.FAILURES]  # no plan
+    assert [t.tag for t in tagged] == [dead_letter.FAILURES]  # no plan
     assert (tagged[0].value["stage"], tagged[0].value["error_type"]) == ("decode",
                                                                          "DecodeError")
     # Without a plan the join drops the segments already scored: the video is only in

@@ -21,6 +21,8 @@ import pytest
 from gcs_emulator import gcs_emulator
 from reliability_helpers import BUCKET, SCORED, VFR_SETPTS, ffmpeg, tree
 
+from beam_pipelines import tables
+
 SIZE = "64x48"
 
 
@@ -212,8 +214,8 @@ def corpus_run(tmp_path_factory, corpus, listener):
         connected = False
     return {
         "summary": summary, "out": str(out),
-        "scores": score.table_rows(str(out), "scores"),
-        "failures": score.table_rows(str(out), "failures"),
+        "scores": tables.read_table(str(out), "scores"),
+        "failures": tables.read_table(str(out), "failures"),
         "before": before, "after": after, "tmp_left": os.listdir(tmp),
         "connected": connected,
     }

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from reliability_helpers import SCORED, VFR_PTS, K
 
-from beam_pipelines import catalog, score
+from beam_pipelines import catalog, dead_letter, score
 from beam_pipelines.media import errors, keyframes
 
 # Videos with fewer distinct frames than K: their key frames repeat (by design).
@@ -188,7 +188,7 @@ def _decode_as_nobody(conn, path):
         os.setuid(65534)
         fn = dofns.DecodeKeyframes(dofns.FrameInputs("cpllm_tiny"), K, max_attempts=1)
         (out,) = list(fn.process({"video_id": "locked", "uri": path}))
-        assert isinstance(out, beam.pvalue.TaggedOutput) and out.tag == dofns.FAILURES
+        assert isinstance(out, beam.pvalue.TaggedOutput) and out.tag == dead_letter.FAILURES
         conn.send(out.value)
     except Exception as e:  # noqa: BLE001 (report anything; never hang the parent)
         conn.send({"stage": "?", "error_type": type(e).__name__, "message": str(e)})

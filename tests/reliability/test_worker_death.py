@@ -15,7 +15,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from reliability_helpers import DieOnce
 
-from beam_pipelines import runner, schemas, score
+from beam_pipelines import dead_letter, runner, score, tables
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N = 8
@@ -27,7 +27,7 @@ def _run(out, flag):
     with beam.Pipeline(runner=runner.offline_runner(opts), options=opts) as p:
         rows = (p | beam.Create(range(N)) | beam.Reshuffle()
                 | "MayDie" >> beam.Map(DieOnce(flag, victim=3))
-                | beam.Map(lambda i: schemas.failure_row(f"v{i}", f"/v{i}.mp4", "decode",
+                | beam.Map(lambda i: dead_letter.failure_row(f"v{i}", f"/v{i}.mp4", "decode",
                                                          "DecodeError", "test row", 1)))
         score._write_parquet(rows, str(out), "failures")
 
@@ -47,6 +47,6 @@ def test_dead_worker_fails_the_run_and_a_rerun_is_complete(tmp_path, monkeypatch
     assert [f for f in os.listdir(out) if f.endswith(".parquet")] == []  # nothing half-done
     score.clear_previous_outputs(str(out))
     _run(out, flag)
-    ids = sorted(r["video_id"] for r in score.table_rows(str(out), "failures"))
+    ids = sorted(r["video_id"] for r in tables.read_table(str(out), "failures"))
     assert ids == sorted(f"v{i}" for i in range(N))
     assert os.listdir(out) and all(f.startswith("failures-") for f in os.listdir(out))

@@ -46,9 +46,9 @@ def tiny_data(tiny_model, tmp_path_factory):
     """DIR with manifest.json, train/ (2 sources x 3 CRFs), holdout/ (1 source x 3)."""
     import tensorflow as tf
 
+    from beam_pipelines import records
     from beam_pipelines.media.keyframes import decode_keyframes
     from beam_pipelines.media.transcode import transcode
-    from beam_pipelines import records
 
     root = tmp_path_factory.mktemp("tiny_data")
     spec = records.RecordSpec.from_preprocessor(tiny_model.preprocessor, 96)
