@@ -22,7 +22,7 @@ ASSET_DIR = os.path.join(os.path.dirname(__file__), "assets", "tokenizer")
 VOCAB_FILE = "vocabulary.spm"
 
 # The describer's fixed vocabulary, duplicated from `beam_pipelines.describer` (this
-# package must not import beam_pipelines); tests/data/test_describer.py checks the two
+# package must not import beam_pipelines); tests/beam_pipelines/data/test_describer.py checks the two
 # agree. Keep both in sync when wording changes, then retrain the vocabulary.
 BRIGHTNESS = ["bright", "well-lit", "dim", "dark"]
 COLOUR = ["very colourful", "colourful", "muted", "nearly monochrome"]

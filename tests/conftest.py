@@ -1,5 +1,39 @@
-"""Shared pytest set-up: JAX backend, fixed seeds, session-scoped sample media."""
+"""Shared pytest set-up: the JAX backend, and one real scoring run (score.run on
+DirectRunner with the bundled tiny model over a tiny ladder plus one missing file) that
+the report, SQL, gs:// and trainer.evaluate tests read."""
+import csv
 import os
+
+import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_RUN_SOURCES = ("astronaut", "testsrc2")
+_RUN_CRFS = (18, 36, 51)
+
+
+@pytest.fixture(scope="session")
+def pipeline_output(tmp_path_factory):
+    """Output dir of `beam_pipelines.score` for 2 sources x 3 CRFs (96x64, 1 s, 8 fps)
+    and one catalog row whose file does not exist (a failure at stage "read")."""
+    from beam_pipelines import score
+    from beam_pipelines.media import samples
+
+    root = tmp_path_factory.mktemp("eval_run")
+    rows = []
+    for source in _RUN_SOURCES:
+        master = samples.make_clip(str(root / f"{source}.mkv"), source, seconds=1.0,
+                                   size=(96, 64), fps=8)
+        rows += samples.make_ladder(master, str(root / source), list(_RUN_CRFS),
+                                    source_id=source, preset="ultrafast")
+    rows.append({"video_id": "gone", "uri": str(root / "gone.mp4")})
+    catalog = root / "catalog.csv"
+    with open(catalog, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    out = str(root / "out")
+    score.run(["--catalog", str(catalog), "--output_dir", out])
+    return out

@@ -1,7 +1,7 @@
 """The numbers the CP-LLM paper reports (sec. 4.2 and 4.3), as far as its text survives.
 
 Copied from the paper's tables (docs/EVALUATION.md "The paper's numbers" shows the same
-tables and `tests/eval/test_paper_tables.py` checks the two agree). `None` is a value the
+tables and `tests/trainer/test_paper_tables.py` checks the two agree). `None` is a value the
 paper text lost; nothing here is estimated or filled in.
 
 - TABLE1: YT-Compress, SRCC / PLCC against MOS and against DMOS, and the flip rate (FR) on

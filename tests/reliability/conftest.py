@@ -133,7 +133,7 @@ def corpus(tmp_path_factory, listener):
         shutil.copyfile(good, root / name)
         add(case, name, SCORED)
     # Non-UTF-8 bytes: only JSON can name the file ("\udce9" escapes); no table can hold
-    # the name, so the row is refused (decoding such names: tests/media/test_inputs.py).
+    # the name, so the row is refused (decoding such names: tests/beam_pipelines/media/test_inputs.py).
     latin1 = b"latin1-\xe9\xff.mp4"
     shutil.copyfile(good, os.path.join(os.fsencode(str(root)), latin1))
     add("name_not_utf8", os.fsdecode(latin1), ("catalog", "MalformedRow"))

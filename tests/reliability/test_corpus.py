@@ -3,7 +3,7 @@
 The corpus and the run are session fixtures (conftest.py). Every catalog line must end
 in exactly one table: scored with a finite score and real key frames, or in failures
 with the expected stage/error_type and a message a person can read. A catalog that is
-not a table at all stops the launch instead; that is tested in tests/pipeline/
+not a table at all stops the launch instead; that is tested in tests/beam_pipelines/scoring/
 (test_catalog.py::test_catalog_that_is_not_a_table_fails_clearly,
 test_score.py::test_cli_rejects_a_catalog_that_is_not_a_table).
 """

@@ -5,7 +5,7 @@ file or gs:// object they name must fail at `read` (refused scheme, before ffmpe
 or `probe` (ffmpeg's protocol whitelist `file,pipe`, and playlists / reference files
 refused by demuxer), and nothing may be fetched: a loopback listener that two of the
 uris point at must never see a connection. The media-level view (ffmpeg never started
-for a refused scheme) is tests/media/test_inputs.py.
+for a refused scheme) is tests/beam_pipelines/media/test_inputs.py.
 """
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from beam_pipelines import flip_rate, rate_quality, report, tables
 
-DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "EVALUATION.md")
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "EVALUATION.md")
 
 
 def doc_queries() -> dict:

@@ -112,7 +112,7 @@ def test_ladders_defined_once():
     assert proc.stdout.strip() == str({"coarse": list(ld.COARSE), "fine": list(ld.FINE)}), (
         proc.stderr)
     config = config_lib.load_config(os.path.join(
-        os.path.dirname(__file__), "..", "..", "trainer", "configs", "cpllm_tiny.py"))
+        os.path.dirname(__file__), "..", "..", "..", "trainer", "configs", "cpllm_tiny.py"))
     assert dict(config.eval_ladders) == {"coarse": list(ld.COARSE), "fine": list(ld.FINE)}
     assert ld.as_range(ld.FINE) == "24:36:2"
     with pytest.raises(ValueError, match="evenly spaced"):

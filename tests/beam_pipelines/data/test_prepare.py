@@ -174,7 +174,8 @@ def test_prepare_run_as_a_program_on_worker_processes(masters, tmp_path):
            "--describer=none", "--num_shards=1",
            "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__))))))
     assert run.returncode == 0, run.stderr[-3000:]
     with open(out / "manifest.json") as f:
         m = json.load(f)

@@ -92,7 +92,7 @@ def test_short_video_keeps_todays_row(segmented_run):
 
 def test_analyst_sql_in_the_docs_runs_on_the_run(segmented_run):
     duckdb = pytest.importorskip("duckdb")
-    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "PIPELINE.md"),
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "PIPELINE.md"),
                encoding="utf-8").read()
     sql = doc.split("DuckDB on the local Parquet")[1].split("```sql")[1].split("```")[0]
     queries = [q for q in sql.split(";") if "segment_scores" in q]

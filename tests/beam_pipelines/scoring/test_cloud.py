@@ -3,7 +3,7 @@
 One pipeline run reads a gs:// catalog of gs:// videos, writes the Parquet tables to
 gs:// and streams the same rows into BigQuery; FILE_LOADS is then checked on the rows the
 run wrote. Both emulators run in this process (see tests/gcs_emulator.py,
-tests/pipeline/bq_emulator.py and docs/PIPELINE.md for what they do
+tests/beam_pipelines/scoring/bq_emulator.py and docs/PIPELINE.md for what they do
 differently from the real services).
 """
 import csv

@@ -1,4 +1,4 @@
-"""BigQuery re-runs (issue 14 item 13), against the bqemulator (tests/pipeline/bq_emulator.py).
+"""BigQuery re-runs (issue 14 item 13), against the bqemulator (tests/beam_pipelines/scoring/bq_emulator.py).
 
 - FILE_LOADS is the default and each run replaces its tables, also a table the re-run
   leaves empty (Beam starts no load job for an empty PCollection: before the fix the
