@@ -72,7 +72,10 @@ class FrameInputs:
     def preprocessor(self):
         key = (self.preset, self.num_keyframes)
         if key not in self._CACHE:
-            pre = load_preprocessor(self.preset)
+            from cpllm_model import CPLLMPreprocessor
+
+            # A gs:// preset: only its config and asset files are copied (preset_io).
+            pre = CPLLMPreprocessor.from_preset(self.preset)
             if self.num_keyframes:
                 pre.num_keyframes = int(self.num_keyframes)
             self._CACHE[key] = pre
@@ -80,61 +83,6 @@ class FrameInputs:
 
     def __call__(self, frames):
         return as_numpy(self.preprocessor().frame_inputs(frames))
-
-
-def load_preprocessor(preset):
-    """The CPLLMPreprocessor of a preset name, local directory or gs:// directory.
-
-    Loads the preprocessor alone (config + tokenizer, Keras safe mode), never the weights.
-    A gs:// preset: only its config files and assets are fetched (`fetch_preprocessor_files`)
-    into a temporary directory, not the whole preset with its weights (issue 14 item 9).
-    """
-    import tempfile
-
-    from cpllm_model import CPLLMPreprocessor
-
-    if str(preset).startswith("gs://"):
-        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
-            return CPLLMPreprocessor.from_preset(fetch_preprocessor_files(preset, tmp))
-    return CPLLMPreprocessor.from_preset(preset)
-
-
-def is_preprocessor_file(rel):
-    """True for the files of a keras-hub preset a preprocessor needs: the top-level JSON
-    configs (config, preprocessor, tokenizer, task, metadata) and everything under
-    assets/ (the tokenizer's vocabulary); never weights (*.weights.h5, *.weights.json
-    shard indexes, *.h5, *.safetensors, ...)."""
-    if rel.startswith("assets/"):
-        return not rel.endswith("/")
-    return "/" not in rel and rel.endswith(".json") and not rel.endswith(".weights.json")
-
-
-def fetch_preprocessor_files(uri, local_dir):
-    """Copies the config and asset files of the gs:// preset `uri` into `local_dir`
-    (google-cloud-storage, exact object names under the prefix); returns local_dir.
-
-    Raises FileNotFoundError when the prefix has no preprocessor.json.
-    """
-    import os
-
-    from cpllm_model import preset_io
-
-    bucket, _, prefix = str(uri)[len("gs://"):].partition("/")
-    prefix = prefix.strip("/")
-    client = preset_io._client()  # honours STORAGE_EMULATOR_HOST, like the model loader
-    names = []
-    for blob in client.list_blobs(bucket, prefix=prefix + "/"):
-        rel = blob.name[len(prefix) + 1:]
-        if not is_preprocessor_file(rel):
-            continue
-        dst = os.path.join(local_dir, *rel.split("/"))
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        blob.download_to_filename(dst)
-        names.append(rel)
-    if "preprocessor.json" not in names:
-        raise FileNotFoundError(f"no preprocessor.json under {uri} (found {sorted(names)})")
-    _LOG.info("fetched %d preset files (no weights) from %s", len(names), uri)
-    return local_dir
 
 
 class DecodeKeyframes(beam.DoFn):

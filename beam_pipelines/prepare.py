@@ -148,40 +148,18 @@ def load_preprocessor(model: str):
     """
     import os
 
-    from cpllm_model import cpllm
-    from cpllm_model.preprocessor import CPLLMPreprocessor
+    from cpllm_model import CPLLMPreprocessor, preset_registry
 
-    path = model
-    if model in cpllm.BUNDLED_PRESETS:
-        path = os.path.join(cpllm.PRESET_DIR, model)
-        if not os.path.exists(os.path.join(path, "preprocessor.json")) and model == "cpllm_tiny":
-            from cpllm_model import presets
+    if model == "cpllm_tiny" and not os.path.exists(
+            os.path.join(preset_registry.resolve(model), "preprocessor.json")):
+        from cpllm_model import presets
 
-            keys = (
-                "num_keyframes",
-                "image_size",
-                "low_level_max_side",
-                "patch_size",
-                "max_patches",
-                "sequence_length",
-            )
-            return CPLLMPreprocessor(presets.tiny_tokenizer(), **{k: presets.TINY[k] for k in keys})
-    if str(path).startswith("gs://"):
-        # Only the config and asset files, never the weights (issue 14 item 9).
-        import tempfile
-
-        from beam_pipelines import dofns
-
-        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
-            return load_preprocessor(dofns.fetch_preprocessor_files(path, tmp))
-    # `CPLLMPreprocessor.from_preset` cannot pick the class (its backbone_cls is unset) and
-    # `CPLLM.from_preset` builds the whole model (~20 s here): load only preprocessor.json
-    # and the tokenizer assets, with the loader keras-hub's from_preset uses, in safe mode.
-    from keras.src.saving.serialization_lib import SafeModeScope
-    from keras_hub.src.utils import preset_utils
-
-    with SafeModeScope(True):
-        return preset_utils.get_preset_loader(path).load_preprocessor(CPLLMPreprocessor)
+        keys = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
+                "max_patches", "sequence_length")
+        return CPLLMPreprocessor(presets.tiny_tokenizer(), **{k: presets.TINY[k] for k in keys})
+    # The preprocessor alone (config and tokenizer, safe mode); from gs:// only its config
+    # and asset files, never the weights (issue 14 item 9).
+    return CPLLMPreprocessor.from_preset(model)
 
 
 def _number(value):
@@ -380,10 +358,10 @@ def run(argv=None, test_pipeline=None):
     """Builds and runs the prepare pipeline; returns the PipelineResult."""
     opts, pipeline_args = parse_args(argv)
     options = PipelineOptions(pipeline_args)
-    from cpllm_model import cpllm
+    from cpllm_model import preset_registry
 
     paths = {"catalog": opts.catalog, "output_dir": opts.output_dir}
-    if opts.model not in cpllm.BUNDLED_PRESETS:  # bundled presets ship in the package
+    if opts.model not in preset_registry.BUNDLED_PRESETS:  # they ship in the package
         paths["model"] = opts.model
     # Local paths on a runner whose workers are other machines: refused before anything.
     runner.check_paths(options, paths)

@@ -510,7 +510,7 @@ def check_config(options):
       FnApiRunner, PrismRunner): local --catalog, --output_dir, --model directory,
       --temp_location, --staging_location or --bigquery_temp_location.
     """
-    from cpllm_model import cpllm
+    from cpllm_model import preset_registry
 
     opts = options.view_as(ScoreOptions)
     if str(opts.model).strip() == PAPER_PRESET:
@@ -524,7 +524,7 @@ def check_config(options):
         )
     paths = {"catalog": opts.catalog, "output_dir": opts.output_dir,
              "bigquery_temp_location": opts.bigquery_temp_location}
-    if opts.model not in cpllm.BUNDLED_PRESETS:  # bundled presets ship in the package
+    if opts.model not in preset_registry.BUNDLED_PRESETS:  # they ship in the package
         paths["model"] = opts.model
     runner.check_paths(options, paths)
 

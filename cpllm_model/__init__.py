@@ -10,6 +10,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow is only used for text ops and tf.data
 
+from cpllm_model import paper  # noqa: F401 - registers the "cpllm_paper" assembly
 from cpllm_model.backbone import CPLLMBackbone
 from cpllm_model.cpllm import CPLLM
 from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer

@@ -31,13 +31,11 @@ Training interface (used by `trainer/`):
       LayerNorm and the score MLP. Never trainable: VideoPrism's temporal layers and
       SigLIP's MAP head (unused by CP-LLM).
 """
-import os
 import tempfile
 
 import keras
 import numpy as np
 from keras import ops
-from keras.src.saving.serialization_lib import SafeModeScope
 from keras_hub.models import CausalLM
 from keras_hub.src.samplers.serialization import get as get_sampler
 from keras_hub.src.utils.tensor_utils import any_equal
@@ -46,8 +44,6 @@ from cpllm_model import preset_io, prompts
 from cpllm_model.backbone import PACKAGE, VISION_KEYS, CPLLMBackbone
 from cpllm_model.preprocessor import CPLLMPreprocessor
 
-PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
-BUNDLED_PRESETS = ("cpllm_tiny",)
 PAIR_SUFFIX = "_b"
 
 
@@ -430,23 +426,13 @@ class CPLLM(CausalLM):
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
         """Loads "cpllm_tiny" (bundled), "cpllm_paper" (keras-hub Kaggle presets, see
-        `cpllm_model.paper`), a local preset directory, or a `gs://` preset.
+        `cpllm_model.paper`), a local preset directory, or a `gs://` preset
+        (`preset_io.load_task`).
 
         Never executes code from the preset: deserialization runs in Keras safe mode
         (a Lambda layer in a preset's config is refused).
         """
-        if preset == "cpllm_paper":
-            from cpllm_model import paper
-
-            return paper.cpllm_paper(load_weights=load_weights, **kwargs)
-        if preset in BUNDLED_PRESETS:
-            preset = os.path.join(PRESET_DIR, preset)
-        if preset_io.is_gcs(preset):
-            with tempfile.TemporaryDirectory() as tmp:
-                return cls.from_preset(preset_io.download_preset(preset, tmp),
-                                       load_weights=load_weights, **kwargs)
-        with SafeModeScope(True):
-            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        return preset_io.load_task(cls, preset, load_weights, **kwargs)
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """Saves config.json, weights, task/preprocessor configs and tokenizer assets to a

@@ -29,6 +29,7 @@ from keras_hub.models import (
     VideoPrismBackbone,
 )
 
+from cpllm_model import preset_registry
 from cpllm_model.backbone import CPLLMBackbone
 from cpllm_model.cpllm import CPLLM
 from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer
@@ -149,6 +150,10 @@ def copy_gemma_weights(gemma, backbone):
 def cpllm_paper(load_weights=True, **kwargs):
     """`CPLLM.from_preset("cpllm_paper")`: `assemble` on the default Kaggle presets."""
     return assemble(load_weights=load_weights, **kwargs)
+
+
+preset_registry.register_assembly(preset_registry.PAPER_PRESET, cpllm_paper,
+                                  paper_preprocessor)
 
 
 def parameter_counts(num_keyframes=8, max_patches=8, head_hidden_dim=1024):

@@ -16,8 +16,9 @@ from keras_hub.models import Preprocessor
 from keras_hub.src.models.gemma.gemma_tokenizer import GemmaTokenizer
 from keras_hub.src.tokenizers.sentence_piece_tokenizer import VOCAB_FILENAME
 
-from cpllm_model import prompts
-from cpllm_model.backbone import PACKAGE
+from cpllm_model import preset_io, prompts
+from cpllm_model.backbone import PACKAGE, CPLLMBackbone
+from cpllm_model.frames import model_frame_inputs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -52,6 +53,7 @@ class CPLLMPreprocessor(Preprocessor):
             `describe` compiles once per bucket, not once per length.
     """
 
+    backbone_cls = CPLLMBackbone  # so keras-hub's preset loader finds this class
     tokenizer_cls = CPLLMTokenizer
 
     def __init__(
@@ -85,25 +87,9 @@ class CPLLMPreprocessor(Preprocessor):
     @classmethod
     def from_preset(cls, preset, **kwargs):
         """The preprocessor alone (no model weights): "cpllm_tiny", "cpllm_paper", a local
-        directory or `gs://`. Its config is deserialized in Keras safe mode."""
-        import tempfile
-
-        from keras.src.saving.serialization_lib import SafeModeScope
-        from keras_hub.src.utils.preset_utils import get_preset_loader
-
-        from cpllm_model import cpllm, preset_io
-
-        if preset == "cpllm_paper":
-            from cpllm_model import paper
-
-            return paper.paper_preprocessor(**kwargs)
-        if preset in cpllm.BUNDLED_PRESETS:
-            preset = os.path.join(cpllm.PRESET_DIR, preset)
-        if preset_io.is_gcs(preset):
-            with tempfile.TemporaryDirectory() as tmp:
-                return cls.from_preset(preset_io.download_preset(preset, tmp), **kwargs)
-        with SafeModeScope(True):
-            return get_preset_loader(preset).load_preprocessor(cls, **kwargs)
+        directory or `gs://` (only the config and asset files are copied); its config is
+        deserialized in Keras safe mode (`preset_io.load_preprocessor`)."""
+        return preset_io.load_preprocessor(cls, preset, **kwargs)
 
     @property
     def image_size(self):
@@ -129,8 +115,6 @@ class CPLLMPreprocessor(Preprocessor):
         Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
         "patch_mask": float32[K, M]}.
         """
-        from cpllm_model.frames import model_frame_inputs
-
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[0] != self.num_keyframes:
             raise ValueError(

@@ -1,10 +1,55 @@
-"""Copies preset directories to and from `gs://` (google-cloud-storage).
+"""Loading and saving presets: the one place for names, `gs://` and safe mode.
+
+`load_task(cls, preset)` (what `CPLLM.from_preset` runs) and `load_preprocessor(cls,
+preset)` (`CPLLMPreprocessor.from_preset`) take a registered assembly ("cpllm_paper",
+`preset_registry`), a bundled name ("cpllm_tiny"), a local directory or a `gs://`
+directory. Directories are read with keras-hub's own preset loader, always in Keras safe
+mode (a preset's config can never run code, e.g. a Lambda layer). From `gs://` a task
+copies the whole preset; a preprocessor copies only its config and asset files, never the
+weights (issue 14 item 9).
 
 keras-hub reads `gs://` presets through TensorFlow's GCS filesystem, which cannot be
 pointed at a local emulator; this module uses google-cloud-storage instead (it honours
 `STORAGE_EMULATOR_HOST`), so the same code path is testable offline.
 """
+import logging
 import os
+import tempfile
+
+from keras.src.saving.serialization_lib import SafeModeScope
+from keras_hub.src.utils import preset_utils
+
+from cpllm_model import preset_registry
+
+_LOG = logging.getLogger("cpllm.model")
+
+
+def load_task(cls, preset, load_weights=True, **kwargs):
+    """A task of class `cls` (e.g. CPLLM) from `preset`; see the module docstring."""
+    built = preset_registry.assembly(preset)
+    if built is not None:
+        return built[0](load_weights=load_weights, **kwargs)
+    preset = preset_registry.resolve(preset)
+    if is_gcs(preset):
+        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
+            return load_task(cls, download_preset(preset, tmp), load_weights, **kwargs)
+    with SafeModeScope(True):
+        return preset_utils.get_preset_loader(preset).load_task(
+            cls, load_weights, True, **kwargs)
+
+
+def load_preprocessor(cls, preset, **kwargs):
+    """A preprocessor of class `cls` (e.g. CPLLMPreprocessor) from `preset`, without
+    loading (or, from gs://, copying) any weights."""
+    built = preset_registry.assembly(preset)
+    if built is not None:
+        return built[1](**kwargs)
+    preset = preset_registry.resolve(preset)
+    if is_gcs(preset):
+        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
+            return load_preprocessor(cls, download_preprocessor_files(preset, tmp), **kwargs)
+    with SafeModeScope(True):
+        return preset_utils.get_preset_loader(preset).load_preprocessor(cls, **kwargs)
 
 
 def is_gcs(uri):
@@ -54,3 +99,35 @@ def upload_preset(local_dir, uri):
             src = os.path.join(root, name)
             rel = os.path.relpath(src, local_dir).replace(os.sep, "/")
             bucket.blob(f"{prefix}/{rel}" if prefix else rel).upload_from_filename(src)
+
+
+def is_preprocessor_file(rel):
+    """True for the files of a keras-hub preset a preprocessor needs: the top-level JSON
+    configs (config, preprocessor, tokenizer, task, metadata) and everything under
+    assets/ (the tokenizer's vocabulary); never weights (*.weights.h5, *.weights.json
+    shard indexes, *.h5, *.safetensors, ...)."""
+    if rel.startswith("assets/"):
+        return not rel.endswith("/")
+    return "/" not in rel and rel.endswith(".json") and not rel.endswith(".weights.json")
+
+
+def download_preprocessor_files(uri, local_dir):
+    """Copies the config and asset files of the gs:// preset `uri` into `local_dir`
+    (exact object names under the prefix); returns local_dir.
+
+    Raises FileNotFoundError when the prefix has no preprocessor.json.
+    """
+    bucket, prefix = _split(uri)
+    names = []
+    for blob in _client().list_blobs(bucket, prefix=prefix + "/"):
+        rel = blob.name[len(prefix) + 1:]
+        if not is_preprocessor_file(rel):
+            continue
+        dst = os.path.join(local_dir, *rel.split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        blob.download_to_filename(dst)
+        names.append(rel)
+    if "preprocessor.json" not in names:
+        raise FileNotFoundError(f"no preprocessor.json under {uri} (found {sorted(names)})")
+    _LOG.info("fetched %d preset files (no weights) from %s", len(names), uri)
+    return local_dir

@@ -21,8 +21,9 @@ from keras_hub.models import SigLIPVisionEncoder, VideoPrismBackbone
 
 from cpllm_model import tokenizer_corpus
 from cpllm_model.backbone import CPLLMBackbone
-from cpllm_model.cpllm import CPLLM, PRESET_DIR
+from cpllm_model.cpllm import CPLLM
 from cpllm_model.preprocessor import CPLLMPreprocessor, CPLLMTokenizer
+from cpllm_model.preset_registry import PRESET_DIR
 
 TINY = {
     "num_keyframes": 8,

@@ -12,10 +12,7 @@ FORBIDDEN = {"cpllm_model": {"beam_pipelines", "trainer"}, "beam_pipelines": {"t
 
 def _imported_packages(path):
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            yield from (a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0]
+        yield from _imported_packages_of(node)
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -24,3 +21,22 @@ def test_no_upward_import(package):
                   for p in (ROOT / package).rglob("*.py")
                   for name in _imported_packages(p) if name in FORBIDDEN[package]})
     assert not bad, bad
+
+
+def test_model_package_has_no_function_level_import_of_itself():
+    """No import circle inside cpllm_model is kept alive by imports inside functions."""
+    bad = []
+    for path in (ROOT / "cpllm_model").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if "cpllm_model" in set(_imported_packages_of(inner)):
+                        bad.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+    assert not bad, bad
+
+
+def _imported_packages_of(node):
+    if isinstance(node, ast.Import):
+        yield from (a.name.split(".")[0] for a in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        yield node.module.split(".")[0]

@@ -9,7 +9,7 @@ import pytest
 
 
 def test_bundled_tiny_preset(tiny_model):
-    from cpllm_model.cpllm import PRESET_DIR
+    from cpllm_model.preset_registry import PRESET_DIR
 
     root = os.path.join(PRESET_DIR, "cpllm_tiny")
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
@@ -56,7 +56,7 @@ def test_lambda_in_preset_is_refused(tmp_path):
     """Loading never executes code: a preset whose config smuggles in a Lambda layer is
     refused (Keras safe mode), even if unsafe deserialization was enabled globally."""
     from cpllm_model import CPLLM
-    from cpllm_model.cpllm import PRESET_DIR
+    from cpllm_model.preset_registry import PRESET_DIR
 
     marker = tmp_path / "executed"
     crafted = tmp_path / "crafted"
@@ -185,3 +185,21 @@ def test_gcs_save_and_load_round_trip(tiny_model, videos8, monkeypatch):
         server.stop()
     a, b = tiny_model.score(videos8), loaded.score(videos8)
     assert a["score"].tobytes() == b["score"].tobytes()
+
+
+def test_keras_hub_own_loader_finds_the_preprocessor():
+    """`backbone_cls` on CPLLMPreprocessor: keras-hub's Preprocessor.from_preset (not our
+    override) resolves the preset's backbone to our class and loads the same
+    preprocessor; cpllm_tiny and cpllm_paper resolve through one registry."""
+    import keras_hub
+
+    from cpllm_model import CPLLMPreprocessor, preset_registry
+    from cpllm_model.preset_registry import PRESET_DIR
+
+    path = os.path.join(PRESET_DIR, "cpllm_tiny")
+    theirs = keras_hub.models.Preprocessor.from_preset.__func__(CPLLMPreprocessor, path)
+    ours = CPLLMPreprocessor.from_preset("cpllm_tiny")
+    assert type(theirs) is CPLLMPreprocessor and theirs.get_config() == ours.get_config()
+    assert preset_registry.resolve("cpllm_tiny") == path
+    assert preset_registry.assembly("cpllm_paper") is not None  # registered on import
+    assert preset_registry.assembly("cpllm_tiny") is None

@@ -1,6 +1,6 @@
 """A gs:// preset's preprocessor is read from its config and asset files only: the
-weights are never downloaded, neither by score's loader (launcher and DecodeKeyframes)
-nor by prepare's (issue 14 item 9). Local GCS emulator; the emulator's own request log
+weights are never downloaded, neither by `CPLLMPreprocessor.from_preset` (score's launcher
+and DecodeKeyframes) nor by prepare's loader (issue 14 item 9). Local GCS emulator; the emulator's own request log
 says which objects were fetched."""
 import logging
 import os
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from gcs_emulator import gcs_emulator
 
-from beam_pipelines import dofns, prepare
-from cpllm_model import cpllm
+from beam_pipelines import prepare
+from cpllm_model import CPLLMPreprocessor, preset_io, preset_registry
 
-TINY = os.path.join(cpllm.PRESET_DIR, "cpllm_tiny")
+TINY = os.path.join(preset_registry.PRESET_DIR, "cpllm_tiny")
 
 
 def _upload_tiny(gcs, bucket, prefix):
@@ -29,10 +29,10 @@ def _fetched(caplog):
             if r.name.startswith("gcp_storage_emulator") and "alt=media" in r.getMessage()]
 
 
-@pytest.mark.parametrize("loader", [dofns.load_preprocessor, prepare.load_preprocessor],
+@pytest.mark.parametrize("loader", [CPLLMPreprocessor.from_preset, prepare.load_preprocessor],
                          ids=["score", "prepare"])
 def test_gs_preset_preprocessor_fetches_no_weights(caplog, loader):
-    local = dofns.load_preprocessor("cpllm_tiny")
+    local = CPLLMPreprocessor.from_preset("cpllm_tiny")
     frames = np.random.default_rng(0).integers(0, 255, (8, 120, 160, 3), np.uint8)
     with gcs_emulator(buckets=("presets",)) as gcs:
         _upload_tiny(gcs, "presets", "models/tiny v1")
@@ -54,7 +54,7 @@ def test_gs_prefix_without_a_preset_fails_clearly():
     with gcs_emulator(buckets=("presets",)) as gcs:
         gcs.upload("presets", "empty/readme.txt", b"no preset here")
         with pytest.raises(FileNotFoundError, match="preprocessor.json"):
-            dofns.load_preprocessor("gs://presets/empty")
+            CPLLMPreprocessor.from_preset("gs://presets/empty")
 
 
 def test_only_configs_and_assets_are_preprocessor_files():
@@ -62,4 +62,4 @@ def test_only_configs_and_assets_are_preprocessor_files():
             "metadata.json", "assets/tokenizer/vocabulary.spm"]
     drop = ["model.weights.h5", "task.weights.h5", "model.weights.json",
             "model_00000.weights.h5", "model.safetensors", "sub/config.json", "assets/"]
-    assert [r for r in keep + drop if dofns.is_preprocessor_file(r)] == keep
+    assert [r for r in keep + drop if preset_io.is_preprocessor_file(r)] == keep

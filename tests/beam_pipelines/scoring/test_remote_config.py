@@ -127,10 +127,10 @@ def test_score_refuses_the_untrained_paper_preset(tmp_path, capsys):
 
 
 def test_score_accepts_a_trained_preset_directory(tmp_path):
-    from cpllm_model import cpllm
+    from cpllm_model import preset_registry
 
     trained = tmp_path / "cpllm_paper_trained"
-    shutil.copytree(f"{cpllm.PRESET_DIR}/cpllm_tiny", trained)
+    shutil.copytree(f"{preset_registry.PRESET_DIR}/cpllm_tiny", trained)
     score.check_config(PipelineOptions(["--catalog=c.csv", "--output_dir=o",
                                         f"--model={trained}"]))
     _, k, _ = score.model_preprocessing(str(trained))  # its preprocessor loads
