@@ -384,6 +384,12 @@ class CPLLMBackbone(Backbone):
         frame_scores = 100.0 * ops.sigmoid(logits)  # bounded 0-100 scale, float32
         return frame_scores, ops.mean(frame_scores, axis=-1)
 
+    def score_videos(self, high_frames, low_patches, patch_mask):
+        """The score path alone, the one every caller uses (task, trainer, tests):
+        uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M] ->
+        (frame_scores float32[B, K], score float32[B]); the decoder never runs."""
+        return self.score_head(*self.encode_vision(high_frames, low_patches, patch_mask))
+
     def vision_sequence(self, high_tokens, low_tokens):
         """[high tokens of all K frames; low tokens of all K frames] -> [B, V, D]."""
         d, k = self.hidden_dim, self._frames(high_tokens)

@@ -23,13 +23,7 @@ Training interface (used by `trainer/`):
               for pairs); logits float[B, T, V] of the text positions when token_ids are
               given (`logits[:, t]` predicts `token_ids[:, t + 1]`).
     model.configure_training(high_level="frozen", decoder="lora", lora_rank=8)
-      high_level: "frozen" (SigLIP tower frozen, its projection trained; the paper's
-                  choice), "head" (also trains SigLIP's last block and post-norm), "all".
-      decoder:    "lora" (rank-`lora_rank` LoRA on decoder query/key/value only; all other
-                  decoder weights frozen), "full", or "frozen".
-      Always trainable: VideoPrism's spatial path, both projections, the low-level
-      LayerNorm and the score MLP. Never trainable: VideoPrism's temporal layers and
-      SigLIP's MAP head (unused by CP-LLM).
+      which weights train: `cpllm_model.training_modes` (its docstring lists the modes).
 """
 import tempfile
 
@@ -40,7 +34,7 @@ from keras_hub.models import CausalLM
 from keras_hub.src.samplers.serialization import get as get_sampler
 from keras_hub.src.utils.tensor_utils import any_equal
 
-from cpllm_model import preset_io, prompts
+from cpllm_model import preset_io, prompts, training_modes
 from cpllm_model.backbone import PACKAGE, VISION_KEYS, CPLLMBackbone
 from cpllm_model.preprocessor import CPLLMPreprocessor
 
@@ -113,9 +107,7 @@ class CPLLM(CausalLM):
         super().__init__(**kwargs)
         self.built = True
         self._score_fn = None
-        self._decode_fn = None
         self._generate_fns = {}
-        self._lora_rank = None
 
     def compile(self, *args, sampler="greedy", **kwargs):
         super().compile(*args, sampler=sampler, **kwargs)
@@ -154,8 +146,7 @@ class CPLLM(CausalLM):
             bb = self.backbone
 
             def score_step(inputs):
-                high, low = bb.encode_vision(*(inputs[k] for k in VISION_KEYS))
-                frame_scores, score = bb.score_head(high, low)
+                frame_scores, score = bb.score_videos(*(inputs[k] for k in VISION_KEYS))
                 return {"score": score, "frame_scores": frame_scores}
 
             self._score_fn = _stateless_jit(
@@ -292,38 +283,6 @@ class CPLLM(CausalLM):
                  stop_token_ids=stop_ids)
         return np.asarray(ops.convert_to_numpy(out["token_ids"]))
 
-    def generate_tokens_uncached(self, inputs, max_new_tokens=64):
-        """Greedy generation without a KV cache (re-runs the decoder on the whole prefix
-        for every new token; the encoders run once). For tests and benchmarks."""
-        bb = self.backbone
-        if self._decode_fn is None:
-            def decode_step(x):
-                hidden = bb.decode(x["vision"], x["token_ids"], x["padding_mask"],
-                                   x["response_mask"])
-                return bb.logits(hidden[:, ops.shape(x["vision"])[1]:, :])
-
-            self._decode_fn = _stateless_jit(decode_step, _unique_variables(
-                bb.decoder_layers()))
-        vision = self._vision_prefix(
-            {k: ops.convert_to_tensor(v) for k, v in inputs.items()
-             if k not in ("token_ids", "padding_mask")}
-        )
-        token_ids = np.array(inputs["token_ids"], "int32")
-        prompt_len = int(np.asarray(inputs["padding_mask"]).sum(axis=1).min())
-        length = token_ids.shape[1]
-        for pos in range(prompt_len, min(length, prompt_len + max_new_tokens)):
-            positions = np.arange(length)[None]
-            padding = (positions < pos).astype("int32").repeat(len(token_ids), 0)
-            response = ((positions >= prompt_len) & (positions < pos)).astype("int32")
-            logits = self._decode_fn({
-                "vision": vision,
-                "token_ids": ops.convert_to_tensor(token_ids),
-                "padding_mask": ops.convert_to_tensor(padding),
-                "response_mask": ops.convert_to_tensor(response.repeat(len(token_ids), 0)),
-            })
-            token_ids[:, pos] = np.argmax(ops.convert_to_numpy(logits)[:, pos - 1], -1)
-        return token_ids
-
     def describe(self, batch, max_new_tokens=64, sampler="greedy", seed=None):
         """Generates a description per video (greedy, or "random"/"top_k" with a seed).
 
@@ -376,49 +335,10 @@ class CPLLM(CausalLM):
 
     # ---------------------------------------------------------------- training
     def configure_training(self, high_level="frozen", decoder="lora", lora_rank=8):
-        """Sets which weights train (see the module docstring). Returns self.
-
-        LoRA cannot be removed once enabled (Keras); enabling it again with another
-        rank raises.
-        """
-        if high_level not in ("frozen", "head", "all"):
-            raise ValueError(f"high_level must be frozen|head|all, got {high_level!r}")
-        if decoder not in ("lora", "full", "frozen"):
-            raise ValueError(f"decoder must be lora|full|frozen, got {decoder!r}")
-        bb = self.backbone
-        bb.trainable = True
-        for layer in bb._flatten_layers(include_self=False):
-            layer.trainable = True
-        siglip, prism = bb.high_level_encoder, bb.low_level_encoder
-        if high_level != "all":
-            siglip.trainable = False
-            if high_level == "head":
-                for layer in (siglip.encoder_layers[-1], siglip.post_layer_norm):
-                    layer.trainable = True
-        siglip.head.trainable = False
-        for name in ("temporal_embedding", "temporal_encoder", "factorized_decoding"):
-            getattr(prism, name).trainable = False
-        if decoder != "full":
-            for layer in bb.decoder_layers():
-                layer.trainable = False
-        if decoder == "lora":
-            if lora_rank is None:
-                raise ValueError("decoder='lora' needs lora_rank")
-            if self._lora_rank not in (None, lora_rank):
-                raise ValueError(f"LoRA already enabled with rank {self._lora_rank}")
-            for block in bb.transformer_layers:
-                block.trainable = True
-                for layer in block._flatten_layers(include_self=False):
-                    layer.trainable = False
-                for dense in (block.attention.query_dense, block.attention.key_dense,
-                              block.attention.value_dense):
-                    dense.trainable = True
-                    if self._lora_rank is None:
-                        dense.enable_lora(lora_rank)
-                    else:
-                        dense.kernel.trainable = False
-            self._lora_rank = lora_rank
-        self._score_fn = self._decode_fn = None
+        """Sets which weights train (`training_modes.configure`; see the module
+        docstring). Returns self."""
+        training_modes.configure(self.backbone, high_level, decoder, lora_rank)
+        self._score_fn = None
         self._generate_fns = {}
         return self
 

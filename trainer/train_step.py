@@ -129,9 +129,8 @@ def make_score_fn(backbone):
 
     def score(trainable, non_trainable, frames):
         with keras.StatelessScope(state_mapping=_mapping(backbone, trainable, non_trainable)):
-            high, low = backbone.encode_vision(
+            _, video_score = backbone.score_videos(
                 frames["high_frames"], frames["low_patches"], frames["patch_mask"])
-            _, video_score = backbone.score_head(high, low)
         return video_score
 
     return jax.jit(score)

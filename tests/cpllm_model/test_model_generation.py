@@ -1,6 +1,7 @@
 """describe/compare: KV-cached generation equals uncached, samplers, fixed buckets."""
 import numpy as np
 import pytest
+from generation_reference import greedy_uncached  # tests/cpllm_model/ is on sys.path
 
 from cpllm_model import prompts
 
@@ -29,7 +30,7 @@ def test_cached_equals_uncached_greedy(lively_model, make_videos):
     videos = make_videos(2, seed=21)
     inputs, n = _prompted(lively_model, videos, prompts.describe_prompt(), 16)
     cached = lively_model.generate_tokens(inputs, 16)  # same compile as describe()
-    uncached = lively_model.generate_tokens_uncached(inputs, 16)
+    uncached = greedy_uncached(lively_model, inputs, 16)
     eos = lively_model.preprocessor.tokenizer.end_token_id
     for c, u in zip(cached, uncached):  # cached generation stops at <eos>
         stops = np.flatnonzero(c[n : n + 16] == eos)
@@ -45,7 +46,7 @@ def test_cached_equals_uncached_pairwise(lively_model, make_videos):
     inputs, n = _prompted(lively_model, a, prompts.compare_prompt(), 8)
     inputs.update({k + "_b": v for k, v in b.items()})
     cached = lively_model.generate_tokens(inputs, 8, stop=False)
-    uncached = lively_model.generate_tokens_uncached(inputs, 8)
+    uncached = greedy_uncached(lively_model, inputs, 8)
     np.testing.assert_array_equal(cached[:, : n + 8], uncached[:, : n + 8])
 
 

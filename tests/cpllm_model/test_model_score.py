@@ -118,9 +118,8 @@ def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
     assert CPLLMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
     np.testing.assert_allclose(bb.score_output.bias.numpy(), [np.log(0.8 / 0.2)], rtol=1e-6)
     bb.score_output.kernel.assign(np.zeros(bb.score_output.kernel.shape, "float32"))
-    high, low = bb.encode_vision(*(videos8[k][:2] for k in
-                                   ("high_frames", "low_patches", "patch_mask")))
-    frame_scores, score = bb.score_head(high, low)
+    frame_scores, score = bb.score_videos(*(videos8[k][:2] for k in
+                                            ("high_frames", "low_patches", "patch_mask")))
     np.testing.assert_allclose(np.asarray(score), [80.0, 80.0], rtol=1e-5)
     np.testing.assert_allclose(np.asarray(frame_scores), 80.0, rtol=1e-5)
 

@@ -1,0 +1,56 @@
+"""Which weights of a CPLLMBackbone train: the task's training modes.
+
+    training_modes.configure(backbone, high_level="frozen", decoder="lora", lora_rank=8)
+
+high_level: "frozen" (SigLIP tower frozen, its projection trained; the paper's choice),
+            "head" (also SigLIP's last block and post-norm), "all".
+decoder:    "lora" (rank-`lora_rank` LoRA on the decoder's query/key/value only; every
+            other decoder weight frozen), "full", or "frozen".
+Always trainable: VideoPrism's spatial path, both projections, the low-level LayerNorm
+and the score MLP. Never trainable: VideoPrism's temporal layers and SigLIP's MAP head
+(unused by CP-LLM). The LoRA rank lives on the backbone (`_lora_rank`, as keras-hub's
+`Backbone.enable_lora` keeps it); LoRA cannot be removed once enabled (Keras), and
+enabling it again with another rank raises.
+"""
+
+
+def configure(bb, high_level="frozen", decoder="lora", lora_rank=8):
+    """Sets `trainable` on the layers of backbone `bb`; returns bb."""
+    if high_level not in ("frozen", "head", "all"):
+        raise ValueError(f"high_level must be frozen|head|all, got {high_level!r}")
+    if decoder not in ("lora", "full", "frozen"):
+        raise ValueError(f"decoder must be lora|full|frozen, got {decoder!r}")
+    bb.trainable = True
+    for layer in bb._flatten_layers(include_self=False):
+        layer.trainable = True
+    siglip, prism = bb.high_level_encoder, bb.low_level_encoder
+    if high_level != "all":
+        siglip.trainable = False
+        if high_level == "head":
+            for layer in (siglip.encoder_layers[-1], siglip.post_layer_norm):
+                layer.trainable = True
+    siglip.head.trainable = False
+    for name in ("temporal_embedding", "temporal_encoder", "factorized_decoding"):
+        getattr(prism, name).trainable = False
+    if decoder != "full":
+        for layer in bb.decoder_layers():
+            layer.trainable = False
+    if decoder == "lora":
+        if lora_rank is None:
+            raise ValueError("decoder='lora' needs lora_rank")
+        enabled = getattr(bb, "_lora_rank", None)
+        if enabled not in (None, lora_rank):
+            raise ValueError(f"LoRA already enabled with rank {enabled}")
+        for block in bb.transformer_layers:
+            block.trainable = True
+            for layer in block._flatten_layers(include_self=False):
+                layer.trainable = False
+            for dense in (block.attention.query_dense, block.attention.key_dense,
+                          block.attention.value_dense):
+                dense.trainable = True
+                if enabled is None:
+                    dense.enable_lora(lora_rank)
+                else:
+                    dense.kernel.trainable = False
+        bb._lora_rank = lora_rank  # keras-hub Backbone.enable_lora's attribute
+    return bb
