@@ -28,6 +28,15 @@ def test_tiny_config_trains_from_scratch_with_a_full_decoder():
     assert c.loss.regression_targets == "all" and c.input.rank_by == "crf"
 
 
+def test_m64_experiment_fine_tunes_stage_one_on_its_records():
+    c, base = _load("cpllm_tiny_m64"), _load("cpllm_tiny")
+    assert not c.model.reinitialize and c.model.max_patches == c.model.score_max_patches == 64
+    assert c.model.preset == "out/cpllm_tiny_stage1" and not c.model.backbone_overrides
+    assert c.optimizer.learning_rate < base.optimizer.learning_rate
+    assert (c.loss.ranking_weight, c.input.pair_fraction) == (base.loss.ranking_weight,
+                                                             base.input.pair_fraction)
+
+
 def test_overrides_parse_to_the_existing_type():
     c = config_lib.apply_overrides(_load("cpllm_tiny"), [
         "num_steps=7", "optimizer.learning_rate=0.5", "model.reinitialize=false",

@@ -1,0 +1,122 @@
+r"""BD-rate on our score against BD-rate on VMAF: do they agree on which encoder wins?
+
+    python -m bench.bench_bdrate [--sources out/tiny_data/sources_holdout.csv]
+        [--num_sources 10] [--preset_a veryfast] [--preset_b slow] [--work DIR]
+        [--model cpllm_tiny]
+
+For each of the first `--num_sources` held-out masters (sorted by source_id; content
+families, a motion and a frame size the bundled model never trained on), two x264
+ladders at the coarse CRFs (19..49 step 5) are encoded with `beam_pipelines.ladder`
+(`--preset_a` is ladder A, the reference; `--preset_b` ladder B), each rendition's VMAF
+against its master measured there (`vmaf_raw`), both ladders scored with
+`beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate` run twice on
+the same renditions: once with the model's score as quality, once with VMAF. Targets
+(issue 12): the two BD-rates agree in sign on every source, and their means differ by no
+more than the tolerance documented in BENCHMARKS.md. Prints a Markdown table.
+"""
+import argparse
+import csv
+import math
+import os
+import time
+
+from beam_pipelines import ladder_defaults
+
+
+def _masters(path, n):
+    with open(path, newline="") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: r["source_id"])
+    return [{"video_id": r["source_id"], "uri": r["uri"], "source_id": r["source_id"]}
+            for r in rows[:n]]
+
+
+def _write_csv(path, rows, fields):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def build_ladder(masters_csv, out, preset):
+    from beam_pipelines import ladder
+
+    if not os.path.exists(os.path.join(out, "catalog.csv")):
+        ladder.run([f"--catalog={masters_csv}", f"--output_dir={out}",
+                    "--crfs=" + ",".join(map(str, ladder_defaults.COARSE)),
+                    f"--preset={preset}", "--label=vmaf",
+                    "--direct_running_mode=multi_threading", "--direct_num_workers=2"])
+    with open(os.path.join(out, "catalog.csv"), newline="") as f:
+        return [r for r in csv.DictReader(f) if r["crf"] not in ("", None)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sources", default="out/tiny_data/sources_holdout.csv")
+    parser.add_argument("--num_sources", type=int, default=10)
+    parser.add_argument("--preset_a", default="veryfast")
+    parser.add_argument("--preset_b", default="slow")
+    parser.add_argument("--work", default="/tmp/cpllm_bench_bdrate")
+    parser.add_argument("--model", default="cpllm_tiny")
+    args = parser.parse_args(argv)
+
+    from beam_pipelines import bdrate, catalog, score
+
+    os.makedirs(args.work, exist_ok=True)
+    masters = _masters(args.sources, args.num_sources)
+    masters_csv = os.path.join(args.work, "masters.csv")
+    _write_csv(masters_csv, masters, ["video_id", "uri", "source_id"])
+    t0 = time.time()
+    runs = {}
+    for side, preset in (("a", args.preset_a), ("b", args.preset_b)):
+        ladder_dir = os.path.join(args.work, f"ladder_{preset}")
+        renditions = build_ladder(masters_csv, ladder_dir, preset)
+        cat = os.path.join(ladder_dir, "renditions.csv")
+        _write_csv(cat, renditions, ["video_id", "uri", "source_id", "crf"])
+        vmaf_table = os.path.join(ladder_dir, "vmaf_raw.csv")
+        path = os.path.join(ladder_dir, "catalog.csv")
+        _write_csv(vmaf_table, [{"uri": catalog.resolve_uri(r["uri"], path),
+                                 "vmaf": r["vmaf_raw"]} for r in renditions],
+                   ["uri", "vmaf"])
+        scores_dir = os.path.join(args.work, f"scores_{preset}")
+        score.run(["--catalog", cat, "--output_dir", scores_dir, "--model", args.model])
+        runs[side] = (scores_dir, vmaf_table, len(renditions))
+    results = {}
+    for metric in ("score", "vmaf"):
+        rows = bdrate.run(["--scores", runs["a"][0], "--scores", runs["b"][0],
+                           "--metric", metric, "--vmaf", runs["a"][1], "--vmaf", runs["b"][1],
+                           "--output_dir", os.path.join(args.work, f"bdrate_{metric}")])
+        results[metric] = {r["source_id"]: r for r in rows}
+    wall = time.time() - t0
+
+    print(f"\nB = x264 {args.preset_b} vs A = x264 {args.preset_a}, coarse CRFs, "
+          f"{len(masters)} held-out sources, {runs['a'][2]} + {runs['b'][2]} renditions, "
+          f"model {args.model}, {wall:.0f} s\n")
+    print("| source | BD-rate on score | BD-rate on VMAF | same sign |")
+    print("|---|---:|---:|:---:|")
+    agree = compared = 0
+    for source in sorted(results["vmaf"]):
+        s, v = (results[m][source]["bd_rate_percent"] for m in ("score", "vmaf"))
+        same = "" if s is None or v is None else ("yes" if math.copysign(1, s) ==
+                                                  math.copysign(1, v) else "**no**")
+        if same and source != "*":
+            compared += 1
+            agree += same == "yes"
+        name = "mean" if source == "*" else source
+
+        def fmt(x, source=source):
+            return "n/a" if x is None else f"{x:+.1f} %"
+        print(f"| {name} | {fmt(s)} | {fmt(v)} | {same} |")
+    import statistics
+
+    for metric in ("score", "vmaf"):
+        values = [r["bd_rate_percent"] for k, r in results[metric].items()
+                  if k != "*" and r["bd_rate_percent"] is not None]
+        if values:
+            print(f"median BD-rate on {metric}: {statistics.median(values):+.1f} % "
+                  f"over {len(values)} sources")
+    print(f"\nsign agreement: {agree} / {compared} sources")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
