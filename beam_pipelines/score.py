@@ -55,6 +55,7 @@ from beam_pipelines import (
 _LOG = logging.getLogger("cpllm.pipeline")
 TABLE_NAMES = ("scores", "failures", "flip_rate", "ladder_summary", "ladder_advice")
 BIGQUERY_METHODS = bigquery_sink.METHODS
+SHARE_MODEL_MIN_BYTES = 1 << 30  # --share_model_across_processes auto: larger presets share
 
 
 ConfigError = runner.ConfigError  # flags that cannot work together (before the pipeline starts)
@@ -199,8 +200,14 @@ class ScoreOptions(PipelineOptions):
         )
         parser.add_argument(
             "--share_model_across_processes",
-            action="store_true",
-            help="Load one model per machine instead of one per worker process.",
+            nargs="?",
+            const="true",
+            default="auto",
+            choices=("auto", "true", "false"),
+            help="One model per machine instead of one per worker process (Beam's "
+            "multi_process_shared). auto (default): shared when --inference_accelerator "
+            f"is set or the preset's weights reach {SHARE_MODEL_MIN_BYTES >> 30} GiB (a "
+            "~3B preset would otherwise be loaded by every process); the flag alone: true.",
         )
         parser.add_argument(
             "--progress_every",
@@ -313,6 +320,20 @@ def inference_hints(opts):
     return hints
 
 
+def share_model(opts):
+    """Whether RunInference keeps one model per machine (`--share_model_across_processes`;
+    auto: on an accelerator, or for a preset of SHARE_MODEL_MIN_BYTES of weights or more)."""
+    from cpllm_model import preset_io
+
+    choice = opts.share_model_across_processes
+    if choice != "auto":
+        return choice == "true"
+    if opts.inference_accelerator:
+        return True
+    size = preset_io.weights_bytes(opts.model)
+    return size is not None and size >= SHARE_MODEL_MIN_BYTES
+
+
 def inference_step(handler, opts):
     step = RunInference(handler).with_exception_handling(exc_class=inference.DEAD_LETTER_ERRORS)
     hints = inference_hints(opts)
@@ -353,7 +374,7 @@ def build(p, opts):
             max_batch_size=batch_size,
             describe=opts.describe,
             max_new_tokens=opts.max_new_tokens,
-            share_across_processes=opts.share_model_across_processes,
+            share_across_processes=share_model(opts),
             dtype=opts.model_dtype,
         )
     )

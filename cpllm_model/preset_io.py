@@ -101,6 +101,26 @@ def upload_preset(local_dir, uri):
             bucket.blob(f"{prefix}/{rel}" if prefix else rel).upload_from_filename(src)
 
 
+def weights_bytes(preset):
+    """Bytes of a preset's weight files (everything but its configs and assets), from
+    file sizes or gs:// object metadata: nothing is read or downloaded. Assembled
+    presets ("cpllm_paper") are not directories: None."""
+    if preset_registry.assembly(preset) is not None:
+        return None
+    preset = preset_registry.resolve(preset)
+    if is_gcs(preset):
+        bucket, prefix = _split(preset)
+        return sum(b.size or 0 for b in _client().list_blobs(bucket, prefix=prefix + "/")
+                   if not is_preprocessor_file(b.name[len(prefix) + 1:]))
+    total = 0
+    for root, _, files in os.walk(preset):
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), preset).replace(os.sep, "/")
+            if not is_preprocessor_file(rel):
+                total += os.path.getsize(os.path.join(root, name))
+    return total
+
+
 def is_preprocessor_file(rel):
     """True for the files of a keras-hub preset a preprocessor needs: the top-level JSON
     configs (config, preprocessor, tokenizer, task, metadata) and everything under
