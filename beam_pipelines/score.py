@@ -559,12 +559,12 @@ def run(argv=None, test_pipeline=None):
     options.view_as(SetupOptions).save_main_session = False
     opts = options.view_as(ScoreOptions)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
-    tables = build(p, opts)  # flag errors surface here, before anything is deleted
+    table_pcolls = build(p, opts)  # flag errors surface here, before anything is deleted
     # Each run writes into its own staging directory; the earlier tables are replaced
     # only after the job succeeded (issue 14 item 12). Every row carries the run_id.
     run_id = outputs.new_run_id()
     staging = outputs.staging_dir(opts.output_dir, run_id)
-    for name, pcoll in tables.items():
+    for name, pcoll in table_pcolls.items():
         pcoll = pcoll | f"RunId_{name}" >> beam.Map(_with_run_id, run_id)
         _write_parquet(pcoll, staging, name)
         if opts.bigquery_dataset:

@@ -1,9 +1,12 @@
-"""beam_pipelines.prepare on DirectRunner: real decode + cpllm_tiny preprocessing ->
-TFRecords read back with beam_pipelines.records; bad videos land in the failures table."""
+"""beam_pipelines.prepare run as a program on DirectRunner's worker processes: real decode
++ cpllm_tiny preprocessing -> TFRecords read back with beam_pipelines.records; bad videos
+land in the failures table."""
 import csv
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -12,11 +15,12 @@ import tensorflow as tf
 
 from beam_pipelines import records
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
 
 @pytest.fixture(scope="module")
 def prepared(ladder_run, tmp_path_factory):
-    from beam_pipelines import prepare
-
     ladder_dir, _rows, _ = ladder_run
     d = tmp_path_factory.mktemp("prepare")
     bad = d / "garbage.mp4"
@@ -36,8 +40,16 @@ def prepared(ladder_run, tmp_path_factory):
         w.writerow({"video_id": "garbage", "uri": str(bad), "source_id": "garbage"})
         w.writerow({"video_id": "gone", "uri": str(d / "gone.mp4"), "source_id": "gone"})
     out = d / "out"
-    prepare.run([f"--catalog={cat}", f"--output_dir={out}", "--model=cpllm_tiny",
-                 "--max_patches=16", "--holdout_sources=mandelbrot__zoom", "--num_shards=2"])
+    # Run as a program on two worker processes, as on Dataflow: DoFns pickled from
+    # `__main__` used to look up `load_preprocessor` in the worker's own `__main__`
+    # (AttributeError) until the __main__ block ran the importable module.
+    cmd = [sys.executable, "-m", "beam_pipelines.prepare", f"--catalog={cat}",
+           f"--output_dir={out}", "--model=cpllm_tiny", "--max_patches=16",
+           "--holdout_sources=mandelbrot__zoom", "--num_shards=2",
+           "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False,
+                         cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
     return str(out), src_rows
 
 
@@ -158,25 +170,3 @@ def test_holdout_sources_from_a_file(tmp_path):
     with pytest.raises(ValueError, match="lists no source_id"):
         prepare.parse_holdout_sources(f"@{tmp_path / 'empty.txt'}")
 
-
-def test_prepare_run_as_a_program_on_worker_processes(masters, tmp_path):
-    """`python -m beam_pipelines.prepare` on multi_processing workers: DoFns pickled from
-    `__main__` used to look up `load_preprocessor` in the worker's own `__main__`
-    (AttributeError), as they would on Dataflow."""
-    import subprocess
-    import sys
-
-    cat = tmp_path / "catalog.csv"
-    cat.write_text(f"video_id,uri,source_id\nt,{masters['testsrc2']},t\n")
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "beam_pipelines.prepare", f"--catalog={cat}",
-           f"--output_dir={out}", "--model=cpllm_tiny", "--max_patches=4",
-           "--describer=none", "--num_shards=1",
-           "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-                             os.path.abspath(__file__))))))
-    assert run.returncode == 0, run.stderr[-3000:]
-    with open(out / "manifest.json") as f:
-        m = json.load(f)
-    assert m["examples"] == 1 and m["failures"] == 0

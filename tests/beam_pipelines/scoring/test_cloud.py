@@ -47,7 +47,7 @@ def cloud_run(ladder_rows, tmp_path_factory):
             "--catalog", catalog, "--output_dir", out,
             "--bigquery_dataset", f"{PROJECT}:quality", "--bigquery_method",
             "STREAMING_INSERTS", "--temp_location", str(tmp)])
-        tables = {name: tables.read_table(out, name) for name in score.TABLE_NAMES}
+        written = {name: tables.read_table(out, name) for name in score.TABLE_NAMES}
         objects = sorted(b.name for b in gcs.client().list_blobs(BUCKET, prefix="tables/"))
         bq_streamed = {name: query_rows(client, f"SELECT * FROM `{PROJECT}.quality.{name}`")
                        for name in score.TABLE_NAMES}
@@ -61,7 +61,7 @@ def cloud_run(ladder_rows, tmp_path_factory):
         for _ in range(2):
             with beam.Pipeline(runner=runner.offline_runner(loads_opts),
                                options=loads_opts) as p:
-                for name, table_rows in tables.items():
+                for name, table_rows in written.items():
                     pcoll = p | f"Create_{name}" >> beam.Create(table_rows)
                     score._write_bigquery(pcoll, loads_opts.view_as(score.ScoreOptions), name)
         bq_loaded = {name: query_rows(client, f"SELECT * FROM `{PROJECT}.quality_loads.{name}`")
@@ -69,7 +69,7 @@ def cloud_run(ladder_rows, tmp_path_factory):
         schemas_seen = {name: [(f.name, f.field_type, f.mode) for f in
                                client.get_table(f"{PROJECT}.quality.{name}").schema]
                         for name in score.TABLE_NAMES}
-    return {"summary": summary, "tables": tables, "objects": objects,
+    return {"summary": summary, "tables": written, "objects": objects,
             "bq_streamed": bq_streamed, "bq_loaded": bq_loaded, "schemas": schemas_seen,
             "ladder": ladder_rows}
 
