@@ -103,7 +103,7 @@ def main(argv=None):
             agree += same == "yes"
         name = "mean" if source == "*" else source
 
-        def fmt(x, source=source):
+        def fmt(x):
             return "n/a" if x is None else f"{x:+.1f} %"
         print(f"| {name} | {fmt(s)} | {fmt(v)} | {same} |")
     import statistics

@@ -72,20 +72,25 @@ def _client():
     return storage.Client()
 
 
-def download_preset(uri, local_dir):
-    """Copies every object under gs://bucket/prefix/ into local_dir; returns local_dir."""
+def _download(uri, local_dir, keep):
+    """Copies the objects under gs://bucket/prefix/ whose relative name passes `keep`
+    into local_dir (same relative paths); returns the relative names copied."""
     bucket, prefix = _split(uri)
-    client = _client()
-    found = False
-    for blob in client.list_blobs(bucket, prefix=prefix + "/"):
+    names = []
+    for blob in _client().list_blobs(bucket, prefix=prefix + "/"):
         rel = blob.name[len(prefix) + 1:]
-        if not rel or rel.endswith("/"):
+        if not rel or rel.endswith("/") or not keep(rel):
             continue
         dst = os.path.join(local_dir, *rel.split("/"))
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         blob.download_to_filename(dst)
-        found = True
-    if not found:
+        names.append(rel)
+    return names
+
+
+def download_preset(uri, local_dir):
+    """Copies every object under gs://bucket/prefix/ into local_dir; returns local_dir."""
+    if not _download(uri, local_dir, lambda rel: True):
         raise FileNotFoundError(f"No preset files under {uri}")
     return local_dir
 
@@ -137,16 +142,7 @@ def download_preprocessor_files(uri, local_dir):
 
     Raises FileNotFoundError when the prefix has no preprocessor.json.
     """
-    bucket, prefix = _split(uri)
-    names = []
-    for blob in _client().list_blobs(bucket, prefix=prefix + "/"):
-        rel = blob.name[len(prefix) + 1:]
-        if not is_preprocessor_file(rel):
-            continue
-        dst = os.path.join(local_dir, *rel.split("/"))
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        blob.download_to_filename(dst)
-        names.append(rel)
+    names = _download(uri, local_dir, is_preprocessor_file)
     if "preprocessor.json" not in names:
         raise FileNotFoundError(f"no preprocessor.json under {uri} (found {sorted(names)})")
     _LOG.info("fetched %d preset files (no weights) from %s", len(names), uri)
