@@ -205,7 +205,7 @@ class DecodeKeyframes(beam.DoFn):
             return
         try:
             inputs = self._frame_inputs(keyframes.frames)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - classified below
             if not faults.is_input_error(e):
                 raise faults.WorkerFault(
                     f"preprocessing video {video_id!r} failed with {faults.describe(e)}; "
@@ -269,7 +269,7 @@ class DecodeKeyframes(beam.DoFn):
         """(inputs, None) or (None, failure output); raises WorkerFault."""
         try:
             return self._frame_inputs(frames), None
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - classified below
             if not faults.is_input_error(e):
                 raise faults.WorkerFault(
                     f"preprocessing video {video_id!r} failed with {faults.describe(e)}; "

@@ -130,7 +130,7 @@ class KerasCPLLMHandler(ModelHandler):
         Metrics.distribution("cpllm.pipeline", "batch_size").update(len(batch))
         try:
             outputs = self._predict(batch, model)
-        except Exception as batch_error:
+        except Exception as batch_error:  # noqa: BLE001 - classified: video's or worker's
             if not faults.is_input_error(batch_error):
                 raise faults.WorkerFault(
                     f"scoring a batch of {len(batch)} videos failed with "

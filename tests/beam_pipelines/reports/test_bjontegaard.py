@@ -36,7 +36,7 @@ def _cubic_bd_by_hand(ra, qa, rb, qb):
 
     def integral(q, r):
         c3, c2, c1, c0 = np.polyfit(q, np.log(r), 3)
-        f = lambda x: c3 * x**4 / 4 + c2 * x**3 / 3 + c1 * x**2 / 2 + c0 * x
+        f = lambda x: c3 * x**4 / 4 + c2 * x**3 / 3 + c1 * x**2 / 2 + c0 * x  # noqa: E731
         return f(hi) - f(lo)
 
     return (math.exp((integral(qb, rb) - integral(qa, ra)) / (hi - lo)) - 1) * 100
