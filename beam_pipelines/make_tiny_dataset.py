@@ -118,6 +118,14 @@ def main(argv=None):
     parser.add_argument("--fps", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2,
                         help="Parallel ffmpeg/Beam workers (threads).")
+    parser.add_argument("--train_from", type=int, default=1,
+                        help="Leave out training sources numbered below this: with "
+                             "--num_holdout 0 and a new --output_dir, the sources a larger "
+                             "--num_train adds to an earlier build of the same seed "
+                             "(train on both with the config's data.extra_train_dirs).")
+    parser.add_argument("--train_rung_steps", default="",
+                        help="Training ladders of 6 rungs this many CRF apart, e.g. 2,3,4 "
+                             "(cycling by source; sources.train_rungs); default 6 apart.")
     parser.add_argument("--model", default="cpllm_tiny")
     parser.add_argument("--until", default="prepare", choices=("masters", "ladder", "prepare"),
                         help="Stop after this stage (a later run resumes).")
@@ -137,7 +145,9 @@ def main(argv=None):
     if not os.path.exists(src_csv):
         sources_lib.run([f"--output_dir={src_dir}", f"--num_train={args.num_train}",
                          f"--num_holdout={args.num_holdout}", f"--seed={args.seed}",
-                         f"--frames={args.frames}", f"--fps={args.fps}", *beam_args])
+                         f"--frames={args.frames}", f"--fps={args.fps}",
+                         f"--train_from={args.train_from}",
+                         f"--train_rung_steps={args.train_rung_steps}", *beam_args])
     # A source's number in its split is in its id ("t0042_...", "h0007_..."): the first N
     # of each split are the same sources whatever the other split's count (sources.plan),
     # so a smaller --num_holdout reuses a larger build's masters.
@@ -154,6 +164,8 @@ def main(argv=None):
     catalogs = []
     for split in ("train", "holdout"):
         t = time.time()
+        if not any(p["split"] == split for p in plan):
+            continue
         split_csv = os.path.join(out, f"sources_{split}.csv")
         _write_csv(split_csv, [p for p in plan if p["split"] == split],
                    ["video_id", "uri", "source_id", "ladder_preset", "ladder_crfs"])

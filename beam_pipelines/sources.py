@@ -95,11 +95,25 @@ def _draw(rng: np.random.Generator, index: int, seed: int, frames: int) -> dict:
     return spec
 
 
-def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20) -> list[dict]:
+def train_rungs(spec_seed: int, step: int) -> list[int]:
+    """6 CRF rungs `step` apart inside 15..51, at a start drawn from the source's seed
+    (`--train_rung_steps`: finer training ladders than TRAIN_RUNGS' 6-CRF spacing)."""
+    start = int(np.random.default_rng(spec_seed).integers(15, 51 - 5 * step + 1))
+    return [start + step * k for k in range(6)]
+
+
+def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
+         train_from: int = 1, train_rung_steps: tuple[int, ...] = ()) -> list[dict]:
     """Deterministic list of source specs: `num_train` training, `num_holdout` held out.
 
     Specs are drawn at random (family, size, motion, camera effects, x264 preset) and
     sorted into the split their properties decide (`is_holdout`), until both are full.
+    Source n of a split is the same whatever the other split's count, so
+    `train_from=N` (training sources numbered below N left out) with `num_holdout=0`
+    gives the sources a larger build adds to an earlier one of the same seed.
+    `train_rung_steps`: those sources' ladders are 6 rungs a step apart (the step
+    cycling through the tuple by source number, `train_rungs`) instead of TRAIN_RUNGS
+    shifted by 0..6.
     """
     rng = np.random.default_rng(seed)
     out, counts, index = [], {"train": 0, "holdout": 0}, 0
@@ -114,14 +128,26 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20) -> l
         if split == "train":
             shift = int(rng.integers(0, 7))
             crfs = [min(51, c + shift) for c in TRAIN_RUNGS]
+            if train_rung_steps:
+                step = train_rung_steps[counts[split] % len(train_rung_steps)]
+                crfs = train_rungs(spec["seed"], step)
         else:
             crfs = list(HOLDOUT_RUNGS)
         spec.update(split=split, ladder_crfs=";".join(map(str, crfs)),
                     source_id=f"{split[0]}{counts[split]:04d}_{spec['family']}_{spec['motion']}"
                               f"_{spec['width']}x{spec['height']}")
         spec["video_id"] = spec["source_id"]
-        out.append(spec)
+        if split == "holdout" or counts[split] >= train_from:
+            out.append(spec)
     return out
+
+
+def parse_steps(text: str) -> tuple[int, ...]:
+    """"2,3,4" -> (2, 3, 4); each step must fit 6 rungs into CRF 15..51."""
+    steps = tuple(int(x) for x in text.split(",") if x.strip())
+    if any(not 1 <= s <= 7 for s in steps):
+        raise argparse.ArgumentTypeError(f"rung steps must be 1..7 CRF, got {text!r}")
+    return steps
 
 
 def encode_lossless(frames: np.ndarray, dst: str, fps: int) -> None:
@@ -195,6 +221,14 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="Plan and render seed.")
     parser.add_argument("--frames", type=int, default=20, help="Frames per master.")
     parser.add_argument("--fps", type=int, default=20, help="Frame rate of the masters.")
+    parser.add_argument("--train_from", type=int, default=1,
+                        help="Leave out training sources numbered below this (they are in "
+                             "an earlier build of the same seed); with --num_holdout 0 "
+                             "this grows a build.")
+    parser.add_argument("--train_rung_steps", type=parse_steps, default=(),
+                        help="Comma-separated CRF steps (e.g. 2,3,4): training ladders of "
+                             "6 rungs that far apart inside 15..51, the step cycling by "
+                             "source; default TRAIN_RUNGS (6 apart) shifted by 0..6.")
     return parser.parse_known_args(argv)
 
 
@@ -203,7 +237,8 @@ def run(argv=None, test_pipeline=None):
     opts, pipeline_args = parse_args(argv)
     options = PipelineOptions(pipeline_args)
     out = os.path.abspath(opts.output_dir)
-    specs = plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames)
+    specs = plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames,
+                 train_from=opts.train_from, train_rung_steps=opts.train_rung_steps)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
     rendered = (
         p

@@ -86,6 +86,32 @@ def load_split(data_dir: str, split: str, spec: records.RecordSpec | None = None
     )
 
 
+def concat(splits: list[Split]) -> Split:
+    """One split of several (e.g. two data builds' train splits), in video_id order;
+    a video_id in more than one of them is an error (they would be counted twice)."""
+    if len(splits) == 1:
+        return splits[0]
+    if any(s.text is not None for s in splits):
+        raise ValueError("concat splits before attach_text")
+    video_id = np.concatenate([s.video_id for s in splits])
+    uniq, counts = np.unique(video_id, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"video_ids in more than one split: {list(uniq[counts > 1][:5])}")
+    order = np.argsort(video_id, kind="stable")
+    descriptions = [d for s in splits for d in s.description]
+
+    def cat(name):
+        return np.concatenate([getattr(s, name) for s in splits])[order]
+
+    return Split(
+        frames={k: np.concatenate([s.frames[k] for s in splits])[order] for k in FRAME_KEYS},
+        **{name: cat(name) for name in (
+            "description_token_ids", "description_lengths", "label", "vmaf",
+            "is_original", "crf", "source_id", "video_id")},
+        description=[descriptions[i] for i in order],
+    )
+
+
 def attach_text(split: Split, text_fn) -> Split:
     """Builds every video's decoder text with `text_fn(description: str) -> dict` of
     TEXT_KEYS arrays [T] (prompt + answer, `response_mask` on the answer only), e.g.

@@ -275,8 +275,15 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     def text_fn(description):
         return model.preprocessor.tokenize_description(description, seq_len)
 
-    train = input_pipeline.attach_text(
-        input_pipeline.load_split(config.data.dir, config.data.train_split, spec), text_fn)
+    train_dirs = [config.data.dir, *config.data.get("extra_train_dirs", ())]
+    for d in train_dirs[1:]:
+        other = records.RecordSpec.from_manifest(os.path.join(d, "manifest.json"))
+        if other != spec:
+            raise ValueError(f"data.extra_train_dirs: {d} has records {other}, "
+                             f"{config.data.dir} has {spec}")
+    train = input_pipeline.attach_text(input_pipeline.concat(
+        [input_pipeline.load_split(d, config.data.train_split, spec) for d in train_dirs]),
+        text_fn)
     held_out = None
     if config.data.eval_split:
         held_out = input_pipeline.load_split(config.data.dir, config.data.eval_split, spec)

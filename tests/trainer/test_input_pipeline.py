@@ -34,6 +34,29 @@ def test_load_split_shapes_and_labels(train_split):
     assert not s.text["response_mask"][:, :5].any()
 
 
+def test_concat_joins_splits_in_video_id_order(tiny_data):
+    whole = input_pipeline.load_split(tiny_data, "train")
+    sources = sorted(set(whole.source_id))
+
+    def part(source):
+        keep = np.flatnonzero(whole.source_id == source)[::-1]  # reversed: concat sorts
+        return input_pipeline.Split(
+            frames={k: v[keep] for k, v in whole.frames.items()},
+            description=[whole.description[i] for i in keep],
+            **{k: getattr(whole, k)[keep] for k in (
+                "description_token_ids", "description_lengths", "label", "vmaf",
+                "is_original", "crf", "source_id", "video_id")})
+
+    joined = input_pipeline.concat([part(sources[1]), part(sources[0])])
+    for k in ("video_id", "source_id", "crf", "label", "description_token_ids"):
+        np.testing.assert_array_equal(getattr(joined, k), getattr(whole, k))
+    for k in whole.frames:
+        np.testing.assert_array_equal(joined.frames[k], whole.frames[k])
+    assert joined.description == whole.description
+    with pytest.raises(ValueError, match="more than one split"):
+        input_pipeline.concat([part(sources[0]), part(sources[0])])
+
+
 def test_pairs_are_same_source_different_crf_with_the_right_order(train_split):
     sched = input_pipeline.BatchSchedule(train_split, batch_size=8, mode="pair", seed=3)
     assert sched.num_pairs == 4

@@ -65,6 +65,9 @@ def get_config() -> ConfigDict:
     # sources of families, a motion and a frame size never seen in training.
     c.data = ConfigDict(
         dir="out/tiny_data",   # holds manifest.json, train/, holdout/
+        # More builds whose train splits join data.dir's (same record spec), e.g. the
+        # sources `make_tiny_dataset --train_from` adds (docs/TRAINING.md).
+        extra_train_dirs=(),
         train_split="train",
         eval_split="holdout",
         # Training ladders: 6 rungs spanning CRF 15..51 (shifted per source); held-out

@@ -117,3 +117,28 @@ def test_ladders_defined_once():
     assert ld.as_range(ld.FINE) == "24:36:2"
     with pytest.raises(ValueError, match="evenly spaced"):
         ld.as_range(ld.HOLDOUT_RUNGS)
+
+
+def test_plan_grows_a_build_with_finer_training_ladders():
+    """`train_from` leaves out the sources an earlier build of the same seed has: the
+    rest are exactly the larger plan's, with `train_rung_steps` ladders."""
+    small = sources.plan(num_train=30, num_holdout=10, seed=0, frames=8)
+    large = sources.plan(num_train=50, num_holdout=10, seed=0, frames=8)
+    extra = sources.plan(num_train=50, num_holdout=0, seed=0, frames=8, train_from=31,
+                         train_rung_steps=(2, 3, 4))
+    assert [p for p in large if p["source_id"] in {q["source_id"] for q in small}] == small
+    new = [p for p in large if p not in small]
+    assert [p["source_id"] for p in extra] == [p["source_id"] for p in new]
+    assert len(extra) == 20 and {p["split"] for p in extra} == {"train"}
+    steps = set()
+    for old, p in zip(new, extra):
+        assert {k: v for k, v in p.items() if k != "ladder_crfs"} == {
+            k: v for k, v in old.items() if k != "ladder_crfs"}
+        crfs = _crfs(p)
+        assert len(crfs) == 6 and 15 <= crfs[0] and crfs[-1] <= 51
+        assert len({b - a for a, b in zip(crfs, crfs[1:])}) == 1
+        steps.add(crfs[1] - crfs[0])
+        assert crfs == sources.train_rungs(p["seed"], crfs[1] - crfs[0])
+    assert steps == {2, 3, 4}
+    with pytest.raises(Exception, match="1..7"):
+        sources.parse_steps("2,9")
