@@ -51,8 +51,8 @@ def test_sources_run_writes_masters_the_ladder_accepts(tmp_path, monkeypatch):
 
     real_plan = sources.plan
 
-    def small_plan(num_train, num_holdout, seed=0, frames=20):
-        specs = real_plan(num_train, num_holdout, seed, frames)
+    def small_plan(num_train, num_holdout, seed=0, frames=20, **kwargs):
+        specs = real_plan(num_train, num_holdout, seed, frames, **kwargs)
         for s in specs:  # the same specs at a tiny frame size
             s.update(width=W, height=H)
         specs[-1].update(family="lavfi", motion="generated", generator="testsrc2",
