@@ -35,17 +35,18 @@ _LOG = logging.getLogger("cpllm.pipeline")
 DEAD_LETTER_ERRORS = faults.INPUT_ERRORS
 
 
-def load_cpllm(preset, dtype=None):
+def load_cpllm(preset, dtype=None, score_only=False):
     """CPLLM.from_preset(preset); imported lazily so Beam launchers stay light.
 
     dtype: None (the preset's, float32) or "bfloat16" (faster on CPUs with AMX under
     KERAS_BACKEND=tensorflow; scores move by up to ~0.7 on the 0-100 scale, BENCHMARKS.md).
+    score_only: load the encoders and the score head without the language decoder (same
+    scores, far less memory for a large preset; `describe` unavailable).
     """
     from cpllm_model import CPLLM
 
-    if dtype:
-        return CPLLM.from_preset(preset, dtype=dtype)
-    return CPLLM.from_preset(preset)
+    kwargs = {"dtype": dtype} if dtype else {}
+    return CPLLM.from_preset(preset, score_only=score_only, **kwargs)
 
 
 class KerasCPLLMHandler(ModelHandler):
@@ -54,7 +55,8 @@ class KerasCPLLMHandler(ModelHandler):
     Args:
       preset: preset name ("cpllm_tiny"), local directory or gs:// directory.
       max_batch_size: every batch is padded to this size.
-      describe: also run `model.describe` (the decoder; slower).
+      describe: also run `model.describe` (the decoder; slower). Without it the model
+        is loaded score-only: no decoder weights in memory (issue 14 item 11).
       max_new_tokens: description length limit.
       share_across_processes: one model per machine instead of per process
         (Beam's multi_process_shared; results are plain values, so this is safe).
@@ -91,10 +93,10 @@ class KerasCPLLMHandler(ModelHandler):
         return self._preset
 
     def load_model(self):
-        _LOG.info("loading CP-LLM preset %s", self._preset)
-        if self._dtype:
-            return self._loader(self._preset, dtype=self._dtype)
-        return self._loader(self._preset)
+        score_only = not self._describe
+        _LOG.info("loading CP-LLM preset %s%s", self._preset,
+                  " (score-only: no decoder)" if score_only else "")
+        return self._loader(self._preset, dtype=self._dtype, score_only=score_only)
 
     def _stack(self, examples):
         """Stacks and pads to the fixed batch size: dict of arrays with leading dim B."""

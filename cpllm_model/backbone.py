@@ -110,6 +110,10 @@ class CPLLMBackbone(Backbone):
             artifacts have no orientation, so the extra views only lower the variance of
             that mean (as more patches do) without new pixels, and with V = 8 (4) the
             score is invariant to rotating or mirroring (rotating) the frames.
+        include_decoder: False builds the vision encoders and the score head only (no
+            token inputs, no `sequence_output`): what scoring reads, without the decoder
+            that holds most of a large preset's parameters (issue 14 item 11). The saved
+            weights of a full preset load into it (the decoder's are left unread).
         dtype: dtype policy of the whole network.
     """
 
@@ -131,6 +135,7 @@ class CPLLMBackbone(Backbone):
         low_level_detail_gain=0.0,
         low_level_contrast_norm=False,
         low_level_views=1,
+        include_decoder=True,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
         use_post_attention_norm=False,
@@ -172,42 +177,45 @@ class CPLLMBackbone(Backbone):
             dtype=dtype,
             name="score_output",
         )
-        self.token_embedding = keras.layers.ReversibleEmbedding(
-            input_dim=vocabulary_size,
-            output_dim=hidden_dim,
-            tie_weights=True,
-            embeddings_initializer=keras.initializers.VarianceScaling(
-                scale=1.0, mode="fan_in", distribution="untruncated_normal"
-            ),
-            logit_soft_cap=final_logit_soft_cap,
-            dtype=dtype,
-            name="token_embedding",
-        )
-        self.transformer_layers = []
-        for i in range(num_layers):
-            self.transformer_layers.append(
-                PaliGemmaDecoderBlock(
-                    hidden_dim=hidden_dim,
-                    intermediate_dim=intermediate_dim,
-                    head_dim=head_dim,
-                    num_query_heads=num_query_heads,
-                    num_key_value_heads=num_key_value_heads,
-                    query_head_dim_normalize=query_head_dim_normalize,
-                    use_post_ffw_norm=use_post_ffw_norm,
-                    use_post_attention_norm=use_post_attention_norm,
-                    logit_soft_cap=attention_logit_soft_cap,
-                    use_sliding_window_attention=(
-                        use_sliding_window_attention and i % 2 == 0
-                    ),
-                    sliding_window_size=sliding_window_size,
-                    dropout=dropout,
-                    dtype=dtype,
-                    name=f"decoder_block_{i}",
-                )
+        self.include_decoder = bool(include_decoder)
+        self.token_embedding, self.transformer_layers, self.layer_norm = None, [], None
+        if self.include_decoder:
+            self.token_embedding = keras.layers.ReversibleEmbedding(
+                input_dim=vocabulary_size,
+                output_dim=hidden_dim,
+                tie_weights=True,
+                embeddings_initializer=keras.initializers.VarianceScaling(
+                    scale=1.0, mode="fan_in", distribution="untruncated_normal"
+                ),
+                logit_soft_cap=final_logit_soft_cap,
+                dtype=dtype,
+                name="token_embedding",
             )
-        self.layer_norm = RMSNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="final_normalization"
-        )
+            self.transformer_layers = []
+            for i in range(num_layers):
+                self.transformer_layers.append(
+                    PaliGemmaDecoderBlock(
+                        hidden_dim=hidden_dim,
+                        intermediate_dim=intermediate_dim,
+                        head_dim=head_dim,
+                        num_query_heads=num_query_heads,
+                        num_key_value_heads=num_key_value_heads,
+                        query_head_dim_normalize=query_head_dim_normalize,
+                        use_post_ffw_norm=use_post_ffw_norm,
+                        use_post_attention_norm=use_post_attention_norm,
+                        logit_soft_cap=attention_logit_soft_cap,
+                        use_sliding_window_attention=(
+                            use_sliding_window_attention and i % 2 == 0
+                        ),
+                        sliding_window_size=sliding_window_size,
+                        dropout=dropout,
+                        dtype=dtype,
+                        name=f"decoder_block_{i}",
+                    )
+                )
+            self.layer_norm = RMSNormalization(
+                epsilon=layer_norm_epsilon, dtype=dtype, name="final_normalization"
+            )
 
         # === Geometry (needed by the methods the functional graph calls) ===
         self.low_level_detail_gain = float(low_level_detail_gain)
@@ -232,30 +240,25 @@ class CPLLMBackbone(Backbone):
             "high_frames": keras.Input((k, s, s, 3), dtype="uint8", name="high_frames"),
             "low_patches": keras.Input((k, m, p, p, 3), dtype="uint8", name="low_patches"),
             "patch_mask": keras.Input((k, m), dtype="float32", name="patch_mask"),
-            "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
-            "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
-            "response_mask": keras.Input((None,), dtype="int32", name="response_mask"),
         }
         high, low = self.encode_vision(
             inputs["high_frames"], inputs["low_patches"], inputs["patch_mask"]
         )
         frame_scores, score = self.score_head(high, low)
-        sequence_output = self.decode(
-            self.vision_sequence(high, low),
-            inputs["token_ids"],
-            inputs["padding_mask"],
-            inputs["response_mask"],
-        )
-        super().__init__(
-            inputs=inputs,
-            outputs={
-                "sequence_output": sequence_output,
-                "frame_scores": frame_scores,
-                "score": score,
-            },
-            dtype=dtype,
-            **kwargs,
-        )
+        outputs = {"frame_scores": frame_scores, "score": score}
+        if self.include_decoder:
+            inputs.update(
+                token_ids=keras.Input((None,), dtype="int32", name="token_ids"),
+                padding_mask=keras.Input((None,), dtype="int32", name="padding_mask"),
+                response_mask=keras.Input((None,), dtype="int32", name="response_mask"),
+            )
+            outputs["sequence_output"] = self.decode(
+                self.vision_sequence(high, low),
+                inputs["token_ids"],
+                inputs["padding_mask"],
+                inputs["response_mask"],
+            )
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
@@ -400,7 +403,17 @@ class CPLLMBackbone(Backbone):
         )
 
     # ---------------------------------------------------------------- decoder
+    def require_decoder(self, what):
+        """Raises a clear error when a score-only backbone is asked to `what`."""
+        if not self.include_decoder:
+            raise ValueError(
+                f"{what} needs the language decoder, but this model was loaded score-only "
+                "(include_decoder=False, e.g. CPLLM.from_preset(..., score_only=True)); "
+                "load it without score_only to describe or compare."
+            )
+
     def embed_tokens(self, token_ids):
+        self.require_decoder("Decoding text")
         x = self.token_embedding(token_ids)
         return x * ops.cast(ops.sqrt(self.hidden_dim), x.dtype)
 
@@ -417,6 +430,9 @@ class CPLLMBackbone(Backbone):
 
     # ------------------------------------------------------------- weight sets
     def decoder_layers(self):
+        """The Gemma decoder's layers ([] for a score-only backbone)."""
+        if not self.include_decoder:
+            return []
         return [self.token_embedding, *self.transformer_layers, self.layer_norm]
 
     def scoring_layers(self):
@@ -460,6 +476,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_detail_gain": self.low_level_detail_gain,
                 "low_level_contrast_norm": self.low_level_contrast_norm,
                 "low_level_views": self.low_level_views,
+                "include_decoder": self.include_decoder,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,
                 "use_post_attention_norm": self.use_post_attention_norm,

@@ -7,7 +7,8 @@
     model.describe(batch, max_new_tokens=64, sampler="greedy")   # list[str]
     model.compare(x_a, x_b)  # {"better": "A"|"B", "score_a", "score_b", "text", "source"}
 
-`score` runs the two encoders and the MLP head only (never the decoder). It is
+`score` runs the two encoders and the MLP head only (never the decoder;
+`CPLLM.from_preset(preset, score_only=True)` does not even build it). It is
 jit-compiled once per input shape and cached on the instance; for a fixed batch shape a
 video's score does not depend on its batch-mates (pad batches to a fixed size).
 
@@ -277,6 +278,7 @@ class CPLLM(CausalLM):
 
         Returns int32[B, T] token ids (prompt followed by the generated tokens).
         """
+        self.backbone.require_decoder("Generating text (describe, compare)")
         fn = self._use_sampler(sampler, seed)
         stop_ids = (self.preprocessor.tokenizer.end_token_id,) if stop else None
         out = fn({k: ops.convert_to_tensor(v) for k, v in inputs.items()},
@@ -344,15 +346,21 @@ class CPLLM(CausalLM):
 
     # ------------------------------------------------------------ save / load
     @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
+    def from_preset(cls, preset, load_weights=True, score_only=False, **kwargs):
         """Loads "cpllm_tiny" (bundled), "cpllm_paper" (keras-hub Kaggle presets, see
         `cpllm_model.paper`), a local preset directory, or a `gs://` preset
         (`preset_io.load_task`).
 
+        score_only=True builds the encoders and the score head without the language
+        decoder (`CPLLMBackbone(include_decoder=False)`): `score` gives the same scores,
+        bit for bit, in a fraction of the memory of a large preset; `describe` and
+        `compare` then raise. Preset directories only (not the "cpllm_paper" assembly).
+
         Never executes code from the preset: deserialization runs in Keras safe mode
         (a Lambda layer in a preset's config is refused).
         """
-        return preset_io.load_task(cls, preset, load_weights, **kwargs)
+        return preset_io.load_task(cls, preset, load_weights, score_only=score_only,
+                                   **kwargs)
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """Saves config.json, weights, task/preprocessor configs and tokenizer assets to a

@@ -162,7 +162,9 @@ def parameter_counts(num_keyframes=8, max_patches=8, head_hidden_dim=1024):
     Variables created inside a `keras.StatelessScope(initialize_variables=False)` are
     never allocated, so the whole 3B-parameter model is built in about a second. Returns a dict of ints:
     siglip_vision, videoprism, gemma (embedding + decoder blocks + norm), connector
-    (projections, low-level norm, score MLP) and total.
+    (projections, low-level norm, score MLP), total, and score_only (what
+    `CPLLM.from_preset(..., score_only=True)` builds: the same network without the
+    decoder).
     """
     from keras.src.backend.common import global_state
 
@@ -182,6 +184,10 @@ def parameter_counts(num_keyframes=8, max_patches=8, head_hidden_dim=1024):
             "gemma": count(w for layer in backbone.decoder_layers() for w in layer.weights),
             "total": count(backbone.weights),
         }
+        scorer = CPLLMBackbone(high, low, num_keyframes=num_keyframes,
+                               max_patches=max_patches, head_hidden_dim=head_hidden_dim,
+                               include_decoder=False, **GEMMA_2B)
+        counts["score_only"] = count(scorer.weights)
     # Forget the shape-only variables, or the next StatelessScope would allocate them.
     global_state.set_global_attribute("uninitialized_variables", pending)
     counts["connector"] = counts["total"] - sum(

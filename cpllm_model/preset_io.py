@@ -24,18 +24,33 @@ from cpllm_model import preset_registry
 _LOG = logging.getLogger("cpllm.model")
 
 
-def load_task(cls, preset, load_weights=True, **kwargs):
-    """A task of class `cls` (e.g. CPLLM) from `preset`; see the module docstring."""
+def load_task(cls, preset, load_weights=True, score_only=False, **kwargs):
+    """A task of class `cls` (e.g. CPLLM) from `preset`; see the module docstring.
+
+    score_only: build the backbone without its decoder (`include_decoder=False`) and
+    load the preset's weights into it; the decoder's saved weights are left unread.
+    """
     built = preset_registry.assembly(preset)
     if built is not None:
+        if score_only:
+            raise ValueError(
+                f"score_only loads a trained preset directory; {preset!r} is assembled "
+                "from pretrained parts with an untrained score head (save it with "
+                "save_to_preset after training, then load that directory)."
+            )
         return built[0](load_weights=load_weights, **kwargs)
     preset = preset_registry.resolve(preset)
     if is_gcs(preset):
         with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
-            return load_task(cls, download_preset(preset, tmp), load_weights, **kwargs)
+            return load_task(cls, download_preset(preset, tmp), load_weights,
+                             score_only=score_only, **kwargs)
     with SafeModeScope(True):
-        return preset_utils.get_preset_loader(preset).load_task(
-            cls, load_weights, True, **kwargs)
+        loader = preset_utils.get_preset_loader(preset)
+        if score_only and "backbone" not in kwargs:
+            # keras-hub's task loader loads the preset's weights into a given backbone.
+            kwargs["backbone"] = loader.load_backbone(
+                cls.backbone_cls, False, include_decoder=False, dtype=kwargs.pop("dtype", None))
+        return loader.load_task(cls, load_weights, True, **kwargs)
 
 
 def load_preprocessor(cls, preset, **kwargs):

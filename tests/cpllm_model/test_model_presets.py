@@ -162,6 +162,9 @@ def test_paper_parameter_counts():
     assert counts["gemma"] == 2_506_172_416  # gemma_2b_en
     assert abs(counts["videoprism"] - 114e6) / 114e6 < 0.01  # videoprism_public_v1_base
     assert 420e6 < counts["siglip_vision"] < 435e6  # so400m vision tower (~428M)
+    # Scoring without the decoder holds the encoders and the connector only (~18%).
+    assert counts["score_only"] == counts["total"] - counts["gemma"]
+    assert counts["score_only"] < 0.2 * counts["total"]
 
 
 def test_gcs_save_and_load_round_trip(tiny_model, videos8, monkeypatch):

@@ -1,5 +1,6 @@
 """`CPLLM.score`: shapes, determinism, batch-mate independence, decoder independence."""
 import numpy as np
+import pytest
 
 
 def _take(batch, i):
@@ -86,6 +87,30 @@ def test_score_survives_save_and_load(tiny_model, videos8, tmp_path):
     b = loaded.score(videos8)
     assert a["score"].tobytes() == b["score"].tobytes()
     assert a["frame_scores"].tobytes() == b["frame_scores"].tobytes()
+
+
+def test_score_only_load_scores_bit_for_bit_without_a_decoder(tiny_model, videos8,
+                                                               tmp_path):
+    """score_only=True builds no decoder, reads the full preset's weights into the rest,
+    and scores exactly as the full model does; text generation is refused clearly."""
+    from cpllm_model import CPLLM
+
+    tiny_model.save_to_preset(str(tmp_path / "preset"))
+    scorer = CPLLM.from_preset(str(tmp_path / "preset"), score_only=True)
+    bb = scorer.backbone
+    assert not bb.include_decoder and bb.decoder_layers() == []
+    assert "token_ids" not in bb.input and "sequence_output" not in bb.output
+    decoder_params = sum(int(np.prod(w.shape)) for layer in
+                         tiny_model.backbone.decoder_layers() for w in layer.weights)
+    assert bb.count_params() == tiny_model.backbone.count_params() - decoder_params
+    a, b = tiny_model.score(videos8), scorer.score(videos8)
+    assert a["score"].tobytes() == b["score"].tobytes()
+    assert a["frame_scores"].tobytes() == b["frame_scores"].tobytes()
+    with pytest.raises(ValueError, match="score-only"):
+        scorer.describe(videos8, max_new_tokens=4)
+    assert bb.get_config()["include_decoder"] is False
+    with pytest.raises(ValueError, match="score_only loads a trained preset"):
+        CPLLM.from_preset("cpllm_paper", score_only=True)
 
 
 def test_score_is_bounded_0_100_by_construction(tiny_model, videos8):

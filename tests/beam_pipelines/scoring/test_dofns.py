@@ -158,13 +158,18 @@ def test_default_reader_is_a_context_manager(ladder_rows):
         assert path == ladder_rows[0]["uri"]
 
 
-def test_handler_describe_returns_text(handler_and_model, examples):
-    _, model = handler_and_model
+def test_handler_loads_the_decoder_only_to_describe(handler_and_model, examples):
+    scoring_handler, scorer = handler_and_model
+    assert not scorer.backbone.include_decoder  # scoring alone: no decoder in memory
     handler = inference.KerasCPLLMHandler(PRESET, max_batch_size=2, describe=True,
                                           max_new_tokens=8)
+    model = handler.load_model()
+    assert model.backbone.include_decoder
     (result,) = handler.run_inference(examples[:1], model)
     assert isinstance(result.inference["description"], str)
     assert math.isfinite(result.inference["score"])
+    (alone,) = scoring_handler.run_inference(examples[:1], scorer)
+    assert isinstance(alone.inference["score"], float)
 
 
 def test_handler_bfloat16_model_scores_close_to_float32(handler_and_model, examples):
