@@ -17,7 +17,8 @@ spatial encoder on each patch as a one-frame clip (Nl = (P / p_l)^2, width Dl) -
 -> masked mean over the M patches -> LayerNorm. The decoder prefix is
 [high tokens of all K frames; low tokens of all K frames; prompt]. The score head is a
 two-layer ReLU MLP on concat(mean of the frame's high tokens, mean of its low tokens),
-bounded: frame_scores = 100 * sigmoid(score_output(score_hidden(pooled))), in float32.
+bounded: frame_scores = 100 * sigmoid(logit), in float32 (`score_head.ScoreHead`, the
+layer `score_head`).
 
 Only VideoPrism's spatial path is used (its temporal layers never saw one-frame clips;
 see KERAS_HUB_NOTES.md); SigLIP's MAP pooling head is unused. Both stay in the saved
@@ -31,6 +32,8 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
     PaliGemmaDecoderBlock,
 )
 
+from cpllm_model.score_head import ScoreHead
+
 PACKAGE = "cpllm"
 VISION_KEYS = ("high_frames", "low_patches", "patch_mask")
 SIGLIP_SCALE, SIGLIP_OFFSET = 1.0 / 127.5, -1.0  # SigLIP expects pixels in [-1, 1]
@@ -43,19 +46,6 @@ def _serialize(layer):
 
 def _deserialize(obj):
     return keras.layers.deserialize(obj) if isinstance(obj, dict) else obj
-
-
-def score_logit(score):
-    """The output logit giving ``score`` on the 0-100 scale: logit(score / 100).
-
-    The score head's inverse: frame score = 100 * sigmoid(logit).
-    """
-    import math
-
-    p = float(score) / 100.0
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"score must lie strictly inside (0, 100), got {score}")
-    return math.log(p / (1.0 - p))
 
 
 # (rotations by 90 degrees counter-clockwise, mirror left-right after the rotation)
@@ -168,14 +158,8 @@ class CPLLMBackbone(Backbone):
         self.low_level_norm = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=dtype, name="low_level_norm"
         )
-        self.score_hidden = keras.layers.Dense(
-            head_hidden_dim, activation="relu", dtype=dtype, name="score_hidden"
-        )
-        self.score_output = keras.layers.Dense(
-            1,
-            bias_initializer=keras.initializers.Constant(score_logit(score_bias)),
-            dtype=dtype,
-            name="score_output",
+        self.score_head = ScoreHead(
+            head_hidden_dim, score_bias, dtype=dtype, name="score_head"
         )
         self.include_decoder = bool(include_decoder)
         self.token_embedding, self.transformer_layers, self.layer_norm = None, [], None
@@ -378,15 +362,6 @@ class CPLLMBackbone(Backbone):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
         return self.encode_high(high_frames), self.encode_low(low_patches, patch_mask)
 
-    def score_head(self, high_tokens, low_tokens):
-        """Returns (frame_scores float32[B, K], score float32[B])."""
-        pooled = ops.concatenate(
-            [ops.mean(high_tokens, axis=2), ops.mean(low_tokens, axis=2)], axis=-1
-        )
-        logits = ops.cast(self.score_output(self.score_hidden(pooled))[..., 0], "float32")
-        frame_scores = 100.0 * ops.sigmoid(logits)  # bounded 0-100 scale, float32
-        return frame_scores, ops.mean(frame_scores, axis=-1)
-
     def score_videos(self, high_frames, low_patches, patch_mask):
         """The score path alone, the one every caller uses (task, trainer, tests):
         uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M] ->
@@ -439,8 +414,7 @@ class CPLLMBackbone(Backbone):
         """Layers whose weights `score` reads (encoders, projections, head)."""
         return [
             self.high_level_encoder, self.low_level_encoder, self.high_level_projection,
-            self.low_level_projection, self.low_level_norm, self.score_hidden,
-            self.score_output,
+            self.low_level_projection, self.low_level_norm, self.score_head,
         ]
 
     @classmethod

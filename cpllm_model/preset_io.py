@@ -14,12 +14,13 @@ pointed at a local emulator; this module uses google-cloud-storage instead (it h
 """
 import logging
 import os
+import shutil
 import tempfile
 
 from keras.src.saving.serialization_lib import SafeModeScope
 from keras_hub.src.utils import preset_utils
 
-from cpllm_model import preset_registry
+from cpllm_model import legacy_weights, preset_registry
 
 _LOG = logging.getLogger("cpllm.model")
 
@@ -44,6 +45,14 @@ def load_task(cls, preset, load_weights=True, score_only=False, **kwargs):
         with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
             return load_task(cls, download_preset(preset, tmp), load_weights,
                              score_only=score_only, **kwargs)
+    if os.path.isdir(preset) and legacy_weights.needs_upgrade(preset):
+        _LOG.warning("%s has the pre-2026-12-03 score head weight paths; loading an "
+                     "upgraded copy (cpllm_model.legacy_weights)", preset)
+        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
+            copy = os.path.join(tmp, "preset")
+            shutil.copytree(preset, copy)
+            legacy_weights.upgrade(copy)
+            return load_task(cls, copy, load_weights, score_only=score_only, **kwargs)
     with SafeModeScope(True):
         loader = preset_utils.get_preset_loader(preset)
         if score_only and "backbone" not in kwargs:

@@ -95,8 +95,8 @@ def _check_master_weights(model, policy):
 
     bb = model.backbone
     want = keras.dtype_policies.get(policy).compute_dtype
-    if bb.compute_dtype != want or bb.score_output.compute_dtype != want:
-        raise ValueError(f"backbone computes in {bb.score_output.compute_dtype}, config "
+    if bb.compute_dtype != want or bb.score_head.output_dense.compute_dtype != want:
+        raise ValueError(f"backbone computes in {bb.score_head.output_dense.compute_dtype}, config "
                          f"model.dtype_policy={policy!r} asks {want}")
     wrong = sorted(v.path for v in bb.variables
                    if keras.backend.is_float_dtype(v.dtype) and v.dtype != "float32")
@@ -303,7 +303,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         # is the logit of the mean on the 0-1 scale (clipped off the saturated ends).
         labels = train.label[np.isfinite(train.label)]
         if labels.size:
-            bias = backbone.score_output.bias
+            bias = backbone.score_head.output_dense.bias
             p = float(np.clip(labels.mean() / 100.0, 0.01, 0.99))
             bias.assign(np.full(bias.shape, np.log(p / (1.0 - p)), "float32"))
     optimizer = make_optimizer(config)

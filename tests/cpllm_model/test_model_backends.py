@@ -24,7 +24,7 @@ def test_bfloat16_preset_load_casts_every_part(tiny_model, make_videos):
     bf16 = CPLLM.from_preset("cpllm_tiny", dtype="bfloat16")
     bb = bf16.backbone
     for layer in (bb.high_level_encoder, bb.low_level_encoder, bb.token_embedding,
-                  bb.score_output):
+                  bb.score_head.output_dense):
         assert {w.dtype for w in layer.weights if w.trainable} == {"bfloat16"}, layer.name
     videos = make_videos(2, seed=51)
     got = bf16.score(videos)

@@ -206,3 +206,32 @@ def test_keras_hub_own_loader_finds_the_preprocessor():
     assert preset_registry.resolve("cpllm_tiny") == path
     assert preset_registry.assembly("cpllm_paper") is not None  # registered on import
     assert preset_registry.assembly("cpllm_tiny") is None
+
+
+def test_preset_with_the_old_score_head_paths_still_loads(tiny_model, videos8, tmp_path):
+    """A preset saved before the score head was one named layer (weights under
+    layers/dense_2 and layers/dense_3) loads with the same scores; the directory itself
+    is left as it was."""
+    import shutil
+
+    import h5py
+
+    from cpllm_model import CPLLM, legacy_weights
+
+    old = tmp_path / "old"
+    tiny_model.save_to_preset(str(old))
+    with h5py.File(old / legacy_weights.WEIGHTS_FILE, "r+") as f:
+        for legacy, current in legacy_weights.RENAMES:
+            f.move(current, legacy)
+        del f["layers/score_head"]
+    assert legacy_weights.needs_upgrade(str(old))
+    loaded = CPLLM.from_preset(str(old))
+    assert loaded.score(videos8)["score"].tobytes() == tiny_model.score(videos8)["score"].tobytes()
+    assert legacy_weights.needs_upgrade(str(old))  # read, not rewritten
+    wrong = tmp_path / "wrong"
+    shutil.copytree(old, wrong)
+    with h5py.File(wrong / legacy_weights.WEIGHTS_FILE, "r+") as f:
+        del f["layers/dense_3/vars/0"]
+        f["layers/dense_3/vars/0"] = np.zeros((3, 2), "float32")
+    with pytest.raises(ValueError, match="not the old score head"):
+        CPLLM.from_preset(str(wrong))

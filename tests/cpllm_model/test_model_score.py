@@ -68,7 +68,7 @@ def test_score_ignores_decoder_weights(tiny_model, videos8):
             v.assign(value)
     assert before.tobytes() == after.tobytes()
     # ...while the same perturbation of the head does change the scores.
-    head = tiny_model.backbone.score_output.kernel
+    head = tiny_model.backbone.score_head.output_dense.kernel
     kept = head.numpy().copy()
     try:
         head.assign(kept + 1.0)
@@ -116,7 +116,7 @@ def test_score_only_load_scores_bit_for_bit_without_a_decoder(tiny_model, videos
 def test_score_is_bounded_0_100_by_construction(tiny_model, videos8):
     """Huge head weights saturate the score at the ends of the scale, never past them."""
     bb = tiny_model.backbone
-    kernel, bias = bb.score_output.kernel, bb.score_output.bias
+    kernel, bias = bb.score_head.output_dense.kernel, bb.score_head.output_dense.bias
     kept = kernel.numpy().copy(), bias.numpy().copy()
     try:
         for sign in (1.0, -1.0):
@@ -134,15 +134,16 @@ def test_score_is_bounded_0_100_by_construction(tiny_model, videos8):
 
 
 def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
-    from cpllm_model.backbone import CPLLMBackbone, score_logit
+    from cpllm_model.backbone import CPLLMBackbone
+    from cpllm_model.score_head import score_logit
 
     assert score_logit(50.0) == 0.0
     config = dict(tiny_model.backbone.get_config(), score_bias=80.0)
     bb = CPLLMBackbone.from_config(config)
     assert bb.get_config()["score_bias"] == 80.0
     assert CPLLMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
-    np.testing.assert_allclose(bb.score_output.bias.numpy(), [np.log(0.8 / 0.2)], rtol=1e-6)
-    bb.score_output.kernel.assign(np.zeros(bb.score_output.kernel.shape, "float32"))
+    np.testing.assert_allclose(bb.score_head.output_dense.bias.numpy(), [np.log(0.8 / 0.2)], rtol=1e-6)
+    bb.score_head.output_dense.kernel.assign(np.zeros(bb.score_head.output_dense.kernel.shape, "float32"))
     frame_scores, score = bb.score_videos(*(videos8[k][:2] for k in
                                             ("high_frames", "low_patches", "patch_mask")))
     np.testing.assert_allclose(np.asarray(score), [80.0, 80.0], rtol=1e-5)

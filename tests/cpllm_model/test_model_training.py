@@ -6,7 +6,8 @@ BASE = {
     "high_level_projection/kernel", "high_level_projection/bias",
     "low_level_projection/kernel", "low_level_projection/bias",
     "low_level_norm/gamma", "low_level_norm/beta",
-    "score_hidden/kernel", "score_hidden/bias", "score_output/kernel", "score_output/bias",
+    "score_head/hidden/kernel", "score_head/hidden/bias",
+    "score_head/output/kernel", "score_head/output/bias",
 }
 
 

@@ -55,7 +55,7 @@ def test_mixed_bfloat16_steps_keep_float32_master_weights(tiny_config, tiny_data
     assert bb.dtype_policy.default_policy.name == "mixed_bfloat16"
     # The keras-hub encoders and the decoder follow the policy: bf16 compute, f32 weights.
     for layer in (bb.high_level_encoder, bb.low_level_encoder, bb.transformer_layers[0],
-                  bb.transformer_layers[0].attention.query_dense, bb.score_output):
+                  bb.transformer_layers[0].attention.query_dense, bb.score_head.output_dense):
         assert (layer.compute_dtype, layer.variable_dtype) == ("bfloat16", "float32"), layer
     # ... except the low-level rescaling, so that the detail layer is computed in f32.
     assert bb.low_level_rescaling.compute_dtype == "float32"
@@ -130,11 +130,11 @@ def test_train_and_evaluate_with_mixed_bfloat16(tiny_config, tmp_path):
     held_out = input_pipeline.load_split(tiny_config.data.dir, "holdout")
     frames = {k: held_out.frames[k] for k in ("high_frames", "low_patches", "patch_mask")}
     mixed = CPLLM.from_preset(export)
-    assert mixed.backbone.score_output.compute_dtype == "bfloat16"
+    assert mixed.backbone.score_head.output_dense.compute_dtype == "bfloat16"
     assert mixed.backbone.low_level_rescaling.compute_dtype == "float32"
     assert {v.dtype for v in _float_variables(mixed.backbone)} == {"float32"}
     full = CPLLM.from_preset(export, dtype="float32")
-    assert full.backbone.score_output.compute_dtype == "float32"
+    assert full.backbone.score_head.output_dense.compute_dtype == "float32"
     a, b = mixed.score(frames)["score"], full.score(frames)["score"]
     assert np.all((a >= 0) & (a <= 100))
     assert not np.array_equal(a, b)

@@ -31,7 +31,7 @@ def test_trainable_sets_match_the_config(tiny_config):
     assert decoder_all <= names
     assert not any("lora" in n for n in names)
     assert _paths(tiny.backbone.low_level_encoder.spatial_encoder.variables) <= names
-    for layer in (tiny.backbone.high_level_projection, tiny.backbone.score_output):
+    for layer in (tiny.backbone.high_level_projection, tiny.backbone.score_head.output_dense):
         assert _paths(layer.variables) <= names
 
     paper_modes = config_lib.apply_overrides(tiny_config, [
@@ -45,8 +45,8 @@ def test_trainable_sets_match_the_config(tiny_config):
     decoder = _paths(v for layer in bb.decoder_layers() for v in layer.variables)
     assert not trainable & siglip                      # high-level encoder frozen
     assert prism_spatial <= trainable                  # low-level encoder trained
-    for layer in (bb.high_level_projection, bb.low_level_projection, bb.score_hidden,
-                  bb.score_output):
+    for layer in (bb.high_level_projection, bb.low_level_projection, bb.score_head.hidden,
+                  bb.score_head.output_dense):
         assert _paths(layer.variables) <= trainable    # projections and head trained
     decoder_trainable = trainable & decoder
     assert decoder_trainable and all("lora" in n for n in decoder_trainable)
