@@ -12,8 +12,13 @@
 FROM apache/beam_python3.11_sdk:2.77.0
 
 # Every cpllm package import picks the JAX backend; the smoke check below runs with it.
+# On GPU workers several SDK processes share one GPU: JAX must not preallocate 75% of
+# its memory in each of them (the second would run out); it grows on demand instead, up
+# to 90% in all (the shared model, --share_model_across_processes, lives in one process).
 ENV KERAS_BACKEND=jax \
-    TF_CPP_MIN_LOG_LEVEL=2
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    XLA_PYTHON_CLIENT_PREALLOCATE=false \
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.90
 
 WORKDIR /opt/cpllm
 

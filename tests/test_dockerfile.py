@@ -104,3 +104,12 @@ def test_base_image_matches_the_pinned_python_and_beam():
     beam = next(p for p in _requirements()[0] if p.startswith("apache-beam"))
     assert base == f"apache/beam_python3.11_sdk:{beam.split('==')[1]}"
     assert 'python_requires=">=3.11"' in (ROOT / "setup.py").read_text()
+
+
+def test_jax_does_not_preallocate_the_gpu_in_every_sdk_process():
+    """Several SDK processes per GPU worker: JAX's default (preallocate 75% of the GPU in
+    each process) would make the second one run out of memory."""
+    env = dict(shlex.split(pair)[0].split("=", 1)
+               for w, a in _instructions() if w == "ENV" for pair in a.split())
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert 0.5 <= float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) <= 0.95
