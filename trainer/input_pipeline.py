@@ -53,17 +53,32 @@ class Split:
         return int(self.label.shape[0])
 
 
-def load_split(data_dir: str, split: str, spec: records.RecordSpec | None = None) -> Split:
-    """Reads `DATA_DIR/<split>/*.tfrecord` with `records.dataset` into a `Split`."""
+def shard_files(data_dir: str, split: str, group: int = 0, groups: int = 1) -> list[str]:
+    """The TFRecord files of shard group `group` of `groups`: the split's files in name
+    order, every `groups`-th from the `group`-th (a host reads only its groups' files)."""
     import tensorflow as tf
 
+    pattern = os.path.join(data_dir, split, "*.tfrecord")
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no TFRecords match {pattern}")
+    mine = files[group::groups]
+    if not mine:
+        raise ValueError(f"{pattern}: {len(files)} files, too few for {groups} shard "
+                         f"groups (group {group} would be empty); write more shards "
+                         "(prepare --num_shards) or lower input.shard_groups")
+    return mine
+
+
+def load_split(data_dir: str, split: str, spec: records.RecordSpec | None = None,
+               group: int = 0, groups: int = 1) -> Split:
+    """Reads the TFRecords of `DATA_DIR/<split>/` (those of shard group `group` of
+    `groups`, `shard_files`) with `records.dataset` into a `Split`."""
     if spec is None:
         spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
-    pattern = os.path.join(data_dir, split, "*.tfrecord")
-    if not tf.io.gfile.glob(pattern):
-        raise FileNotFoundError(f"no TFRecords match {pattern}")
     cols: dict[str, list] = {}
-    for inputs, targets in records.dataset(pattern, spec).as_numpy_iterator():
+    files = shard_files(data_dir, split, group, groups)
+    for inputs, targets in records.dataset(files, spec).as_numpy_iterator():
         for k, v in {**inputs, **targets}.items():
             cols.setdefault(k, []).append(v)
     order = np.argsort(np.array(cols["video_id"]), kind="stable")  # file order independent
@@ -142,12 +157,14 @@ class BatchSchedule:
     """
 
     def __init__(self, split: Split, *, batch_size: int, mode: str = "mix",
-                 pair_fraction: float = 0.5, rank_by: str = "crf", seed: int = 0):
+                 pair_fraction: float = 0.5, rank_by: str = "crf", seed: int = 0,
+                 stream: tuple = ()):
         if rank_by not in ("crf", "label"):
             raise ValueError(f"rank_by must be crf|label, got {rank_by!r}")
         self.batch_size = batch_size
         self.num_pairs = num_pairs(mode, batch_size, pair_fraction)
         self.seed = seed
+        self.stream = tuple(int(x) for x in stream)  # () for one block (see Block)
         # Rank key: higher = better. Originals (crf -1) rank above every CRF.
         crf_key = np.where(split.crf < 0, np.inf, -split.crf.astype(np.float64))
         self.key = crf_key if rank_by == "crf" else split.label.astype(np.float64)
@@ -164,7 +181,7 @@ class BatchSchedule:
 
     def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Returns (video indices int64[B], pair_order float32[P])."""
-        rng = np.random.default_rng([self.seed, int(step)])
+        rng = np.random.default_rng([self.seed, int(step), *self.stream])
         idx, order = [], []
         for _ in range(self.num_pairs):
             g = self.groups[rng.integers(len(self.groups))]
@@ -213,26 +230,68 @@ def augment(batch: dict, rng: np.random.Generator) -> dict:
     return batch
 
 
-def train_dataset(split: Split, schedule: BatchSchedule, *, start_step: int,
+@dataclasses.dataclass
+class Block:
+    """One shard group's part of every batch: its split and its schedule.
+
+    With G shard groups (`input.shard_groups`) a batch of B videos is G blocks of B / G,
+    in group order; block g draws from group g's records only (`load_split(...,
+    group=g, groups=G)`) with `BatchSchedule(..., stream=(g,))`, and is augmented with
+    its own generator. So the global batch of step s is a pure function of (seed, s, the
+    shard layout), whichever host builds which block: a host holds only its groups'
+    records, and one process holding all G groups builds the same batches as G hosts.
+    G = 1 (the default) is one block with stream () and the batches of before.
+    """
+
+    split: Split
+    schedule: BatchSchedule
+    group: int = 0
+    groups: int = 1
+
+
+def blocks_pair_rows(batch_size: int, groups: int, pairs_per_block: int):
+    """(first, second) int32[G * p]: the rows of each pair's two videos in a batch of G
+    blocks (pairs lead each block: rows g*B/G + 2i and + 2i + 1)."""
+    b = batch_size // groups
+    first = np.array([g * b + 2 * i for g in range(groups) for i in range(pairs_per_block)],
+                     np.int32)
+    return first, first + 1
+
+
+def train_dataset(split, schedule: BatchSchedule | None = None, *, start_step: int,
                   num_steps: int, regression_targets: str, augment_frames: bool = False):
     """tf.data.Dataset of the batches of steps [start_step, num_steps), prefetched.
 
-    With `augment_frames`, `augment` runs with a generator seeded by (seed, step, 1), so
-    the batches stay a pure function of the step (exact resume).
+    `split` is a `Split` with its `schedule`, or a list of `Block`s (this host's shard
+    groups, concatenated in group order; schedule None). With `augment_frames`, `augment`
+    runs with a generator seeded by (seed, step, 1[, group]), so the batches stay a pure
+    function of the step (exact resume).
     """
     import tensorflow as tf
 
-    reg_mask = regression_mask(split, regression_targets)
-    example = gather_batch(split, *schedule(0)[:1], reg_mask)
-    example["pair_order"] = schedule(0)[1]
+    blocks = list(split) if schedule is None else [Block(split, schedule)]
+    masks = [regression_mask(bl.split, regression_targets) for bl in blocks]
+
+    def block_batch(bl, reg_mask, step):
+        idx, order = bl.schedule(int(step))
+        b = gather_batch(bl.split, idx, reg_mask)
+        if augment_frames:
+            stream = (bl.group,) if bl.groups > 1 else ()
+            augment(b, np.random.default_rng([bl.schedule.seed, int(step), 1, *stream]))
+        b["pair_order"] = order
+        return b
+
+    def batch_at(step):
+        parts = [block_batch(bl, m, step) for bl, m in zip(blocks, masks)]
+        if len(parts) == 1:
+            return parts[0]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    example = batch_at(0)
     keys = sorted(example)
 
     def make(step):
-        idx, order = schedule(int(step))
-        b = gather_batch(split, idx, reg_mask)
-        if augment_frames:
-            augment(b, np.random.default_rng([schedule.seed, int(step), 1]))
-        b["pair_order"] = order
+        b = batch_at(step)
         return [b[k] for k in keys]
 
     def to_dict(step):

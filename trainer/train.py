@@ -13,12 +13,15 @@ Keras 3 on JAX, a stateless jitted step (`trainer.train_step`), Adam. Writes to 
   eval_final.json             held-out metrics of the final weights
 SIGTERM (preemption) saves a checkpoint at the next step boundary and exits;
 `--stop_after_steps N` exits after step N WITHOUT saving, like a crash (tests use it).
-All local devices are used through `keras.distribution.DataParallel`.
+All devices are used through `keras.distribution.DataParallel`: the local ones, and with
+`--num_processes N` those of N processes (multi-host; `trainer.multihost`: each process
+reads its own shard groups, process 0 alone writes).
 `model.dtype_policy` picks the Keras dtype policy: "float32" or "mixed_bfloat16" (bf16
 compute, float32 master weights and Adam state; docs/TRAINING.md "Mixed precision").
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,15 +39,20 @@ flags.DEFINE_multi_string("override", [], "Config override key=value (repeatable
 flags.DEFINE_integer("stop_after_steps", 0, "Exit after this step without saving "
                      "(simulates a crash; 0 = off).")
 flags.DEFINE_string("export_preset", None, "Save the final model here with save_to_preset.")
+flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0's "
+                    "coordinator (jax.distributed.initialize); with --num_processes > 1.")
+flags.DEFINE_integer("num_processes", 1, "Multi-host: number of training processes.")
+flags.DEFINE_integer("process_id", 0, "Multi-host: this process's index in "
+                     "[0, --num_processes); process 0 writes the outputs.")
 
 
 def setup_distribution():
-    """DataParallel over all local devices when there is more than one."""
+    """DataParallel over all devices (of every process) when there is more than one."""
     import jax
     import keras
 
     devices = jax.devices()
-    if len(devices) > 1:
+    if len(devices) > 1 or jax.process_count() > 1:
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return len(devices)
 
@@ -208,7 +216,9 @@ def check_spec(model, spec, config):
 
 
 def _shard(batch):
-    """Places a host batch on the devices of the active distribution (batch dim split)."""
+    """Places a host batch on the devices of the active distribution (batch dim split).
+    With several processes the host batch is this process's rows of the global batch."""
+    import jax
     import keras
     from keras.src.backend.jax import distribution_lib
 
@@ -217,8 +227,8 @@ def _shard(batch):
         return batch
     out = {}
     for k, v in batch.items():
-        if k == "pair_order":  # [P], not per video: replicated
-            out[k] = v
+        if k == "pair_order" and jax.process_count() == 1:  # [P], not per video
+            out[k] = v  # replicated; with several processes each feeds its blocks' pairs
             continue
         layout = dist.get_data_layout(v.shape)
         out[k] = distribution_lib.distribute_data_input(v, layout, dist.batch_dim_name)
@@ -251,20 +261,26 @@ class _Preempted:
 def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
                        export_preset: str | None = None) -> dict:
     """Runs (or resumes) training; returns the final held-out metrics (or {} if stopped)."""
-    import jax
     import numpy as np
     import tensorflow as tf
 
     from beam_pipelines import records
-    from trainer import checkpoint, eval_callback, input_pipeline, train_step
+    from trainer import checkpoint, eval_callback, input_pipeline, multihost, train_step
 
     tf.config.set_visible_devices([], "GPU")  # tf.data only; the model runs on JAX
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        json.dump(config.to_dict(), f, indent=1)
+    primary, multi = multihost.is_primary(), multihost.process_count() > 1
+    if primary:
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            json.dump(config.to_dict(), f, indent=1)
     n_dev = setup_distribution()
     if config.input.batch_size % n_dev:
         raise ValueError(f"batch_size {config.input.batch_size} not divisible by {n_dev} devices")
+    groups = int(config.input.get("shard_groups", 1))
+    mine = multihost.local_groups(groups)
+    if config.input.batch_size % groups:
+        raise ValueError(f"batch_size {config.input.batch_size} not divisible by "
+                         f"input.shard_groups={groups}")
 
     model = build_model(config)
     backbone = model.backbone
@@ -281,30 +297,45 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         if other != spec:
             raise ValueError(f"data.extra_train_dirs: {d} has records {other}, "
                              f"{config.data.dir} has {spec}")
-    train = input_pipeline.attach_text(input_pipeline.concat(
-        [input_pipeline.load_split(d, config.data.train_split, spec) for d in train_dirs]),
-        text_fn)
+    blocks = []
+    for g in mine:
+        split = input_pipeline.attach_text(input_pipeline.concat(
+            [input_pipeline.load_split(d, config.data.train_split, spec, g, groups)
+             for d in train_dirs]), text_fn)
+        blocks.append(input_pipeline.Block(split, input_pipeline.BatchSchedule(
+            split, batch_size=config.input.batch_size // groups, mode=config.input.mode,
+            pair_fraction=config.input.pair_fraction, rank_by=config.input.rank_by,
+            seed=config.seed, stream=(g,) if groups > 1 else ()), g, groups))
+    schedule = blocks[0].schedule
+    num_pairs = schedule.num_pairs * groups
+    pair_rows = (input_pipeline.blocks_pair_rows(config.input.batch_size, groups,
+                                                 schedule.num_pairs)
+                 if groups > 1 else None)
     held_out = None
-    if config.data.eval_split:
+    if config.data.eval_split and primary:
         held_out = input_pipeline.load_split(config.data.dir, config.data.eval_split, spec)
-    schedule = input_pipeline.BatchSchedule(
-        train, batch_size=config.input.batch_size, mode=config.input.mode,
-        pair_fraction=config.input.pair_fraction, rank_by=config.input.rank_by,
-        seed=config.seed)
     logging.info("train: %d videos, %d rankable sources; held-out: %d; %d pairs/batch; "
-                 "%d devices; dtype policy %s", len(train), len(schedule.groups),
-                 len(held_out) if held_out is not None else 0, schedule.num_pairs, n_dev,
-                 dtype_policy(config))
+                 "%d devices; dtype policy %s; process %d of %d reads shard groups %s of %d",
+                 sum(len(b.split) for b in blocks), sum(len(b.schedule.groups) for b in blocks),
+                 len(held_out) if held_out is not None else 0, num_pairs, n_dev,
+                 dtype_policy(config), multihost.process_index(), multihost.process_count(),
+                 mine, groups)
 
     if config.model.get("init_score_bias_to_label_mean"):
         # Start the score head at the labels' mean (a fresh head starts at the preset's
         # `score_bias`): Adam moves a bias by ~lr per step, so a 30-point offset would
         # otherwise cost hundreds of steps. The head is 100 * sigmoid(logit), so the bias
         # is the logit of the mean on the 0-1 scale (clipped off the saturated ends).
-        labels = train.label[np.isfinite(train.label)]
-        if labels.size:
+        labels = np.concatenate([b.split.label for b in blocks])
+        labels = labels[np.isfinite(labels)]
+        if multi:  # every process's labels: sum and count over the processes
+            total, n = multihost.global_sum(np.array([labels.sum(), labels.size], np.float64))
+            mean = total / max(n, 1.0)
+        else:
+            mean = labels.mean() if labels.size else 0.0
+        if labels.size or multi:
             bias = backbone.score_head.output_dense.bias
-            p = float(np.clip(labels.mean() / 100.0, 0.01, 0.99))
+            p = float(np.clip(mean / 100.0, 0.01, 0.99))
             bias.assign(np.full(bias.shape, np.log(p / (1.0 - p)), "float32"))
     optimizer = make_optimizer(config)
     state = train_step.initial_state(backbone, optimizer)
@@ -321,26 +352,54 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
                             "longer bit-identical to an uninterrupted one",
                             saved_policy, dtype_policy(config))
         state = (saved["trainable"], saved["non_trainable"], saved["optimizer"])
+        if multi:
+            state = tuple(multihost.replicate(group) for group in state)
         logging.info("resumed from step %d", step)
-    step_fn = train_step.make_train_step(model, optimizer, config.loss, schedule.num_pairs)
+    step_fn = train_step.make_train_step(model, optimizer, config.loss, num_pairs, pair_rows)
     score_fn = train_step.make_score_fn(backbone)
     evaluator = (eval_callback.HeldOutEvaluator(held_out, config.eval_batch_size,
                                                 dict(config.get("eval_ladders", {})))
                  if held_out is not None else None)
+    host_model = multihost.HostModel(lambda: build_model(config)) if multi else None
 
-    train_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "train"))
-    eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "eval"))
-    metrics_log = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115 (closed in finally)
+    def writer(kind):
+        if not primary:
+            return tf.summary.create_noop_writer()
+        return tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", kind))
+
+    train_writer, eval_writer = writer("train"), writer("eval")
+    metrics_log = (open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115 (closed in finally)
+                   if primary else open(os.devnull, "w"))  # noqa: SIM115
+
+    def saving_model():
+        """The model holding `state` (a process-local copy in a multi-host run)."""
+        if multi:
+            return host_model.load(state)
+        train_step.assign_state(backbone, optimizer, state)
+        return model
+
+    local = multihost.local_only if multi else contextlib.nullcontext
 
     def save(at_step):
-        train_step.assign_state(backbone, optimizer, state)
-        checkpoint.save(workdir, at_step, model,
-                        {"trainable": state[0], "non_trainable": state[1],
-                         "optimizer": state[2]},
-                        {"seed": config.seed, "config": config.to_dict()})
+        if not primary:
+            return
+        values = (tuple(multihost.host_copy(group) for group in state) if multi
+                  else state)
+        with local():
+            checkpoint.save(workdir, at_step, saving_model(),
+                            {"trainable": values[0], "non_trainable": values[1],
+                             "optimizer": values[2]},
+                            {"seed": config.seed, "config": config.to_dict()})
+
+    def current_score_fn():
+        if multi:  # process 0 scores its own replica, on its own device
+            trainable, non_trainable = (multihost.host_copy(g) for g in state[:2])
+            return lambda frames: score_fn(trainable, non_trainable, frames)
+        return lambda frames: score_fn(state[0], state[1], frames)
 
     def evaluate(at_step):
-        result = evaluator(lambda frames: score_fn(state[0], state[1], frames))
+        with local():
+            result = evaluator(current_score_fn())
         _scalars(eval_writer, at_step, result)
         metrics_log.write(json.dumps({"step": at_step, "eval": result}) + "\n")
         metrics_log.flush()
@@ -350,7 +409,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
 
     preempted = _Preempted()
     previous_handler = signal.signal(signal.SIGTERM, preempted)
-    ds = input_pipeline.train_dataset(train, schedule, start_step=step,
+    ds = input_pipeline.train_dataset(blocks, start_step=step,
                                       num_steps=config.num_steps,
                                       regression_targets=config.loss.regression_targets,
                                       augment_frames=bool(config.input.get("augment")))
@@ -359,7 +418,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         for batch in ds.as_numpy_iterator():
             state, parts = step_fn(state, _shard(batch))
             step += 1
-            for k, v in jax.device_get(parts).items():
+            for k, v in zip(parts, multihost.host_copy(parts.values())):
                 sums[k] = sums.get(k, 0.0) + float(v)
             count += 1
             if step % config.log_every == 0 or step == config.num_steps:
@@ -383,14 +442,18 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             if evaluator and config.eval_every and step % config.eval_every == 0 \
                     and step < config.num_steps:
                 evaluate(step)
-        if step and checkpoint.latest_step(workdir) != step:
+        if step and primary and checkpoint.latest_step(workdir) != step:
             save(step)
-        train_step.assign_state(backbone, optimizer, state)
+        if not primary:
+            return {}
+        with local():
+            final = saving_model()
         result = evaluate(step) if evaluator else {}
         with open(os.path.join(workdir, "eval_final.json"), "w") as f:
             json.dump({"step": step, **result}, f, indent=1)
         if export_preset:
-            save_scoring_preset(model, config, export_preset)
+            with local():
+                save_scoring_preset(final, config, export_preset)
             logging.info("saved preset to %s", export_preset)
         return result
     finally:
@@ -402,6 +465,9 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
 
 def main(argv):
     del argv
+    from trainer import multihost
+
+    multihost.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
     config = config_lib.apply_overrides(config_lib.load_config(FLAGS.config), FLAGS.override)
     train_and_evaluate(config, FLAGS.workdir, stop_after_steps=FLAGS.stop_after_steps,
                        export_preset=FLAGS.export_preset)

@@ -39,13 +39,14 @@ def initial_state(backbone, optimizer) -> tuple:
 
 
 def assign_state(backbone, optimizer, state) -> None:
-    """Writes a state tuple back into the Keras variables (before saving)."""
+    """Writes a state tuple back into the Keras variables (before saving); optimizer
+    None writes the backbone's only."""
     trainable, non_trainable, opt = state
     for v, x in zip(backbone.trainable_variables, trainable):
         v.assign(x)
     for v, x in zip(backbone.non_trainable_variables, non_trainable):
         v.assign(x)
-    for v, x in zip(optimizer.variables, opt):
+    for v, x in zip(optimizer.variables if optimizer is not None else (), opt):
         v.assign(x)
 
 
@@ -54,8 +55,12 @@ def _mapping(backbone, trainable, non_trainable):
             + list(zip(backbone.non_trainable_variables, non_trainable)))
 
 
-def make_loss_fn(model, loss_config, num_pairs: int):
+def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
     """`loss_fn(trainable, non_trainable, batch) -> (total, (parts, non_trainable))`.
+
+    pair_rows: None (pairs lead the batch: rows 2i, 2i + 1 for i < num_pairs) or
+    (first, second) int32[num_pairs], the rows of a batch of shard-group blocks
+    (`input_pipeline.blocks_pair_rows`).
 
     `model` is the `CPLLM` task (its call returns score and text logits); the state
     lists follow `model.backbone`'s variable order.
@@ -88,7 +93,10 @@ def make_loss_fn(model, loss_config, num_pairs: int):
 
         s = out["score"] / scale
         y = batch["label"] / scale
-        if num_pairs:
+        if num_pairs and pair_rows is not None:
+            rank = losses.ranking_loss(ops.take(s, pair_rows[0]), ops.take(s, pair_rows[1]),
+                                       batch["pair_order"], loss_config.ranking_margin)
+        elif num_pairs:
             rank = losses.ranking_loss(s[0:2 * num_pairs:2], s[1:2 * num_pairs:2],
                                        batch["pair_order"], loss_config.ranking_margin)
         else:
@@ -108,9 +116,9 @@ def make_loss_fn(model, loss_config, num_pairs: int):
     return loss_fn
 
 
-def make_train_step(model, optimizer, loss_config, num_pairs: int):
+def make_train_step(model, optimizer, loss_config, num_pairs: int, pair_rows=None):
     """Jitted `train_step(state, batch) -> (state, parts dict of scalars)`."""
-    loss_fn = make_loss_fn(model, loss_config, num_pairs)
+    loss_fn = make_loss_fn(model, loss_config, num_pairs, pair_rows)
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def train_step(state, batch):

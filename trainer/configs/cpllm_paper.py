@@ -42,7 +42,9 @@ def get_config() -> ConfigDict:
     )
 
     c.input = ConfigDict(mode="mix", pair_fraction=0.5, batch_size=64, rank_by="label",
-                         augment=False)  # pretrained encoders: no dihedral augmentation
+                         augment=False,  # pretrained encoders: no dihedral augmentation
+                         # multi-host: a multiple of the process count (trainer.multihost)
+                         shard_groups=1)
 
     c.loss = ConfigDict(
         ranking_weight=1.0,

@@ -87,6 +87,10 @@ def get_config() -> ConfigDict:
         batch_size=16,         # videos per step (pairs count 2)
         rank_by="crf",         # pair order from the CRF (lower CRF better) or "label"
         augment=True,          # random rotation/mirror per video (input_pipeline.augment)
+        # Multi-host: the train records cut into this many groups of files, each batch
+        # built of one block per group; a multiple of the process count (each process
+        # reads only its groups). 1 = one block (trainer.multihost).
+        shard_groups=1,
     )
 
     # Losses. Scores (100 * sigmoid, bounded by construction) and labels are divided by
