@@ -4,9 +4,10 @@ A split is read once from its TFRecords (`beam_pipelines.records`) into host mem
 (`load_split`); batches are then drawn by a `BatchSchedule` whose composition at step s is a
 pure function of (seed, s). That makes the data-iterator position of a run just its step
 number: a resumed run at step s sees exactly the batches an uninterrupted run would.
-(Host memory bounds the data-set size: fine for the bundled tiny set and per-host shards
-of a few thousand videos; LSVQ-scale training needs one shard per host or a streaming
-reader — see docs/TRAINING.md.)
+(Host memory bounds the data-set size per host: fine for the bundled tiny set and for
+per-host shard groups of a few thousand videos — multi-host runs read only their own
+groups, `Block` and `trainer.multihost`; a streaming reader is not written yet, see
+docs/TRAINING.md.)
 
 Batch layout (B = batch_size videos, P = pairs, B - 2P singles), all static shapes:
   videos 2i and 2i+1 (i < P) are the two variants of pair i (same source_id, different
