@@ -108,6 +108,30 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
     return out
 
 
+def check_ladders_made_renditions(plan: list[dict], rows: list[dict], out: str) -> None:
+    """Fails loudly when a planned split's ladder produced no rendition at all (every
+    one went to its failures table), instead of a build that ends with 0 examples."""
+    from collections import Counter
+
+    from beam_pipelines import dead_letter, tables
+
+    made = Counter(r["split"] for r in rows)
+    for split, n in sorted(Counter(p["split"] for p in plan).items()):
+        if made[split]:
+            continue
+        ladder_dir = os.path.join(out, f"ladder_{split}")
+        failures = tables.read_table(ladder_dir, dead_letter.FAILURES,
+                                     columns=["error_type", "message"])
+        common = Counter((f["error_type"], f["message"][:300]) for f in failures)
+        detail = "; ".join(f"{c} x {t}: {m}" for (t, m), c in common.most_common(2))
+        raise RuntimeError(
+            f"ladder {split}: none of the {n} sources gave a rendition "
+            f"({len(failures)} failure rows in {ladder_dir}/failures-*.parquet"
+            f"{': ' + detail if detail else ''}). An ffmpeg on PATH wins over the "
+            "pinned imageio-ffmpeg binary (beam_pipelines.media.ffmpeg_bin): it must have "
+            "libx264 and libvmaf.")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output_dir", required=True)
@@ -179,6 +203,9 @@ def main(argv=None):
 
     rows = [r for c in catalogs for r in _read_csv(c)]
     by_source = {p["source_id"]: p for p in plan}
+    for r in rows:
+        r.setdefault("split", by_source[r["source_id"]]["split"])
+    check_ladders_made_renditions(plan, rows, out)
     for r in rows:
         src = by_source[r["source_id"]]
         r.update({k: src.get(k, "") for k in SOURCE_FIELDS})

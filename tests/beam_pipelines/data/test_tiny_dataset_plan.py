@@ -142,3 +142,28 @@ def test_plan_grows_a_build_with_finer_training_ladders():
     assert steps == {2, 3, 4}
     with pytest.raises(Exception, match="1..7"):
         sources.parse_steps("2,9")
+
+
+def test_a_split_whose_ladder_made_no_rendition_fails_loudly(tmp_path):
+    """Before: every rendition failing (e.g. an ffmpeg without libvmaf on PATH) ended in
+    a build of 0 examples and exit status 0."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from beam_pipelines import dead_letter, schemas
+
+    ladder_dir = tmp_path / "ladder_train"
+    ladder_dir.mkdir()
+    rows = [dead_letter.failure_row(f"t000{i}_crf19", f"/m/{i}.mkv", "ladder",
+                                    "LadderError", "No such filter: 'libvmaf'")
+            for i in (1, 2)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=schemas.FAILURES_SCHEMA),
+                   ladder_dir / "failures-00000-of-00001.parquet")
+    plan = [{"source_id": "t0001", "split": "train"}, {"source_id": "t0002", "split": "train"},
+            {"source_id": "h0001", "split": "holdout"}]
+    made = [{"source_id": "h0001", "split": "holdout"}]
+    with pytest.raises(RuntimeError, match=r"ladder train: none of the 2 sources.*"
+                                           r"2 x LadderError: No such filter: 'libvmaf'"):
+        mtd.check_ladders_made_renditions(plan, made, str(tmp_path))
+    mtd.check_ladders_made_renditions(plan, made + [{"source_id": "t0001", "split": "train"}],
+                                      str(tmp_path))
