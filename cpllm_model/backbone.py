@@ -20,8 +20,10 @@ two-layer ReLU MLP on concat(mean of the frame's high tokens, mean of its low to
 bounded: frame_scores = 100 * sigmoid(logit), in float32 (`score_head.ScoreHead`, the
 layer `score_head`).
 
-Only VideoPrism's spatial path is used (its temporal layers never saw one-frame clips;
-see KERAS_HUB_NOTES.md); SigLIP's MAP pooling head is unused. Both stay in the saved
+Only VideoPrism's spatial path is used (its factorised encoder runs spatial layers per
+frame, then temporal layers across frames: a patch fed as a one-frame clip gives the
+temporal layers nothing to mix, and they were never trained on such clips); SigLIP's
+MAP pooling head is unused. Both stay in the saved
 weights so that full keras-hub encoders round-trip unchanged.
 """
 import keras

@@ -12,7 +12,7 @@ norm are copied into CP-LLM's prefix-LM blocks (`PaliGemmaDecoderBlock` has exac
 Gemma's weights), with its tokenizer. The projections, low-level LayerNorm and score head
 start untrained.
 
-Defaults the paper text lost (config values, see DESIGN.md): K = 8 key frames, S = the
+Defaults the paper text lost (our choices, also in trainer/configs/cpllm_paper.py): K = 8 key frames, S = the
 SigLIP preset's size (224), P = the VideoPrism preset's size (288), M = 8.
 Low-level patches are cut at the frame's native resolution (frames longer than
 `low_level_max_side` = 3840 are downscaled to it): a 1080p frame has a 3 x 6 grid of
