@@ -204,15 +204,13 @@ def main(argv=None):
     rows = [r for c in catalogs for r in _read_csv(c)]
     by_source = {p["source_id"]: p for p in plan}
     for r in rows:
-        r.setdefault("split", by_source[r["source_id"]]["split"])
-    check_ladders_made_renditions(plan, rows, out)
-    for r in rows:
         src = by_source[r["source_id"]]
-        r.update({k: src.get(k, "") for k in SOURCE_FIELDS})
+        r.update({k: src.get(k, "") for k in SOURCE_FIELDS})  # "split" among them
         r["content"] = src["family"]
         r["holdout_group"] = sources_lib.holdout_reason(
             {"family": src["family"], "motion": src["motion"],
              "width": int(src["width"]), "height": int(src["height"])})
+    check_ladders_made_renditions(plan, rows, out)
     fields = [*ladder.CSV_COLUMNS, "content", *SOURCE_FIELDS, "holdout_group"]
     catalog_csv = os.path.join(out, "catalog.csv")
     _write_csv(catalog_csv, rows, fields)

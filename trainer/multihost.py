@@ -130,15 +130,15 @@ class HostModel:
         self._build = build
         self.model = None
 
-    def load(self, state):
-        """The local model holding `state`'s (trainable, non_trainable) host values
-        (use it inside `local_only()`)."""
+    def load(self, trainable, non_trainable):
+        """The local model holding these host values (lists of numpy arrays, e.g.
+        `host_copy` of the state; use it inside `local_only()`)."""
         if self.model is None:
             with local_only():
                 self.model = self._build()
         bb = self.model.backbone
-        pairs = (list(zip(bb.trainable_variables, host_copy(state[0])))
-                 + list(zip(bb.non_trainable_variables, host_copy(state[1]))))
+        pairs = (list(zip(bb.trainable_variables, trainable))
+                 + list(zip(bb.non_trainable_variables, non_trainable)))
         for v, x in pairs:
             # A variable both models share (Keras's global seed generator state) lives
             # on every process's devices: assigning it from one process would be a

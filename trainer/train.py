@@ -371,11 +371,16 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     metrics_log = (open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115 (closed in finally)
                    if primary else open(os.devnull, "w"))  # noqa: SIM115
 
-    def saving_model():
-        """The model holding `state` (a process-local copy in a multi-host run)."""
+    def host_state():
+        """`state` as this process can read it: its own replica, copied to the host, in
+        a multi-host run (process 0 saves and scores from it on its own device)."""
+        return tuple(multihost.host_copy(group) for group in state) if multi else state
+
+    def saving_model(values):
+        """The model holding `values` (a process-local copy in a multi-host run)."""
         if multi:
-            return host_model.load(state)
-        train_step.assign_state(backbone, optimizer, state)
+            return host_model.load(values[0], values[1])
+        train_step.assign_state(backbone, optimizer, values)
         return model
 
     local = multihost.local_only if multi else contextlib.nullcontext
@@ -383,23 +388,17 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     def save(at_step):
         if not primary:
             return
-        values = (tuple(multihost.host_copy(group) for group in state) if multi
-                  else state)
+        values = host_state()
         with local():
-            checkpoint.save(workdir, at_step, saving_model(),
+            checkpoint.save(workdir, at_step, saving_model(values),
                             {"trainable": values[0], "non_trainable": values[1],
                              "optimizer": values[2]},
                             {"seed": config.seed, "config": config.to_dict()})
 
-    def current_score_fn():
-        if multi:  # process 0 scores its own replica, on its own device
-            trainable, non_trainable = (multihost.host_copy(g) for g in state[:2])
-            return lambda frames: score_fn(trainable, non_trainable, frames)
-        return lambda frames: score_fn(state[0], state[1], frames)
-
-    def evaluate(at_step):
+    def evaluate(at_step, values=None):
+        trainable, non_trainable = (values or host_state())[:2]
         with local():
-            result = evaluator(current_score_fn())
+            result = evaluator(lambda frames: score_fn(trainable, non_trainable, frames))
         _scalars(eval_writer, at_step, result)
         metrics_log.write(json.dumps({"step": at_step, "eval": result}) + "\n")
         metrics_log.flush()
@@ -446,9 +445,10 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             save(step)
         if not primary:
             return {}
+        values = host_state()
         with local():
-            final = saving_model()
-        result = evaluate(step) if evaluator else {}
+            final = saving_model(values)
+        result = evaluate(step, values) if evaluator else {}
         with open(os.path.join(workdir, "eval_final.json"), "w") as f:
             json.dump({"step": step, **result}, f, indent=1)
         if export_preset:
