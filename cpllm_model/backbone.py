@@ -34,6 +34,7 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
     PaliGemmaDecoderBlock,
 )
 
+from cpllm_model.compression_statistics import CompressionStatistics
 from cpllm_model.score_head import ScoreHead
 
 PACKAGE = "cpllm"
@@ -96,6 +97,12 @@ class CPLLMBackbone(Backbone):
             channels: d / (sigma + c), g * d and log local contrast), so that a texture
             and its low-contrast copy look alike and what compression removes (small
             detail, flat blocks in textured areas) stands out (cpllm_tiny).
+        low_level_statistics: also measure every patch with `CompressionStatistics`
+            (fixed, weight-free statistics of detail per octave, flat runs, sparsity
+            and block-boundary steps, standardised), average them over the patches
+            like the VideoPrism tokens, project them to D (`statistics_projection`) and
+            add them to each of the frame's low tokens: the score head and the decoder
+            both read them (cpllm_tiny).
         low_level_views: V in 1..8. Each patch is also read in its first V dihedral
             views (`DIHEDRAL_VIEWS`: the four rotations, then their mirrors) and the
             low-level features are the masked mean over all M x V of them: compression
@@ -127,6 +134,7 @@ class CPLLMBackbone(Backbone):
         low_level_detail_gain=0.0,
         low_level_contrast_norm=False,
         low_level_views=1,
+        low_level_statistics=False,
         include_decoder=True,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
@@ -160,6 +168,13 @@ class CPLLMBackbone(Backbone):
         self.low_level_norm = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=dtype, name="low_level_norm"
         )
+        self.low_level_statistics = bool(low_level_statistics)
+        self.compression_statistics = self.statistics_projection = None
+        if self.low_level_statistics:
+            self.compression_statistics = CompressionStatistics(
+                dtype=dtype, name="compression_statistics")
+            self.statistics_projection = keras.layers.Dense(
+                hidden_dim, dtype=dtype, name="statistics_projection")
         self.score_head = ScoreHead(
             head_hidden_dim, score_bias, dtype=dtype, name="score_head"
         )
@@ -303,6 +318,11 @@ class CPLLMBackbone(Backbone):
             low_patches, patch_mask = dihedral_views(low_patches, patch_mask,
                                                      self.low_level_views)
         x = self.low_level_rescaling(ops.reshape(low_patches, (-1, p, p, 3)))
+        frames, patches = self._frames(low_patches), self._patches(low_patches)
+        statistics = None
+        if self.low_level_statistics:
+            statistics = ops.reshape(self.compression_statistics(x),
+                                     (-1, frames, patches, self.compression_statistics.num_features))
         if self.low_level_contrast_norm:
             x = self.normalized_detail_layer(x)
         elif self.low_level_detail_gain:
@@ -310,15 +330,17 @@ class CPLLMBackbone(Backbone):
         x = enc.spatial_embedding(x)
         x = enc.spatial_encoder(x)
         x = self.low_level_projection(x)
-        x = ops.reshape(
-            x,
-            (-1, self._frames(low_patches), self._patches(low_patches),
-             self.num_low_tokens, self.hidden_dim),
-        )
+        x = ops.reshape(x, (-1, frames, patches, self.num_low_tokens, self.hidden_dim))
         mask = ops.cast(patch_mask, x.dtype)[:, :, :, None, None]
         count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))
-        x = ops.sum(x * mask, axis=2) / count
-        return self.low_level_norm(x)
+        x = self.low_level_norm(ops.sum(x * mask, axis=2) / count)
+        if statistics is None:
+            return x
+        mask = ops.cast(mask[..., 0], statistics.dtype)  # [B, K, M, 1]
+        statistics = ops.sum(statistics * mask, axis=2) / ops.maximum(
+            ops.sum(mask, axis=2), ops.cast(1.0, statistics.dtype))  # [B, K, F]
+        statistics = self.statistics_projection(ops.cast(statistics, x.dtype))
+        return x + statistics[:, :, None, :]
 
     def detail_layer(self, x):
         """Detail layer of [0, 1] patches [N, P, P, 3]: gain * (x - 3x3 local mean).
@@ -414,10 +436,13 @@ class CPLLMBackbone(Backbone):
 
     def scoring_layers(self):
         """Layers whose weights `score` reads (encoders, projections, head)."""
-        return [
+        layers = [
             self.high_level_encoder, self.low_level_encoder, self.high_level_projection,
             self.low_level_projection, self.low_level_norm, self.score_head,
         ]
+        if self.low_level_statistics:
+            layers += [self.compression_statistics, self.statistics_projection]
+        return layers
 
     @classmethod
     def from_config(cls, config):
@@ -452,6 +477,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_detail_gain": self.low_level_detail_gain,
                 "low_level_contrast_norm": self.low_level_contrast_norm,
                 "low_level_views": self.low_level_views,
+                "low_level_statistics": self.low_level_statistics,
                 "include_decoder": self.include_decoder,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,

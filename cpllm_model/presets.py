@@ -70,6 +70,7 @@ def build_tiny(seed=0, dtype=None, config=None):
         head_hidden_dim=c["head_hidden_dim"],
         low_level_detail_gain=c["low_level_detail_gain"],
         low_level_contrast_norm=c.get("low_level_contrast_norm", False),
+        low_level_statistics=c.get("low_level_statistics", False),
         dtype=dtype,
         **c["decoder"],
     )

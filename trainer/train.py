@@ -337,6 +337,24 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             bias = backbone.score_head.output_dense.bias
             p = float(np.clip(mean / 100.0, 0.01, 0.99))
             bias.assign(np.full(bias.shape, np.log(p / (1.0 - p)), "float32"))
+    if config.model.get("init_statistics_from_data") and backbone.low_level_statistics:
+        # Standardise the compression statistics on the training patches (every
+        # process's: the sums add up), before any step, so that every feature enters
+        # the projection at unit scale. A resumed run restores the same values.
+        from cpllm_model import compression_statistics as cs
+
+        layer = backbone.compression_statistics
+        sums = [cs.patch_moments(layer, b.split.frames["low_patches"],
+                                 b.split.frames["patch_mask"]) for b in blocks]
+        moments = np.concatenate([[sum(m[0] for m in sums)], sum(m[1] for m in sums),
+                                  sum(m[2] for m in sums)])
+        if multi:
+            moments = multihost.global_sum(moments)
+        f = cs.NUM_FEATURES
+        mean, scale = cs.standardization_from_moments(moments[0], moments[1:1 + f],
+                                                      moments[1 + f:])
+        layer.set_standardization(mean, scale)
+        logging.info("compression statistics standardised on %d patches", int(moments[0]))
     optimizer = make_optimizer(config)
     state = train_step.initial_state(backbone, optimizer)
     step = checkpoint.latest_step(workdir) or 0
