@@ -201,3 +201,41 @@ def test_data_parallel_on_two_fake_devices(uninterrupted, tiny_config, tmp_path)
     # Same math split over two devices: equal up to float reduction order.
     for a, b in zip(dp["trainable"], single["trainable"]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def _get(config, dotted):
+    for key in dotted.split("."):
+        config = config[key]
+    return config
+
+
+def test_statistics_are_standardised_on_the_training_patches(tiny_config, tiny_data,
+                                                             tmp_path):
+    """cpllm_tiny_stats: before step 0 the compression statistics are standardised on the
+    training split's real patches; the exported preset keeps those values (they are
+    non-trainable: training does not move them)."""
+    from cpllm_model import CPLLM
+    from cpllm_model import compression_statistics as cs
+
+    config = config_lib.load_config(os.path.join(REPO, "trainer", "configs",
+                                                  "cpllm_tiny_stats.py"))
+    keep = ("data.dir", "model.preset", "input.batch_size", "eval_batch_size",
+            "model.score_max_patches")
+    config = config_lib.apply_overrides(config, [
+        *(f"{k}={_get(tiny_config, k)}" for k in keep),
+        "num_steps=2", "log_every=1", "checkpoint_every=2", "eval_every=0",
+        "optimizer.warmup_steps=0"])
+    preset = str(tmp_path / "preset")
+    train.train_and_evaluate(config, str(tmp_path / "work"), export_preset=preset)
+    model = CPLLM.from_preset(preset)
+    layer = model.backbone.compression_statistics
+    assert model.backbone.low_level_statistics and layer is not None
+    split = input_pipeline.load_split(tiny_data, "train")
+    mean, scale = cs.standardization_from_moments(*cs.patch_moments(
+        cs.CompressionStatistics(), split.frames["low_patches"],
+        split.frames["patch_mask"]))
+    np.testing.assert_allclose(np.asarray(layer.feature_mean), mean, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(layer.feature_scale), scale, rtol=1e-5)
+    assert np.abs(mean).max() > 1.0  # not the identity it starts as
+    scores = model.score(split.frames)["score"]
+    assert np.all((scores >= 0) & (scores <= 100))

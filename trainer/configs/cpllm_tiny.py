@@ -44,13 +44,8 @@ def get_config() -> ConfigDict:
         # Backbone options changed from the preset's saved config (needs reinitialize):
         # VideoPrism reads the contrast-normalised luma detail layer
         # (CPLLMBackbone.normalized_detail_layer), not raw pixels (docs/TRAINING.md).
-        # and, beside it, fixed compression statistics of every patch
-        # (CPLLMBackbone.low_level_statistics, cpllm_model/compression_statistics.py).
         backbone_overrides=ConfigDict(low_level_detail_gain=8.0,
-                                      low_level_contrast_norm=True,
-                                      low_level_statistics=True),
-        # Standardise those statistics on the training patches before step 0.
-        init_statistics_from_data=True,
+                                      low_level_contrast_norm=True),
         # Keras dtype policy: "float32" (the bundled model's runs) or "mixed_bfloat16"
         # (bf16 compute, float32 master weights; docs/TRAINING.md "Mixed precision").
         dtype_policy="float32",
