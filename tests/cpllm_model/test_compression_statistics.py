@@ -1,4 +1,5 @@
 """CompressionStatistics on real x264 encodes: what each measurement is documented to do."""
+import itertools
 import subprocess
 
 import numpy as np
@@ -48,8 +49,8 @@ def test_measurements_follow_the_crf(ladder_patches, measure):
     crfs = sorted(f)
     fine_energy = [f[c][0] for c in crfs]
     equal_steps = [f[c][5] for c in crfs]
-    assert all(a > b for a, b in zip(fine_energy, fine_energy[1:])), fine_energy
-    assert all(a < b for a, b in zip(equal_steps, equal_steps[1:])), equal_steps
+    assert all(a > b for a, b in itertools.pairwise(fine_energy)), fine_energy
+    assert all(a < b for a, b in itertools.pairwise(equal_steps)), equal_steps
     # Block-boundary steps stand out at a high CRF, not in the lossless encode.
     assert f[48][10] > f[0][10] + 0.1, (f[0][10], f[48][10])
     assert abs(f[0][10]) < 0.05
@@ -91,7 +92,7 @@ def test_moments_count_real_patches_only(ladder_patches):
     noisy = p.copy()
     noisy[:, :, -1] = np.random.default_rng(0).integers(0, 256, noisy[:, :, -1].shape)
     mask[:, :, -1] = 0.0
-    n2, s2, ss2 = cs.patch_moments(layer, noisy, mask)
+    n2, s2, _ = cs.patch_moments(layer, noisy, mask)
     n3, s3, _ = cs.patch_moments(layer, p[:, :, :-1], np.ones((2, 1, 15), np.float32))
     assert n2 == n3 == 30
     np.testing.assert_allclose(s2, s3)
