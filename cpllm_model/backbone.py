@@ -71,6 +71,16 @@ def dihedral_views(low_patches, patch_mask, views):
     return ops.concatenate(out, axis=2), ops.concatenate([patch_mask] * views, axis=2)
 
 
+def _masked_patch_mean(x, patch_mask):
+    """Mean over the real patches: float[B, K, M, ...], float32[B, K, M] -> [B, K, ...]
+    (a frame with no real patch gives 0)."""
+    mask = ops.cast(patch_mask, x.dtype)
+    for _ in range(len(x.shape) - 3):
+        mask = mask[..., None]
+    count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))
+    return ops.sum(x * mask, axis=2) / count
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CPLLMBackbone(Backbone):
     """CP-LLM network (see module docstring for inputs and outputs).
@@ -314,15 +324,21 @@ class CPLLMBackbone(Backbone):
         """uint8[B, K, M, P, P, 3], float32[B, K, M] -> low tokens [B, K, Nl, D]."""
         enc = self.low_level_encoder
         p = self.patch_size
+        frames = self._frames(low_patches)
+        statistics = None
+        if self.low_level_statistics:
+            # Measured on the patches as cut, before the dihedral views: the statistics
+            # do not depend on a patch's orientation, so the views would only repeat them.
+            layer = self.compression_statistics
+            statistics = layer(self.low_level_rescaling(ops.reshape(low_patches,
+                                                                     (-1, p, p, 3))))
+            statistics = ops.reshape(statistics, (-1, frames, self._patches(low_patches),
+                                                  layer.num_features))
+            statistics = _masked_patch_mean(statistics, patch_mask)  # [B, K, F]
         if self.low_level_views > 1:
             low_patches, patch_mask = dihedral_views(low_patches, patch_mask,
                                                      self.low_level_views)
         x = self.low_level_rescaling(ops.reshape(low_patches, (-1, p, p, 3)))
-        frames, patches = self._frames(low_patches), self._patches(low_patches)
-        statistics = None
-        if self.low_level_statistics:
-            statistics = ops.reshape(self.compression_statistics(x),
-                                     (-1, frames, patches, self.compression_statistics.num_features))
         if self.low_level_contrast_norm:
             x = self.normalized_detail_layer(x)
         elif self.low_level_detail_gain:
@@ -330,15 +346,12 @@ class CPLLMBackbone(Backbone):
         x = enc.spatial_embedding(x)
         x = enc.spatial_encoder(x)
         x = self.low_level_projection(x)
-        x = ops.reshape(x, (-1, frames, patches, self.num_low_tokens, self.hidden_dim))
-        mask = ops.cast(patch_mask, x.dtype)[:, :, :, None, None]
-        count = ops.maximum(ops.sum(mask, axis=2), ops.cast(1.0, x.dtype))
-        x = self.low_level_norm(ops.sum(x * mask, axis=2) / count)
+        x = ops.reshape(
+            x, (-1, frames, self._patches(low_patches), self.num_low_tokens, self.hidden_dim)
+        )
+        x = self.low_level_norm(_masked_patch_mean(x, patch_mask))
         if statistics is None:
             return x
-        mask = ops.cast(mask[..., 0], statistics.dtype)  # [B, K, M, 1]
-        statistics = ops.sum(statistics * mask, axis=2) / ops.maximum(
-            ops.sum(mask, axis=2), ops.cast(1.0, statistics.dtype))  # [B, K, F]
         statistics = self.statistics_projection(ops.cast(statistics, x.dtype))
         return x + statistics[:, :, None, :]
 

@@ -36,6 +36,7 @@ padding at the patch border). Features (F = 20):
  18..19  mean luma / 255 and log(1 + luma standard deviation): exposure and contrast
 """
 import keras
+import numpy as np
 from keras import ops
 
 PACKAGE = "cpllm"
@@ -120,8 +121,6 @@ class CompressionStatistics(keras.layers.Layer):
 
     def set_standardization(self, mean, scale):
         """Sets the standardisation from float[F] means and scales (scales > 0)."""
-        import numpy as np
-
         mean = np.asarray(mean, np.float32).reshape(NUM_FEATURES)
         scale = np.asarray(scale, np.float32).reshape(NUM_FEATURES)
         if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
@@ -184,14 +183,14 @@ class CompressionStatistics(keras.layers.Layer):
 
 
 def patch_moments(layer, low_patches, patch_mask, batch_size=64):
-    """(count, sum, sum of squares) of `layer`'s raw measurements over real patches.
+    """Moments of `layer`'s raw measurements over the real patches, as one vector.
 
     low_patches: uint8[N, K, M, P, P, 3]; patch_mask: float32[N, K, M] (1.0 = real).
-    Returns float64 (scalar, [F], [F]), to be summed over data shards and turned into
-    the standardisation (`standardization_from_moments`).
+    Returns float64[1 + 2F]: (count, sum[F], sum of squares[F]), which add up over data
+    shards and processes; `standardization_from_moments` turns the total into the
+    standardisation.
     """
-    import jax
-    import numpy as np
+    import jax  # the trainer's backend; the layer itself is backend-neutral
 
     p = low_patches.shape[-2]
 
@@ -199,22 +198,19 @@ def patch_moments(layer, low_patches, patch_mask, batch_size=64):
     def measure(x):
         return layer.measure(x.reshape(-1, p, p, 3).astype("float32") / 255.0)
 
-    count, total, squares = 0.0, np.zeros(NUM_FEATURES), np.zeros(NUM_FEATURES)
+    moments = np.zeros(1 + 2 * NUM_FEATURES)
     for i in range(0, len(low_patches), batch_size):
         m = np.asarray(measure(low_patches[i:i + batch_size]), np.float64)
-        real = np.asarray(patch_mask[i:i + batch_size]).reshape(-1) > 0
-        m = m[real]
-        count += len(m)
-        total += m.sum(0)
-        squares += (m * m).sum(0)
-    return count, total, squares
+        m = m[np.asarray(patch_mask[i:i + batch_size]).reshape(-1) > 0]
+        moments += np.concatenate([[len(m)], m.sum(0), (m * m).sum(0)])
+    return moments
 
 
-def standardization_from_moments(count, total, squares):
+def standardization_from_moments(moments):
     """(mean float64[F], scale float64[F]) from `patch_moments` (summed); a feature
     that never varies gets scale 1."""
-    import numpy as np
-
+    count, total, squares = (moments[0], moments[1:1 + NUM_FEATURES],
+                             moments[1 + NUM_FEATURES:])
     if count <= 0:
         raise ValueError("no real patches to standardise the statistics with")
     mean = total / count

@@ -344,16 +344,11 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         from cpllm_model import compression_statistics as cs
 
         layer = backbone.compression_statistics
-        sums = [cs.patch_moments(layer, b.split.frames["low_patches"],
-                                 b.split.frames["patch_mask"]) for b in blocks]
-        moments = np.concatenate([[sum(m[0] for m in sums)], sum(m[1] for m in sums),
-                                  sum(m[2] for m in sums)])
+        moments = sum(cs.patch_moments(layer, b.split.frames["low_patches"],
+                                       b.split.frames["patch_mask"]) for b in blocks)
         if multi:
             moments = multihost.global_sum(moments)
-        f = cs.NUM_FEATURES
-        mean, scale = cs.standardization_from_moments(moments[0], moments[1:1 + f],
-                                                      moments[1 + f:])
-        layer.set_standardization(mean, scale)
+        layer.set_standardization(*cs.standardization_from_moments(moments))
         logging.info("compression statistics standardised on %d patches", int(moments[0]))
     optimizer = make_optimizer(config)
     state = train_step.initial_state(backbone, optimizer)

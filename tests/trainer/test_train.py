@@ -231,7 +231,7 @@ def test_statistics_are_standardised_on_the_training_patches(tiny_config, tiny_d
     layer = model.backbone.compression_statistics
     assert model.backbone.low_level_statistics and layer is not None
     split = input_pipeline.load_split(tiny_data, "train")
-    mean, scale = cs.standardization_from_moments(*cs.patch_moments(
+    mean, scale = cs.standardization_from_moments(cs.patch_moments(
         cs.CompressionStatistics(), split.frames["low_patches"],
         split.frames["patch_mask"]))
     np.testing.assert_allclose(np.asarray(layer.feature_mean), mean, rtol=1e-5, atol=1e-5)
