@@ -119,6 +119,12 @@ class CPLLMBackbone(Backbone):
             artifacts have no orientation, so the extra views only lower the variance of
             that mean (as more patches do) without new pixels, and with V = 8 (4) the
             score is invariant to rotating or mirroring (rotating) the frames.
+        patch_scores: score every patch (and view) with the score head, reading
+            concat(mean high token, the patch's own feature), and take a frame's logit as
+            the masked mean of its patches' logits (`ScoreHead.patch_logits`), instead of
+            scoring the patch-averaged low tokens. The head's weights have the same
+            shapes either way. The trainer then also ranks the same patch of two
+            renditions of a source (`trainer.losses.patch_ranking_loss`).
         include_decoder: False builds the vision encoders and the score head only (no
             token inputs, no `sequence_output`): what scoring reads, without the decoder
             that holds most of a large preset's parameters (issue 14 item 11). The saved
@@ -145,6 +151,7 @@ class CPLLMBackbone(Backbone):
         low_level_contrast_norm=False,
         low_level_views=1,
         low_level_statistics=False,
+        patch_scores=False,
         include_decoder=True,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
@@ -179,6 +186,7 @@ class CPLLMBackbone(Backbone):
             epsilon=1e-6, dtype=dtype, name="low_level_norm"
         )
         self.low_level_statistics = bool(low_level_statistics)
+        self.patch_scores = bool(patch_scores)
         self.compression_statistics = self.statistics_projection = None
         if self.low_level_statistics:
             self.compression_statistics = CompressionStatistics(
@@ -252,11 +260,11 @@ class CPLLMBackbone(Backbone):
             "low_patches": keras.Input((k, m, p, p, 3), dtype="uint8", name="low_patches"),
             "patch_mask": keras.Input((k, m), dtype="float32", name="patch_mask"),
         }
-        high, low = self.encode_vision(
+        vision = self.vision_outputs(
             inputs["high_frames"], inputs["low_patches"], inputs["patch_mask"]
         )
-        frame_scores, score = self.score_head(high, low)
-        outputs = {"frame_scores": frame_scores, "score": score}
+        high, low = vision["high"], vision["low"]
+        outputs = {"frame_scores": vision["frame_scores"], "score": vision["score"]}
         if self.include_decoder:
             inputs.update(
                 token_ids=keras.Input((None,), dtype="int32", name="token_ids"),
@@ -322,6 +330,16 @@ class CPLLMBackbone(Backbone):
 
     def encode_low(self, low_patches, patch_mask):
         """uint8[B, K, M, P, P, 3], float32[B, K, M] -> low tokens [B, K, Nl, D]."""
+        return self.encode_low_patches(low_patches, patch_mask)[0]
+
+    def encode_low_patches(self, low_patches, patch_mask):
+        """The low tokens and, per patch (and view), the patches' own features.
+
+        uint8[B, K, M, P, P, 3], float32[B, K, M] -> (low tokens [B, K, Nl, D],
+        patch features [B, K, M * V, D], their mask float32[B, K, M * V]). A patch's
+        feature is the mean over its Nl tokens of `low_level_norm` of its projected
+        tokens (with one real patch in a frame it equals the frame's pooled low tokens).
+        """
         enc = self.low_level_encoder
         p = self.patch_size
         frames = self._frames(low_patches)
@@ -349,11 +367,14 @@ class CPLLMBackbone(Backbone):
         x = ops.reshape(
             x, (-1, frames, self._patches(low_patches), self.num_low_tokens, self.hidden_dim)
         )
-        x = self.low_level_norm(_masked_patch_mean(x, patch_mask))
-        if statistics is None:
-            return x
-        statistics = self.statistics_projection(ops.cast(statistics, x.dtype))
-        return x + statistics[:, :, None, :]
+        patch_features = None
+        if self.patch_scores:
+            patch_features = ops.mean(self.low_level_norm(x), axis=3)  # [B, K, MV, D]
+        low = self.low_level_norm(_masked_patch_mean(x, patch_mask))
+        if statistics is not None:
+            statistics = self.statistics_projection(ops.cast(statistics, low.dtype))
+            low = low + statistics[:, :, None, :]
+        return low, patch_features, patch_mask
 
     def detail_layer(self, x):
         """Detail layer of [0, 1] patches [N, P, P, 3]: gain * (x - 3x3 local mean).
@@ -399,11 +420,29 @@ class CPLLMBackbone(Backbone):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
         return self.encode_high(high_frames), self.encode_low(low_patches, patch_mask)
 
+    def vision_outputs(self, high_frames, low_patches, patch_mask):
+        """Tokens and scores in one pass: uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3],
+        float32[B, K, M] -> {"high": [B, K, Nh, D], "low": [B, K, Nl, D],
+        "frame_scores": float32[B, K], "score": float32[B]}, plus with `patch_scores`
+        "patch_logits" float32[B, K, M * V] and "patch_logit_mask" float32[B, K, M * V]
+        (view-major, `dihedral_views`)."""
+        high = self.encode_high(high_frames)
+        low, features, mask = self.encode_low_patches(low_patches, patch_mask)
+        out = {"high": high, "low": low}
+        if self.patch_scores:
+            out["frame_scores"], out["score"], out["patch_logits"] = self.score_head(
+                high, features, mask)
+            out["patch_logit_mask"] = mask
+        else:
+            out["frame_scores"], out["score"] = self.score_head(high, low)
+        return out
+
     def score_videos(self, high_frames, low_patches, patch_mask):
         """The score path alone, the one every caller uses (task, trainer, tests):
         uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M] ->
         (frame_scores float32[B, K], score float32[B]); the decoder never runs."""
-        return self.score_head(*self.encode_vision(high_frames, low_patches, patch_mask))
+        out = self.vision_outputs(high_frames, low_patches, patch_mask)
+        return out["frame_scores"], out["score"]
 
     def vision_sequence(self, high_tokens, low_tokens):
         """[high tokens of all K frames; low tokens of all K frames] -> [B, V, D]."""
@@ -491,6 +530,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_contrast_norm": self.low_level_contrast_norm,
                 "low_level_views": self.low_level_views,
                 "low_level_statistics": self.low_level_statistics,
+                "patch_scores": self.patch_scores,
                 "include_decoder": self.include_decoder,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,

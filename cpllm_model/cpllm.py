@@ -21,7 +21,9 @@ Training interface (used by `trainer/`):
               (from `preprocessor.build_training_text`, `tokenize_description`,
               `tokenize_comparison`).
       outputs: frame_scores float32[B, K], score float32[B] (and frame_scores_b, score_b
-              for pairs); logits float[B, T, V] of the text positions when token_ids are
+              for pairs); with a `patch_scores` backbone also patch_logits and
+              patch_logit_mask float32[B, K, M * V] (`CPLLMBackbone.vision_outputs`);
+              logits float[B, T, V] of the text positions when token_ids are
               given (`logits[:, t]` predicts `token_ids[:, t + 1]`).
     model.configure_training(high_level="frozen", decoder="lora", lora_rank=8)
       which weights train: `cpllm_model.training_modes` (its docstring lists the modes).
@@ -120,16 +122,15 @@ class CPLLM(CausalLM):
     # ------------------------------------------------------------ forward pass
     def _encode(self, inputs, suffix=""):
         bb = self.backbone
-        high, low = bb.encode_vision(*(inputs[k + suffix] for k in VISION_KEYS))
-        frame_scores, score = bb.score_head(high, low)
-        return bb.vision_sequence(high, low), frame_scores, score
+        out = bb.vision_outputs(*(inputs[k + suffix] for k in VISION_KEYS))
+        scores = {k: v for k, v in out.items() if k not in ("high", "low")}
+        return bb.vision_sequence(out["high"], out["low"]), scores
 
     def call(self, inputs, training=False):
-        vision, frame_scores, score = self._encode(inputs)
-        outputs = {"frame_scores": frame_scores, "score": score}
+        vision, outputs = self._encode(inputs)
         if "high_frames" + PAIR_SUFFIX in inputs:
-            vision_b, frame_scores_b, score_b = self._encode(inputs, PAIR_SUFFIX)
-            outputs.update(frame_scores_b=frame_scores_b, score_b=score_b)
+            vision_b, scores_b = self._encode(inputs, PAIR_SUFFIX)
+            outputs.update({k + PAIR_SUFFIX: v for k, v in scores_b.items()})
             vision = ops.concatenate([vision, vision_b], axis=1)
         if "token_ids" in inputs:
             hidden = self.backbone.decode(

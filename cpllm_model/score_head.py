@@ -10,6 +10,14 @@ frame score = 100 * sigmoid(output(relu(hidden(pooled)))), computed in float32 w
 the layer's compute dtype, so the 0-100 scale is bounded by construction, never clipped.
 The output bias starts at logit(score_bias / 100): an untrained head scores every frame
 `score_bias`.
+
+Per-patch scoring (`CPLLMBackbone(patch_scores=True)`,
+`head(high_tokens, patch_features, patch_mask)` -> frame_scores, score, patch_logits):
+the same MLP reads
+concat(mean of the frame's high tokens, one patch's feature) for every patch
+(`patch_logits`, float32[B, K, M]); the frame's logit is the masked mean of its patches'
+logits (`masked_frame_scores`), so a frame scores lower whenever its patches do, and the
+trainer can rank the same patch of two renditions of one source against each other.
 """
 import math
 
@@ -53,7 +61,7 @@ class ScoreHead(keras.layers.Layer):
             name="output",
         )
 
-    def build(self, high_tokens_shape, low_tokens_shape):
+    def build(self, high_tokens_shape, low_tokens_shape, patch_mask_shape=None):
         width = high_tokens_shape[-1] + low_tokens_shape[-1]
         self.hidden.build((None, None, width))
         self.output_dense.build((None, None, self.hidden_dim))
@@ -66,7 +74,30 @@ class ScoreHead(keras.layers.Layer):
         )
         return ops.cast(self.output_dense(self.hidden(pooled))[..., 0], "float32")
 
-    def call(self, high_tokens, low_tokens):
+    def patch_logits(self, high_tokens, patch_features):
+        """float[B, K, Nh, D], float[B, K, M, D] -> float32[B, K, M] output logits."""
+        context = ops.mean(high_tokens, axis=2, keepdims=True)  # [B, K, 1, D]
+        context = context + ops.zeros_like(patch_features[..., :1])  # [B, K, M, D]
+        pooled = ops.concatenate([context, patch_features], axis=-1)
+        return ops.cast(self.output_dense(self.hidden(pooled))[..., 0], "float32")
+
+    @staticmethod
+    def masked_frame_scores(patch_logits, patch_mask):
+        """float32[B, K, M] logits, float32[B, K, M] mask -> (frame_scores float32[B, K],
+        score float32[B]): 100 * sigmoid(masked mean of the frame's patch logits)."""
+        mask = ops.cast(patch_mask, "float32")
+        logit = ops.sum(patch_logits * mask, axis=-1) / ops.maximum(
+            ops.sum(mask, axis=-1), 1.0)
+        frame_scores = 100.0 * ops.sigmoid(logit)
+        return frame_scores, ops.mean(frame_scores, axis=-1)
+
+    def call(self, high_tokens, low_tokens, patch_mask=None):
+        """(high tokens, low tokens) -> (frame_scores, score); with `patch_mask`
+        float32[B, K, M], `low_tokens` are per-patch features [B, K, M, D] and the
+        result is (frame_scores, score, patch_logits float32[B, K, M])."""
+        if patch_mask is not None:
+            logits = self.patch_logits(high_tokens, low_tokens)
+            return (*self.masked_frame_scores(logits, patch_mask), logits)
         frame_scores = 100.0 * ops.sigmoid(self.frame_logits(high_tokens, low_tokens))
         return frame_scores, ops.mean(frame_scores, axis=-1)
 

@@ -16,9 +16,13 @@ Batch layout (B = batch_size videos, P = pairs, B - 2P singles), all static shap
     "high_frames": uint8[B, K, S, S, 3], "low_patches": uint8[B, K, M, P, P, 3],
     "patch_mask": float32[B, K, M],
     "token_ids": int32[B, T], "padding_mask": bool[B, T], "response_mask": bool[B, T],
-    "label": float32[B] (NaN -> 0 where unmasked), "regression_mask": float32[B],
+    "label": float32[B] (NaN -> 0), "label_known": float32[B] (0 where it was NaN),
+    "regression_mask": float32[B],
     "pair_order": float32[P] (+1: pair's first video is better, -1: second is better),
   }
+and, added on the host by `ComparisonText` when the comparison answer trains, the first C
+pairs' pairwise text: "compare_token_ids", "compare_padding_mask",
+"compare_response_mask" [C, T].
 Modes: "single" (P = 0), "pair" (P = B // 2), "mix" (P = round(B * pair_fraction / 2)).
 """
 from __future__ import annotations
@@ -211,20 +215,60 @@ def gather_batch(split: Split, idx: np.ndarray, reg_mask: np.ndarray) -> dict:
     if split.text is not None:
         batch.update({k: split.text[k][idx] for k in TEXT_KEYS})
     batch["label"] = np.nan_to_num(split.label[idx]).astype(np.float32)
+    batch["label_known"] = np.isfinite(split.label[idx]).astype(np.float32)
     batch["regression_mask"] = reg_mask[idx]
     return batch
 
 
-def augment(batch: dict, rng: np.random.Generator) -> dict:
+class ComparisonText:
+    """The pairwise answer each training pair teaches (issue: `compare()` answers in this
+    form): for pair i (rows `first[i]`, `second[i]`) the compare prompt and
+    `prompts.compare_answer(label_a, label_b)` ("Video A is better. Score A: 71. Score B:
+    45.", scores rounded), tokenized with `tokenize(score_a, score_b)` (e.g. the
+    preprocessor's `tokenize_comparison`). A pair with an unknown label has no answer
+    tokens (no text loss). Answers are cached by their rounded scores.
+    """
+
+    def __init__(self, tokenize):
+        self.tokenize = tokenize
+        self._cache = {}
+
+    def _text(self, a: int, b: int) -> dict:
+        if (a, b) not in self._cache:
+            self._cache[(a, b)] = {k: np.asarray(v) for k, v in self.tokenize(a, b).items()}
+        return self._cache[(a, b)]
+
+    def __call__(self, batch: dict, first, second) -> dict:
+        """{"compare_token_ids": int32[C, T], "compare_padding_mask": bool[C, T],
+        "compare_response_mask": bool[C, T]} for the C pairs (first, second)."""
+        rows = []
+        for i, j in zip(np.asarray(first).tolist(), np.asarray(second).tolist()):
+            a, b = (int(round(float(batch["label"][r]))) for r in (i, j))
+            text = dict(self._text(a, b))
+            if not (batch["label_known"][i] and batch["label_known"][j]):
+                text["response_mask"] = np.zeros_like(text["response_mask"])
+            rows.append(text)
+        return {"compare_token_ids": np.stack([r["token_ids"] for r in rows]).astype(np.int32),
+                "compare_padding_mask": np.stack([r["padding_mask"] for r in rows]).astype(bool),
+                "compare_response_mask": np.stack([r["response_mask"]
+                                                   for r in rows]).astype(bool)}
+
+
+def augment(batch: dict, rng: np.random.Generator, aligned_pairs: int = 0) -> dict:
     """Per video, the same random dihedral transform (4 rotations x mirror) of its
-    high-level frames and low-level patches, in place.
+    high-level frames and low-level patches, in place. The first `aligned_pairs` pairs
+    (rows 2i, 2i + 1) take their first video's transform for both videos, so a patch of
+    one still lies over the same pixels as that patch of the other (patch ranking).
 
     Compression artifacts survive it (H.264's 4/8/16-pixel block grid maps onto itself
     in a 64-pixel patch), content layout does not: it keeps a from-scratch model from
     recognising each training source by its picture instead of by its artifacts.
     """
-    for i in range(batch["high_frames"].shape[0]):
-        k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    draws = [(int(rng.integers(4)), bool(rng.integers(2)))
+             for _ in range(batch["high_frames"].shape[0])]
+    for i in range(1, 2 * aligned_pairs, 2):
+        draws[i] = draws[i - 1]
+    for i, (k, flip) in enumerate(draws):
         for key, axes in (("high_frames", (1, 2)), ("low_patches", (2, 3))):
             x = np.rot90(batch[key][i], k, axes=axes)
             batch[key][i] = np.flip(x, axis=axes[1]) if flip else x
@@ -260,13 +304,15 @@ def blocks_pair_rows(batch_size: int, groups: int, pairs_per_block: int):
 
 
 def train_dataset(split, schedule: BatchSchedule | None = None, *, start_step: int,
-                  num_steps: int, regression_targets: str, augment_frames: bool = False):
+                  num_steps: int, regression_targets: str, augment_frames: bool = False,
+                  align_pairs: bool = False):
     """tf.data.Dataset of the batches of steps [start_step, num_steps), prefetched.
 
     `split` is a `Split` with its `schedule`, or a list of `Block`s (this host's shard
     groups, concatenated in group order; schedule None). With `augment_frames`, `augment`
     runs with a generator seeded by (seed, step, 1[, group]), so the batches stay a pure
-    function of the step (exact resume).
+    function of the step (exact resume). With `align_pairs`, both videos of a pair take
+    the same transform (`augment`'s `aligned_pairs`).
     """
     import tensorflow as tf
 
@@ -278,7 +324,8 @@ def train_dataset(split, schedule: BatchSchedule | None = None, *, start_step: i
         b = gather_batch(bl.split, idx, reg_mask)
         if augment_frames:
             stream = (bl.group,) if bl.groups > 1 else ()
-            augment(b, np.random.default_rng([bl.schedule.seed, int(step), 1, *stream]))
+            augment(b, np.random.default_rng([bl.schedule.seed, int(step), 1, *stream]),
+                    bl.schedule.num_pairs if align_pairs else 0)
         b["pair_order"] = order
         return b
 

@@ -11,6 +11,12 @@ are EXCLUDED, not scored: with a tie the hinge would reduce to `relu(margin)`, a
 that gives no gradient and only dilutes the mean; excluding them keeps the loss a mean over
 pairs that carry an order.
 
+Patch ranking (not in the paper; `CPLLMBackbone(patch_scores=True)`): the same hinge on
+the score head's logits of the SAME patch (same key frame, same grid cell, same view) in
+the two videos of a pair. Both hold the same content at two CRFs, so every patch that
+compression changed must order like the pair; a patch compression left alone has equal
+logits and costs nothing (margin 0).
+
 Regression (eq. 2): mean squared error over the videos selected by `mask` (the paper:
 originals only; the tiny config: every rendition with a VMAF pseudo-MOS).
 
@@ -47,6 +53,24 @@ def ranking_loss(score_a, score_b, order, margin=0.0, pair_mask=None):
     valid = ops.cast(ops.not_equal(sign, 0.0), "float32")
     if pair_mask is not None:
         valid = valid * ops.cast(pair_mask, "float32")
+    return _safe_mean(hinge, valid)
+
+
+def patch_ranking_loss(logits_a, logits_b, mask_a, mask_b, order, margin=0.0):
+    """The ranking hinge between aligned patches of each pair's two videos.
+
+    Args:
+      logits_a, logits_b: float[N, K, M] patch logits of the two videos of each pair.
+      mask_a, mask_b: float[N, K, M], 1 on real patches.
+      order: float[N], the pair order (its sign; 0 = tie, excluded).
+    Returns:
+      float32 scalar, mean over the patches real in both videos of non-tied pairs.
+    """
+    sign = ops.sign(ops.cast(order, "float32"))[:, None, None]
+    diff = ops.cast(logits_a, "float32") - ops.cast(logits_b, "float32")
+    hinge = ops.relu(-sign * diff + margin)
+    valid = (ops.cast(ops.not_equal(sign, 0.0), "float32")
+             * ops.cast(mask_a, "float32") * ops.cast(mask_b, "float32"))
     return _safe_mean(hinge, valid)
 
 

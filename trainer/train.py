@@ -227,9 +227,9 @@ def _shard(batch):
         return batch
     out = {}
     for k, v in batch.items():
-        if k == "pair_order" and jax.process_count() == 1:  # [P], not per video
-            out[k] = v  # replicated; with several processes each feeds its blocks' pairs
-            continue
+        if (k == "pair_order" or k.startswith("compare_")) and jax.process_count() == 1:
+            out[k] = v  # [P] / [C, T], not per video: replicated; with several processes
+            continue    # each feeds its blocks' pairs
         layout = dist.get_data_layout(v.shape)
         out[k] = distribution_lib.distribute_data_input(v, layout, dist.batch_dim_name)
     return out
@@ -369,6 +369,14 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             state = tuple(multihost.replicate(group) for group in state)
         logging.info("resumed from step %d", step)
     step_fn = train_step.make_train_step(model, optimizer, config.loss, num_pairs, pair_rows)
+    compare_pairs, _ = train_step.comparison_pairs(config.loss, num_pairs)
+    if compare_pairs and multi:
+        raise ValueError("loss.compare_pairs > 0 (training the pairwise answer) runs in one "
+                         "process only for now; set loss.compare_weight=0 for multi-host runs")
+    compare_rows = [r[:compare_pairs]
+                    for r in train_step.pair_row_indices(num_pairs, pair_rows)]
+    compare_text = input_pipeline.ComparisonText(
+        lambda a, b: model.preprocessor.tokenize_comparison(a, b, seq_len))
     score_fn = train_step.make_score_fn(backbone)
     evaluator = (eval_callback.HeldOutEvaluator(held_out, config.eval_batch_size,
                                                 dict(config.get("eval_ladders", {})))
@@ -424,10 +432,13 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     ds = input_pipeline.train_dataset(blocks, start_step=step,
                                       num_steps=config.num_steps,
                                       regression_targets=config.loss.regression_targets,
-                                      augment_frames=bool(config.input.get("augment")))
+                                      augment_frames=bool(config.input.get("augment")),
+                                      align_pairs=bool(config.input.get("align_pairs")))
     sums, count, t0 = {}, 0, time.time()
     try:
         for batch in ds.as_numpy_iterator():
+            if compare_pairs:
+                batch.update(compare_text(batch, compare_rows[0], compare_rows[1]))
             state, parts = step_fn(state, _shard(batch))
             step += 1
             for k, v in zip(parts, multihost.host_copy(parts.values())):

@@ -12,14 +12,22 @@ y = label / label_scale:
   regression = losses.regression_loss(s, y, regression_mask)
   text       = losses.text_loss(logits of the text positions, token_ids, response_mask)
                (on the last `loss.text_videos` videos only, if set)
-  total      = w_rank * ranking + w_reg * regression + w_text * text
+  patch      = losses.patch_ranking_loss(patch logits of each pair's two videos, ...)
+               (only with a `patch_scores` backbone and loss.patch_ranking_weight > 0)
+  compare    = losses.text_loss(pairwise answer logits, ...) on the first C pairs, fed as
+               video A + video B (`CPLLM` pair inputs) with `input_pipeline.ComparisonText`
+               (only with loss.compare_weight > 0 and loss.compare_pairs = C > 0)
+  total      = w_rank * ranking + w_reg * regression + w_text * text + w_patch * patch
+               + w_compare * compare
 """
 from __future__ import annotations
 
 import jax
 import keras
+import numpy as np
 from keras import ops
 
+from cpllm_model.cpllm import PAIR_SUFFIX
 from trainer import losses
 
 MODEL_INPUT_KEYS = ("high_frames", "low_patches", "patch_mask",
@@ -55,6 +63,31 @@ def _mapping(backbone, trainable, non_trainable):
             + list(zip(backbone.non_trainable_variables, non_trainable)))
 
 
+def comparison_pairs(loss_config, num_pairs: int) -> tuple[int, float]:
+    """(C, weight): how many of a batch's pairs also train the pairwise answer
+    (`loss.compare_pairs`, at most the pairs a batch has; 0 when `loss.compare_weight`
+    is 0 or unset) and the weight of that text loss."""
+    weight = float(loss_config.get("compare_weight", 0.0) or 0.0)
+    pairs = int(loss_config.get("compare_pairs", 0) or 0)
+    if not weight or not pairs or not num_pairs:
+        return 0, 0.0
+    return min(pairs, num_pairs), weight
+
+
+def pair_row_indices(num_pairs: int, pair_rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """(first, second) int32[num_pairs]: the batch rows of each pair's two videos
+    (`pair_rows` as given, else pairs leading the batch: rows 2i and 2i + 1)."""
+    if pair_rows is not None:
+        return tuple(np.asarray(r, np.int32) for r in pair_rows)
+    first = np.arange(0, 2 * num_pairs, 2, dtype=np.int32)
+    return first, first + 1
+
+
+def keyframe_subset(k: int, n: int) -> np.ndarray:
+    """int32[n]: n of k key frames evenly spread (floor((j + 0.5) * k / n))."""
+    return ((np.arange(n) + 0.5) * k / n).astype(np.int32)
+
+
 def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
     """`loss_fn(trainable, non_trainable, batch) -> (total, (parts, non_trainable))`.
 
@@ -68,11 +101,32 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
     backbone = model.backbone
     scale = float(loss_config.label_scale)
     text_videos = loss_config.get("text_videos")
+    patch_weight = float(loss_config.get("patch_ranking_weight", 0.0) or 0.0)
+    compare_pairs, compare_weight = comparison_pairs(loss_config, num_pairs)
+    first, second = pair_row_indices(num_pairs, pair_rows)
+    compare_frames = loss_config.get("compare_keyframes")
+
+    def comparison_inputs(inputs, batch):
+        """Video A (pair's first) and B (second) of the first C pairs, at most
+        `compare_keyframes` key frames each (evenly spread), with the pairwise text."""
+        pair = {}
+        for key in MODEL_INPUT_KEYS[:3]:
+            for suffix, rows in (("", first[:compare_pairs]), (PAIR_SUFFIX,
+                                                               second[:compare_pairs])):
+                x = ops.take(inputs[key], rows, axis=0)
+                if compare_frames and compare_frames < x.shape[1]:
+                    x = ops.take(x, keyframe_subset(x.shape[1], compare_frames), axis=1)
+                pair[key + suffix] = x
+        pair["token_ids"] = batch["compare_token_ids"]
+        pair["padding_mask"] = ops.cast(batch["compare_padding_mask"], "int32")
+        pair["response_mask"] = ops.cast(batch["compare_response_mask"], "int32")
+        return pair
 
     def loss_fn(trainable, non_trainable, batch):
         inputs = {k: batch[k] for k in MODEL_INPUT_KEYS}
         inputs["padding_mask"] = ops.cast(inputs["padding_mask"], "int32")
         inputs["response_mask"] = ops.cast(inputs["response_mask"], "int32")
+        compare_logits = None
         with keras.StatelessScope(
                 state_mapping=_mapping(backbone, trainable, non_trainable)) as scope:
             if text_videos:
@@ -86,6 +140,9 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
             else:
                 out = model(inputs, training=True)
                 logits = out["logits"]
+            if compare_pairs:
+                compare_logits = model(comparison_inputs(inputs, batch),
+                                       training=True)["logits"]
         new_non_trainable = []
         for v, old in zip(backbone.non_trainable_variables, non_trainable):
             value = scope.get_current_value(v)
@@ -93,14 +150,21 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
 
         s = out["score"] / scale
         y = batch["label"] / scale
-        if num_pairs and pair_rows is not None:
-            rank = losses.ranking_loss(ops.take(s, pair_rows[0]), ops.take(s, pair_rows[1]),
-                                       batch["pair_order"], loss_config.ranking_margin)
-        elif num_pairs:
-            rank = losses.ranking_loss(s[0:2 * num_pairs:2], s[1:2 * num_pairs:2],
+        if num_pairs:
+            rank = losses.ranking_loss(ops.take(s, first), ops.take(s, second),
                                        batch["pair_order"], loss_config.ranking_margin)
         else:
             rank = ops.zeros((), "float32")
+        patch = ops.zeros((), "float32")
+        if num_pairs and patch_weight:
+            if "patch_logits" not in out:
+                raise ValueError("loss.patch_ranking_weight > 0 needs a backbone with "
+                                 "patch_scores=True (model.backbone_overrides)")
+            patch_logits, patch_mask = out["patch_logits"], out["patch_logit_mask"]
+            patch = losses.patch_ranking_loss(
+                ops.take(patch_logits, first, axis=0), ops.take(patch_logits, second, axis=0),
+                ops.take(patch_mask, first, axis=0), ops.take(patch_mask, second, axis=0),
+                batch["pair_order"], loss_config.get("patch_ranking_margin", 0.0))
         reg = losses.regression_loss(s, y, batch["regression_mask"])
         answer = ops.logical_and(ops.cast(batch["response_mask"], "bool"),
                                  ops.cast(batch["padding_mask"], "bool"))
@@ -111,6 +175,15 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
                  + loss_config.text_weight * text)
         parts = {"loss": total, "ranking_loss": rank, "regression_loss": reg,
                  "text_loss": text}
+        if patch_weight:
+            total = total + patch_weight * patch
+            parts.update(loss=total, patch_ranking_loss=patch)
+        if compare_pairs:
+            answer = ops.logical_and(ops.cast(batch["compare_response_mask"], "bool"),
+                                     ops.cast(batch["compare_padding_mask"], "bool"))
+            compare = losses.text_loss(compare_logits, batch["compare_token_ids"], answer)
+            total = total + compare_weight * compare
+            parts.update(loss=total, compare_text_loss=compare)
         return total, (parts, new_non_trainable)
 
     return loss_fn

@@ -112,6 +112,57 @@ def test_augment_is_a_dihedral_transform_per_video(train_split):
         assert any(np.array_equal(h_candidates[j], batch["high_frames"][i]) for j in hits)
 
 
+def test_comparison_text_answers_from_the_labels(train_split, tiny_model):
+    """Each pair's pairwise target is the compare prompt + the answer built from the two
+    labels (rounded); a pair with an unknown label gets no answer tokens."""
+    from cpllm_model import prompts
+
+    p = tiny_model.preprocessor
+    calls = []
+
+    def tokenize(a, b):
+        calls.append((a, b))
+        return p.tokenize_comparison(a, b, 96)
+
+    text = input_pipeline.ComparisonText(tokenize)
+    batch = {"label": np.array([70.6, 45.2, 30.0, 81.0, 70.6, 45.2], np.float32),
+             "label_known": np.array([1, 1, 1, 0, 1, 1], np.float32)}
+    out = text(batch, np.array([0, 2, 4]), np.array([1, 3, 5]))
+    assert out["compare_token_ids"].shape == (3, 96)
+    ids, resp = out["compare_token_ids"][0], out["compare_response_mask"][0]
+    answer = p.tokenizer.detokenize([int(t) for t, r in zip(ids, resp) if r][:-1])
+    answer = answer.numpy().decode() if hasattr(answer, "numpy") else str(answer)
+    assert answer == prompts.compare_answer(70.6, 45.2)
+    assert answer == "Video A is better. Score A: 71. Score B: 45."
+    assert prompts.parse_compare_answer(answer) == ("A", 71.0, 45.0)
+    assert out["compare_padding_mask"][0].sum() > resp.sum() > 0  # prompt + answer
+    assert not out["compare_response_mask"][1].any()  # label of row 3 unknown
+    np.testing.assert_array_equal(out["compare_token_ids"][2], ids)
+    assert calls == [(71, 45), (30, 81)]  # the third pair's answer came from the cache
+    # gather_batch says which labels are known.
+    b = input_pipeline.gather_batch(train_split, np.array([0, 1]), np.ones(len(train_split)))
+    np.testing.assert_array_equal(b["label_known"], np.isfinite(train_split.label[[0, 1]]))
+
+
+def test_augment_aligned_pairs_share_their_transform(train_split):
+    """With aligned pairs, both videos of a pair take the same rotation/mirror (their
+    patches stay over the same pixels); other rows get what they get without it."""
+    idx = np.array([0, 0, 1, 1, 2, 3])  # two pairs of identical videos, then singles
+    mask = np.ones(len(train_split))
+    aligned = input_pipeline.augment(input_pipeline.gather_batch(train_split, idx, mask),
+                                     np.random.default_rng(3), aligned_pairs=2)
+    free = input_pipeline.augment(input_pipeline.gather_batch(train_split, idx, mask),
+                                  np.random.default_rng(3))
+    for key in ("high_frames", "low_patches"):
+        assert np.array_equal(aligned[key][0], aligned[key][1])
+        assert np.array_equal(aligned[key][2], aligned[key][3])
+        for i in (0, 2, 4, 5):
+            assert np.array_equal(aligned[key][i], free[key][i])
+    # Unaligned, this generator gives some pair two different transforms.
+    assert not all(np.array_equal(free["low_patches"][i], free["low_patches"][i + 1])
+                   for i in (0, 2))
+
+
 @pytest.mark.parametrize("augment", [False, True])
 def test_dataset_resumes_at_a_step(train_split, augment):
     sched = input_pipeline.BatchSchedule(train_split, batch_size=4, seed=0)

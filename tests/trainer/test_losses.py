@@ -102,3 +102,24 @@ def test_text_loss_skips_videos_without_a_description():
     mask = np.concatenate([described, np.zeros((1, 5), bool)])
     assert float(losses.text_loss(logits, tokens, mask)) == pytest.approx(alone, rel=1e-6)
     assert float(losses.text_loss(logits, tokens, np.zeros((2, 5), bool))) == 0.0
+
+
+def test_patch_ranking_by_hand_with_ties_and_masks():
+    # Pair 0 (a better): patch logits a - b = [+1, -0.5, 0 (masked in b), -2 (masked in a)]
+    #   -> hinges relu(-(+1) * d + 0.1): 0, 0.6, excluded, excluded.
+    # Pair 1 (b better): a - b = [0.2, -1, 0, 0] -> relu(+1 * d + 0.1): 0.3, 0, 0.1, 0.1.
+    # Pair 2 is a tie: excluded whatever its logits.
+    a = np.array([[[1.0, 0.0, 3.0, 0.0]], [[0.2, 0.0, 5.0, 5.0]], [[9.0, 9.0, 9.0, 9.0]]])
+    b = np.array([[[0.0, 0.5, 3.0, 2.0]], [[0.0, 1.0, 5.0, 5.0]], [[0.0, 0.0, 0.0, 0.0]]])
+    mask_a = np.array([[[1.0, 1.0, 1.0, 0.0]], [[1.0] * 4], [[1.0] * 4]])
+    mask_b = np.array([[[1.0, 1.0, 0.0, 1.0]], [[1.0] * 4], [[1.0] * 4]])
+    loss = losses.patch_ranking_loss(a, b, mask_a, mask_b, np.array([1.0, -1.0, 0.0]),
+                                     margin=0.1)
+    assert float(loss) == pytest.approx((0.0 + 0.6 + 0.3 + 0.0 + 0.1 + 0.1) / 6)
+
+
+def test_patch_ranking_of_identical_patches_is_zero_without_margin():
+    # A patch that compression left alone scores the same in both videos: no loss.
+    x = np.random.default_rng(0).normal(size=(2, 3, 5))
+    ones = np.ones_like(x)
+    assert float(losses.patch_ranking_loss(x, x, ones, ones, np.array([1.0, -1.0]))) == 0.0

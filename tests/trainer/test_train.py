@@ -239,3 +239,55 @@ def test_statistics_are_standardised_on_the_training_patches(tiny_config, tiny_d
     assert np.abs(mean).max() > 1.0  # not the identity it starts as
     scores = model.score(split.frames)["score"]
     assert np.all((scores >= 0) & (scores <= 100))
+
+
+def test_patch_scores_train_with_patch_ranking(tiny_config, tiny_data, tmp_path):
+    """cpllm_tiny_patch: the patch ranking term is computed on the pairs' aligned patches
+    and trains; the exported preset scores per patch. Without patch_scores the term is
+    refused with a clear error instead of silently not training."""
+    from cpllm_model import CPLLM
+
+    config = config_lib.load_config(os.path.join(REPO, "trainer", "configs",
+                                                  "cpllm_tiny_patch.py"))
+    keep = ("data.dir", "model.preset", "input.batch_size", "eval_batch_size",
+            "model.score_max_patches")
+    overrides = [*(f"{k}={_get(tiny_config, k)}" for k in keep),
+                 "num_steps=2", "log_every=1", "checkpoint_every=2", "eval_every=0",
+                 "optimizer.warmup_steps=0"]
+    config = config_lib.apply_overrides(config, overrides)
+    preset, workdir = str(tmp_path / "preset"), str(tmp_path / "work")
+    train.train_and_evaluate(config, workdir, export_preset=preset)
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        logged = [json.loads(line)["train"] for line in f if '"train"' in line]
+    assert len(logged) == 2
+    # Fresh weights order patches at random: about half the patch pairs are inverted.
+    assert all(np.isfinite(m["patch_ranking_loss"]) and m["patch_ranking_loss"] > 0
+               for m in logged)
+    model = CPLLM.from_preset(preset)
+    assert model.backbone.patch_scores
+    scores = model.score(input_pipeline.load_split(tiny_data, "holdout").frames)["score"]
+    assert np.all((scores >= 0) & (scores <= 100))
+
+    refused = config_lib.apply_overrides(config, ["model.backbone_overrides.patch_scores=False"])
+    with pytest.raises(ValueError, match="patch_scores=True"):
+        train.train_and_evaluate(refused, str(tmp_path / "work2"))
+
+
+@pytest.mark.parametrize("compare_keyframes", [None, 2])
+def test_pairs_train_the_pairwise_answer(tiny_config, tmp_path, compare_keyframes):
+    """loss.compare_weight > 0: the first C pairs of each batch are fed as video A + video
+    B with the pairwise answer as the target; its text loss is logged and trains
+    (also with fewer key frames per video than the model's K)."""
+    overrides = ["num_steps=3", "log_every=1", "checkpoint_every=3", "eval_every=0",
+                 "optimizer.warmup_steps=0", "loss.compare_weight=1.0",
+                 "loss.compare_pairs=2", f"loss.compare_keyframes={compare_keyframes}"]
+    config = config_lib.apply_overrides(tiny_config, overrides)
+    workdir = str(tmp_path / "work")
+    train.train_and_evaluate(config, workdir)
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        logged = [json.loads(line)["train"] for line in f if '"train"' in line]
+    assert len(logged) == 3
+    losses_ = [m["compare_text_loss"] for m in logged]
+    # An untrained decoder over a 1024-piece vocabulary: about log(1024) ~ 6.9 nats.
+    assert all(np.isfinite(v) and v > 1.0 for v in losses_), losses_
+    assert train_step.keyframe_subset(8, 2).tolist() == [2, 6]

@@ -54,6 +54,16 @@ def get_config() -> ConfigDict:
         label_scale=10.0,
         regression_targets="originals",  # eq. 2: MOS of original videos only
         text_videos=None,      # text loss on every video of the batch
+        # The pairwise answer ("Video A is better. Score A: 71. Score B: 45.", scores
+        # from the labels) trains on the first `compare_pairs` pairs of each batch, fed
+        # as video A + video B. Context: Gemma-2B reads 8192 tokens; a video is
+        # K x (256 SigLIP + 256 VideoPrism) = 4096 tokens at K = 8, so a pair of two K = 8
+        # videos would fill it before the prompt. Pairs use 4 of the 8 key frames (evenly
+        # spread): 2 x 4 x 512 = 4096 vision tokens + 128 of text. `CPLLM.compare` should
+        # then be given 4 key frames per video (`--num_keyframes 4`).
+        compare_weight=1.0,
+        compare_pairs=8,
+        compare_keyframes=4,
     )
 
     # Paper: Adam; lr, epochs, batch lost. 1e-4 is the usual LoRA/ViT fine-tuning rate;

@@ -91,6 +91,9 @@ def get_config() -> ConfigDict:
         # built of one block per group; a multiple of the process count (each process
         # reads only its groups). 1 = one block (trainer.multihost).
         shard_groups=1,
+        # Both videos of a pair take the same rotation/mirror (patch ranking needs
+        # their patches over the same pixels).
+        align_pairs=False,
     )
 
     # Losses. Scores (100 * sigmoid, bounded by construction) and labels are divided by
@@ -114,6 +117,17 @@ def get_config() -> ConfigDict:
         # frame): the text loss is taken on the last 4 videos of each batch only, an
         # unbiased sample of the same loss at a quarter of the cost (None = every video).
         text_videos=4,
+        # The pairwise answer (`CPLLM.compare`): the first `compare_pairs` pairs of a
+        # batch also train "Video A is better. Score A: 71. Score B: 45." (scores from
+        # the labels) with both videos in the prefix; `compare_keyframes` key frames
+        # per video (None = all K). 0 = off.
+        compare_weight=0.0,
+        compare_pairs=0,
+        compare_keyframes=None,
+        # Patch against patch (needs model.backbone_overrides.patch_scores): the ranking
+        # hinge on the score head's logits of the same patch in a pair's two videos.
+        patch_ranking_weight=0.0,
+        patch_ranking_margin=0.0,
     )
 
     # Optimisation (paper: Adam; epochs, batch, lr lost).

@@ -50,3 +50,28 @@ def test_compare_cli_prints_answer_and_both_scores(two_crfs, capsys):
 def test_compare_cli_unreadable_video_exits_2(two_crfs, tmp_path, capsys):
     assert compare.main([two_crfs[0], str(tmp_path / "missing.mp4")]) == 2
     assert "cannot read video" in capsys.readouterr().err
+
+
+def test_compare_cli_num_keyframes_sets_k(two_crfs, capsys):
+    """--num_keyframes 4: both videos are read with 4 key frames (a pair's context at the
+    paper sizes), and the printed scores are the model's on those 4 frames."""
+    import json
+
+    a, b = two_crfs
+    assert compare.main([a, b, "--num_keyframes", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model = compare.load_model("cpllm_tiny")
+    if result["source"] == "score_head":
+        for uri, key in ((a, "score_a"), (b, "score_b")):
+            frames = keyframes.decode_keyframes(
+                uri, k=4, max_side=model.preprocessor.decode_max_side()).frames
+            assert frames.shape[0] == 4
+            x = model.preprocessor.frame_inputs(frames)
+            head = float(model.score({k: np.asarray(v)[None] for k, v in x.items()})
+                         ["score"][0])
+            assert result[key] == pytest.approx(head, abs=1e-4)
+    else:
+        assert result["better"] in ("A", "B")
+    with pytest.raises(SystemExit) as e:
+        compare.main([a, b, "--num_keyframes", "0"])
+    assert e.value.code == 2
