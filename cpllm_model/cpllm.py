@@ -337,10 +337,11 @@ class CPLLM(CausalLM):
                 "text": answer, "source": source}
 
     # ---------------------------------------------------------------- training
-    def configure_training(self, high_level="frozen", decoder="lora", lora_rank=8):
+    def configure_training(self, high_level="frozen", decoder="lora", lora_rank=8,
+                           score_path="train"):
         """Sets which weights train (`training_modes.configure`; see the module
         docstring). Returns self."""
-        training_modes.configure(self.backbone, high_level, decoder, lora_rank)
+        training_modes.configure(self.backbone, high_level, decoder, lora_rank, score_path)
         self._score_fn = None
         self._generate_fns = {}
         return self

@@ -1,21 +1,26 @@
 """Which weights of a CPLLMBackbone train: the task's training modes.
 
-    training_modes.configure(backbone, high_level="frozen", decoder="lora", lora_rank=8)
+    training_modes.configure(backbone, high_level="frozen", decoder="lora", lora_rank=8,
+                             score_path="train")
 
 high_level: "frozen" (SigLIP tower frozen, its projection trained; the paper's choice),
             "head" (also SigLIP's last block and post-norm), "all".
 decoder:    "lora" (rank-`lora_rank` LoRA on the decoder's query/key/value only; every
             other decoder weight frozen), "full", or "frozen".
-Always trainable: VideoPrism's spatial path, both projections, the low-level LayerNorm
-and the score MLP. Never trainable: VideoPrism's temporal layers and SigLIP's MAP head
+score_path: "train" (the default: VideoPrism's spatial path, both projections, the
+            low-level LayerNorm, the statistics projection and the score MLP train) or
+            "frozen" (all of them frozen: only the decoder trains, and the scores stay
+            bit-identical, e.g. teaching a trained model's decoder the pairwise answer). Never trainable: VideoPrism's temporal layers and SigLIP's MAP head
 (unused by CP-LLM). The LoRA rank lives on the backbone (`_lora_rank`, as keras-hub's
 `Backbone.enable_lora` keeps it); LoRA cannot be removed once enabled (Keras), and
 enabling it again with another rank raises.
 """
 
 
-def configure(bb, high_level="frozen", decoder="lora", lora_rank=8):
+def configure(bb, high_level="frozen", decoder="lora", lora_rank=8, score_path="train"):
     """Sets `trainable` on the layers of backbone `bb`; returns bb."""
+    if score_path not in ("train", "frozen"):
+        raise ValueError(f"score_path must be train|frozen, got {score_path!r}")
     if high_level not in ("frozen", "head", "all"):
         raise ValueError(f"high_level must be frozen|head|all, got {high_level!r}")
     if decoder not in ("lora", "full", "frozen"):
@@ -32,6 +37,13 @@ def configure(bb, high_level="frozen", decoder="lora", lora_rank=8):
     siglip.head.trainable = False
     for name in ("temporal_embedding", "temporal_encoder", "factorized_decoding"):
         getattr(prism, name).trainable = False
+    if score_path == "frozen":
+        for layer in bb.scoring_layers():
+            if layer is not siglip:
+                layer.trainable = False
+        if high_level != "frozen":
+            raise ValueError("score_path='frozen' keeps the whole score path fixed: "
+                             "high_level must be 'frozen' too")
     if decoder != "full":
         for layer in bb.decoder_layers():
             layer.trainable = False

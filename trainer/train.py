@@ -143,7 +143,8 @@ def build_model(config):
     check_model_config(model, config)
     modes = config.train_modes
     model.configure_training(high_level=modes.high_level, decoder=modes.decoder,
-                             lora_rank=modes.lora_rank or None)
+                             lora_rank=modes.lora_rank or None,
+                             score_path=modes.get("score_path", "train"))
     _check_master_weights(model, policy)  # after LoRA: its A/B kernels too
     return model
 

@@ -291,3 +291,29 @@ def test_pairs_train_the_pairwise_answer(tiny_config, tmp_path, compare_keyframe
     # An untrained decoder over a 1024-piece vocabulary: about log(1024) ~ 6.9 nats.
     assert all(np.isfinite(v) and v > 1.0 for v in losses_), losses_
     assert train_step.keyframe_subset(8, 2).tolist() == [2, 6]
+
+
+def test_frozen_score_path_trains_the_decoder_only(tiny_config, tiny_preset, tiny_data,
+                                                   tmp_path):
+    """train_modes.score_path=frozen (cpllm_tiny_compare's stage 2): the decoder learns
+    the pairwise answer while every score stays bit-identical to the starting preset."""
+    from cpllm_model import CPLLM
+
+    config = config_lib.apply_overrides(tiny_config, [
+        "model.reinitialize=False", "model.init_score_bias_to_label_mean=False",
+        "model.backbone_overrides=None", "train_modes.score_path=frozen",
+        "loss.compare_weight=1.0", "loss.compare_pairs=2", "num_steps=2",
+        "checkpoint_every=2", "optimizer.learning_rate=0.01"])
+    preset = str(tmp_path / "preset")
+    train.train_and_evaluate(config, str(tmp_path / "work"), export_preset=preset)
+    before, after = CPLLM.from_preset(tiny_preset), CPLLM.from_preset(preset)
+    frames = input_pipeline.load_split(tiny_data, "holdout").frames
+    for m in (before, after):
+        m.backbone.set_low_level_views(1)
+    assert (after.score(frames)["score"].tobytes() == before.score(frames)["score"].tobytes())
+    changed = [np.abs(np.asarray(a) - np.asarray(b)).max() > 0
+               for a, b in zip(after.backbone.token_embedding.get_weights(),
+                               before.backbone.token_embedding.get_weights())]
+    assert all(changed)
+    with pytest.raises(ValueError, match="score_path"):
+        train.build_model(config_lib.apply_overrides(config, ["train_modes.high_level=all"]))

@@ -58,7 +58,9 @@ def get_config() -> ConfigDict:
     # source's picture (training loss fell, held-out SRCC fell to 0.06 at step 1200 in
     # the run that trained it, docs/TRAINING.md); frozen random features plus the
     # trained projection leave compression to the low-level path, which trains fully.
-    c.train_modes = ConfigDict(high_level="frozen", decoder="full", lora_rank=0)
+    # score_path "frozen" would train the decoder alone (scores unchanged, bit for bit).
+    c.train_modes = ConfigDict(high_level="frozen", decoder="full", lora_rank=0,
+                               score_path="train")
 
     # Data (TFRecords from `python -m beam_pipelines.make_tiny_dataset`): 240 generated
     # training sources at 9 frame sizes (240p..1080p, portrait, square), 60 held-out
