@@ -1,0 +1,105 @@
+"""How the pairwise answer (`CPLLM.compare`) agrees with the score head, on held-out pairs.
+
+    python -m trainer.eval_compare --preset cpllm_tiny --data_dir out/holdout64 \
+        [--output out/eval_compare.json] [--max_pairs_per_source 6]
+
+For every held-out source, pairs of its renditions (neighbouring rungs of each ladder
+in the records, up to `--max_pairs_per_source`) are put to `compare()` as (A, B) and as
+(B, A). Figures:
+  parsed          share of answers in the trained form ("Video A is better. Score A: ..")
+  agree_head      share of parsed answers naming the video the score head scores higher
+  agree_crf       share of parsed answers naming the lower-CRF video
+  swap_consistent share of pairs whose two orders name the same video
+  mae_vs_head     mean |answer score - score head score|, points on the 0-100 scale
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
+flags.DEFINE_string("data_dir", None, "Records (manifest.json and the split).")
+flags.DEFINE_string("split", "holdout", "Split to evaluate.")
+flags.DEFINE_integer("max_pairs_per_source", 6, "Neighbouring-rung pairs per source.")
+flags.DEFINE_string("output", None, "Write the figures here as JSON.")
+
+
+def neighbour_pairs(source_id, crf, max_per_source: int) -> list[tuple[int, int]]:
+    """(i, j) row pairs of the same source at neighbouring CRFs (i the lower CRF),
+    `max_per_source` of them per source, evenly spread over its ladder."""
+    pairs = []
+    for s in sorted(set(source_id.tolist())):
+        rows = np.flatnonzero((source_id == s) & (crf >= 0))
+        rows = rows[np.argsort(crf[rows], kind="stable")]
+        mine = [(int(a), int(b)) for a, b in zip(rows[:-1], rows[1:]) if crf[a] != crf[b]]
+        if len(mine) > max_per_source:
+            keep = ((np.arange(max_per_source) + 0.5) * len(mine) / max_per_source)
+            mine = [mine[int(k)] for k in keep]
+        pairs += mine
+    return pairs
+
+
+def figures(answers: list[dict]) -> dict:
+    """The module docstring's figures from per-question records {better, score_a,
+    score_b, head_a, head_b, crf_a, crf_b, source, pair}."""
+    parsed = [a for a in answers if a["source"] == "text"]
+    out = {"questions": len(answers), "parsed": len(parsed) / max(len(answers), 1)}
+    if parsed:
+        head = ["A" if a["head_a"] >= a["head_b"] else "B" for a in parsed]
+        crf = ["A" if a["crf_a"] < a["crf_b"] else "B" for a in parsed]
+        out["agree_head"] = float(np.mean([a["better"] == h for a, h in zip(parsed, head)]))
+        out["agree_crf"] = float(np.mean([a["better"] == c for a, c in zip(parsed, crf)]))
+        out["mae_vs_head"] = float(np.mean(
+            [abs(a["score_a"] - a["head_a"]) + abs(a["score_b"] - a["head_b"])
+             for a in parsed]) / 2)
+    by_pair: dict = {}
+    for a in answers:
+        if a["source"] == "text":
+            # The video named better, by its row (swapped questions name rows the same way).
+            by_pair.setdefault(a["pair"], []).append(a["row_a"] if a["better"] == "A"
+                                                     else a["row_b"])
+    both = [v for v in by_pair.values() if len(v) == 2]
+    if both:
+        out["swap_consistent"] = float(np.mean([v[0] == v[1] for v in both]))
+    return out
+
+
+def evaluate(preset: str, data_dir: str, split: str = "holdout",
+             max_pairs_per_source: int = 6) -> dict:
+    from cpllm_model import CPLLM
+    from trainer import input_pipeline
+
+    model = CPLLM.from_preset(preset)
+    data = input_pipeline.load_split(data_dir, split)
+    head = model.score(data.frames)["score"] if len(data) <= 64 else np.concatenate(
+        [model.score({k: v[i:i + 32] for k, v in data.frames.items()})["score"]
+         for i in range(0, len(data), 32)])
+    answers = []
+    pairs = neighbour_pairs(data.source_id, data.crf, max_pairs_per_source)
+    for n, (i, j) in enumerate(pairs):
+        for a, b in ((i, j), (j, i)):
+            video = [{k: v[r] for k, v in data.frames.items()} for r in (a, b)]
+            r = model.compare(*video)
+            answers.append({"better": r["better"], "score_a": float(r["score_a"]),
+                            "score_b": float(r["score_b"]), "source": r["source"],
+                            "head_a": float(head[a]), "head_b": float(head[b]),
+                            "crf_a": int(data.crf[a]), "crf_b": int(data.crf[b]),
+                            "row_a": a, "row_b": b, "pair": n})
+    return figures(answers)
+
+
+def main(argv):
+    del argv
+    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.max_pairs_per_source)
+    print(json.dumps(result, indent=1, sort_keys=True))
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["data_dir"])
+    app.run(main)
