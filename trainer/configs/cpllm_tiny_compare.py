@@ -16,7 +16,7 @@ from trainer.configs import cpllm_tiny
 
 def get_config():
     c = cpllm_tiny.get_config()
-    c.model.preset = "cpllm_tiny"        # stage 1: the bundled preset
+    c.model.preset = "out/cpllm_tiny_stage1"  # stage 1 (the bundled preset before stage 2)
     c.model.reinitialize = False
     c.model.init_score_bias_to_label_mean = False  # the head must not move
     c.model.backbone_overrides = None    # already in stage 1's saved backbone config
