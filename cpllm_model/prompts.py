@@ -30,22 +30,30 @@ def compare_prompt():
 
 
 def compare_answer(score_a, score_b):
-    """The target answer of a pairwise example, e.g. 'Video A is better. Score A: 71. Score B: 45.'"""
+    """The target answer of a pairwise example, e.g. 'Score A: 71. Score B: 45. Video A is
+    better.' The scores come first, so that a decoder names the better video after (and
+    from) the two scores it has just written."""
     a, b = round(float(score_a)), round(float(score_b))
     better = "A" if a >= b else "B"
-    return f"Video {better} is better. Score A: {a}. Score B: {b}."
+    return f"Score A: {a}. Score B: {b}. Video {better} is better."
 
 
-_ANSWER_RE = re.compile(
-    r"video\s*([ab])\s*is\s*better.*?score\s*a\s*:?\s*(\d+(?:\.\d+)?).*?"
-    r"score\s*b\s*:?\s*(\d+(?:\.\d+)?)",
-    re.IGNORECASE | re.DOTALL,
-)
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_VERDICT_FIRST = re.compile(
+    r"video\s*([ab])\s*is\s*better.*?score\s*a\s*:?\s*" + _NUMBER
+    + r".*?score\s*b\s*:?\s*" + _NUMBER, re.IGNORECASE | re.DOTALL)
+_SCORES_FIRST = re.compile(
+    r"score\s*a\s*:?\s*" + _NUMBER + r".*?score\s*b\s*:?\s*" + _NUMBER
+    + r".*?video\s*([ab])\s*is\s*better", re.IGNORECASE | re.DOTALL)
 
 
 def parse_compare_answer(text):
-    """Parses a pairwise answer. Returns (better "A"|"B"|None, score_a|None, score_b|None)."""
-    m = _ANSWER_RE.search(text or "")
+    """Parses a pairwise answer, scores first (`compare_answer`) or verdict first.
+    Returns (better "A"|"B"|None, score_a|None, score_b|None)."""
+    m = _SCORES_FIRST.search(text or "")
+    if m:
+        return m.group(3).upper(), float(m.group(1)), float(m.group(2))
+    m = _VERDICT_FIRST.search(text or "")
     if not m:
         return None, None, None
     return m.group(1).upper(), float(m.group(2)), float(m.group(3))

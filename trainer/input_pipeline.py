@@ -223,8 +223,8 @@ def gather_batch(split: Split, idx: np.ndarray, reg_mask: np.ndarray) -> dict:
 class ComparisonText:
     """The pairwise answer each training pair teaches (issue: `compare()` answers in this
     form): for pair i (rows `first[i]`, `second[i]`) the compare prompt and
-    `prompts.compare_answer(label_a, label_b)` ("Video A is better. Score A: 71. Score B:
-    45.", scores rounded), tokenized with `tokenize(score_a, score_b)` (e.g. the
+    `prompts.compare_answer(label_a, label_b)` ("Score A: 71. Score B: 45. Video A is
+    better.", scores rounded), tokenized with `tokenize(score_a, score_b)` (e.g. the
     preprocessor's `tokenize_comparison`). A pair with an unknown label has no answer
     tokens (no text loss). Answers are cached by their rounded scores.
     """

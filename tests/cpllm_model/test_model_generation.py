@@ -81,8 +81,10 @@ def test_compare_returns_contract(tiny_model, make_videos):
 
 def test_compare_answer_round_trip():
     text = prompts.compare_answer(71.2, 45)
-    assert text == "Video A is better. Score A: 71. Score B: 45."
+    assert text == "Score A: 71. Score B: 45. Video A is better."
     assert prompts.parse_compare_answer(text) == ("A", 71.0, 45.0)
     assert prompts.parse_compare_answer("video b is better, score a: 3 score b: 90") == (
         "B", 3.0, 90.0)
+    assert prompts.parse_compare_answer("Score A: 50. Score B: 61.5. Video B is better.") == (
+        "B", 50.0, 61.5)
     assert prompts.parse_compare_answer("no idea") == (None, None, None)

@@ -133,7 +133,7 @@ def test_comparison_text_answers_from_the_labels(train_split, tiny_model):
     answer = p.tokenizer.detokenize([int(t) for t, r in zip(ids, resp) if r][:-1])
     answer = answer.numpy().decode() if hasattr(answer, "numpy") else str(answer)
     assert answer == prompts.compare_answer(70.6, 45.2)
-    assert answer == "Video A is better. Score A: 71. Score B: 45."
+    assert answer == "Score A: 71. Score B: 45. Video A is better."
     assert prompts.parse_compare_answer(answer) == ("A", 71.0, 45.0)
     assert out["compare_padding_mask"][0].sum() > resp.sum() > 0  # prompt + answer
     assert not out["compare_response_mask"][1].any()  # label of row 3 unknown

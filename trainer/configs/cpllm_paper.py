@@ -54,7 +54,7 @@ def get_config() -> ConfigDict:
         label_scale=10.0,
         regression_targets="originals",  # eq. 2: MOS of original videos only
         text_videos=None,      # text loss on every video of the batch
-        # The pairwise answer ("Video A is better. Score A: 71. Score B: 45.", scores
+        # The pairwise answer ("Score A: 71. Score B: 45. Video A is better.", scores
         # from the labels) trains on the first `compare_pairs` pairs of each batch, fed
         # as video A + video B. Context: Gemma-2B reads 8192 tokens; a video is
         # K x (256 SigLIP + 256 VideoPrism) = 4096 tokens at K = 8, so a pair of two K = 8

@@ -120,7 +120,7 @@ def get_config() -> ConfigDict:
         # unbiased sample of the same loss at a quarter of the cost (None = every video).
         text_videos=4,
         # The pairwise answer (`CPLLM.compare`): the first `compare_pairs` pairs of a
-        # batch also train "Video A is better. Score A: 71. Score B: 45." (scores from
+        # batch also train "Score A: 71. Score B: 45. Video A is better." (scores from
         # the labels) with both videos in the prefix; `compare_keyframes` key frames
         # per video (None = all K). 0 = off.
         compare_weight=0.0,
