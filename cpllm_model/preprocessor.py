@@ -174,7 +174,8 @@ class CPLLMPreprocessor(Preprocessor):
         return self.build_training_text(prompts.describe_prompt(), text, sequence_length)
 
     def tokenize_comparison(self, score_a, score_b, sequence_length=None):
-        """A pairwise target ('Score A: 71. Score B: 45. Video A is better.') with the compare prompt."""
+        """A pairwise target ('Score A: 71. Score B: 45. Video A is better.') with the
+        compare prompt."""
         return self.build_training_text(
             prompts.compare_prompt(), prompts.compare_answer(score_a, score_b),
             sequence_length,

@@ -6,7 +6,8 @@
 For every held-out source, pairs of its renditions (neighbouring rungs of each ladder
 in the records, up to `--max_pairs_per_source`) are put to `compare()` as (A, B) and as
 (B, A). Figures:
-  parsed          share of answers in the trained form ("Score A: 71. Score B: 45. Video A is better.")
+  parsed          share of answers in the trained form
+                  ("Score A: 71. Score B: 45. Video A is better.")
   agree_head      share of parsed answers naming the video the score head scores higher
   agree_crf       share of parsed answers naming the lower-CRF video
   swap_consistent share of pairs whose two orders name the same video

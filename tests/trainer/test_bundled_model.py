@@ -53,3 +53,12 @@ def test_bundled_model_orders_a_held_out_ladder(bundled, family, motion, width, 
     assert np.all((scores >= 0) & (scores <= 100)), scores
     again = np.asarray(bundled.score(inputs)["score"])
     assert again.tobytes() == scores.tobytes()
+    # The pairwise answer (trained on pairs, docs/TRAINING.md "Stage 2"): in the trained
+    # form, naming the CRF 19 rung over the CRF 49 rung in either order, as the score
+    # head does.
+    best, worst = ({k: v[i] for k, v in inputs.items()} for i in (0, len(RUNGS) - 1))
+    for a, b, want in ((best, worst, "A"), (worst, best, "B")):
+        answer = bundled.compare(a, b)
+        assert answer["source"] == "text", answer
+        assert answer["better"] == want, answer
+        assert (answer["score_a"] > answer["score_b"]) == (want == "A"), answer
