@@ -11,9 +11,10 @@ score_path: "train" (the default: VideoPrism's spatial path, both projections, t
             low-level LayerNorm, the statistics projection and the score MLP train) or
             "frozen" (all of them frozen: only the decoder trains, and the scores stay
             bit-identical, e.g. teaching a trained model's decoder the pairwise answer).
-Never trainable: VideoPrism's temporal layers and SigLIP's MAP head (unused by CP-LLM). The LoRA rank lives on the backbone (`_lora_rank`, as keras-hub's
-`Backbone.enable_lora` keeps it); LoRA cannot be removed once enabled (Keras), and
-enabling it again with another rank raises.
+Never trainable: VideoPrism's temporal layers and SigLIP's MAP head (unused by CP-LLM).
+The LoRA rank lives on the backbone (`_lora_rank`, as keras-hub's `Backbone.enable_lora`
+keeps it); LoRA cannot be removed once enabled (Keras), and enabling it again with
+another rank raises.
 """
 
 
