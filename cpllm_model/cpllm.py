@@ -314,9 +314,12 @@ class CPLLM(CausalLM):
     def compare(self, video_a, video_b, max_new_tokens=24):
         """Pairwise comparison of two unbatched videos (dicts from `frame_inputs`).
 
-        Returns {"better": "A"|"B", "score_a", "score_b", "text", "source"}: the parsed
-        generated answer (source "text"); if the answer does not parse (an untrained
-        decoder), the score head's scores (source "score_head").
+        Returns {"better": "A"|"B", "score_a", "score_b", "text", "source",
+        "text_verdict"}: the parsed generated answer (source "text"; "better" is the
+        video with the higher of the answer's two scores, "text_verdict" the video the
+        answer's own words name, which a small decoder may get wrong); if the answer does
+        not parse (an untrained decoder), the score head's scores (source "score_head",
+        text_verdict None).
         """
         a = {k: np.asarray(video_a[k])[None] for k in VISION_KEYS}
         b = {k: np.asarray(video_b[k])[None] for k in VISION_KEYS}
@@ -327,14 +330,17 @@ class CPLLM(CausalLM):
         ids = self.generate_tokens(inputs, max_new_tokens)
         ids = self._truncate(ids, text["padding_mask"], max_new_tokens)
         answer = self.preprocessor.detokenize_answers(ids, text["padding_mask"])[0]
-        better, score_a, score_b = prompts.parse_compare_answer(answer)
+        verdict, score_a, score_b = prompts.parse_compare_answer(answer)
         source = "text"
+        # The answer's two scores decide; a tiny decoder's verdict word can contradict
+        # the scores it has just written (it is kept as "text_verdict").
+        better = None if verdict is None else ("A" if score_a >= score_b else "B")
         if better is None:
             score_a = float(self.score(a)["score"][0])
             score_b = float(self.score(b)["score"][0])
             better, source = ("A" if score_a >= score_b else "B"), "score_head"
         return {"better": better, "score_a": score_a, "score_b": score_b,
-                "text": answer, "source": source}
+                "text": answer, "source": source, "text_verdict": verdict}
 
     # ---------------------------------------------------------------- training
     def configure_training(self, high_level="frozen", decoder="lora", lora_rank=8,

@@ -1,17 +1,21 @@
 """How the pairwise answer (`CPLLM.compare`) agrees with the score head, on held-out pairs.
 
     python -m trainer.eval_compare --preset cpllm_tiny --data_dir out/holdout64 \
-        [--output out/eval_compare.json] [--max_pairs_per_source 6]
+        [--output out/eval_compare.json] [--max_pairs_per_source 6] [--pairs extremes]
 
-For every held-out source, pairs of its renditions (neighbouring rungs of each ladder
-in the records, up to `--max_pairs_per_source`) are put to `compare()` as (A, B) and as
-(B, A). Figures:
+For every held-out source, pairs of its renditions are put to `compare()` as (A, B) and
+as (B, A): `--pairs neighbours` (default) neighbouring rungs of its ladders (up to
+`--max_pairs_per_source`, the hard case: 2 or 5 CRF apart), `--pairs extremes` its
+lowest-CRF rendition against its highest-CRF one. Figures:
   parsed          share of answers in the trained form
                   ("Score A: 71. Score B: 45. Video A is better.")
   agree_head      share of parsed answers naming the video the score head scores higher
   agree_crf       share of parsed answers naming the lower-CRF video
   swap_consistent share of pairs whose two orders name the same video
   mae_vs_head     mean |answer score - score head score|, points on the 0-100 scale
+  verdict_matches_scores  share of parsed answers whose verdict words name the video
+                  with the higher of the answer's own two scores (`compare()` decides by
+                  the scores)
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
 flags.DEFINE_string("data_dir", None, "Records (manifest.json and the split).")
 flags.DEFINE_string("split", "holdout", "Split to evaluate.")
 flags.DEFINE_integer("max_pairs_per_source", 6, "Neighbouring-rung pairs per source.")
+flags.DEFINE_enum("pairs", "neighbours", ["neighbours", "extremes"],
+                  "Which renditions of a source are compared (see the docstring).")
 flags.DEFINE_string("output", None, "Write the figures here as JSON.")
 
 
@@ -43,12 +49,25 @@ def neighbour_pairs(source_id, crf, max_per_source: int) -> list[tuple[int, int]
     return pairs
 
 
+def extreme_pairs(source_id, crf) -> list[tuple[int, int]]:
+    """(i, j) per source: its lowest-CRF rendition i and its highest-CRF rendition j."""
+    pairs = []
+    for s in sorted(set(source_id.tolist())):
+        rows = np.flatnonzero((source_id == s) & (crf >= 0))
+        if len(rows) >= 2 and crf[rows].min() != crf[rows].max():
+            rows = rows[np.argsort(crf[rows], kind="stable")]
+            pairs.append((int(rows[0]), int(rows[-1])))
+    return pairs
+
+
 def figures(answers: list[dict]) -> dict:
     """The module docstring's figures from per-question records {better, score_a,
     score_b, head_a, head_b, crf_a, crf_b, source, pair}."""
     parsed = [a for a in answers if a["source"] == "text"]
     out = {"questions": len(answers), "parsed": len(parsed) / max(len(answers), 1)}
     if parsed:
+        out["verdict_matches_scores"] = float(np.mean(
+            [a.get("text_verdict", a["better"]) == a["better"] for a in parsed]))
         head = ["A" if a["head_a"] >= a["head_b"] else "B" for a in parsed]
         crf = ["A" if a["crf_a"] < a["crf_b"] else "B" for a in parsed]
         out["agree_head"] = float(np.mean([a["better"] == h for a, h in zip(parsed, head)]))
@@ -69,7 +88,7 @@ def figures(answers: list[dict]) -> dict:
 
 
 def evaluate(preset: str, data_dir: str, split: str = "holdout",
-             max_pairs_per_source: int = 6) -> dict:
+             max_pairs_per_source: int = 6, pairs: str = "neighbours") -> dict:
     from cpllm_model import CPLLM
     from trainer import input_pipeline
 
@@ -79,12 +98,16 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
         [model.score({k: v[i:i + 32] for k, v in data.frames.items()})["score"]
          for i in range(0, len(data), 32)])
     answers = []
-    pairs = neighbour_pairs(data.source_id, data.crf, max_pairs_per_source)
-    for n, (i, j) in enumerate(pairs):
+    if pairs == "extremes":
+        rows = extreme_pairs(data.source_id, data.crf)
+    else:
+        rows = neighbour_pairs(data.source_id, data.crf, max_pairs_per_source)
+    for n, (i, j) in enumerate(rows):
         for a, b in ((i, j), (j, i)):
             video = [{k: v[r] for k, v in data.frames.items()} for r in (a, b)]
             r = model.compare(*video)
-            answers.append({"better": r["better"], "score_a": float(r["score_a"]),
+            answers.append({"better": r["better"], "text_verdict": r.get("text_verdict"),
+                            "score_a": float(r["score_a"]),
                             "score_b": float(r["score_b"]), "source": r["source"],
                             "head_a": float(head[a]), "head_b": float(head[b]),
                             "crf_a": int(data.crf[a]), "crf_b": int(data.crf[b]),
@@ -94,7 +117,8 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
 
 def main(argv):
     del argv
-    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.max_pairs_per_source)
+    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.max_pairs_per_source,
+                      FLAGS.pairs)
     print(json.dumps(result, indent=1, sort_keys=True))
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:

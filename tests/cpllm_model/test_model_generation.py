@@ -77,6 +77,10 @@ def test_compare_returns_contract(tiny_model, make_videos):
         sa, sb = tiny_model.score(a)["score"][0], tiny_model.score(b)["score"][0]
         assert out["score_a"] == pytest.approx(sa) and out["score_b"] == pytest.approx(sb)
         assert out["better"] == ("A" if sa >= sb else "B")
+        assert out["text_verdict"] is None
+    else:  # the answer's two scores decide; its verdict word is reported beside them
+        assert out["better"] == ("A" if out["score_a"] >= out["score_b"] else "B")
+        assert out["text_verdict"] in ("A", "B")
 
 
 def test_compare_answer_round_trip():

@@ -12,6 +12,12 @@ def test_neighbour_pairs_are_same_source_neighbouring_crfs():
     assert eval_compare.neighbour_pairs(source, crf, 1) == [(0, 5), (3, 4)]
 
 
+def test_extreme_pairs_are_lowest_against_highest_crf():
+    source = np.array(["s1", "s1", "s1", "s2", "s2", "s1", "s3"])
+    crf = np.array([30, 20, -1, 25, 40, 40, 30])
+    assert eval_compare.extreme_pairs(source, crf) == [(1, 5), (3, 4)]
+
+
 def test_figures_by_hand():
     def q(pair, better, sa, sb, ha, hb, ca, cb, ra, rb, source="text"):
         return {"pair": pair, "better": better, "score_a": sa, "score_b": sb,
@@ -30,6 +36,7 @@ def test_figures_by_hand():
     assert f["agree_head"] == pytest.approx(3 / 4)
     assert f["agree_crf"] == pytest.approx(3 / 4)
     assert f["swap_consistent"] == pytest.approx(1 / 2)
+    assert f["verdict_matches_scores"] == 1.0  # no text_verdict given: taken as "better"
     assert f["mae_vs_head"] == pytest.approx((2 + 2 + 2 + 2 + 5 + 15 + 5 + 5) / 8)
 
 
