@@ -24,14 +24,6 @@ import json
 import numpy as np
 from absl import app, flags
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
-flags.DEFINE_string("data_dir", None, "Records (manifest.json and the split).")
-flags.DEFINE_string("split", "holdout", "Split to evaluate.")
-flags.DEFINE_integer("max_pairs_per_source", 6, "Neighbouring-rung pairs per source.")
-flags.DEFINE_enum("pairs", "neighbours", ["neighbours", "extremes"],
-                  "Which renditions of a source are compared (see the docstring).")
-flags.DEFINE_string("output", None, "Write the figures here as JSON.")
 
 
 def neighbour_pairs(source_id, crf, max_per_source: int) -> list[tuple[int, int]]:
@@ -115,16 +107,30 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
     return figures(answers)
 
 
+def define_flags():
+    """The command line's flags (defined only when run as a program: other trainer
+    modules define flags of the same names)."""
+    flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
+    flags.DEFINE_string("data_dir", None, "Records (manifest.json and the split).")
+    flags.DEFINE_string("split", "holdout", "Split to evaluate.")
+    flags.DEFINE_integer("max_pairs_per_source", 6, "Neighbouring-rung pairs per source.")
+    flags.DEFINE_enum("pairs", "neighbours", ["neighbours", "extremes"],
+                      "Which renditions of a source are compared (see the docstring).")
+    flags.DEFINE_string("output", None, "Write the figures here as JSON.")
+
+
 def main(argv):
     del argv
-    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.max_pairs_per_source,
-                      FLAGS.pairs)
+    args = flags.FLAGS
+    result = evaluate(args.preset, args.data_dir, args.split, args.max_pairs_per_source,
+                      args.pairs)
     print(json.dumps(result, indent=1, sort_keys=True))
-    if FLAGS.output:
-        with open(FLAGS.output, "w") as f:
+    if args.output:
+        with open(args.output, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["data_dir"])
     app.run(main)
