@@ -60,18 +60,22 @@ def test_compare_cli_num_keyframes_sets_k(two_crfs, capsys):
     a, b = two_crfs
     assert compare.main([a, b, "--num_keyframes", "4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
+    from cpllm_model.frames import model_frame_inputs
+
     model = compare.load_model("cpllm_tiny")
-    if result["source"] == "score_head":
-        for uri, key in ((a, "score_a"), (b, "score_b")):
-            frames = keyframes.decode_keyframes(
-                uri, k=4, max_side=model.preprocessor.decode_max_side()).frames
-            assert frames.shape[0] == 4
-            x = model.preprocessor.frame_inputs(frames)
-            head = float(model.score({k: np.asarray(v)[None] for k, v in x.items()})
-                         ["score"][0])
-            assert result[key] == pytest.approx(head, abs=1e-4)
-    else:
-        assert result["better"] in ("A", "B")
+    pre = model.preprocessor
+    inputs = []
+    for uri in (a, b):
+        frames = keyframes.decode_keyframes(uri, k=4, max_side=pre.decode_max_side()).frames
+        assert frames.shape[0] == 4
+        inputs.append(model_frame_inputs(frames, pre.image_size, pre.low_level_max_side,
+                                         pre.patch_size, pre.max_patches))
+    # The CLI's answer is the model's on those 4 key frames (greedy: deterministic).
+    expected = model.compare(*inputs)
+    assert (result["better"], result["text"], result["source"]) == (
+        expected["better"], expected["text"], expected["source"])
+    assert (result["score_a"], result["score_b"]) == pytest.approx(
+        (expected["score_a"], expected["score_b"]), abs=1e-6)
     with pytest.raises(SystemExit) as e:
         compare.main([a, b, "--num_keyframes", "0"])
     assert e.value.code == 2
