@@ -66,12 +66,10 @@ def patch_ranking_loss(logits_a, logits_b, mask_a, mask_b, order, margin=0.0):
     Returns:
       float32 scalar, mean over the patches real in both videos of non-tied pairs.
     """
-    sign = ops.sign(ops.cast(order, "float32"))[:, None, None]
-    diff = ops.cast(logits_a, "float32") - ops.cast(logits_b, "float32")
-    hinge = ops.relu(-sign * diff + margin)
-    valid = (ops.cast(ops.not_equal(sign, 0.0), "float32")
-             * ops.cast(mask_a, "float32") * ops.cast(mask_b, "float32"))
-    return _safe_mean(hinge, valid)
+    mask = ops.cast(mask_a, "float32") * ops.cast(mask_b, "float32")
+    order = ops.cast(order, "float32")[:, None, None] + ops.zeros_like(mask)
+    return ranking_loss(ops.reshape(logits_a, (-1,)), ops.reshape(logits_b, (-1,)),
+                        ops.reshape(order, (-1,)), margin, ops.reshape(mask, (-1,)))
 
 
 def regression_loss(score, target, mask):
