@@ -209,6 +209,52 @@ def make_parse_fn(spec: RecordSpec):
     return parse
 
 
+def decode_example(serialized: bytes, spec: RecordSpec) -> tuple[dict, dict]:
+    """`make_parse_fn(spec)`'s `(inputs, targets)` of one example, in numpy and without
+    TensorFlow ops (for readers that run in plain Python threads, e.g.
+    `trainer.record_stream`); `targets` also holds "description_token_ids_all":
+    int32[n], the example's token ids untruncated. Strings stay `bytes`, as `tf.data`'s
+    numpy iterator gives them."""
+    from tensorflow.core.example import example_pb2
+
+    f = example_pb2.Example.FromString(serialized).features.feature
+
+    def scalar(name, kind, default=None):
+        if name not in f:
+            if default is None:
+                raise ValueError(f"example has no feature {name!r}")
+            return default
+        values = getattr(f[name], kind).value
+        return values[0] if len(values) else default
+
+    k, m, t = spec.num_keyframes, spec.max_patches, spec.max_description_tokens
+    ids = np.asarray(f["description_token_ids"].int64_list.value, np.int32)
+    n = min(int(ids.size), t)
+    padded = np.zeros((t,), np.int32)
+    padded[:n] = ids[:n]
+    inputs = {
+        "high_frames": np.frombuffer(scalar("high_frames", "bytes_list"),
+                                     np.uint8).reshape(spec.high_shape),
+        "low_patches": np.frombuffer(scalar("low_patches", "bytes_list"),
+                                     np.uint8).reshape(spec.low_shape),
+        "patch_mask": np.asarray(f["patch_mask"].float_list.value,
+                                 np.float32).reshape(k, m),
+        "description_token_ids": padded,
+        "description_padding_mask": np.arange(t) < n,
+    }
+    targets = {
+        "label": np.float32(scalar("label", "float_list")),
+        "vmaf": np.float32(scalar("vmaf", "float_list", float("nan"))),
+        "is_original": bool(scalar("is_original", "int64_list")),
+        "crf": np.int32(scalar("crf", "int64_list")),
+        "source_id": scalar("source_id", "bytes_list"),
+        "video_id": scalar("video_id", "bytes_list"),
+        "description": scalar("description", "bytes_list", b""),
+        "description_token_ids_all": ids,
+    }
+    return inputs, targets
+
+
 def dataset(file_pattern: str, spec: RecordSpec, *, shuffle_files: bool = False):
     """`tf.data.Dataset` of parsed `(inputs, targets)` from TFRecord shards (unbatched)."""
     import tensorflow as tf

@@ -159,15 +159,27 @@ class CPLLMPreprocessor(Preprocessor):
         tokens at all, not a lone <eos>: `response_mask` is all zero, so the video adds
         no text loss (and does not teach the decoder to answer with nothing).
         """
+        blank = answer is None or not str(answer).strip()
+        return self.training_text_from_ids(
+            self._ids(prompt), None if blank else self._ids(answer), sequence_length)
+
+    def training_text_from_ids(self, prompt_ids, answer_ids, sequence_length=None):
+        """`build_training_text` of a prompt and an answer already tokenized by this
+        tokenizer (`answer_ids` None: no answer). Pure numpy, no tokenizer call, so it
+        may run inside `tf.data`'s Python functions (`trainer.record_stream`)."""
         sequence_length = sequence_length or self.sequence_length
-        prompt_ids = self._ids(prompt)
+        prompt_ids = [int(t) for t in prompt_ids]
         room = sequence_length - 1 - len(prompt_ids) - 1
         if room < 0:
             raise ValueError("Prompt does not fit sequence_length")
-        if answer is None or not str(answer).strip():
+        if answer_ids is None:
             return self._pack(prompt_ids, [], sequence_length)
-        answer_ids = self._ids(answer)[:room] + [self.tokenizer.end_token_id]
+        answer_ids = [int(t) for t in answer_ids][:room] + [self.tokenizer.end_token_id]
         return self._pack(prompt_ids, answer_ids, sequence_length)
+
+    def describe_prompt_ids(self):
+        """Token ids of the describe prompt (for `training_text_from_ids`)."""
+        return self._ids(prompts.describe_prompt())
 
     def tokenize_description(self, text, sequence_length=None):
         """A single-video description target with the describe prompt (see prompts)."""

@@ -4,10 +4,10 @@ A split is read once from its TFRecords (`beam_pipelines.records`) into host mem
 (`load_split`); batches are then drawn by a `BatchSchedule` whose composition at step s is a
 pure function of (seed, s). That makes the data-iterator position of a run just its step
 number: a resumed run at step s sees exactly the batches an uninterrupted run would.
-(Host memory bounds the data-set size per host: fine for the bundled tiny set and for
-per-host shard groups of a few thousand videos — multi-host runs read only their own
-groups, `Block` and `trainer.multihost`; a streaming reader is not written yet, see
-docs/TRAINING.md.)
+A split too large for host memory streams instead (`data.streaming`): a
+`record_stream.StreamingSplit` keeps an index of the records and reads each batch's
+videos from storage; `BatchSchedule` and `train_dataset` treat both kinds alike (both
+have `take(idx)`), and give the same batches bit for bit.
 
 Batch layout (B = batch_size videos, P = pairs, B - 2P singles), all static shapes:
   videos 2i and 2i+1 (i < P) are the two variants of pair i (same source_id, different
@@ -57,14 +57,25 @@ class Split:
     def __len__(self) -> int:
         return int(self.label.shape[0])
 
+    def take(self, idx) -> dict:
+        """FRAME_KEYS (and TEXT_KEYS after `attach_text`) arrays of rows `idx`."""
+        out = {k: self.frames[k][idx] for k in FRAME_KEYS}
+        if self.text is not None:
+            out.update({k: self.text[k][idx] for k in TEXT_KEYS})
+        return out
 
-def shard_files(data_dir: str, split: str, group: int = 0, groups: int = 1) -> list[str]:
+
+def shard_files(data_dir: str, split: str, group: int = 0, groups: int = 1,
+                listing: list[str] | None = None) -> list[str]:
     """The TFRecord files of shard group `group` of `groups`: the split's files in name
-    order, every `groups`-th from the `group`-th (a host reads only its groups' files)."""
-    import tensorflow as tf
-
+    order, every `groups`-th from the `group`-th (a host reads only its groups' files).
+    `listing`: the split's files when the caller has listed them already."""
     pattern = os.path.join(data_dir, split, "*.tfrecord")
-    files = sorted(tf.io.gfile.glob(pattern))
+    if listing is None:
+        import tensorflow as tf
+
+        listing = tf.io.gfile.glob(pattern)
+    files = sorted(listing)
     if not files:
         raise FileNotFoundError(f"no TFRecords match {pattern}")
     mine = files[group::groups]
@@ -132,16 +143,47 @@ def concat(splits: list[Split]) -> Split:
     )
 
 
-def attach_text(split: Split, text_fn) -> Split:
+def attach_text(split: Split, text_fn, text_from_ids=None) -> Split:
     """Builds every video's decoder text with `text_fn(description: str) -> dict` of
     TEXT_KEYS arrays [T] (prompt + answer, `response_mask` on the answer only), e.g.
-    the model's `preprocessor.tokenize_description(text, sequence_length)`."""
+    the model's `preprocessor.tokenize_description(text, sequence_length)`.
+
+    A `record_stream.StreamingSplit` builds it per batch instead, from each record's
+    token ids with `text_from_ids(ids | None)` (the same text when the records were
+    tokenized with the model's tokenizer, which `check_text_from_ids` verifies)."""
+    from trainer import record_stream
+
+    if isinstance(split, record_stream.StreamingSplit):
+        if text_from_ids is None:
+            raise ValueError("a streaming split needs text_from_ids")
+        split.text_from_ids = text_from_ids
+        check_text_from_ids(split, text_fn)
+        return split
     rows = [text_fn(d) for d in split.description]
     split.text = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in TEXT_KEYS}
     split.text["token_ids"] = split.text["token_ids"].astype(np.int32)
     split.text["padding_mask"] = split.text["padding_mask"].astype(bool)
     split.text["response_mask"] = split.text["response_mask"].astype(bool)
     return split
+
+
+def check_text_from_ids(split, text_fn, n: int = 8) -> None:
+    """Refuses a streaming split whose records' token ids do not give `text_fn`'s text
+    (records prepared with another preset's tokenizer), checked on its first n videos."""
+    n = min(n, len(split))
+    idx = np.arange(n)
+    got = split.take(idx)
+    descriptions = [records.decode_example(r, split.spec)[1]["description"].decode("utf-8")
+                    for r in split.read(idx)]
+    for i, d in enumerate(descriptions):
+        want = text_fn(d)
+        if not all(np.array_equal(np.asarray(want[k]).astype(got[k].dtype), got[k][i])
+                   for k in TEXT_KEYS):
+            raise ValueError(
+                f"video {split.video_id[i]}: its record's description_token_ids do not "
+                "tokenize like the model's tokenizer (records prepared with another "
+                "preset?); prepare the records with the trained preset's tokenizer or "
+                "set data.streaming=False")
 
 
 def num_pairs(mode: str, batch_size: int, pair_fraction: float) -> int:
@@ -211,9 +253,7 @@ def regression_mask(split: Split, targets: str) -> np.ndarray:
 
 def gather_batch(split: Split, idx: np.ndarray, reg_mask: np.ndarray) -> dict:
     """The model inputs and loss targets of videos `idx` (see the module docstring)."""
-    batch = {k: split.frames[k][idx] for k in FRAME_KEYS}
-    if split.text is not None:
-        batch.update({k: split.text[k][idx] for k in TEXT_KEYS})
+    batch = split.take(idx)
     batch["label"] = np.nan_to_num(split.label[idx]).astype(np.float32)
     batch["label_known"] = np.isfinite(split.label[idx]).astype(np.float32)
     batch["regression_mask"] = reg_mask[idx]
@@ -305,8 +345,11 @@ def blocks_pair_rows(batch_size: int, groups: int, pairs_per_block: int):
 
 def train_dataset(split, schedule: BatchSchedule | None = None, *, start_step: int,
                   num_steps: int, regression_targets: str, augment_frames: bool = False,
-                  align_pairs: bool = False):
+                  align_pairs: bool = False, read_parallelism: int = 1):
     """tf.data.Dataset of the batches of steps [start_step, num_steps), prefetched.
+
+    `read_parallelism` batches are built at once (in order): worth more than 1 when the
+    split streams from storage (`record_stream.StreamingSplit`), whose reads then overlap.
 
     `split` is a `Split` with its `schedule`, or a list of `Block`s (this host's shard
     groups, concatenated in group order; schedule None). With `augment_frames`, `augment`
@@ -348,8 +391,12 @@ def train_dataset(split, schedule: BatchSchedule | None = None, *, start_step: i
             v.set_shape(example[k].shape)
         return dict(zip(keys, values))
 
-    ds = tf.data.Dataset.range(start_step, num_steps).map(to_dict)
-    return ds.prefetch(2)
+    ds = tf.data.Dataset.range(start_step, num_steps)
+    if read_parallelism > 1:
+        ds = ds.map(to_dict, num_parallel_calls=read_parallelism, deterministic=True)
+    else:
+        ds = ds.map(to_dict)
+    return ds.prefetch(max(2, read_parallelism))
 
 
 def eval_batches(split: Split, batch_size: int):

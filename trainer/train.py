@@ -266,7 +266,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     import tensorflow as tf
 
     from beam_pipelines import records
-    from trainer import checkpoint, eval_callback, input_pipeline, multihost, train_step
+    from trainer import (checkpoint, eval_callback, input_pipeline, multihost, record_stream,
+                         train_step)
 
     tf.config.set_visible_devices([], "GPU")  # tf.data only; the model runs on JAX
     primary, multi = multihost.is_primary(), multihost.process_count() > 1
@@ -298,11 +299,27 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         if other != spec:
             raise ValueError(f"data.extra_train_dirs: {d} has records {other}, "
                              f"{config.data.dir} has {spec}")
+    streaming = bool(config.data.get("streaming", False))
+    prompt_ids = model.preprocessor.describe_prompt_ids() if streaming else None
+
+    def text_from_ids(ids):
+        return model.preprocessor.training_text_from_ids(prompt_ids, ids, seq_len)
+
+    def train_split(g):
+        if not streaming:
+            return input_pipeline.concat(
+                [input_pipeline.load_split(d, config.data.train_split, spec, g, groups)
+                 for d in train_dirs])
+        index = record_stream.RecordIndex.concat(
+            [record_stream.load_index(d, config.data.train_split, spec, group=g,
+                                      groups=groups,
+                                      cache_dir=os.path.join(workdir, "record_index"))
+             for d in train_dirs])
+        return record_stream.StreamingSplit(index, spec)
+
     blocks = []
     for g in mine:
-        split = input_pipeline.attach_text(input_pipeline.concat(
-            [input_pipeline.load_split(d, config.data.train_split, spec, g, groups)
-             for d in train_dirs]), text_fn)
+        split = input_pipeline.attach_text(train_split(g), text_fn, text_from_ids)
         blocks.append(input_pipeline.Block(split, input_pipeline.BatchSchedule(
             split, batch_size=config.input.batch_size // groups, mode=config.input.mode,
             pair_fraction=config.input.pair_fraction, rank_by=config.input.rank_by,
@@ -434,7 +451,9 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
                                       num_steps=config.num_steps,
                                       regression_targets=config.loss.regression_targets,
                                       augment_frames=bool(config.input.get("augment")),
-                                      align_pairs=bool(config.input.get("align_pairs")))
+                                      align_pairs=bool(config.input.get("align_pairs")),
+                                      read_parallelism=int(config.data.get(
+                                          "read_parallelism", 1)) if streaming else 1)
     sums, count, t0 = {}, 0, time.time()
     try:
         for batch in ds.as_numpy_iterator():

@@ -8,6 +8,7 @@ Labels are a monotone pseudo-MOS of the CRF (the trainer tests need the order, n
 import json
 import os
 
+import numpy as np
 import pytest
 
 CRFS = (20, 35, 50)
@@ -64,11 +65,13 @@ def tiny_data(tiny_model, tmp_path_factory):
                     frames = decode_keyframes(clip, spec.num_keyframes).frames
                     x = tiny_model.preprocessor.frame_inputs(frames)
                     label = 95.0 - crf
-                    w.write(records.encode_example(
+                    description = (f"A {source} test pattern. Synthetic pattern. "
+                                   f"Encoded at CRF {crf}, quality {int(label)}.")
+                    ids = np.asarray(tiny_model.preprocessor.tokenizer(description))
+                    w.write(records.encode_example(  # as beam_pipelines.prepare writes
                         video_id=f"{source}_crf{crf}", source_id=source, crf=crf,
                         is_original=(crf == CRFS[0]), label=label, vmaf=label,
-                        description=f"A {source} test pattern. Synthetic pattern. "
-                                    f"Encoded at CRF {crf}, quality {int(label)}.",
+                        description=description, description_token_ids=ids.reshape(-1),
                         **x))
     with open(root / "manifest.json", "w") as f:
         json.dump({"spec": spec.to_dict()}, f)

@@ -179,6 +179,20 @@ def test_resume_after_a_crash_gives_identical_weights(uninterrupted, tiny_config
     assert result["srcc"] == uninterrupted[1]["srcc"]
 
 
+def test_streaming_run_is_the_in_memory_run(uninterrupted, tiny_config, tmp_path):
+    workdir = str(tmp_path / "streaming")
+    config = config_lib.apply_overrides(tiny_config, ["data.streaming=True",
+                                                      "data.read_parallelism=2"])
+    result = train.train_and_evaluate(config, workdir)
+    streamed, _ = _final_state(workdir)
+    reference, _ = _final_state(uninterrupted[0])
+    for group in ("trainable", "non_trainable", "optimizer"):
+        for a, b in zip(streamed[group], reference[group]):
+            np.testing.assert_array_equal(a, b)  # the same batches, bit for bit
+    assert result["srcc"] == uninterrupted[1]["srcc"]
+    assert len(os.listdir(os.path.join(workdir, "record_index"))) == 1
+
+
 def test_data_parallel_on_two_fake_devices(uninterrupted, tiny_config, tmp_path):
     workdir = str(tmp_path / "dp")
     cfg_path = os.path.join(REPO, "trainer", "configs", "cpllm_tiny.py")

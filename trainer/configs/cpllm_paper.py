@@ -39,6 +39,11 @@ def get_config() -> ConfigDict:
         train_split="train",
         eval_split="holdout",
         crf_range=(18, 48),    # H.264 CRF variants (paper: range lost), coarse step 5
+        # LSVQ and its CRF variants do not fit host memory: index the records (one pass,
+        # cached under WORKDIR/record_index) and read each batch's videos from storage
+        # (trainer.record_stream); `read_parallelism` batches are read at once.
+        streaming=True,
+        read_parallelism=8,
     )
 
     c.input = ConfigDict(mode="mix", pair_fraction=0.5, batch_size=64, rank_by="label",

@@ -76,6 +76,11 @@ def get_config() -> ConfigDict:
         # ladders: coarse 19..49 step 5 and fine 24..36 step 2 (paper: range lost).
         # The trainer reads CRFs from the records; these document the data build.
         crf_range=(15, 51),
+        # The split is read into host memory (under 1 GB); True indexes the records and reads
+        # each batch's videos from storage instead (trainer.record_stream: same batches,
+        # bit for bit), with `read_parallelism` batches read at once.
+        streaming=False,
+        read_parallelism=2,
     )
 
     # Input mix (paper ablation: single / pair / mix; mix is best overall).
