@@ -19,7 +19,12 @@ Output (format: `beam_pipelines.records`):
                        "failures": N, "holdout_sources": [...], "describer": ...}
 
 Splits are by source: every rendition of a source lands in the same split, so held-out
-sources are never seen in training. A source is held out when it is listed in
+sources are never seen in training. With `--num_shards N` the shards are by source too:
+every rendition of a source lands in the same file, shard `crc32(source_id) mod N`
+(`shard_of`), written in video_id order (the same bytes on every run), and all N files
+exist even when some are empty. A trainer reading one group of the files (multi-host
+shard groups) then holds whole ladders. With `--num_shards 0` Beam picks the shards and
+spreads a source over them. A source is held out when it is listed in
 `--holdout_sources`, or when `sha256(source_id)` falls in the first `--holdout_fraction`
 of the hash space (deterministic across runs and runners).
 """
@@ -32,6 +37,8 @@ import hashlib
 import json
 import logging
 import math
+import uuid
+import zlib
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -83,7 +90,9 @@ def parse_args(argv=None):
         help="Padded token length in the parser spec (0: the preset's sequence_length).",
     )
     parser.add_argument(
-        "--num_shards", type=int, default=0, help="Shards per split (0: the runner decides)."
+        "--num_shards", type=int, default=0,
+        help="Shard files per split, each holding whole sources (crc32(source_id) mod N); "
+             "0: Beam decides and spreads a source over its shards."
     )
     parser.add_argument("--decode_timeout_s", type=float, default=120.0)
     parser.add_argument(
@@ -311,9 +320,38 @@ class EncodeExample(beam.DoFn):
         yield {
             "split": split,
             "source_id": row["source_id"],
+            "video_id": row["video_id"],
             "is_original": row["is_original"],
             "data": data,
         }
+
+
+def shard_of(source_id: str, num_shards: int) -> int:
+    """The shard file a source's records go to (CRC-32: the same on every machine)."""
+    return zlib.crc32(source_id.encode("utf-8")) % num_shards
+
+
+class WriteShard(beam.DoFn):
+    """(shard, [(video_id, serialized example) or None, ...]) -> the TFRecord file
+    `PREFIX-SSSSS-of-NNNNN.tfrecord` with the shard's records in video_id order (None:
+    the marker that makes an empty shard's file exist). Written to a temp name, then
+    renamed."""
+
+    def __init__(self, prefix: str, num_shards: int):
+        self.prefix = prefix
+        self.num_shards = num_shards
+
+    def process(self, element):
+        from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
+
+        shard, items = element
+        path = f"{self.prefix}-{shard:05d}-of-{self.num_shards:05d}.tfrecord"
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with FileSystems.create(tmp, compression_type="uncompressed") as f:
+            for _, data in sorted(x for x in items if x is not None):
+                _TFRecordUtil.write_record(f, data)
+        FileSystems.rename([tmp], [path])
+        yield path
 
 
 class _Counts(beam.CombineFn):
@@ -408,16 +446,29 @@ def run(argv=None, test_pipeline=None):
     by_split = examples | "PartitionBySplit" >> beam.Partition(
         lambda ex, n: SPLITS.index(ex["split"]), len(SPLITS)
     )
+    n = opts.num_shards
     for name, pcoll in zip(SPLITS, by_split):
-        _ = (
-            pcoll
-            | f"Serialized_{name}" >> beam.Map(lambda ex: ex["data"])
-            | f"Write_{name}"
-            >> beam.io.WriteToTFRecord(
-                FileSystems.join(out, name, "data"),
-                file_name_suffix=".tfrecord",
-                num_shards=opts.num_shards,
+        prefix = FileSystems.join(out, name, "data")
+        if not n:
+            _ = (
+                pcoll
+                | f"Serialized_{name}" >> beam.Map(lambda ex: ex["data"])
+                | f"Write_{name}"
+                >> beam.io.WriteToTFRecord(prefix, file_name_suffix=".tfrecord")
             )
+            continue
+        empty = p | f"EveryShard_{name}" >> beam.Create([(i, None) for i in range(n)])
+        _ = (
+            (
+                pcoll
+                | f"KeyBySourceShard_{name}"
+                >> beam.Map(lambda ex: (shard_of(ex["source_id"], n),
+                                        (ex["video_id"], ex["data"]))),
+                empty,
+            )
+            | f"WithEmptyShards_{name}" >> beam.Flatten()
+            | f"GroupByShard_{name}" >> beam.GroupByKey()
+            | f"Write_{name}" >> beam.ParDo(WriteShard(prefix, n))
         )
     failures = (cat.failures, prepped.failures) | "AllFailures" >> beam.Flatten()
     _ = tables.write_parquet(  # snappy, one shard: a small table (issue 14 item 17)

@@ -73,6 +73,26 @@ def test_manifest_counts_and_splits(prepared):
     assert prepare.verify(out) == {"train": 4, "holdout": 4}
 
 
+def test_shards_hold_whole_sources_in_video_id_order(prepared):
+    from beam_pipelines import prepare
+
+    out, _ = prepared
+    for split in prepare.SPLITS:
+        files = sorted(glob.glob(os.path.join(out, split, "*.tfrecord")))
+        assert [os.path.basename(f) for f in files] == [
+            "data-00000-of-00002.tfrecord", "data-00001-of-00002.tfrecord"]
+        held = []
+        for i, f in enumerate(files):
+            ids = [tf.train.Example.FromString(r).features.feature for r in
+                   tf.data.TFRecordDataset(f).as_numpy_iterator()]
+            video_ids = [x["video_id"].bytes_list.value[0].decode() for x in ids]
+            sources = {x["source_id"].bytes_list.value[0].decode() for x in ids}
+            assert video_ids == sorted(video_ids)
+            assert all(prepare.shard_of(s, 2) == i for s in sources), (f, sources)
+            held += video_ids
+        assert len(held) == 4  # one source of 4 renditions per split, in its one file
+
+
 def test_records_parse_back_with_shapes_dtypes_labels(prepared):
     out, src_rows = prepared
     spec = records.RecordSpec.from_manifest(os.path.join(out, "manifest.json"))
