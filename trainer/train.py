@@ -263,6 +263,7 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
                        export_preset: str | None = None) -> dict:
     """Runs (or resumes) training; returns the final held-out metrics (or {} if stopped)."""
     import numpy as np
+    import jax
     import tensorflow as tf
 
     from beam_pipelines import records
@@ -386,13 +387,23 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
         if multi:
             state = tuple(multihost.replicate(group) for group in state)
         logging.info("resumed from step %d", step)
-    step_fn = train_step.make_train_step(model, optimizer, config.loss, num_pairs, pair_rows)
+    step_fn = train_step.make_train_step(model, optimizer, config.loss, num_pairs, pair_rows,
+                                         groups)
     compare_pairs, _ = train_step.comparison_pairs(config.loss, num_pairs)
-    if compare_pairs and multi:
-        raise ValueError("loss.compare_pairs > 0 (training the pairwise answer) runs in one "
-                         "process only for now; set loss.compare_weight=0 for multi-host runs")
-    compare_rows = [r[:compare_pairs]
-                    for r in train_step.pair_row_indices(num_pairs, pair_rows)]
+    train_step.compare_row_indices(num_pairs, pair_rows, compare_pairs, groups)  # checks C
+    if compare_pairs and multi and (compare_pairs // groups * len(mine)) % jax.local_device_count():
+        raise ValueError(f"loss.compare_pairs={compare_pairs}: each process's "
+                         f"{compare_pairs // groups * len(mine)} pairwise answers must split "
+                         f"over its {jax.local_device_count()} devices")
+    # The rows of this host's batch (its blocks, in group order) whose pairs also train
+    # the pairwise answer: with several processes each builds the answers of its own
+    # blocks, and the [C, T] text arrays are sharded like the batch.
+    local_pairs = schedule.num_pairs * len(mine)
+    local_rows = (input_pipeline.blocks_pair_rows(config.input.batch_size // groups * len(mine),
+                                                  len(mine), schedule.num_pairs)
+                  if len(mine) > 1 else None)
+    compare_rows = train_step.compare_row_indices(
+        local_pairs, local_rows, compare_pairs // groups * len(mine), len(mine))
     compare_text = input_pipeline.ComparisonText(
         lambda a, b: model.preprocessor.tokenize_comparison(a, b, seq_len))
     score_fn = train_step.make_score_fn(backbone)

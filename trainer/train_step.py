@@ -83,17 +83,36 @@ def pair_row_indices(num_pairs: int, pair_rows=None) -> tuple[np.ndarray, np.nda
     return first, first + 1
 
 
+def compare_row_indices(num_pairs: int, pair_rows, compare_pairs: int, groups: int = 1
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(first, second) int32[C]: the batch rows of the C = `compare_pairs` pairs that also
+    train the pairwise answer. One block: the batch's first C pairs. G shard-group blocks
+    (`pair_rows` from `input_pipeline.blocks_pair_rows`, `num_pairs` / G pairs a block):
+    the first C / G pairs of every block, in block order, so that each process feeds the
+    answers of its own blocks (C must be a multiple of G)."""
+    first, second = pair_row_indices(num_pairs, pair_rows)
+    if groups <= 1:
+        return first[:compare_pairs], second[:compare_pairs]
+    if compare_pairs % groups or num_pairs % groups:
+        raise ValueError(f"loss.compare_pairs={compare_pairs} must be a multiple of "
+                         f"input.shard_groups={groups} (the pairs of {num_pairs} a "
+                         "batch has are split evenly over its blocks)")
+    per, c = num_pairs // groups, compare_pairs // groups
+    take = np.concatenate([np.arange(g * per, g * per + c) for g in range(groups)])
+    return first[take], second[take]
+
+
 def keyframe_subset(k: int, n: int) -> np.ndarray:
     """int32[n]: n of k key frames evenly spread (floor((j + 0.5) * k / n))."""
     return ((np.arange(n) + 0.5) * k / n).astype(np.int32)
 
 
-def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
+def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int = 1):
     """`loss_fn(trainable, non_trainable, batch) -> (total, (parts, non_trainable))`.
 
     pair_rows: None (pairs lead the batch: rows 2i, 2i + 1 for i < num_pairs) or
     (first, second) int32[num_pairs], the rows of a batch of shard-group blocks
-    (`input_pipeline.blocks_pair_rows`).
+    (`input_pipeline.blocks_pair_rows`) of `groups` blocks.
 
     `model` is the `CPLLM` task (its call returns score and text logits); the state
     lists follow `model.backbone`'s variable order.
@@ -104,6 +123,8 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
     patch_weight = float(loss_config.get("patch_ranking_weight", 0.0) or 0.0)
     compare_pairs, compare_weight = comparison_pairs(loss_config, num_pairs)
     first, second = pair_row_indices(num_pairs, pair_rows)
+    compare_first, compare_second = compare_row_indices(num_pairs, pair_rows, compare_pairs,
+                                                        groups)
     compare_frames = loss_config.get("compare_keyframes")
 
     def comparison_inputs(inputs, batch):
@@ -111,8 +132,7 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
         `compare_keyframes` key frames each (evenly spread), with the pairwise text."""
         pair = {}
         for key in MODEL_INPUT_KEYS[:3]:
-            for suffix, rows in (("", first[:compare_pairs]), (PAIR_SUFFIX,
-                                                               second[:compare_pairs])):
+            for suffix, rows in (("", compare_first), (PAIR_SUFFIX, compare_second)):
                 x = ops.take(inputs[key], rows, axis=0)
                 if compare_frames and compare_frames < x.shape[1]:
                     x = ops.take(x, keyframe_subset(x.shape[1], compare_frames), axis=1)
@@ -189,9 +209,10 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None):
     return loss_fn
 
 
-def make_train_step(model, optimizer, loss_config, num_pairs: int, pair_rows=None):
+def make_train_step(model, optimizer, loss_config, num_pairs: int, pair_rows=None,
+                    groups: int = 1):
     """Jitted `train_step(state, batch) -> (state, parts dict of scalars)`."""
-    loss_fn = make_loss_fn(model, loss_config, num_pairs, pair_rows)
+    loss_fn = make_loss_fn(model, loss_config, num_pairs, pair_rows, groups)
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def train_step(state, batch):

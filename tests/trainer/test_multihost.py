@@ -45,7 +45,10 @@ def _overrides(tiny_config, data_dir):
         ("input.batch_size", 4), ("input.shard_groups", 2), ("num_steps", 4),
         ("log_every", 1), ("checkpoint_every", 2), ("eval_every", 0),
         ("optimizer.warmup_steps", 0), ("eval_batch_size", 4),
-        ("model.score_max_patches", tiny_config.model.score_max_patches))]
+        ("model.score_max_patches", tiny_config.model.score_max_patches),
+        # the pairwise answer trains too: one pair of each block, each process feeding
+        # the answers of its own block
+        ("loss.compare_weight", 1.0), ("loss.compare_pairs", 2))]
 
 
 def _free_port():
@@ -87,7 +90,13 @@ def test_two_processes_match_one_process_and_write_once(tiny_config, two_shard_d
     # Written once, by process 0: two checkpoints, four logged steps, one final eval.
     assert checkpoint.all_steps(two_dir) == [2, 4]
     with open(os.path.join(two_dir, "metrics.jsonl")) as f:
-        assert sum("train" in json.loads(line) for line in f) == 4
+        two_logged = [json.loads(line)["train"] for line in f if "train" in json.loads(line)]
+    assert len(two_logged) == 4
+    with open(os.path.join(one_dir, "metrics.jsonl")) as f:
+        one_logged = [json.loads(line)["train"] for line in f if "train" in json.loads(line)]
+    for a, b in zip(one_logged, two_logged):
+        assert np.isfinite(a["compare_text_loss"]) and a["compare_text_loss"] > 0
+        assert b["compare_text_loss"] == pytest.approx(a["compare_text_loss"], rel=1e-3)
     with open(os.path.join(two_dir, "eval_final.json")) as f:
         final = json.load(f)
     assert final["step"] == 4
@@ -113,3 +122,16 @@ def test_shard_groups_must_fit_the_files_and_the_batch(tiny_config, tiny_data, t
     config = config_lib.apply_overrides(config, ["input.shard_groups=3"])
     with pytest.raises(ValueError, match="not divisible by input.shard_groups=3"):
         train.train_and_evaluate(config, str(tmp_path / "odd"))
+
+
+def test_pairwise_answers_come_from_every_block():
+    from trainer import input_pipeline, train_step
+
+    rows = input_pipeline.blocks_pair_rows(8, 2, 2)  # 2 blocks of 4 videos, 2 pairs each
+    first, second = train_step.compare_row_indices(4, rows, 2, groups=2)
+    np.testing.assert_array_equal(first, [0, 4])
+    np.testing.assert_array_equal(second, [1, 5])
+    first, _ = train_step.compare_row_indices(4, None, 3)  # one block: the first C pairs
+    np.testing.assert_array_equal(first, [0, 2, 4])
+    with pytest.raises(ValueError, match="must be a multiple of input.shard_groups=2"):
+        train_step.compare_row_indices(4, rows, 3, groups=2)

@@ -65,7 +65,9 @@ def get_config() -> ConfigDict:
         # K x (256 SigLIP + 256 VideoPrism) = 4096 tokens at K = 8, so a pair of two K = 8
         # videos would fill it before the prompt. Pairs use 4 of the 8 key frames (evenly
         # spread): 2 x 4 x 512 = 4096 vision tokens + 128 of text. `CPLLM.compare` should
-        # then be given 4 key frames per video (`--num_keyframes 4`).
+        # then be given 4 key frames per video (`--num_keyframes 4`). Multi-host
+        # (input.shard_groups G > 1): the first compare_pairs / G pairs of every block, so
+        # compare_pairs must be a multiple of G; each process builds its blocks' answers.
         compare_weight=1.0,
         compare_pairs=8,
         compare_keyframes=4,
