@@ -107,6 +107,11 @@ def keyframe_subset(k: int, n: int) -> np.ndarray:
     return ((np.arange(n) + 0.5) * k / n).astype(np.int32)
 
 
+def _answer_mask(response_mask, padding_mask):
+    """bool[B, T]: the answer tokens the text loss counts (response and not padding)."""
+    return ops.logical_and(ops.cast(response_mask, "bool"), ops.cast(padding_mask, "bool"))
+
+
 def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int = 1):
     """`loss_fn(trainable, non_trainable, batch) -> (total, (parts, non_trainable))`.
 
@@ -186,8 +191,7 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
                 ops.take(patch_mask, first, axis=0), ops.take(patch_mask, second, axis=0),
                 batch["pair_order"], loss_config.get("patch_ranking_margin", 0.0))
         reg = losses.regression_loss(s, y, batch["regression_mask"])
-        answer = ops.logical_and(ops.cast(batch["response_mask"], "bool"),
-                                 ops.cast(batch["padding_mask"], "bool"))
+        answer = _answer_mask(batch["response_mask"], batch["padding_mask"])
         if text_videos:
             answer = answer[-text_videos:]
         text = losses.text_loss(logits, inputs["token_ids"][-logits.shape[0]:], answer)
@@ -199,9 +203,9 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
             total = total + patch_weight * patch
             parts.update(loss=total, patch_ranking_loss=patch)
         if compare_pairs:
-            answer = ops.logical_and(ops.cast(batch["compare_response_mask"], "bool"),
-                                     ops.cast(batch["compare_padding_mask"], "bool"))
-            compare = losses.text_loss(compare_logits, batch["compare_token_ids"], answer)
+            compare = losses.text_loss(
+                compare_logits, batch["compare_token_ids"],
+                _answer_mask(batch["compare_response_mask"], batch["compare_padding_mask"]))
             total = total + compare_weight * compare
             parts.update(loss=total, compare_text_loss=compare)
         return total, (parts, new_non_trainable)
