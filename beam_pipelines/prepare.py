@@ -332,8 +332,8 @@ def shard_of(source_id: str, num_shards: int) -> int:
 
 
 class WriteShard(beam.DoFn):
-    """(shard, [(video_id, serialized example) or None, ...]) -> the TFRecord file
-    `PREFIX-SSSSS-of-NNNNN.tfrecord` with the shard's records in video_id order (None:
+    """(shard, [serialized example or b"", ...]) -> the TFRecord file
+    `PREFIX-SSSSS-of-NNNNN.tfrecord` with the shard's records in video_id order (b"":
     the marker that makes an empty shard's file exist). Written to a temp name, then
     renamed."""
 
@@ -343,13 +343,17 @@ class WriteShard(beam.DoFn):
 
     def process(self, element):
         from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
+        from tensorflow.core.example import example_pb2
 
         shard, items = element
+        items = [x for x in items if x]
+        video_ids = [example_pb2.Example.FromString(x).features.feature["video_id"]
+                     .bytes_list.value[0] for x in items]
         path = f"{self.prefix}-{shard:05d}-of-{self.num_shards:05d}.tfrecord"
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         with FileSystems.create(tmp, compression_type="uncompressed") as f:
-            for _, data in sorted(x for x in items if x is not None):
-                _TFRecordUtil.write_record(f, data)
+            for i in sorted(range(len(items)), key=video_ids.__getitem__):
+                _TFRecordUtil.write_record(f, items[i])
         FileSystems.rename([tmp], [path])
         yield path
 
@@ -457,13 +461,12 @@ def run(argv=None, test_pipeline=None):
                 >> beam.io.WriteToTFRecord(prefix, file_name_suffix=".tfrecord")
             )
             continue
-        empty = p | f"EveryShard_{name}" >> beam.Create([(i, None) for i in range(n)])
+        empty = p | f"EveryShard_{name}" >> beam.Create([(i, b"") for i in range(n)])
         _ = (
             (
                 pcoll
                 | f"KeyBySourceShard_{name}"
-                >> beam.Map(lambda ex: (shard_of(ex["source_id"], n),
-                                        (ex["video_id"], ex["data"]))),
+                >> beam.Map(lambda ex: (shard_of(ex["source_id"], n), ex["data"])),
                 empty,
             )
             | f"WithEmptyShards_{name}" >> beam.Flatten()
