@@ -1,9 +1,13 @@
-"""Training config of the bundled `cpllm_tiny` (generated ladders, 2-core CPU, ~50 min).
+"""The tiny recipe (generated ladders, 2-core CPU, ~50 min): every tiny config builds on it.
 
     python -m trainer.train --config trainer/configs/cpllm_tiny.py --workdir DIR \
         [--override data.dir=out/tiny_data]  # from beam_pipelines.make_tiny_dataset
 
-Every hyper-parameter lives here. Values the paper lost are marked "paper: lost".
+Every hyper-parameter lives here. Values the paper lost are marked "paper: lost". This
+file alone (a pooled score head) trained the bundled `cpllm_tiny`'s stage 1 until
+2026-12-04; since then stage 1 is `cpllm_tiny_patch.py` (this recipe with per-patch
+scores ranked patch against patch) and stage 2 `cpllm_tiny_compare.py`
+(docs/TRAINING.md "The bundled model").
 """
 from beam_pipelines import ladder_defaults
 from trainer.config_lib import ConfigDict

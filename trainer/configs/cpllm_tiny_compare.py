@@ -3,7 +3,7 @@
     python -m trainer.train --config trainer/configs/cpllm_tiny_compare.py --workdir DIR \
         [--override model.preset=STAGE1_PRESET]
 
-Stage 1 (`cpllm_tiny.py`) trains the score path and the description. Here the whole score
+Stage 1 (`cpllm_tiny_patch.py`, exported to out/cpllm_tiny_patch) trains the score path and the description. Here the whole score
 path is frozen (`train_modes.score_path="frozen"`: VideoPrism, both projections, the
 low-level LayerNorm and the score head), so the exported preset scores every video
 exactly as stage 1 does, bit for bit; only the decoder trains. Every pair of a batch is
@@ -16,7 +16,7 @@ from trainer.configs import cpllm_tiny
 
 def get_config():
     c = cpllm_tiny.get_config()
-    c.model.preset = "out/cpllm_tiny_stage1"  # stage 1 (the bundled preset before stage 2)
+    c.model.preset = "out/cpllm_tiny_patch"  # stage 1's export (cpllm_tiny_patch.py)
     c.model.reinitialize = False
     c.model.init_score_bias_to_label_mean = False  # the head must not move
     c.model.backbone_overrides = None    # already in stage 1's saved backbone config
