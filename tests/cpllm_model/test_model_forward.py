@@ -41,7 +41,14 @@ def test_forward_outputs(tiny_model, videos8, jit_run):
     inputs = dict(videos)
     inputs.update({k: np.stack([v] * 2) for k, v in text.items()})
     out = jit_run(tiny_model, lambda x: tiny_model(x), inputs)
-    assert set(out) == {"frame_scores", "score", "logits"}
+    # The bundled preset scores every patch (CPLLMBackbone(patch_scores=True)): its
+    # outputs also carry the per-patch logits the patch ranking loss trains on.
+    assert tiny_model.backbone.patch_scores
+    assert set(out) == {"frame_scores", "score", "logits", "patch_logits", "patch_logit_mask"}
+    views = tiny_model.backbone.low_level_views
+    k = tiny_model.preprocessor.num_keyframes
+    assert tuple(out["patch_logits"].shape) == (2, k, m * views)
+    assert tuple(out["patch_logit_mask"].shape) == (2, k, m * views)
     assert tuple(out["logits"].shape) == (2, 64, tiny_model.backbone.vocabulary_size)
     assert out["score"].dtype == "float32" and tuple(out["score"].shape) == (2,)
     scored = tiny_model.score(videos)
@@ -61,7 +68,9 @@ def test_pairwise_forward(tiny_model, make_videos, jit_run):
     inputs.update({k + "_b": v for k, v in b.items()})
     inputs.update({k: v[None] for k, v in text.items()})
     out = jit_run(tiny_model, lambda x: tiny_model(x), inputs)
-    assert set(out) == {"frame_scores", "score", "frame_scores_b", "score_b", "logits"}
+    assert set(out) == {"frame_scores", "score", "frame_scores_b", "score_b", "logits",
+                        "patch_logits", "patch_logit_mask", "patch_logits_b",
+                        "patch_logit_mask_b"}
     assert tuple(out["logits"].shape) == (1, 48, tiny_model.backbone.vocabulary_size)
     np.testing.assert_allclose(np.asarray(out["score_b"]),
                                tiny_model.score(b)["score"], rtol=1e-5)
