@@ -18,10 +18,13 @@ def patch_model(tiny_model):
     return CPLLM(backbone=patch_bb, preprocessor=tiny_model.preprocessor)
 
 
-def test_config_round_trip_keeps_patch_scores(patch_model, tiny_model):
-    bb = patch_model.backbone
-    assert bb.patch_scores and not tiny_model.backbone.patch_scores
-    assert type(bb).from_config(bb.get_config()).patch_scores
+def test_config_round_trip_keeps_patch_scores(tiny_model):
+    bb = tiny_model.backbone
+    assert bb.patch_scores  # the bundled preset scores per patch
+    for flag in (True, False):
+        built = type(bb).from_config({**bb.get_config(), "patch_scores": flag})
+        assert built.patch_scores is flag
+        assert type(bb).from_config(built.get_config()).patch_scores is flag
 
 
 def test_one_patch_per_frame_scores_as_the_pooled_head(tiny_model, make_videos):
