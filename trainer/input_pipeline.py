@@ -159,26 +159,28 @@ def attach_text(split: Split, text_fn, text_from_ids=None) -> Split:
         split.text_from_ids = text_from_ids
         check_text_from_ids(split, text_fn)
         return split
-    rows = [text_fn(d) for d in split.description]
-    split.text = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in TEXT_KEYS}
-    split.text["token_ids"] = split.text["token_ids"].astype(np.int32)
-    split.text["padding_mask"] = split.text["padding_mask"].astype(bool)
-    split.text["response_mask"] = split.text["response_mask"].astype(bool)
+    split.text = stack_text([text_fn(d) for d in split.description])
     return split
+
+
+def stack_text(rows: list[dict]) -> dict:
+    """TEXT_KEYS arrays of several videos' texts: token_ids int32[N, T], the masks
+    bool[N, T]."""
+    text = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in TEXT_KEYS}
+    text["token_ids"] = text["token_ids"].astype(np.int32)
+    text["padding_mask"] = text["padding_mask"].astype(bool)
+    text["response_mask"] = text["response_mask"].astype(bool)
+    return text
 
 
 def check_text_from_ids(split, text_fn, n: int = 8) -> None:
     """Refuses a streaming split whose records' token ids do not give `text_fn`'s text
     (records prepared with another preset's tokenizer), checked on its first n videos."""
-    n = min(n, len(split))
-    idx = np.arange(n)
-    got = split.take(idx)
-    descriptions = [records.decode_example(r, split.spec)[1]["description"].decode("utf-8")
-                    for r in split.read(idx)]
-    for i, d in enumerate(descriptions):
-        want = text_fn(d)
-        if not all(np.array_equal(np.asarray(want[k]).astype(got[k].dtype), got[k][i])
-                   for k in TEXT_KEYS):
+    for i, raw in enumerate(split.read(np.arange(min(n, len(split))))):
+        targets = records.decode_example(raw, split.spec)[1]
+        got = stack_text([split.text_of(targets)])
+        want = stack_text([text_fn(targets["description"].decode("utf-8"))])
+        if not all(np.array_equal(want[k], got[k]) for k in TEXT_KEYS):
             raise ValueError(
                 f"video {split.video_id[i]}: its record's description_token_ids do not "
                 "tokenize like the model's tokenizer (records prepared with another "

@@ -233,10 +233,16 @@ class StreamingSplit:
                     out[r] = _read_record(handle)
         return out
 
+    def text_of(self, targets: dict) -> dict:
+        """The decoder text of one decoded record (`records.decode_example`'s targets):
+        `text_from_ids` of its token ids, or of None when it has no description."""
+        blank = not targets["description"].decode("utf-8").strip()
+        return self.text_from_ids(None if blank else targets["description_token_ids_all"])
+
     def take(self, idx) -> dict:
         """FRAME_KEYS (and TEXT_KEYS with `text_from_ids`) arrays of rows `idx`, as
         `input_pipeline.Split.take`."""
-        from trainer.input_pipeline import FRAME_KEYS, TEXT_KEYS
+        from trainer.input_pipeline import FRAME_KEYS, stack_text
 
         decoded = [records.decode_example(r, self.spec) for r in self.read(idx)]
         for (_, t), i in zip(decoded, np.asarray(idx).tolist()):
@@ -246,11 +252,5 @@ class StreamingSplit:
                                  f"holds {t['video_id']!r}, not {self.video_id[i]!r}")
         out = {k: np.stack([x[k] for x, _ in decoded]) for k in FRAME_KEYS}
         if self.text_from_ids is not None:
-            texts = [self.text_from_ids(t["description_token_ids_all"]
-                                        if t["description"].decode("utf-8").strip() else None)
-                     for _, t in decoded]
-            out.update({k: np.stack([np.asarray(x[k]) for x in texts]) for k in TEXT_KEYS})
-            out["token_ids"] = out["token_ids"].astype(np.int32)
-            out["padding_mask"] = out["padding_mask"].astype(bool)
-            out["response_mask"] = out["response_mask"].astype(bool)
+            out.update(stack_text([self.text_of(t) for _, t in decoded]))
         return out

@@ -390,20 +390,20 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
     step_fn = train_step.make_train_step(model, optimizer, config.loss, num_pairs, pair_rows,
                                          groups)
     compare_pairs, _ = train_step.comparison_pairs(config.loss, num_pairs)
-    train_step.compare_row_indices(num_pairs, pair_rows, compare_pairs, groups)  # checks C
-    if compare_pairs and multi and (compare_pairs // groups * len(mine)) % jax.local_device_count():
+    # (make_train_step has refused a C that is not a multiple of the G blocks.) The rows
+    # of this host's batch (its blocks, in group order) whose pairs also train the
+    # pairwise answer: with several processes each builds the answers of its own blocks,
+    # and the [C, T] text arrays are sharded like the batch.
+    local_compare = compare_pairs // groups * len(mine)
+    if local_compare and multi and local_compare % jax.local_device_count():
         raise ValueError(f"loss.compare_pairs={compare_pairs}: each process's "
-                         f"{compare_pairs // groups * len(mine)} pairwise answers must split "
-                         f"over its {jax.local_device_count()} devices")
-    # The rows of this host's batch (its blocks, in group order) whose pairs also train
-    # the pairwise answer: with several processes each builds the answers of its own
-    # blocks, and the [C, T] text arrays are sharded like the batch.
-    local_pairs = schedule.num_pairs * len(mine)
+                         f"{local_compare} pairwise answers must split over its "
+                         f"{jax.local_device_count()} devices")
     local_rows = (input_pipeline.blocks_pair_rows(config.input.batch_size // groups * len(mine),
                                                   len(mine), schedule.num_pairs)
                   if len(mine) > 1 else None)
     compare_rows = train_step.compare_row_indices(
-        local_pairs, local_rows, compare_pairs // groups * len(mine), len(mine))
+        schedule.num_pairs * len(mine), local_rows, local_compare, len(mine))
     compare_text = input_pipeline.ComparisonText(
         lambda a, b: model.preprocessor.tokenize_comparison(a, b, seq_len))
     score_fn = train_step.make_score_fn(backbone)
