@@ -81,6 +81,26 @@ def _masked_patch_mean(x, patch_mask):
     return ops.sum(x * mask, axis=2) / count
 
 
+class ScoreMember(keras.layers.Layer):
+    """One of `CPLLMBackbone.score_members`: a trained score-only backbone's score path run
+    as a single layer, so that its layers stay out of the owner's functional graph.
+
+    (uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M]) -> frame_scores
+    float32[B, K] (`CPLLMBackbone.score_videos` of `backbone`).
+    """
+
+    def __init__(self, backbone, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.built = True
+
+    def call(self, high_frames, low_patches, patch_mask):
+        return self.backbone.score_videos(high_frames, low_patches, patch_mask)[0]
+
+    def compute_output_spec(self, high_frames, low_patches, patch_mask):
+        return keras.KerasTensor(tuple(high_frames.shape[:2]), dtype="float32")
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CPLLMBackbone(Backbone):
     """CP-LLM network (see module docstring for inputs and outputs).
@@ -125,6 +145,15 @@ class CPLLMBackbone(Backbone):
             scoring the patch-averaged low tokens. The head's weights have the same
             shapes either way. The trainer then also ranks the same patch of two
             renditions of a source (`trainer.losses.patch_ranking_loss`).
+        score_members: other trained score paths (score-only `CPLLMBackbone`s, or their
+            configs, `include_decoder=False`, same K, S and P) whose scores are averaged
+            with this one's: frame_scores = mean over the 1 + E score paths of their frame
+            scores (so still in [0, 100]). Independently trained score paths err
+            differently; their mean flips a ladder's order less often than any one of them
+            (BENCHMARKS.md). Members never train (`trainable=False`), read the same inputs
+            with their own preprocessing weights, follow `set_low_level_views`, and do not
+            feed the decoder: the vision tokens are this backbone's own. Built by
+            `trainer.ensemble`.
         include_decoder: False builds the vision encoders and the score head only (no
             token inputs, no `sequence_output`): what scoring reads, without the decoder
             that holds most of a large preset's parameters (issue 14 item 11). The saved
@@ -152,6 +181,7 @@ class CPLLMBackbone(Backbone):
         low_level_views=1,
         low_level_statistics=False,
         patch_scores=False,
+        score_members=None,
         include_decoder=True,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
@@ -196,6 +226,11 @@ class CPLLMBackbone(Backbone):
         self.score_head = ScoreHead(
             head_hidden_dim, score_bias, dtype=dtype, name="score_head"
         )
+        self.score_members = [
+            ScoreMember(_deserialize(m), dtype=dtype, name=f"score_member_{i}")
+            for i, m in enumerate(score_members or [])]
+        for member in self.score_members:
+            member.trainable = False
         self.include_decoder = bool(include_decoder)
         self.token_embedding, self.transformer_layers, self.layer_norm = None, [], None
         if self.include_decoder:
@@ -252,6 +287,7 @@ class CPLLMBackbone(Backbone):
         self.hidden_dim = hidden_dim
         self.num_high_tokens = (self.image_size // high_level_encoder.patch_size) ** 2
         self.num_low_tokens = (self.patch_size // low_level_encoder.patch_size) ** 2
+        self._check_score_members()
 
         # === Functional model ===
         k, s, m, p = num_keyframes, self.image_size, max_patches, self.patch_size
@@ -408,13 +444,31 @@ class CPLLMBackbone(Backbone):
         )
 
     def set_low_level_views(self, views):
-        """Sets V (`low_level_views`): a scoring choice, no weights change. Functions
-        traced before (the task's compiled score function) keep the V they saw."""
+        """Sets V (`low_level_views`) here and on every score member: a scoring choice, no
+        weights change. Functions traced before (the task's compiled score function) keep
+        the V they saw."""
         if isinstance(views, bool) or int(views) != views or not (
                 1 <= int(views) <= len(DIHEDRAL_VIEWS)):
             raise ValueError(f"low_level_views must be in 1..{len(DIHEDRAL_VIEWS)}, got "
                              f"{views!r}")
         self.low_level_views = int(views)
+        for member in self.score_members:
+            member.backbone.set_low_level_views(views)
+
+    def _check_score_members(self):
+        for i, member in enumerate(m.backbone for m in self.score_members):
+            if not isinstance(member, CPLLMBackbone):
+                raise ValueError(f"score_members[{i}] must be a CPLLMBackbone, got "
+                                 f"{type(member).__name__}")
+            if member.include_decoder or member.score_members:
+                raise ValueError(f"score_members[{i}] must be a score-only backbone "
+                                 "(include_decoder=False) without members of its own")
+            mine = (self.num_keyframes, self.image_size, self.patch_size)
+            theirs = (member.num_keyframes, member.image_size, member.patch_size)
+            if mine != theirs:
+                raise ValueError(f"score_members[{i}] reads (K, S, P) = {theirs}, this "
+                                 f"backbone {mine}: members must read the same inputs")
+            member.set_low_level_views(self.low_level_views)
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
@@ -435,6 +489,12 @@ class CPLLMBackbone(Backbone):
             out["patch_logit_mask"] = mask
         else:
             out["frame_scores"], out["score"] = self.score_head(high, low)
+        if self.score_members:
+            frame_scores = [out["frame_scores"]] + [
+                member(high_frames, low_patches, patch_mask)
+                for member in self.score_members]
+            out["frame_scores"] = ops.mean(ops.stack(frame_scores, axis=0), axis=0)
+            out["score"] = ops.mean(out["frame_scores"], axis=-1)
         return out
 
     def score_videos(self, high_frames, low_patches, patch_mask):
@@ -494,7 +554,7 @@ class CPLLMBackbone(Backbone):
         ]
         if self.low_level_statistics:
             layers += [self.compression_statistics, self.statistics_projection]
-        return layers
+        return layers + list(self.score_members)
 
     @classmethod
     def from_config(cls, config):
@@ -507,6 +567,9 @@ class CPLLMBackbone(Backbone):
                     sub = dict(config[key])
                     sub["config"] = {**sub["config"], "dtype": dtype}
                     config[key] = sub
+            config["score_members"] = [
+                {**m, "config": {**m["config"], "dtype": dtype}} if isinstance(m, dict)
+                else m for m in config.get("score_members") or []]
         return super().from_config(config)
 
     def get_config(self):
@@ -531,6 +594,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_views": self.low_level_views,
                 "low_level_statistics": self.low_level_statistics,
                 "patch_scores": self.patch_scores,
+                "score_members": [_serialize(m.backbone) for m in self.score_members],
                 "include_decoder": self.include_decoder,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,

@@ -11,7 +11,8 @@ score_path: "train" (the default: VideoPrism's spatial path, both projections, t
             low-level LayerNorm, the statistics projection and the score MLP train) or
             "frozen" (all of them frozen: only the decoder trains, and the scores stay
             bit-identical, e.g. teaching a trained model's decoder the pairwise answer).
-Never trainable: VideoPrism's temporal layers and SigLIP's MAP head (unused by CP-LLM).
+Never trainable: VideoPrism's temporal layers, SigLIP's MAP head (unused by CP-LLM) and
+the backbone's `score_members` (other runs' score paths averaged into the score).
 The LoRA rank lives on the backbone (`_lora_rank`, as keras-hub's `Backbone.enable_lora`
 keeps it); LoRA cannot be removed once enabled (Keras), and enabling it again with
 another rank raises.
@@ -29,6 +30,8 @@ def configure(bb, high_level="frozen", decoder="lora", lora_rank=8, score_path="
     bb.trainable = True
     for layer in bb._flatten_layers(include_self=False):
         layer.trainable = True
+    for member in bb.score_members:  # another run's score path: never trains here
+        member.trainable = False
     siglip, prism = bb.high_level_encoder, bb.low_level_encoder
     if high_level != "all":
         siglip.trainable = False

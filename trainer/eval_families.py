@@ -44,6 +44,8 @@ flags.DEFINE_string("split", "holdout", "Split to evaluate.")
 flags.DEFINE_integer("batch_size", 16, "Videos per score call (padded, fixed shape).")
 flags.DEFINE_string("output", None, "Write the figures here as JSON.")
 flags.DEFINE_string("markdown", None, "Write a Markdown table here.")
+flags.DEFINE_string("scores_output", None,
+                    "Write every rendition's model score here as Parquet (video_id, score).")
 
 
 def _num(x) -> float:
@@ -123,7 +125,9 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int = 16) -> dict:
+def score_split(preset: str, data_dir: str, split: str = "holdout",
+                batch_size: int = 16) -> dict[str, float]:
+    """{video_id: the preset's score} for every video of `split`."""
     from cpllm_model import CPLLM
     from trainer import eval_callback, input_pipeline
 
@@ -132,14 +136,36 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int
     scores = eval_callback.HeldOutEvaluator(data, batch_size).predict(
         lambda frames: model.score(frames)["score"])
     ids = [v.decode() if isinstance(v, bytes) else str(v) for v in data.video_id]
+    return dict(zip(ids, scores.tolist()))
+
+
+def catalog_rows(data_dir: str) -> list[dict]:
     with open(os.path.join(data_dir, "catalog.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
-    return table(rows, dict(zip(ids, scores.tolist())))
+        return list(csv.DictReader(f))
+
+
+def write_scores(path: str, scores: dict[str, float]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ids = sorted(scores)
+    pq.write_table(pa.table({"video_id": pa.array(ids, pa.string()),
+                             "score": pa.array([scores[i] for i in ids], pa.float64())}),
+                   path)
+
+
+def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int = 16,
+             scores_output: str | None = None) -> dict:
+    scores = score_split(preset, data_dir, split, batch_size)
+    if scores_output:
+        write_scores(scores_output, scores)
+    return table(catalog_rows(data_dir), scores)
 
 
 def main(argv):
     del argv
-    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.batch_size)
+    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.batch_size,
+                      FLAGS.scores_output)
     text = json.dumps(result, indent=1, sort_keys=True)
     print(markdown(result))
     if FLAGS.output:

@@ -1,0 +1,110 @@
+"""trainer.ensemble: a preset whose score is the mean of several runs' score paths."""
+import numpy as np
+import pytest
+
+
+def _videos(preprocessor, batch, seed):
+    p, rng = preprocessor, np.random.default_rng(seed)
+    k, s, m, ps = p.num_keyframes, p.image_size, p.max_patches, p.patch_size
+    mask = np.ones((batch, k, m), "float32")
+    mask[:, :, m - 2:] = rng.integers(0, 2, (batch, k, 2))
+    return {"high_frames": rng.integers(0, 256, (batch, k, s, s, 3), dtype=np.uint8),
+            "low_patches": rng.integers(0, 256, (batch, k, m, ps, ps, 3), dtype=np.uint8),
+            "patch_mask": mask}
+
+
+def _other_run(tiny_model, tiny_preset, path, seed, max_patches=None):
+    """The tiny model with every score-path weight perturbed: another run's score path."""
+    from cpllm_model import CPLLM
+    from cpllm_model.preprocessor import CPLLMPreprocessor
+
+    bb = tiny_model.backbone
+    other = type(bb).from_config(bb.get_config())
+    other.set_weights(bb.get_weights())
+    rng = np.random.default_rng(seed)
+    for layer in (other.score_head, other.low_level_projection):
+        layer.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype)
+                           for w in layer.get_weights()])
+    pre = CPLLMPreprocessor.from_preset(tiny_preset)
+    if max_patches is not None:
+        pre.max_patches = max_patches
+    CPLLM(backbone=other, preprocessor=pre).save_to_preset(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_model, tiny_preset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ensemble")
+    members = [_other_run(tiny_model, tiny_preset, str(root / f"run{i}"), seed=i) for i in (1, 2)]
+    return tiny_preset, members, root
+
+
+@pytest.fixture(scope="module")
+def ensemble_preset(runs):
+    from trainer import ensemble
+
+    primary, members, root = runs
+    path = str(root / "ensemble")
+    ensemble.build(primary, members).save_to_preset(path)
+    return path
+
+
+def test_the_score_is_the_mean_of_the_runs_frame_scores(runs, ensemble_preset):
+    from cpllm_model import CPLLM
+
+    primary, members, _ = runs
+    model = CPLLM.from_preset(ensemble_preset)
+    assert len(model.backbone.score_members) == 2
+    videos = _videos(model.preprocessor, 3, seed=4)
+    each = [CPLLM.from_preset(p).score(videos)["frame_scores"] for p in [primary, *members]]
+    assert np.ptp([e.mean() for e in each]) > 0.01  # the three runs score differently
+    got = model.score(videos)
+    np.testing.assert_allclose(got["frame_scores"], np.mean(each, axis=0), atol=1e-4)
+    np.testing.assert_allclose(got["score"], got["frame_scores"].mean(-1), rtol=1e-6)
+    assert np.all((got["score"] >= 0) & (got["score"] <= 100))
+    # Bit for bit again, and the same loaded score-only (the members have no decoder).
+    np.testing.assert_array_equal(model.score(videos)["score"], got["score"])
+    score_only = CPLLM.from_preset(ensemble_preset, score_only=True)
+    np.testing.assert_array_equal(score_only.score(videos)["score"], got["score"])
+
+
+def test_the_primary_network_is_kept_whole(runs, ensemble_preset):
+    from cpllm_model import CPLLM
+    from trainer import ensemble
+
+    before, after = CPLLM.from_preset(runs[0]), CPLLM.from_preset(ensemble_preset)
+    pairs = list(zip(ensemble._own_layers(before.backbone),
+                     ensemble._own_layers(after.backbone), strict=True))
+    assert after.backbone.decoder_layers() and len(pairs) > 6
+    for layer, twin in pairs:
+        for a, b in zip(layer.get_weights(), twin.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    videos = _videos(before.preprocessor, 1, seed=5)
+    vision = lambda m: m._encode(videos)[0]  # the decoder's prefix: the primary's tokens
+    np.testing.assert_allclose(np.asarray(vision(after)), np.asarray(vision(before)),
+                               atol=1e-5)
+
+
+def test_members_follow_the_views_and_never_train(ensemble_preset):
+    from cpllm_model import CPLLM, training_modes
+
+    model = CPLLM.from_preset(ensemble_preset)
+    bb = model.backbone
+    bb.set_low_level_views(2)
+    assert [m.backbone.low_level_views for m in bb.score_members] == [2, 2]
+    training_modes.configure(bb, decoder="full")
+    member_vars = {id(v) for m in bb.score_members for v in m.weights}
+    assert member_vars and not member_vars & {id(v) for v in bb.trainable_weights}
+    assert type(bb).from_config(bb.get_config()).score_members[1].backbone.low_level_views == 2
+
+
+def test_bad_members_are_refused(runs, tiny_model, tmp_path):
+    from trainer import ensemble
+
+    primary, members, _ = runs
+    with pytest.raises(ValueError, match="at least one --member"):
+        ensemble.build(primary, [])
+    other = _other_run(tiny_model, primary, str(tmp_path / "m"), seed=3,
+                       max_patches=tiny_model.preprocessor.max_patches + 1)
+    with pytest.raises(ValueError, match="must read the same inputs"):
+        ensemble.build(primary, [other])

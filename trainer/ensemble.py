@@ -1,0 +1,96 @@
+"""Writes a preset whose score is the mean of several trained score paths.
+
+    python -m trainer.ensemble --preset out/cpllm_tiny_patch_compare \
+        --member out/cpllm_tiny_patch_seed1 --member out/cpllm_tiny_patch_seed2 \
+        --output cpllm_model/assets/presets/cpllm_tiny
+
+`--preset` is the primary: its whole network (encoders, score head, decoder, tokenizer,
+preprocessor) is kept as it is. Each `--member` contributes its score path only (loaded
+score-only, `CPLLM.from_preset(..., score_only=True)`) as one of the backbone's
+`score_members`: a frame's score becomes the mean of the 1 + E score paths' frame scores
+(`CPLLMBackbone.score_members`). Descriptions and pairwise answers come from the primary's
+decoder and vision tokens, unchanged. Members must read the same inputs as the primary
+(the preprocessor configs must be equal, tokenizer aside); they follow the primary's
+`low_level_views`. Weights are copied, never changed.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+
+PREPROCESSOR_KEYS = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
+                     "max_patches")
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("preset", None, "The primary preset (kept whole, decoder included).")
+    flags.DEFINE_multi_string("member", [], "A preset whose score path joins the mean "
+                              "(repeat the flag for more).")
+    flags.DEFINE_string("output", None, "Directory to write the preset to (replaced).")
+
+
+def _copy_weights(src_layers, dst_layers) -> None:
+    for src, dst in zip(src_layers, dst_layers, strict=True):
+        values = src.get_weights()
+        if [v.shape for v in values] != [tuple(w.shape) for w in dst.weights]:
+            raise ValueError(f"cannot copy {src.name}: weight shapes differ")
+        dst.set_weights(values)
+
+
+def _own_layers(bb):
+    """The primary's own weighted layers, in a fixed order (members excluded)."""
+    layers = [bb.high_level_encoder, bb.low_level_encoder, bb.high_level_projection,
+              bb.low_level_projection, bb.low_level_norm, bb.score_head]
+    if bb.low_level_statistics:
+        layers += [bb.compression_statistics, bb.statistics_projection]
+    return layers + bb.decoder_layers()
+
+
+def build(preset: str, members: list[str]):
+    """The primary task of `preset` rebuilt with `members`' score paths; returns a CPLLM."""
+    from cpllm_model import CPLLM
+    from cpllm_model.backbone import CPLLMBackbone
+
+    if not members:
+        raise ValueError("give at least one --member")
+    primary = CPLLM.from_preset(preset)
+    if primary.backbone.score_members:
+        raise ValueError(f"{preset} already has score members: start from a single run")
+    if getattr(primary.backbone, "_lora_rank", None) is not None:
+        raise ValueError(f"{preset} has LoRA enabled: export it merged first")
+    want = {k: getattr(primary.preprocessor, k) for k in PREPROCESSOR_KEYS}
+    loaded = []
+    for path in members:
+        member = CPLLM.from_preset(path, score_only=True)
+        got = {k: getattr(member.preprocessor, k) for k in PREPROCESSOR_KEYS}
+        if got != want:
+            raise ValueError(f"member {path} prepares its inputs as {got}, the primary as "
+                             f"{want}: members must read the same inputs")
+        loaded.append(member.backbone)
+    config = primary.backbone.get_config()
+    config["score_members"] = loaded
+    backbone = CPLLMBackbone.from_config(config)
+    _copy_weights(_own_layers(primary.backbone), _own_layers(backbone))
+    return CPLLM(backbone=backbone, preprocessor=primary.preprocessor)
+
+
+def main(argv):
+    del argv
+    if os.path.abspath(FLAGS.preset) == os.path.abspath(FLAGS.output):
+        raise app.UsageError("--output must differ from --preset (the preset is read first)")
+    model = build(FLAGS.preset, FLAGS.member)
+    if os.path.isdir(FLAGS.output):
+        shutil.rmtree(FLAGS.output)
+    model.save_to_preset(FLAGS.output)
+    logging.info("wrote %s: %d score paths", FLAGS.output,
+                 1 + len(model.backbone.score_members))
+
+
+if __name__ == "__main__":
+    define_flags()
+    flags.mark_flags_as_required(["preset", "output"])
+    app.run(main)
