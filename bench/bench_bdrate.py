@@ -2,7 +2,7 @@ r"""BD-rate on our score against BD-rate on VMAF: do they agree on which encoder
 
     python -m bench.bench_bdrate [--sources out/tiny_data/sources_holdout.csv]
         [--num_sources 10] [--preset_a veryfast] [--preset_b slow] [--work DIR]
-        [--model cpllm_tiny]
+        [--model cpllm_tiny] [--piecewise]
 
 For each of the first `--num_sources` held-out masters (sorted by source_id; content
 families, a motion and a frame size the bundled model never trained on), two x264
@@ -10,7 +10,8 @@ ladders at the coarse CRFs (19..49 step 5) are encoded with `beam_pipelines.ladd
 (`--preset_a` is ladder A, the reference; `--preset_b` ladder B), each rendition's VMAF
 against its master measured there (`vmaf_raw`), both ladders scored with
 `beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate` run twice on
-the same renditions: once with the model's score as quality, once with VMAF. Targets
+the same renditions: once with the model's score as quality, once with VMAF (both with
+the cubic fit, or both with PCHIP under `--piecewise`). Targets
 (issue 12): the two BD-rates agree in sign on every source, and their means differ by no
 more than the tolerance documented in BENCHMARKS.md. Prints a Markdown table.
 """
@@ -57,6 +58,8 @@ def main(argv=None):
     parser.add_argument("--preset_b", default="slow")
     parser.add_argument("--work", default="/tmp/cpllm_bench_bdrate")
     parser.add_argument("--model", default="cpllm_tiny")
+    parser.add_argument("--piecewise", action="store_true",
+                        help="PCHIP interpolation on both axes instead of the cubic fit.")
     args = parser.parse_args(argv)
 
     from beam_pipelines import bdrate, catalog, score
@@ -84,13 +87,15 @@ def main(argv=None):
     for metric in ("score", "vmaf"):
         rows = bdrate.run(["--scores", runs["a"][0], "--scores", runs["b"][0],
                            "--metric", metric, "--vmaf", runs["a"][1], "--vmaf", runs["b"][1],
-                           "--output_dir", os.path.join(args.work, f"bdrate_{metric}")])
+                           "--output_dir", os.path.join(args.work, f"bdrate_{metric}"),
+                           *(["--piecewise"] if args.piecewise else [])])
         results[metric] = {r["source_id"]: r for r in rows}
     wall = time.time() - t0
 
     print(f"\nB = x264 {args.preset_b} vs A = x264 {args.preset_a}, coarse CRFs, "
           f"{len(masters)} held-out sources, {runs['a'][2]} + {runs['b'][2]} renditions, "
-          f"model {args.model}, {wall:.0f} s\n")
+          f"model {args.model}, {'PCHIP' if args.piecewise else 'cubic fit'}, "
+          f"{wall:.0f} s\n")
     print("| source | BD-rate on score | BD-rate on VMAF | same sign |")
     print("|---|---:|---:|:---:|")
     agree = compared = 0

@@ -1,7 +1,14 @@
 """Held-out content families: a preset side by side with no-reference baselines.
 
     python -m trainer.eval_families --preset cpllm_tiny --data_dir out/tiny_data \
-        [--output out/eval_families.json] [--markdown out/eval_families.md]
+        [--output out/eval_families.json] [--markdown out/eval_families.md] \
+        [--scores_output out/scores.parquet]
+    python -m trainer.eval_families --scores a.parquet --scores b.parquet --data_dir D
+
+`--scores_output` keeps every rendition's score (video_id, score). `--scores` (repeated)
+reads such files instead of scoring: the model's figure is then the mean of the files'
+scores per video, which is what a preset with those runs as `score_members`
+(`trainer.ensemble`) scores, up to float rounding (its frame scores are the runs' mean).
 
 Scores every rendition of the held-out split with the production score path
 (`CPLLM.score`, no decoder) and compares four scorers on the same renditions:
@@ -44,6 +51,8 @@ flags.DEFINE_string("split", "holdout", "Split to evaluate.")
 flags.DEFINE_integer("batch_size", 16, "Videos per score call (padded, fixed shape).")
 flags.DEFINE_string("output", None, "Write the figures here as JSON.")
 flags.DEFINE_string("markdown", None, "Write a Markdown table here.")
+flags.DEFINE_multi_string("scores", [], "Score files (--scores_output of earlier runs) to "
+                          "average per video instead of scoring --preset.")
 flags.DEFINE_string("scores_output", None,
                     "Write every rendition's model score here as Parquet (video_id, score).")
 
@@ -144,6 +153,19 @@ def catalog_rows(data_dir: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def read_mean_scores(paths: list[str]) -> dict[str, float]:
+    """{video_id: mean score over the files}; every file must hold the same videos."""
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(p).to_pydict() for p in paths]
+    ids = sorted(tables[0]["video_id"])
+    for path, t in zip(paths, tables):
+        if sorted(t["video_id"]) != ids:
+            raise ValueError(f"{path} scores other videos than {paths[0]}")
+    each = [dict(zip(t["video_id"], t["score"])) for t in tables]
+    return {i: float(np.mean([e[i] for e in each])) for i in ids}
+
+
 def write_scores(path: str, scores: dict[str, float]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -164,8 +186,11 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int
 
 def main(argv):
     del argv
-    result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.batch_size,
-                      FLAGS.scores_output)
+    if FLAGS.scores:
+        result = table(catalog_rows(FLAGS.data_dir), read_mean_scores(FLAGS.scores))
+    else:
+        result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.batch_size,
+                          FLAGS.scores_output)
     text = json.dumps(result, indent=1, sort_keys=True)
     print(markdown(result))
     if FLAGS.output:

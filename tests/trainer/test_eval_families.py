@@ -37,3 +37,18 @@ def test_table_per_group_and_scorer():
     assert 0.0 < out["pooled"]["cpllm"]["srcc_coarse"] <= 1.0
     md = eval_families.markdown(out)
     assert md.count("\n") == 2 + 3 * len(eval_families.SCORERS)
+
+
+def test_score_files_round_trip_and_average(tmp_path):
+    import pytest
+
+    a, b = {"v1": 10.0, "v2": 80.5}, {"v2": 79.5, "v1": 20.0}
+    eval_families.write_scores(str(tmp_path / "a.parquet"), a)
+    eval_families.write_scores(str(tmp_path / "b.parquet"), b)
+    assert eval_families.read_mean_scores([str(tmp_path / "a.parquet")]) == a
+    assert eval_families.read_mean_scores(
+        [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]) == {"v1": 15.0, "v2": 80.0}
+    eval_families.write_scores(str(tmp_path / "c.parquet"), {"v1": 1.0})
+    with pytest.raises(ValueError, match="other videos"):
+        eval_families.read_mean_scores([str(tmp_path / "a.parquet"),
+                                        str(tmp_path / "c.parquet")])
