@@ -546,15 +546,16 @@ class CPLLMBackbone(Backbone):
             return []
         return [self.token_embedding, *self.transformer_layers, self.layer_norm]
 
-    def scoring_layers(self):
-        """Layers whose weights `score` reads (encoders, projections, head)."""
+    def scoring_layers(self, include_members=True):
+        """Layers whose weights `score` reads (encoders, projections, head; then the
+        `score_members` unless include_members=False: this run's own score path)."""
         layers = [
             self.high_level_encoder, self.low_level_encoder, self.high_level_projection,
             self.low_level_projection, self.low_level_norm, self.score_head,
         ]
         if self.low_level_statistics:
             layers += [self.compression_statistics, self.statistics_projection]
-        return layers + list(self.score_members)
+        return layers + list(self.score_members) if include_members else layers
 
     @classmethod
     def from_config(cls, config):

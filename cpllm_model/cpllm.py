@@ -354,7 +354,8 @@ class CPLLM(CausalLM):
 
     # ------------------------------------------------------------ save / load
     @classmethod
-    def from_preset(cls, preset, load_weights=True, score_only=False, **kwargs):
+    def from_preset(cls, preset, load_weights=True, score_only=False, own_run_only=False,
+                    **kwargs):
         """Loads "cpllm_tiny" (bundled), "cpllm_paper" (keras-hub Kaggle presets, see
         `cpllm_model.paper`), a local preset directory, or a `gs://` preset
         (`preset_io.load_task`).
@@ -364,11 +365,14 @@ class CPLLM(CausalLM):
         bit for bit, in a fraction of the memory of a large preset; `describe` and
         `compare` then raise. Preset directories only (not the "cpllm_paper" assembly).
 
+        own_run_only=True builds the backbone without its `score_members` (other runs'
+        score paths, `trainer.ensemble`): the primary run alone, as it was trained.
+
         Never executes code from the preset: deserialization runs in Keras safe mode
         (a Lambda layer in a preset's config is refused).
         """
         return preset_io.load_task(cls, preset, load_weights, score_only=score_only,
-                                   **kwargs)
+                                   own_run_only=own_run_only, **kwargs)
 
     def save_to_preset(self, preset_dir, max_shard_size=10):
         """Saves config.json, weights, task/preprocessor configs and tokenizer assets to a

@@ -25,17 +25,20 @@ from cpllm_model import legacy_weights, preset_registry
 _LOG = logging.getLogger("cpllm.model")
 
 
-def load_task(cls, preset, load_weights=True, score_only=False, **kwargs):
+def load_task(cls, preset, load_weights=True, score_only=False, own_run_only=False,
+              **kwargs):
     """A task of class `cls` (e.g. CPLLM) from `preset`; see the module docstring.
 
     score_only: build the backbone without its decoder (`include_decoder=False`) and
     load the preset's weights into it; the decoder's saved weights are left unread.
+    own_run_only: likewise without the backbone's `score_members` (`score_members=[]`).
     """
     built = preset_registry.assembly(preset)
     if built is not None:
-        if score_only:
+        if score_only or own_run_only:
             raise ValueError(
-                f"score_only loads a trained preset directory; {preset!r} is assembled "
+                f"score_only and own_run_only load a trained preset directory; {preset!r} "
+                "is assembled "
                 "from pretrained parts with an untrained score head (save it with "
                 "save_to_preset after training, then load that directory)."
             )
@@ -44,7 +47,7 @@ def load_task(cls, preset, load_weights=True, score_only=False, **kwargs):
     if is_gcs(preset):
         with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
             return load_task(cls, download_preset(preset, tmp), load_weights,
-                             score_only=score_only, **kwargs)
+                             score_only=score_only, own_run_only=own_run_only, **kwargs)
     if os.path.isdir(preset) and legacy_weights.needs_upgrade(preset):
         _LOG.warning("%s has the pre-2026-12-03 score head weight paths; loading an "
                      "upgraded copy (cpllm_model.legacy_weights)", preset)
@@ -52,13 +55,16 @@ def load_task(cls, preset, load_weights=True, score_only=False, **kwargs):
             copy = os.path.join(tmp, "preset")
             shutil.copytree(preset, copy)
             legacy_weights.upgrade(copy)
-            return load_task(cls, copy, load_weights, score_only=score_only, **kwargs)
+            return load_task(cls, copy, load_weights, score_only=score_only,
+                             own_run_only=own_run_only, **kwargs)
     with SafeModeScope(True):
         loader = preset_utils.get_preset_loader(preset)
-        if score_only and "backbone" not in kwargs:
+        changes = {**({"include_decoder": False} if score_only else {}),
+                   **({"score_members": []} if own_run_only else {})}
+        if changes and "backbone" not in kwargs:
             # keras-hub's task loader loads the preset's weights into a given backbone.
             kwargs["backbone"] = loader.load_backbone(
-                cls.backbone_cls, False, include_decoder=False, dtype=kwargs.pop("dtype", None))
+                cls.backbone_cls, False, dtype=kwargs.pop("dtype", None), **changes)
         return loader.load_task(cls, load_weights, True, **kwargs)
 
 

@@ -41,13 +41,9 @@ def _copy_weights(src_layers, dst_layers) -> None:
         dst.set_weights(values)
 
 
-def _own_layers(bb):
-    """The primary's own weighted layers, in a fixed order (members excluded)."""
-    layers = [bb.high_level_encoder, bb.low_level_encoder, bb.high_level_projection,
-              bb.low_level_projection, bb.low_level_norm, bb.score_head]
-    if bb.low_level_statistics:
-        layers += [bb.compression_statistics, bb.statistics_projection]
-    return layers + bb.decoder_layers()
+def own_layers(bb):
+    """A backbone's own weighted layers in a fixed order (its score members excluded)."""
+    return bb.scoring_layers(include_members=False) + bb.decoder_layers()
 
 
 def build(preset: str, members: list[str]):
@@ -74,7 +70,7 @@ def build(preset: str, members: list[str]):
     config = primary.backbone.get_config()
     config["score_members"] = loaded
     backbone = CPLLMBackbone.from_config(config)
-    _copy_weights(_own_layers(primary.backbone), _own_layers(backbone))
+    _copy_weights(own_layers(primary.backbone), own_layers(backbone))
     return CPLLM(backbone=backbone, preprocessor=primary.preprocessor)
 
 

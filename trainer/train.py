@@ -121,7 +121,10 @@ def build_model(config):
 
     policy = dtype_policy(config)
     keras.utils.set_random_seed(config.seed)
-    model = CPLLM.from_preset(config.model.preset, dtype=keras_dtype(policy))
+    # A from-scratch run trains one score path: a preset's `score_members` (other runs,
+    # trainer.ensemble) are not part of its architecture.
+    model = CPLLM.from_preset(config.model.preset, dtype=keras_dtype(policy),
+                              own_run_only=bool(config.model.reinitialize))
     overrides = dict(config.model.get("backbone_overrides") or {})
     if overrides:
         if not config.model.reinitialize:

@@ -8,13 +8,16 @@ VISION = ("high_frames", "low_patches", "patch_mask")
 
 @pytest.fixture(scope="module")
 def patch_model(tiny_model):
-    """The bundled model's weights in a backbone that scores per patch (the head's
-    weights have the same shapes either way)."""
+    """The bundled model's own score path (its `score_members` left out) in a backbone
+    that scores per patch (the head's weights have the same shapes either way)."""
     from cpllm_model import CPLLM
 
     bb = tiny_model.backbone
-    patch_bb = type(bb).from_config({**bb.get_config(), "patch_scores": True})
-    patch_bb.set_weights(bb.get_weights())
+    patch_bb = type(bb).from_config({**bb.get_config(), "patch_scores": True,
+                                     "score_members": []})
+    for src, dst in zip(bb.scoring_layers(include_members=False) + bb.decoder_layers(),
+                        patch_bb.scoring_layers() + patch_bb.decoder_layers(), strict=True):
+        dst.set_weights(src.get_weights())
     return CPLLM(backbone=patch_bb, preprocessor=tiny_model.preprocessor)
 
 

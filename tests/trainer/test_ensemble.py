@@ -73,8 +73,8 @@ def test_the_primary_network_is_kept_whole(runs, ensemble_preset):
     from trainer import ensemble
 
     before, after = CPLLM.from_preset(runs[0]), CPLLM.from_preset(ensemble_preset)
-    pairs = list(zip(ensemble._own_layers(before.backbone),
-                     ensemble._own_layers(after.backbone), strict=True))
+    pairs = list(zip(ensemble.own_layers(before.backbone),
+                     ensemble.own_layers(after.backbone), strict=True))
     assert after.backbone.decoder_layers() and len(pairs) > 6
     for layer, twin in pairs:
         for a, b in zip(layer.get_weights(), twin.get_weights(), strict=True):
@@ -108,3 +108,27 @@ def test_bad_members_are_refused(runs, tiny_model, tmp_path):
                        max_patches=tiny_model.preprocessor.max_patches + 1)
     with pytest.raises(ValueError, match="must read the same inputs"):
         ensemble.build(primary, [other])
+
+
+def test_own_run_only_loads_the_primary_alone(runs, ensemble_preset):
+    from cpllm_model import CPLLM
+
+    own = CPLLM.from_preset(ensemble_preset, own_run_only=True)
+    assert own.backbone.score_members == []
+    videos = _videos(own.preprocessor, 2, seed=6)
+    np.testing.assert_array_equal(own.score(videos)["score"],
+                                  CPLLM.from_preset(runs[0]).score(videos)["score"])
+
+
+def test_a_from_scratch_run_does_not_carry_score_members(tiny_config, ensemble_preset):
+    from trainer import config_lib, train
+
+    config = config_lib.apply_overrides(tiny_config, [f"model.preset={ensemble_preset}"])
+    assert config.model.reinitialize
+    assert train.build_model(config).backbone.score_members == []
+    kept = config_lib.apply_overrides(config, ["model.reinitialize=False",
+                                               "model.backbone_overrides={}"])
+    model = train.build_model(kept)  # e.g. stage 2 on an ensemble: members kept, frozen
+    assert len(model.backbone.score_members) == 2
+    assert not {id(v) for m in model.backbone.score_members for v in m.weights} & {
+        id(v) for v in model.backbone.trainable_weights}
