@@ -3,7 +3,9 @@
     python -m bench.bench_model [--parts tiny,paper] [--tf] [--out /tmp/bench_model.json]
 
 tiny:  `score` throughput of the bundled cpllm_tiny at batch 8 vs batch 1 (per video),
-       and `describe`-style greedy generation of 64 tokens with vs without the KV cache.
+       the cost of its score members (the preset against its primary run alone,
+       `own_run_only`, batch 8), and `describe`-style greedy generation of 64 tokens
+       with vs without the KV cache.
 paper: the score path (SigLIP so400m@224 + VideoPrism-B@288 + projections + head, random
        weights; the decoder is never run by `score`, so a 1-layer stand-in is used) on one
        video of K = 8 key frames and M = 8 patches: seconds per video, achieved GFLOP/s
@@ -85,6 +87,13 @@ def bench_tiny(repeats):
     out["score_s_per_video_b1"] = per_video[1]
     out["score_s_per_video_b8"] = per_video[8]
     out["score_speedup_b8_vs_b1"] = per_video[1] / per_video[8]
+    out["score_paths"] = 1 + len(model.backbone.score_members)
+    own = CPLLM.from_preset("cpllm_tiny", own_run_only=True)
+    x = _videos(own, 8)
+    out["score_s_per_video_b8_own_run"] = _timeit(lambda: own.score(x),
+                                                  max(repeats, 3) * 3) / 8
+    out["score_cost_members_vs_own_run"] = (out["score_s_per_video_b8"]
+                                            / out["score_s_per_video_b8_own_run"])
 
     x = _videos(model, 1)
     text = model.preprocessor.generation_inputs(prompts.describe_prompt(), 1, 64)

@@ -37,8 +37,8 @@ def load_task(cls, preset, load_weights=True, score_only=False, own_run_only=Fal
     if built is not None:
         if score_only or own_run_only:
             raise ValueError(
-                f"score_only and own_run_only load a trained preset directory; {preset!r} "
-                "is assembled "
+                f"{'score_only' if score_only else 'own_run_only'} loads a trained preset "
+                f"directory; {preset!r} is assembled "
                 "from pretrained parts with an untrained score head (save it with "
                 "save_to_preset after training, then load that directory)."
             )
