@@ -114,14 +114,16 @@ def test_score_only_load_scores_bit_for_bit_without_a_decoder(tiny_model, videos
 
 
 def test_score_is_bounded_0_100_by_construction(tiny_model, videos8):
-    """Huge head weights saturate the score at the ends of the scale, never past them."""
+    """Huge head weights saturate the score at the ends of the scale, never past them
+    (every score path's head: the backbone's own and its score members')."""
     bb = tiny_model.backbone
-    kernel, bias = bb.score_head.output_dense.kernel, bb.score_head.output_dense.bias
-    kept = kernel.numpy().copy(), bias.numpy().copy()
+    heads = [bb.score_head] + [m.backbone.score_head for m in bb.score_members]
+    variables = [v for h in heads for v in (h.output_dense.kernel, h.output_dense.bias)]
+    kept = [v.numpy().copy() for v in variables]
     try:
         for sign in (1.0, -1.0):
-            kernel.assign(np.full(kernel.shape, sign * 1e6, kernel.dtype))
-            bias.assign(np.full(bias.shape, sign * 1e6, bias.dtype))
+            for v in variables:
+                v.assign(np.full(v.shape, sign * 1e6, v.dtype))
             out = tiny_model.score(videos8)
             for name in ("score", "frame_scores"):
                 x = out[name]
@@ -129,8 +131,8 @@ def test_score_is_bounded_0_100_by_construction(tiny_model, videos8):
                 assert np.all((x >= 0.0) & (x <= 100.0)), (name, sign, x.min(), x.max())
             assert np.allclose(out["score"], 100.0 if sign > 0 else 0.0)
     finally:
-        kernel.assign(kept[0])
-        bias.assign(kept[1])
+        for v, value in zip(variables, kept):
+            v.assign(value)
 
 
 def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
@@ -138,7 +140,7 @@ def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
     from cpllm_model.score_head import score_logit
 
     assert score_logit(50.0) == 0.0
-    config = dict(tiny_model.backbone.get_config(), score_bias=80.0)
+    config = dict(tiny_model.backbone.get_config(), score_bias=80.0, score_members=[])
     bb = CPLLMBackbone.from_config(config)
     assert bb.get_config()["score_bias"] == 80.0
     assert CPLLMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
