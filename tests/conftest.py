@@ -13,6 +13,21 @@ _RUN_SOURCES = ("astronaut", "testsrc2")
 _RUN_CRFS = (18, 36, 51)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compilation_cache(tmp_path_factory):
+    """Reuse XLA executables between the tests of this session: every pipeline run and
+    every trainer run loads its own model, so jax.jit traces again, and the persistent
+    cache skips the identical recompiles (the bundled preset's three score paths make
+    each compile several seconds)."""
+    import jax
+
+    path = str(tmp_path_factory.mktemp("jax_cache"))
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    yield
+    jax.config.update("jax_compilation_cache_dir", None)
+
+
 @pytest.fixture(scope="session")
 def pipeline_output(tmp_path_factory):
     """Output dir of `beam_pipelines.score` for 2 sources x 3 CRFs (96x64, 1 s, 8 fps)

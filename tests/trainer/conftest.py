@@ -92,17 +92,3 @@ def tiny_config(tiny_data, tiny_preset, tiny_model):
         "num_steps=4", "log_every=1", "checkpoint_every=2", "eval_every=0",
         "optimizer.warmup_steps=0", "eval_batch_size=4",
         f"model.score_max_patches={tiny_model.preprocessor.max_patches}"])
-
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _compilation_cache(tmp_path_factory):
-    """Reuse XLA executables between the runs of this session (each run rebuilds the
-    model, so jax.jit retraces; the persistent cache skips the identical recompiles)."""
-    import jax
-
-    path = str(tmp_path_factory.mktemp("jax_cache"))
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    yield
-    jax.config.update("jax_compilation_cache_dir", None)
