@@ -468,7 +468,6 @@ class CPLLMBackbone(Backbone):
             if mine != theirs:
                 raise ValueError(f"score_members[{i}] reads (K, S, P) = {theirs}, this "
                                  f"backbone {mine}: members must read the same inputs")
-            member.set_low_level_views(self.low_level_views)
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
         """Returns (high tokens [B, K, Nh, D], low tokens [B, K, Nl, D])."""
@@ -561,16 +560,16 @@ class CPLLMBackbone(Backbone):
     def from_config(cls, config):
         config = dict(config)
         dtype = config.get("dtype")
-        # keras-hub sub-encoders keep their own saved dtype unless told otherwise.
+        # Serialized sub-models (keras-hub encoders, score members) keep their own saved
+        # dtype unless told otherwise.
         if dtype is not None:
+            def with_dtype(sub):
+                return {**sub, "config": {**sub["config"], "dtype": dtype}} if isinstance(
+                    sub, dict) else sub
+
             for key in ("high_level_encoder", "low_level_encoder"):
-                if isinstance(config.get(key), dict):
-                    sub = dict(config[key])
-                    sub["config"] = {**sub["config"], "dtype": dtype}
-                    config[key] = sub
-            config["score_members"] = [
-                {**m, "config": {**m["config"], "dtype": dtype}} if isinstance(m, dict)
-                else m for m in config.get("score_members") or []]
+                config[key] = with_dtype(config.get(key))
+            config["score_members"] = [with_dtype(m) for m in config.get("score_members") or []]
         return super().from_config(config)
 
     def get_config(self):

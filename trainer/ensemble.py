@@ -33,14 +33,6 @@ def define_flags() -> None:
     flags.DEFINE_string("output", None, "Directory to write the preset to (replaced).")
 
 
-def _copy_weights(src_layers, dst_layers) -> None:
-    for src, dst in zip(src_layers, dst_layers, strict=True):
-        values = src.get_weights()
-        if [v.shape for v in values] != [tuple(w.shape) for w in dst.weights]:
-            raise ValueError(f"cannot copy {src.name}: weight shapes differ")
-        dst.set_weights(values)
-
-
 def own_layers(bb):
     """A backbone's own weighted layers in a fixed order (its score members excluded)."""
     return bb.scoring_layers(include_members=False) + bb.decoder_layers()
@@ -70,7 +62,8 @@ def build(preset: str, members: list[str]):
     config = primary.backbone.get_config()
     config["score_members"] = loaded
     backbone = CPLLMBackbone.from_config(config)
-    _copy_weights(own_layers(primary.backbone), own_layers(backbone))
+    for src, dst in zip(own_layers(primary.backbone), own_layers(backbone), strict=True):
+        dst.set_weights(src.get_weights())  # Keras refuses a shape that differs
     return CPLLM(backbone=backbone, preprocessor=primary.preprocessor)
 
 

@@ -12,12 +12,9 @@ def patch_model(tiny_model):
     that scores per patch (the head's weights have the same shapes either way)."""
     from cpllm_model import CPLLM
 
-    bb = tiny_model.backbone
-    patch_bb = type(bb).from_config({**bb.get_config(), "patch_scores": True,
-                                     "score_members": []})
-    for src, dst in zip(bb.scoring_layers(include_members=False) + bb.decoder_layers(),
-                        patch_bb.scoring_layers() + patch_bb.decoder_layers(), strict=True):
-        dst.set_weights(src.get_weights())
+    bb = CPLLM.from_preset("cpllm_tiny", own_run_only=True).backbone
+    patch_bb = type(bb).from_config({**bb.get_config(), "patch_scores": True})
+    patch_bb.set_weights(bb.get_weights())
     return CPLLM(backbone=patch_bb, preprocessor=tiny_model.preprocessor)
 
 
