@@ -34,7 +34,7 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 from scipy import stats
 
 from beam_pipelines import ladder_defaults
@@ -55,6 +55,8 @@ flags.DEFINE_multi_string("scores", [], "Score files (--scores_output of earlier
                           "average per video instead of scoring --preset.")
 flags.DEFINE_string("scores_output", None,
                     "Write every rendition's model score here as Parquet (video_id, score).")
+flags.DEFINE_integer("low_level_views", None, "Views per low-level patch (1..8) to score "
+                     "with instead of the preset's own.")
 
 
 def _num(x) -> float:
@@ -135,17 +137,33 @@ def markdown(result: dict) -> str:
 
 
 def score_split(preset: str, data_dir: str, split: str = "holdout",
-                batch_size: int = 16) -> dict[str, float]:
-    """{video_id: the preset's score} for every video of `split`."""
+                batch_size: int = 16, low_level_views: int | None = None,
+                progress: bool = False) -> dict[str, float]:
+    """{video_id: the preset's score} for every video of `split`.
+
+    The records are read batch by batch (`record_stream`), so memory stays flat whatever
+    the split's size. `low_level_views`: V to score with instead of the preset's."""
+    from beam_pipelines import records
     from cpllm_model import CPLLM
-    from trainer import eval_callback, input_pipeline
+    from trainer import eval_callback, record_stream
 
     model = CPLLM.from_preset(preset)
-    data = input_pipeline.load_split(data_dir, split)
-    scores = eval_callback.HeldOutEvaluator(data, batch_size).predict(
-        lambda frames: model.score(frames)["score"])
-    ids = [v.decode() if isinstance(v, bytes) else str(v) for v in data.video_id]
-    return dict(zip(ids, scores.tolist()))
+    if low_level_views is not None:
+        model.backbone.set_low_level_views(low_level_views)
+    spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
+                                        spec)
+    done = [0]
+
+    def score(frames):
+        out = model.score(frames)["score"]
+        done[0] += batch_size
+        if progress:
+            logging.info("scored %d / %d videos", min(done[0], len(data)), len(data))
+        return out
+
+    scores = eval_callback.HeldOutEvaluator(data, batch_size).predict(score)
+    return dict(zip((str(v) for v in data.video_id), scores.tolist()))
 
 
 def catalog_rows(data_dir: str) -> list[dict]:
@@ -177,8 +195,9 @@ def write_scores(path: str, scores: dict[str, float]) -> None:
 
 
 def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int = 16,
-             scores_output: str | None = None) -> dict:
-    scores = score_split(preset, data_dir, split, batch_size)
+             scores_output: str | None = None, low_level_views: int | None = None,
+             progress: bool = False) -> dict:
+    scores = score_split(preset, data_dir, split, batch_size, low_level_views, progress)
     if scores_output:
         write_scores(scores_output, scores)
     return table(catalog_rows(data_dir), scores)
@@ -187,10 +206,13 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int
 def main(argv):
     del argv
     if FLAGS.scores:
+        if FLAGS.scores_output or FLAGS.low_level_views is not None:
+            raise app.UsageError("--scores reads scores made earlier: --scores_output and "
+                                 "--low_level_views apply only when scoring --preset")
         result = table(catalog_rows(FLAGS.data_dir), read_mean_scores(FLAGS.scores))
     else:
         result = evaluate(FLAGS.preset, FLAGS.data_dir, FLAGS.split, FLAGS.batch_size,
-                          FLAGS.scores_output)
+                          FLAGS.scores_output, FLAGS.low_level_views, progress=True)
     text = json.dumps(result, indent=1, sort_keys=True)
     print(markdown(result))
     if FLAGS.output:

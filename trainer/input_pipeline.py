@@ -401,11 +401,15 @@ def train_dataset(split, schedule: BatchSchedule | None = None, *, start_step: i
     return ds.prefetch(max(2, read_parallelism))
 
 
-def eval_batches(split: Split, batch_size: int):
-    """Yields (batch of FRAME_KEYS padded to `batch_size` by repeating row 0, n_valid)."""
+def eval_batches(split, batch_size: int):
+    """Yields (batch of FRAME_KEYS padded to `batch_size` by repeating row 0, n_valid).
+
+    `split`: a `Split` or a `record_stream.StreamingSplit` (read batch by batch, so a
+    held-out set larger than memory can be scored)."""
     n = len(split)
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(start + batch_size, n))
         valid = idx.size
         idx = np.concatenate([idx, np.zeros(batch_size - valid, np.int64)])
-        yield {k: split.frames[k][idx] for k in FRAME_KEYS}, valid
+        batch = split.take(idx)
+        yield {k: batch[k] for k in FRAME_KEYS}, valid

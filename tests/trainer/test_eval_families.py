@@ -52,3 +52,24 @@ def test_score_files_round_trip_and_average(tmp_path):
     with pytest.raises(ValueError, match="other videos"):
         eval_families.read_mean_scores([str(tmp_path / "a.parquet"),
                                         str(tmp_path / "c.parquet")])
+
+
+def test_score_split_streams_the_records_and_scores_as_the_model(tiny_data, tiny_preset):
+    """score_split reads the records batch by batch; its scores are the model's on the
+    in-memory split, for every video, also with another number of views."""
+    from cpllm_model import CPLLM
+    from trainer import input_pipeline
+
+    split = input_pipeline.load_split(tiny_data, "holdout")
+    for views in (None, 2):
+        model = CPLLM.from_preset(tiny_preset)  # a traced score function keeps its V
+        if views:
+            model.backbone.set_low_level_views(views)
+        want = model.score(split.frames)["score"]
+        got = eval_families.score_split(tiny_preset, tiny_data, "holdout", batch_size=3,
+                                        low_level_views=views)
+        assert sorted(got) == sorted(split.video_id.tolist())
+        np.testing.assert_allclose([got[v] for v in split.video_id], want, atol=1e-4)
+    # The views change the scores: the override reached the model.
+    base = eval_families.score_split(tiny_preset, tiny_data, "holdout", batch_size=3)
+    assert max(abs(base[v] - got[v]) for v in base) > 1e-6
