@@ -342,6 +342,15 @@ class CPLLM(CausalLM):
         return {"better": better, "score_a": score_a, "score_b": score_b,
                 "text": answer, "source": source, "text_verdict": verdict}
 
+    def set_low_level_views(self, views):
+        """Scores with V = `views` rotations/mirrors of every low-level patch from now on
+        (`CPLLMBackbone.set_low_level_views`; no weights change). Drops the compiled
+        functions, which hold the V they were traced with. Returns self."""
+        self.backbone.set_low_level_views(views)
+        self._score_fn = None
+        self._generate_fns = {}
+        return self
+
     # ---------------------------------------------------------------- training
     def configure_training(self, high_level="frozen", decoder="lora", lora_rank=8,
                            score_path="train"):

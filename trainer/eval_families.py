@@ -149,7 +149,7 @@ def score_split(preset: str, data_dir: str, split: str = "holdout",
 
     model = CPLLM.from_preset(preset)
     if low_level_views is not None:
-        model.backbone.set_low_level_views(low_level_views)
+        model.set_low_level_views(low_level_views)
     spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
     data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
                                         spec)

@@ -142,7 +142,7 @@ def build_model(config):
         fresh = type(backbone).from_config(backbone.get_config())
         backbone.set_weights(fresh.get_weights())
     if "low_level_views" in config.model:
-        model.backbone.set_low_level_views(config.model.low_level_views)
+        model.set_low_level_views(config.model.low_level_views)
     check_model_config(model, config)
     modes = config.train_modes
     model.configure_training(high_level=modes.high_level, decoder=modes.decoder,
@@ -161,8 +161,7 @@ def save_scoring_preset(model, config, path):
         model.preprocessor.max_patches = int(m)
     views = config.model.get("score_low_level_views")
     if views is not None:
-        model.backbone.set_low_level_views(views)
-    model._score_fn = None  # traced with the training choices
+        model.set_low_level_views(views)
     model.save_to_preset(path)
 
 

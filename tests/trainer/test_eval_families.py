@@ -61,10 +61,10 @@ def test_score_split_streams_the_records_and_scores_as_the_model(tiny_data, tiny
     from trainer import input_pipeline
 
     split = input_pipeline.load_split(tiny_data, "holdout")
+    model = CPLLM.from_preset(tiny_preset)
     for views in (None, 2):
-        model = CPLLM.from_preset(tiny_preset)  # a traced score function keeps its V
         if views:
-            model.backbone.set_low_level_views(views)
+            model.set_low_level_views(views)  # after a first score call: retraced
         want = model.score(split.frames)["score"]
         got = eval_families.score_split(tiny_preset, tiny_data, "holdout", batch_size=3,
                                         low_level_views=views)

@@ -323,7 +323,7 @@ def test_frozen_score_path_trains_the_decoder_only(tiny_config, tiny_preset, tin
     before, after = CPLLM.from_preset(tiny_preset), CPLLM.from_preset(preset)
     frames = input_pipeline.load_split(tiny_data, "holdout").frames
     for m in (before, after):
-        m.backbone.set_low_level_views(1)
+        m.set_low_level_views(1)
     assert (after.score(frames)["score"].tobytes() == before.score(frames)["score"].tobytes())
     changed = [np.abs(np.asarray(a) - np.asarray(b)).max() > 0
                for a, b in zip(after.backbone.token_embedding.get_weights(),
