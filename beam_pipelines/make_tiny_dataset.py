@@ -32,7 +32,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -228,16 +227,7 @@ def main(argv=None):
                     "--describer=generated", "--num_shards=4",
                     f"--max_patches={TRAIN_PATCHES}", *beam_args]
     prepare.run(prepare_args)
-    try:
-        prepare.verify(out)  # every counted example is on disk
-    except RuntimeError as e:
-        # Seen once in multi_threading mode: one record missing from a split's shards
-        # although counted in the manifest. Rewrite the splits once, then fail loudly.
-        print(f"prepare.verify failed, running prepare again: {e}", file=sys.stderr)
-        for split in prepare.SPLITS:
-            shutil.rmtree(os.path.join(out, split), ignore_errors=True)
-        prepare.run(prepare_args)
-        prepare.verify(out)
+    prepare.verify(out)  # every counted example is in the shard files, else RuntimeError
     timings["prepare_s"] = round(time.time() - t, 1)
     timings["total_s"] = round(time.time() - t0, 1)
 

@@ -21,12 +21,19 @@ Output (format: `beam_pipelines.records`):
 Splits are by source: every rendition of a source lands in the same split, so held-out
 sources are never seen in training. With `--num_shards N` the shards are by source too:
 every rendition of a source lands in the same file, shard `crc32(source_id) mod N`
-(`shard_of`), written in video_id order (the same bytes on every run), and all N files
-exist even when some are empty. A trainer reading one group of the files (multi-host
-shard groups) then holds whole ladders. With `--num_shards 0` Beam picks the shards and
-spreads a source over them. A source is held out when it is listed in
-`--holdout_sources`, or when `sha256(source_id)` falls in the first `--holdout_fraction`
-of the hash space (deterministic across runs and runners).
+(`shard_of`), written in video_id order (the same files and order on every run), and
+all N files exist even when some are empty. A trainer reading one group of the files
+(multi-host shard groups) then holds whole ladders. The records never travel through
+the grouping by shard: each bundle appends its records to a file in DIR/_staging/RUN_ID/
+and passes on only (shard, (video_id, file, offset)); `WriteShard` reads its shard's
+records back from there, and the staging directory is deleted once the run has
+succeeded. With `--num_shards 0` Beam picks the shards and spreads a source over them.
+A source is held out when it is listed in `--holdout_sources`, or when
+`sha256(source_id)` falls in the first `--holdout_fraction` of the hash space
+(deterministic across runs and runners).
+
+Run as a program, prepare then checks that the shard files hold every example the
+manifest counts (`verify`) and fails if they do not.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import uuid
 import zlib
 
@@ -44,6 +52,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineState
 
 from beam_pipelines import catalog, dead_letter, outputs, runner, schemas, tables
 
@@ -331,29 +340,71 @@ def shard_of(source_id: str, num_shards: int) -> int:
     return zlib.crc32(source_id.encode("utf-8")) % num_shards
 
 
+class StageRecords(beam.DoFn):
+    """example -> (shard, (video_id, staging file, offset)): the serialized example is
+    appended to this bundle's TFRecord file in `staging_dir`, and only where it lies goes
+    on. The grouping by shard then moves small tuples, never the records themselves (a
+    grouped shard of large records, hundreds of MB to GBs, was silently cut short on the
+    DirectRunner's multi_threading workers)."""
+
+    def __init__(self, staging_dir: str, num_shards: int):
+        self.staging_dir = staging_dir
+        self.num_shards = num_shards
+
+    def start_bundle(self):
+        self._file = None
+
+    def process(self, ex):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.tfrecordio import _TFRecordUtil
+
+        if self._file is None:
+            self._path = FileSystems.join(self.staging_dir, f"{uuid.uuid4().hex}.tfrecord")
+            self._file = FileSystems.create(
+                self._path, compression_type=CompressionTypes.UNCOMPRESSED)
+            self._offset = 0
+        offset = self._offset
+        _TFRecordUtil.write_record(self._file, ex["data"])
+        self._offset += _TFRecordUtil.encoded_num_bytes(ex["data"])
+        yield shard_of(ex["source_id"], self.num_shards), (ex["video_id"], self._path, offset)
+
+    def finish_bundle(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def teardown(self):
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
+
+
 class WriteShard(beam.DoFn):
-    """(shard, [serialized example or b"", ...]) -> the TFRecord file
-    `PREFIX-SSSSS-of-NNNNN.tfrecord` with the shard's records in video_id order (b"":
-    the marker that makes an empty shard's file exist). Written to a temp name, then
-    renamed."""
+    """(shard, [(video_id, staging file, offset) or None, ...]) -> the TFRecord file
+    `PREFIX-SSSSS-of-NNNNN.tfrecord` with the shard's records, read back from the staging
+    files of `StageRecords`, in video_id order (None: the marker that makes an empty
+    shard's file exist). Written to a temp name, then renamed."""
 
     def __init__(self, prefix: str, num_shards: int):
         self.prefix = prefix
         self.num_shards = num_shards
 
     def process(self, element):
+        import itertools
+
+        from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
-        from tensorflow.core.example import example_pb2
 
         shard, items = element
-        items = [x for x in items if x]
-        video_ids = [example_pb2.Example.FromString(x).features.feature["video_id"]
-                     .bytes_list.value[0] for x in items]
+        items = sorted(x for x in items if x is not None)
         path = f"{self.prefix}-{shard:05d}-of-{self.num_shards:05d}.tfrecord"
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with FileSystems.create(tmp, compression_type="uncompressed") as f:
-            for i in sorted(range(len(items)), key=video_ids.__getitem__):
-                _TFRecordUtil.write_record(f, items[i])
+        with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            for staged, group in itertools.groupby(items, key=lambda x: x[1]):
+                with FileSystems.open(
+                        staged, compression_type=CompressionTypes.UNCOMPRESSED) as src:
+                    for _video_id, _, offset in group:
+                        src.seek(offset)
+                        _TFRecordUtil.write_record(f, _TFRecordUtil.read_record(src))
         FileSystems.rename([tmp], [path])
         yield path
 
@@ -451,6 +502,7 @@ def run(argv=None, test_pipeline=None):
         lambda ex, n: SPLITS.index(ex["split"]), len(SPLITS)
     )
     n = opts.num_shards
+    staging = outputs.staging_dir(out, outputs.new_run_id())
     for name, pcoll in zip(SPLITS, by_split):
         prefix = FileSystems.join(out, name, "data")
         if not n:
@@ -461,12 +513,12 @@ def run(argv=None, test_pipeline=None):
                 >> beam.io.WriteToTFRecord(prefix, file_name_suffix=".tfrecord")
             )
             continue
-        empty = p | f"EveryShard_{name}" >> beam.Create([(i, b"") for i in range(n)])
+        empty = p | f"EveryShard_{name}" >> beam.Create([(i, None) for i in range(n)])
         _ = (
             (
                 pcoll
-                | f"KeyBySourceShard_{name}"
-                >> beam.Map(lambda ex: (shard_of(ex["source_id"], n), ex["data"])),
+                | f"StageRecords_{name}"
+                >> beam.ParDo(StageRecords(FileSystems.join(staging, name), n)),
                 empty,
             )
             | f"WithEmptyShards_{name}" >> beam.Flatten()
@@ -509,37 +561,82 @@ def run(argv=None, test_pipeline=None):
     outputs.clear_previous(out, OUTPUTS)
     result = p.run()
     result.wait_until_finish()
+    if result.state == PipelineState.DONE:
+        remove_staging(out)
     return result
 
 
-def count_records(output_dir: str) -> dict:
-    """{split: number of records in DIR/<split>/*.tfrecord} (reads every record)."""
-    import tensorflow as tf
+def remove_staging(output_dir: str) -> None:
+    """Deletes OUTPUT_DIR/_staging/: this run's staged records and any a failed run left."""
+    root = FileSystems.join(output_dir, outputs.STAGING)
+    if "://" not in root:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    staged = [m.path for m in FileSystems.match([root + "/**"])[0].metadata_list]
+    if staged:  # object stores have no directories to remove
+        FileSystems.delete(staged)
 
+
+def _count_file(path: str, size: int) -> int:
+    """Records in one uncompressed TFRecord file of `size` bytes, from their 12-byte
+    headers (length, its checksum) alone: the data is skipped. ValueError when damaged."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.tfrecordio import _TFRecordUtil
+
+    n = pos = 0
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        while pos < size:
+            f.seek(pos)
+            header = f.read(12)
+            if len(header) < 12 or _TFRecordUtil._masked_crc32c(header[:8]) != int.from_bytes(
+                    header[8:], "little"):
+                raise ValueError(f"{path}: no valid TFRecord header at byte {pos}")
+            pos += 16 + int.from_bytes(header[:8], "little")
+            n += 1
+    if pos != size:
+        raise ValueError(f"{path}: the last record is cut short ({size} of {pos} bytes)")
+    return n
+
+
+def count_records(output_dir: str) -> dict:
+    """{split: number of records in DIR/<split>/*.tfrecord}, read from the record headers
+    alone (local or gs://). Raises ValueError on a damaged file."""
     counts = {}
     for split in SPLITS:
-        files = tf.io.gfile.glob(FileSystems.join(output_dir, split, "*.tfrecord"))
-        counts[split] = sum(1 for f in files for _ in tf.data.TFRecordDataset(f))
+        match = FileSystems.match([FileSystems.join(output_dir, split, "*.tfrecord")])[0]
+        counts[split] = sum(_count_file(m.path, m.size_in_bytes) for m in match.metadata_list)
     return counts
 
 
 def verify(output_dir: str) -> dict:
     """Checks the records on disk against manifest.json's per-split counts.
 
-    Raises RuntimeError on a mismatch; returns the counts.
+    Raises RuntimeError on a mismatch or a damaged file; returns the counts.
     """
     with FileSystems.open(FileSystems.join(output_dir, "manifest.json")) as f:
         manifest = json.loads(f.read().decode())
-    counts = count_records(output_dir)
     expected = {s: manifest["splits"][s]["examples"] for s in SPLITS}
+    advice = (f"Do not train on {output_dir}: run prepare again into it (the run replaces "
+              "every shard and the manifest) and report it if this happens again.")
+    try:
+        counts = count_records(output_dir)
+    except ValueError as e:
+        raise RuntimeError(f"damaged TFRecord file: {e}. {advice}") from e
     if counts != expected:
-        raise RuntimeError(f"records on disk {counts} != manifest {expected} in {output_dir}")
+        lost = ", ".join(f"{s}: {counts[s]} records in the files, {expected[s]} counted"
+                         for s in SPLITS if counts[s] != expected[s])
+        raise RuntimeError(
+            f"the shard files in {output_dir} do not hold the examples manifest.json "
+            f"counts ({lost}). {advice}")
     return counts
 
 
 def main(argv=None):
     logging.getLogger().setLevel(logging.INFO)
     run(argv)
+    opts, _ = parse_args(argv)
+    counts = verify(opts.output_dir)
+    logging.getLogger(__name__).info("the shard files hold every example counted: %s", counts)
 
 
 if __name__ == "__main__":

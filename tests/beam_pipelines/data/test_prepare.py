@@ -71,6 +71,7 @@ def test_manifest_counts_and_splits(prepared):
     from beam_pipelines import prepare
 
     assert prepare.verify(out) == {"train": 4, "holdout": 4}
+    assert not os.path.exists(os.path.join(out, "_staging"))  # staged records removed
 
 
 def test_shards_hold_whole_sources_in_video_id_order(prepared):
