@@ -154,7 +154,9 @@ def encode_example(
         "description": b((description or "").encode("utf-8")),
         "description_token_ids": i(np.asarray(description_token_ids, np.int64).reshape(-1)),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feats))
+    return example.SerializeToString(deterministic=True)  # map keys sorted: same bytes
+
 
 
 def make_parse_fn(spec: RecordSpec):

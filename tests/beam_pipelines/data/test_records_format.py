@@ -61,3 +61,23 @@ def test_rejects_wrong_dtype_and_mask_shape():
         records.encode_example(**_example(high_frames=np.zeros(SPEC.high_shape, np.float32)))
     with pytest.raises(ValueError):
         records.encode_example(**_example(patch_mask=np.ones((2, 2), np.float32)))
+
+
+def test_the_same_example_is_the_same_bytes_in_every_process():
+    """Feature maps are serialized with sorted keys: two processes with different hash
+    seeds (prepare's workers) write the same bytes."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, sys; sys.path.insert(0, 'tests/beam_pipelines/data'); "
+            "from beam_pipelines import records; import test_records_format as t; "
+            "print(hashlib.sha256(records.encode_example(**t._example())).hexdigest())")
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+    digests = {subprocess.run([sys.executable, "-c", code], cwd=root, check=True,
+                              capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONHASHSEED=str(seed))
+                              ).stdout.split()[-1] for seed in (1, 2)}
+    here = hashlib.sha256(records.encode_example(**_example())).hexdigest()
+    assert digests == {here}
