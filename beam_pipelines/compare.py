@@ -37,7 +37,6 @@ def compare_videos(model, uri_a: str, uri_b: str, *, timeout_s: float = 120.0,
     """{"better": "A"|"B", "score_a", "score_b", "text", "source", "uri_a", "uri_b"};
     K = `num_keyframes` key frames per video (default: the model's)."""
     from beam_pipelines.media import keyframes
-    from cpllm_model.frames import model_frame_inputs
 
     k = num_keyframes or model.num_keyframes
     if k < 1:
@@ -47,9 +46,7 @@ def compare_videos(model, uri_a: str, uri_b: str, *, timeout_s: float = 120.0,
         kf = keyframes.decode_keyframes(uri, k=k,
                                         max_side=model.preprocessor.decode_max_side(),
                                         timeout_s=timeout_s)
-        pre = model.preprocessor
-        inputs.append(model_frame_inputs(kf.frames, pre.image_size, pre.low_level_max_side,
-                                         pre.patch_size, pre.max_patches))
+        inputs.append(model.preprocessor.frame_inputs(kf.frames, num_keyframes=k))
     result = dict(model.compare(inputs[0], inputs[1]))
     result.update(uri_a=uri_a, uri_b=uri_b,
                   score_a=float(result["score_a"]), score_b=float(result["score_b"]))

@@ -144,8 +144,20 @@ def patch_grid(height: int, width: int, max_side: int, patch: int,
     return (h, w), cells
 
 
+# (rotations by 90 degrees counter-clockwise, then mirror left-right), the order in which
+# `fill` repeats a small frame's cells: with the model's first two views (identity, one
+# quarter turn) on top, the four rounds read each cell in all eight orientations.
+FILL_VIEWS = ((0, False), (2, False), (0, True), (2, True))
+
+
+def _oriented(patches: np.ndarray, k: int, mirror: bool) -> np.ndarray:
+    """uint8[K, N, P, P, C] rotated k quarter turns counter-clockwise, then mirrored."""
+    out = np.rot90(patches, k, axes=(2, 3))
+    return np.ascontiguousarray(out[:, :, :, ::-1] if mirror else out)
+
+
 def low_level_patches(frames: np.ndarray, max_side: int, patch: int,
-                      max_patches: int) -> tuple[np.ndarray, np.ndarray]:
+                      max_patches: int, fill: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A grid of P x P patches cut at native resolution (see ``patch_grid``).
 
     Frames whose longer side exceeds ``max_side`` are first downscaled to it (bilinear,
@@ -158,10 +170,14 @@ def low_level_patches(frames: np.ndarray, max_side: int, patch: int,
         max_side: the largest longer side used as is.
         patch: P.
         max_patches: M.
+        fill: when the grid has N < M cells, repeat all N cells in whole rounds, each
+            round in the next orientation of ``FILL_VIEWS`` (up to 4 rounds, at most M
+            slots), so a small frame's slots hold its pixels in other orientations
+            instead of padding. Every cell then appears equally often.
 
     Returns:
         (uint8[K, M, P, P, 3] patches, float32[K, M] mask): slots beyond the grid's cell
-        count are zero with mask 0.0; real patches have mask 1.0.
+        count (and its fill rounds) are zero with mask 0.0; real patches have mask 1.0.
     """
     frames = np.asarray(frames)
     k, height, width, c = frames.shape
@@ -178,15 +194,21 @@ def low_level_patches(frames: np.ndarray, max_side: int, patch: int,
     for j, (top, left) in enumerate(cells):
         patches[:, j] = frames[:, top:top + patch, left:left + patch]
         mask[:, j] = 1.0
+    n = len(cells)
+    if fill and n < max_patches:
+        for r in range(1, min(len(FILL_VIEWS), max_patches // n)):
+            patches[:, r * n:(r + 1) * n] = _oriented(patches[:, :n], *FILL_VIEWS[r])
+            mask[:, r * n:(r + 1) * n] = 1.0
     return patches, mask
 
 
 def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
-                       patch_size: int, max_patches: int) -> dict:
+                       patch_size: int, max_patches: int, patch_fill: bool = False) -> dict:
     """Decoded native-size frames uint8[K, H, W, 3] -> the model's frame inputs.
 
     The one function every path uses. The SigLIP view resizes its own copy to S x S;
-    the VideoPrism patches are cut at native resolution (``low_level_patches``).
+    the VideoPrism patches are cut at native resolution (``low_level_patches``, with
+    ``fill=patch_fill``).
 
     Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
     "patch_mask": float32[K, M]}.
@@ -194,7 +216,8 @@ def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8[K, H, W, 3], got shape {frames.shape}")
-    patches, mask = low_level_patches(frames, max_side, patch_size, max_patches)
+    patches, mask = low_level_patches(frames, max_side, patch_size, max_patches,
+                                      patch_fill)
     return {
         "high_frames": high_level_frames(frames, image_size),
         "low_patches": patches,

@@ -48,6 +48,9 @@ class CPLLMPreprocessor(Preprocessor):
             whose longer side exceeds this is downscaled to it (aspect kept). It is also
             the largest side decoders should hand over (`decode_max_side()`).
         patch_size: P. max_patches: M (always M patch slots per frame).
+        patch_fill: a frame with fewer than M grid cells fills the spare slots with its
+            cells in other orientations (`frames.low_level_patches(fill=True)`), so the
+            fixed cost of M slots is spent on its own pixels rather than on padding.
         sequence_length: default padded text length T for training text.
         prompt_bucket: generation buffers are padded up to a multiple of this, so that
             `describe` compiles once per bucket, not once per length.
@@ -66,6 +69,7 @@ class CPLLMPreprocessor(Preprocessor):
         max_patches=4,
         sequence_length=128,
         prompt_bucket=32,
+        patch_fill=False,
         **kwargs,
     ):
         if "low_level_fit" in kwargs:
@@ -83,6 +87,7 @@ class CPLLMPreprocessor(Preprocessor):
         self.max_patches = max_patches
         self.sequence_length = sequence_length
         self.prompt_bucket = prompt_bucket
+        self.patch_fill = bool(patch_fill)
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
@@ -100,6 +105,14 @@ class CPLLMPreprocessor(Preprocessor):
         self._image_size = value
 
     # ----------------------------------------------------------------- frames
+    GEOMETRY = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
+                "max_patches", "patch_fill")
+
+    def input_geometry(self) -> dict:
+        """{K, S, L, P, M by attribute name}: what `frame_inputs` makes of a video. Two
+        presets with equal geometry read the same tensors from the same frames."""
+        return {k: getattr(self, k) for k in self.GEOMETRY}
+
     def decode_max_side(self):
         """The largest longer side decoders should hand `frame_inputs`.
 
@@ -108,20 +121,20 @@ class CPLLMPreprocessor(Preprocessor):
         """
         return self.low_level_max_side
 
-    def frame_inputs(self, frames):
+    def frame_inputs(self, frames, num_keyframes=None):
         """Decoded native-size uint8[K, H, W, 3] of one video -> unbatched model inputs.
 
-        `cpllm_model.frames.model_frame_inputs` with this preprocessor's geometry.
+        `cpllm_model.frames.model_frame_inputs` with this preprocessor's geometry; K is
+        `num_keyframes` (default: the preprocessor's own).
         Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
         "patch_mask": float32[K, M]}.
         """
         frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[0] != self.num_keyframes:
-            raise ValueError(
-                f"Expected uint8[{self.num_keyframes}, H, W, 3] frames, got {frames.shape}"
-            )
+        k = num_keyframes or self.num_keyframes
+        if frames.ndim != 4 or frames.shape[0] != k:
+            raise ValueError(f"Expected uint8[{k}, H, W, 3] frames, got {frames.shape}")
         return model_frame_inputs(frames, self.image_size, self.low_level_max_side,
-                                  self.patch_size, self.max_patches)
+                                  self.patch_size, self.max_patches, self.patch_fill)
 
     # ------------------------------------------------------------------- text
     def _ids(self, text):
@@ -237,6 +250,7 @@ class CPLLMPreprocessor(Preprocessor):
                 "max_patches": self.max_patches,
                 "sequence_length": self.sequence_length,
                 "prompt_bucket": self.prompt_bucket,
+                "patch_fill": self.patch_fill,
             }
         )
         return config

@@ -22,10 +22,6 @@ from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 
-PREPROCESSOR_KEYS = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
-                     "max_patches")
-
-
 def define_flags() -> None:
     flags.DEFINE_string("preset", None, "The primary preset (kept whole, decoder included).")
     flags.DEFINE_multi_string("member", [], "A preset whose score path joins the mean "
@@ -50,11 +46,11 @@ def build(preset: str, members: list[str]):
         raise ValueError(f"{preset} already has score members: start from a single run")
     if getattr(primary.backbone, "_lora_rank", None) is not None:
         raise ValueError(f"{preset} has LoRA enabled: export it merged first")
-    want = {k: getattr(primary.preprocessor, k) for k in PREPROCESSOR_KEYS}
+    want = primary.preprocessor.input_geometry()
     loaded = []
     for path in members:
         member = CPLLM.from_preset(path, score_only=True)
-        got = {k: getattr(member.preprocessor, k) for k in PREPROCESSOR_KEYS}
+        got = member.preprocessor.input_geometry()
         if got != want:
             raise ValueError(f"member {path} prepares its inputs as {got}, the primary as "
                              f"{want}: members must read the same inputs")

@@ -178,14 +178,15 @@ def make_optimizer(config):
                                  global_clipnorm=o.clipnorm or None)
 
 
-SHAPE_KEYS = ("num_keyframes", "image_size", "low_level_max_side", "patch_size")
-
-
 def _preset_shapes(config):
-    """{preprocessor attribute: the config's value} that must equal the preset's. M: the
-    preset's preprocessor holds the M it scores with (`model.score_max_patches`, default
-    `model.max_patches`); `model.max_patches` is the M of the training records."""
-    want = {k: config.model[k] for k in SHAPE_KEYS if k in config.model}
+    """{preprocessor attribute: the config's value} that must equal the preset's
+    (`CPLLMPreprocessor.GEOMETRY`). M: the preset's preprocessor holds the M it scores
+    with (`model.score_max_patches`, default `model.max_patches`); `model.max_patches` is
+    the M of the training records."""
+    from cpllm_model.preprocessor import CPLLMPreprocessor
+
+    want = {k: config.model[k] for k in CPLLMPreprocessor.GEOMETRY
+            if k != "max_patches" and k in config.model}
     m = config.model.get("score_max_patches", config.model.get("max_patches"))
     if m is not None:
         want["max_patches"] = m

@@ -189,3 +189,27 @@ def test_model_frame_inputs_is_the_preprocessor_path():
     np.testing.assert_array_equal(x["low_patches"], p)
     np.testing.assert_array_equal(x["patch_mask"], m)
     assert x["patch_mask"].dtype == np.float32
+
+
+def test_fill_repeats_a_small_frames_cells_in_other_orientations():
+    f = _random(2, 48, 96, seed=5)  # grid 1 x 3: three cells
+    plain, plain_mask = F.low_level_patches(f, 3840, 32, 8)
+    patches, mask = F.low_level_patches(f, 3840, 32, 8, fill=True)
+    # Two whole rounds fit in 8 slots (3 + 3); the last two slots stay padding, so every
+    # cell counts equally in the patch mean.
+    np.testing.assert_array_equal(mask, [[1, 1, 1, 1, 1, 1, 0, 0]] * 2)
+    np.testing.assert_array_equal(patches[:, :3], plain[:, :3])
+    np.testing.assert_array_equal(plain_mask[:, :3], mask[:, :3])
+    for i in range(3):  # round 1 = FILL_VIEWS[1]: half a turn, no mirror
+        np.testing.assert_array_equal(patches[:, 3 + i], plain[:, i, ::-1, ::-1])
+    assert (patches[:, 6:] == 0).all()
+    # Four rounds at most (with the model's first two views: all eight orientations).
+    p, m = F.low_level_patches(f, 3840, 32, 64, fill=True)
+    assert m[0].sum() == 12 and (p[:, 12:] == 0).all()
+    np.testing.assert_array_equal(p[:, 6], plain[:, 0, :, ::-1])        # mirror
+    np.testing.assert_array_equal(p[:, 9], plain[:, 0, ::-1, :])        # half turn + mirror
+    # A frame with at least M cells is unchanged by fill.
+    big = _random(1, 96, 96, seed=6)  # 3 x 3 cells
+    for a, b in zip(F.low_level_patches(big, 3840, 32, 9, fill=True),
+                    F.low_level_patches(big, 3840, 32, 9)):
+        np.testing.assert_array_equal(a, b)

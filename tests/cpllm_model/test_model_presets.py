@@ -55,6 +55,32 @@ def test_frame_inputs_on_decoded_video(tiny_model, tmp_path):
     assert np.isfinite(out["score"]).all()
 
 
+def test_patch_fill_travels_with_the_preprocessor(tiny_model):
+    """`patch_fill` is serialized with the preprocessor, is part of its input
+    geometry, and reaches frame_inputs: a frame with fewer cells than M gets its cells
+    again in other orientations."""
+    import copy
+
+    from cpllm_model import CPLLMPreprocessor, frames
+
+    pre = copy.copy(tiny_model.preprocessor)
+    pre.patch_fill = True
+    assert pre.input_geometry() != tiny_model.preprocessor.input_geometry()
+    loaded = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pre))
+    assert isinstance(loaded, CPLLMPreprocessor)
+    assert loaded.patch_fill and loaded.input_geometry() == pre.input_geometry()
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (pre.num_keyframes, 96, 128, 3), np.uint8)  # 12 cells
+    x = loaded.frame_inputs(small)
+    want, mask = frames.low_level_patches(small, pre.low_level_max_side, pre.patch_size,
+                                          pre.max_patches, fill=True)
+    np.testing.assert_array_equal(x["low_patches"], want)
+    np.testing.assert_array_equal(x["patch_mask"], mask)
+    assert x["patch_mask"][0].sum() == min(4, pre.max_patches // 12) * 12
+    plain = tiny_model.preprocessor.frame_inputs(small)["patch_mask"]
+    assert plain[0].sum() == 12
+
+
 def test_lambda_in_preset_is_refused(tmp_path):
     """Loading never executes code: a preset whose config smuggles in a Lambda layer is
     refused (Keras safe mode), even if unsafe deserialization was enabled globally."""
