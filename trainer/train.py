@@ -154,11 +154,15 @@ def build_model(config):
 
 def save_scoring_preset(model, config, path):
     """Saves `model` as the preset it scores as: the config's scoring choices
-    (`model.score_max_patches` patches per frame, `model.score_low_level_views` views per
-    patch) replace the training ones. Neither changes a weight."""
+    (`model.score_max_patches` patches per frame, `model.score_patch_fill` filling a small
+    frame's spare slots, `model.score_low_level_views` views per patch) replace the
+    training ones. None changes a weight."""
     m = config.model.get("score_max_patches")
     if m is not None:
         model.preprocessor.max_patches = int(m)
+    fill = config.model.get("score_patch_fill")
+    if fill is not None:
+        model.preprocessor.patch_fill = bool(fill)
     views = config.model.get("score_low_level_views")
     if views is not None:
         model.set_low_level_views(views)

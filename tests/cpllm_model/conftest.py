@@ -6,7 +6,7 @@ import pytest
 # Patches per frame of the random test videos. The model takes any M (its low-level
 # features and patch scores are means over the real patches), and the score path's cost
 # grows with M x views x score paths: 16 keeps these mechanics tests fast; the bundled
-# preset's own M (64) is exercised on real video (test_model_presets, test_bundled_model).
+# preset's own M (256) is exercised on real video (test_model_presets, test_bundled_model).
 TEST_PATCHES = 16
 
 

@@ -19,7 +19,8 @@ def test_bundled_tiny_preset(tiny_model):
     assert size < 16 * 2**20
     p = tiny_model.preprocessor
     assert (tiny_model.num_keyframes, p.image_size, p.low_level_max_side, p.patch_size,
-            p.max_patches) == (8, 64, 3840, 32, 64)
+            p.max_patches, p.patch_fill) == (8, 64, 3840, 32, 256, True)
+    assert tiny_model.backbone.low_level_views == 2
     assert p.decode_max_side() == p.low_level_max_side
     assert p.tokenizer.vocabulary_size() == tiny_model.backbone.vocabulary_size == 1024
 
@@ -63,9 +64,9 @@ def test_patch_fill_travels_with_the_preprocessor(tiny_model):
 
     from cpllm_model import CPLLMPreprocessor, frames
 
-    pre = copy.copy(tiny_model.preprocessor)
-    pre.patch_fill = True
-    assert pre.input_geometry() != tiny_model.preprocessor.input_geometry()
+    pre, plain_pre = copy.copy(tiny_model.preprocessor), copy.copy(tiny_model.preprocessor)
+    pre.patch_fill, plain_pre.patch_fill = True, False
+    assert pre.input_geometry() != plain_pre.input_geometry()
     loaded = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pre))
     assert isinstance(loaded, CPLLMPreprocessor)
     assert loaded.patch_fill and loaded.input_geometry() == pre.input_geometry()
@@ -77,8 +78,7 @@ def test_patch_fill_travels_with_the_preprocessor(tiny_model):
     np.testing.assert_array_equal(x["low_patches"], want)
     np.testing.assert_array_equal(x["patch_mask"], mask)
     assert x["patch_mask"][0].sum() == min(4, pre.max_patches // 12) * 12
-    plain = tiny_model.preprocessor.frame_inputs(small)["patch_mask"]
-    assert plain[0].sum() == 12
+    assert plain_pre.frame_inputs(small)["patch_mask"][0].sum() == 12
 
 
 def test_lambda_in_preset_is_refused(tmp_path):

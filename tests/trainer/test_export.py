@@ -9,11 +9,13 @@ def test_export_writes_the_scoring_choices_and_keeps_the_weights(tiny_preset, ti
     from trainer import config_lib, export
 
     config = config_lib.apply_overrides(tiny_config, [
-        "model.score_max_patches=24", "model.score_low_level_views=4"])
+        "model.score_max_patches=24", "model.score_low_level_views=4",
+        "model.score_patch_fill=True"])
     out = str(tmp_path / "exported")
     export.export(tiny_preset, config, out)
     before, after = CPLLM.from_preset(tiny_preset), CPLLM.from_preset(out)
     assert after.preprocessor.max_patches == 24 and after.backbone.low_level_views == 4
+    assert after.preprocessor.patch_fill and not before.preprocessor.patch_fill
     assert before.backbone.low_level_views == 1
     for a, b in zip(before.backbone.get_weights(), after.backbone.get_weights()):
         np.testing.assert_array_equal(a, b)

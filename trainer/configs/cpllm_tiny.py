@@ -33,17 +33,19 @@ def get_config() -> ConfigDict:
         low_level_max_side=3840,
         patch_size=32,
         max_patches=16,        # M of the training records (make_tiny_dataset)
-        # M the exported preset scores with: the low-level features are a mean over
-        # patches, so 4x the patches only lowers their variance (on the held-out set,
-        # flip rates fell by a third with the same weights: docs/TRAINING.md).
-        score_max_patches=64,
+        # M the exported preset scores with: a frame's score is a mean over its patches,
+        # so more patches only lower its variance (docs/TRAINING.md "More patches, fewer
+        # views"). A frame with fewer grid cells than M fills the spare slots with its
+        # cells in other orientations (CPLLMPreprocessor.patch_fill).
+        score_max_patches=256,
+        score_patch_fill=True,
         # Views per patch (CPLLMBackbone.low_level_views): training reads each patch once
         # (the input pipeline rotates and mirrors at random instead); the exported preset
-        # averages all 8 rotations/mirrors of every patch, which again only lowers the
-        # variance of the patch mean (held-out flip rates fell by 40% with the same
-        # weights: docs/TRAINING.md).
+        # also reads each patch turned a quarter, which again only lowers the variance of
+        # the patch mean. 256 patches x 2 views cost what 64 x 8 did and order held-out
+        # ladders better: new pixels beat new orientations of the same pixels.
         low_level_views=1,
-        score_low_level_views=8,
+        score_low_level_views=2,
         max_sequence_length=88,  # <bos> + prompt (42) + description (<= 37) + <eos>
         # Backbone options changed from the preset's saved config (needs reinitialize):
         # VideoPrism reads the contrast-normalised luma detail layer

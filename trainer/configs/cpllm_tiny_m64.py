@@ -21,6 +21,10 @@ def get_config():
     c.model.init_score_bias_to_label_mean = False
     c.model.backbone_overrides = None  # already in stage 1's saved backbone config
     c.model.max_patches = 64           # M of these records
+    # Scored as the bundled preset was when this was tried (2026-12-03).
+    c.model.score_max_patches = 64
+    c.model.score_patch_fill = False
+    c.model.score_low_level_views = 8
     c.data.dir = "out/m64t/data"       # the training sources at M = 64, no held-out split
     c.data.eval_split = None           # held-out figures from trainer.eval_families
     c.optimizer = type(c.optimizer)(learning_rate=5e-4, warmup_steps=50, clipnorm=1.0)

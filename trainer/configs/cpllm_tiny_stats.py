@@ -18,4 +18,8 @@ def get_config():
     # Standardise the statistics on the training patches before step 0 (every feature
     # then enters the projection at unit scale).
     c.model.init_statistics_from_data = True
+    # Scored as the bundled preset was when this was tried (2026-12-04).
+    c.model.score_max_patches = 64
+    c.model.score_patch_fill = False
+    c.model.score_low_level_views = 8
     return c
