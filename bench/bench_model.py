@@ -1,11 +1,14 @@
 """Model benchmarks (results go to BENCHMARKS.md, section "Model").
 
     python -m bench.bench_model [--parts tiny,paper] [--tf] [--out /tmp/bench_model.json]
+        [--tiny_against PRESET]
 
 tiny:  `score` throughput of the bundled cpllm_tiny at batch 8 vs batch 1 (per video),
        the cost of its score members (the preset against its primary run alone,
        `own_run_only`, batch 8), and `describe`-style greedy generation of 64 tokens
-       with vs without the KV cache.
+       with vs without the KV cache. `--tiny_against PRESET`: that preset's `score` at
+       batch 8 in the same run, and the bundled preset's cost relative to it (e.g. the
+       same weights exported with another M and V).
 paper: the score path (SigLIP so400m@224 + VideoPrism-B@288 + projections + head, random
        weights; the decoder is never run by `score`, so a 1-layer stand-in is used) on one
        video of K = 8 key frames and M = 8 patches: seconds per video, achieved GFLOP/s
@@ -26,6 +29,8 @@ flags.DEFINE_list("parts", ["tiny", "paper"], "Which benchmarks to run.")
 flags.DEFINE_bool("tf", False, "Also run the paper score path under TensorFlow.")
 flags.DEFINE_integer("repeats", 1, "Timed repetitions after warm-up.")
 flags.DEFINE_string("out", "/tmp/bench_model.json", "Where to write the JSON results.")
+flags.DEFINE_string("tiny_against", None, "Another preset whose score cost (batch 8) the "
+                    "bundled preset's is compared with, in the same run.")
 FLAGS = flags.FLAGS
 
 
@@ -75,7 +80,7 @@ def _videos(model, batch, seed=0):
     }
 
 
-def bench_tiny(repeats):
+def bench_tiny(repeats, against=None):
     from cpllm_model import CPLLM, prompts
 
     model = CPLLM.from_preset("cpllm_tiny")
@@ -94,6 +99,14 @@ def bench_tiny(repeats):
                                                   max(repeats, 3) * 3) / 8
     out["score_cost_members_vs_own_run"] = (out["score_s_per_video_b8"]
                                             / out["score_s_per_video_b8_own_run"])
+    if against:
+        other = CPLLM.from_preset(against)
+        x = _videos(other, 8)
+        out["against_preset"] = against
+        out["score_s_per_video_b8_against"] = _timeit(lambda: other.score(x),
+                                                      max(repeats, 3) * 3) / 8
+        out["score_cost_vs_against"] = (out["score_s_per_video_b8"]
+                                        / out["score_s_per_video_b8_against"])
 
     x = _videos(model, 1)
     text = model.preprocessor.generation_inputs(prompts.describe_prompt(), 1, 64)
@@ -180,7 +193,7 @@ def main(argv):
     del argv
     results = {}
     if "tiny" in FLAGS.parts:
-        results["tiny"] = bench_tiny(FLAGS.repeats)
+        results["tiny"] = bench_tiny(FLAGS.repeats, FLAGS.tiny_against)
         print(json.dumps(results["tiny"], indent=1), flush=True)
     if "paper" in FLAGS.parts:
         key = "paper_" + __import__("keras").config.backend()
