@@ -60,16 +60,14 @@ def test_compare_cli_num_keyframes_sets_k(two_crfs, capsys):
     a, b = two_crfs
     assert compare.main([a, b, "--num_keyframes", "4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    from cpllm_model.frames import model_frame_inputs
-
     model = compare.load_model("cpllm_tiny")
     pre = model.preprocessor
     inputs = []
     for uri in (a, b):
         frames = keyframes.decode_keyframes(uri, k=4, max_side=pre.decode_max_side()).frames
         assert frames.shape[0] == 4
-        inputs.append(model_frame_inputs(frames, pre.image_size, pre.low_level_max_side,
-                                         pre.patch_size, pre.max_patches))
+        inputs.append(pre.frame_inputs(frames, num_keyframes=4))
+        assert inputs[-1]["low_patches"].shape[:2] == (4, pre.max_patches)
     # The CLI's answer is the model's on those 4 key frames (greedy: deterministic).
     expected = model.compare(*inputs)
     assert (result["better"], result["text"], result["source"]) == (
