@@ -50,13 +50,17 @@ FORMAT_VERSION = 1
 
 @dataclasses.dataclass(frozen=True)
 class RecordSpec:
-    """Static shapes of the frame tensors and the padded token length."""
+    """Static shapes of the frame tensors and the padded token length. `patch_fill`: the
+    patches were cut with `CPLLMPreprocessor.patch_fill` (a small frame's spare slots
+    hold its cells in other orientations); manifests written before it existed read
+    False."""
 
     num_keyframes: int
     image_size: int
     max_patches: int
     patch_size: int
     max_description_tokens: int = 128
+    patch_fill: bool = False
 
     @property
     def high_shape(self) -> tuple:
@@ -89,6 +93,7 @@ class RecordSpec:
             max_patches=int(preprocessor.max_patches),
             patch_size=int(preprocessor.patch_size),
             max_description_tokens=max_description_tokens,
+            patch_fill=bool(preprocessor.patch_fill),
         )
 
 

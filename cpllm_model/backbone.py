@@ -445,8 +445,8 @@ class CPLLMBackbone(Backbone):
 
     def set_low_level_views(self, views):
         """Sets V (`low_level_views`) here and on every score member: a scoring choice, no
-        weights change. Functions traced before (the task's compiled score function) keep
-        the V they saw."""
+        weights change. Functions traced before keep the V they saw: on a task, call
+        `CPLLM.set_low_level_views`, which also drops its compiled functions."""
         if isinstance(views, bool) or int(views) != views or not (
                 1 <= int(views) <= len(DIHEDRAL_VIEWS)):
             raise ValueError(f"low_level_views must be in 1..{len(DIHEDRAL_VIEWS)}, got "

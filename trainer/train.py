@@ -182,26 +182,25 @@ def make_optimizer(config):
                                  global_clipnorm=o.clipnorm or None)
 
 
+# Scoring choices (`model.score_max_patches`, `model.score_patch_fill`,
+# `model.score_low_level_views`) are applied when the run is saved
+# (`save_scoring_preset`), so the starting preset's values do not bind them; the records'
+# M is `check_spec`'s.
+_SCORING_GEOMETRY = ("max_patches", "patch_fill")
+
+
 def _preset_shapes(config):
-    """{preprocessor attribute: the config's value} that must equal the preset's
-    (`CPLLMPreprocessor.GEOMETRY`). M: the preset's preprocessor holds the M it scores
-    with (`model.score_max_patches`, default `model.max_patches`); `model.max_patches` is
-    the M of the training records."""
+    """{preprocessor attribute: the config's value} that must equal the starting preset's:
+    `CPLLMPreprocessor.GEOMETRY` less the scoring choices, i.e. K, S, L, P."""
     from cpllm_model.preprocessor import CPLLMPreprocessor
 
-    want = {k: config.model[k] for k in CPLLMPreprocessor.GEOMETRY
-            if k != "max_patches" and k in config.model}
-    m = config.model.get("score_max_patches", config.model.get("max_patches"))
-    if m is not None:
-        want["max_patches"] = m
-    return want
+    return {k: config.model[k] for k in CPLLMPreprocessor.GEOMETRY
+            if k not in _SCORING_GEOMETRY and k in config.model}
 
 
 def check_model_config(model, config):
-    """Refuses a config whose model shapes (K, S, L, P, M) disagree with the preset's."""
-    names = {"max_patches": ("score_max_patches" if "score_max_patches" in config.model
-                             else "max_patches")}
-    wrong = {names.get(k, k): (v, getattr(model.preprocessor, k))
+    """Refuses a config whose model shapes (K, S, L, P) disagree with the preset's."""
+    wrong = {k: (v, getattr(model.preprocessor, k))
              for k, v in _preset_shapes(config).items()
              if v != getattr(model.preprocessor, k)}
     if wrong:

@@ -58,14 +58,23 @@ def test_trainable_sets_match_the_config(tiny_config):
 
 
 def test_a_config_that_disagrees_with_the_preset_is_refused(tiny_config, tiny_model):
-    preset_m = tiny_model.preprocessor.max_patches
     wrong = config_lib.apply_overrides(tiny_config, ["model.num_keyframes=4"])
     with pytest.raises(ValueError, match="model.num_keyframes=4 but the preset has 8"):
         train.build_model(wrong)
-    wrong = config_lib.apply_overrides(tiny_config, [f"model.score_max_patches={preset_m + 1}"])
-    with pytest.raises(ValueError, match=f"model.score_max_patches={preset_m + 1} but the "
-                                         f"preset has {preset_m}"):
+    wrong = config_lib.apply_overrides(tiny_config, ["model.patch_size=8"])
+    with pytest.raises(ValueError, match="model.patch_size=8 but the preset has"):
         train.build_model(wrong)
+
+
+def test_scoring_choices_are_the_exports_not_the_starting_presets(tiny_config, tiny_model):
+    # e.g. the 64-patch experiments trained from the bundled 256-patch preset
+    p = tiny_model.preprocessor
+    other = config_lib.apply_overrides(tiny_config, [
+        f"model.score_max_patches={p.max_patches + 1}",
+        f"model.score_patch_fill={not p.patch_fill}"])
+    model = train.build_model(other)
+    assert (model.preprocessor.max_patches, model.preprocessor.patch_fill) == (
+        p.max_patches, p.patch_fill)  # applied when saved (test_export)
 
 
 def test_records_must_have_the_configs_patch_count(tiny_config, tiny_data):

@@ -24,8 +24,8 @@ def get_config() -> ConfigDict:
         preset="cpllm_tiny",
         reinitialize=True,
         init_score_bias_to_label_mean=True,  # fresh head starts at the mean train label
-        # Shapes, checked at start against the preset (K, S, L, P, score M) and the
-        # records' manifest (K, S, M, P): K=8 key frames, S=64 (high-level resize), P=32
+        # Shapes, checked at start against the preset (K, S, L, P) and the records'
+        # manifest (K, S, M, P): K=8 key frames, S=64 (high-level resize), P=32
         # patches cut at native resolution (frames above 3840 on the longer side
         # downscaled to it).
         num_keyframes=8,

@@ -105,6 +105,7 @@ def test_records_parse_back_with_shapes_dtypes_labels(prepared):
                   tiny["patch_size"])
     assert (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size) == (
         k, s, m, p)
+    assert spec.patch_fill  # the bundled preset fills; the manifest says how patches were cut
     # 160x120 at native size (P = 32): a 3 x 5 grid of 15 real cells in M = 16 slots
     (gh, gw), cells = frames_lib.patch_grid(120, 160, tiny["low_level_max_side"], p, m)
     assert (gh, gw) == (120, 160) and len(cells) == (120 // p) * (160 // p) < m

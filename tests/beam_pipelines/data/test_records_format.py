@@ -81,3 +81,10 @@ def test_the_same_example_is_the_same_bytes_in_every_process():
                               ).stdout.split()[-1] for seed in (1, 2)}
     here = hashlib.sha256(records.encode_example(**_example())).hexdigest()
     assert digests == {here}
+
+
+def test_spec_round_trips_through_the_manifest_and_old_manifests_read_no_fill():
+    filled = records.RecordSpec(**{**SPEC.to_dict(), "patch_fill": True})
+    assert records.RecordSpec.from_dict(filled.to_dict()) == filled
+    old = {k: v for k, v in filled.to_dict().items() if k != "patch_fill"}
+    assert records.RecordSpec.from_dict(old) == SPEC and not SPEC.patch_fill
