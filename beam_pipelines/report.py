@@ -293,6 +293,26 @@ def plot_worst_ladders(worst: list[tuple[str, list[dict], list]], path: str) -> 
     plt.close(fig)
 
 
+def _plain_log_ticks(axis, lo: float, hi: float) -> None:
+    """Labels a log axis 40, 60, 100 rather than 4x10^1, all in one size; over more than a
+    decade only 1, 2, 3 and 5 times a power of ten, so neighbours never overlap."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter
+
+    wide = math.log10(max(hi, 1e-9) / max(lo, 1e-9)) > 1.0
+
+    def label(v, _):
+        if v <= 0:
+            return ""
+        mantissa = round(v / 10 ** math.floor(math.log10(v) + 1e-9))
+        return f"{v:g}" if not wide or mantissa in (1, 2, 3, 5) else ""
+
+    axis.set_major_formatter(FuncFormatter(label))
+    axis.set_minor_formatter(FuncFormatter(label))
+    axis.set_tick_params(which="both", labelsize=7)
+
+
 def plot_rate_quality(source: str, title_ladders: dict[str, dict], path: str) -> dict:
     """Score against bitrate (log axis) of one title: a thin line through each ladder's
     rungs in bitrate order, its hull rungs filled and joined by a thick line, the other
@@ -336,12 +356,7 @@ def plot_rate_quality(source: str, title_ladders: dict[str, dict], path: str) ->
     ax.plot([], [], linestyle="none", marker="*", markersize=12, color="#888",
             markeredgecolor="black", label="advised for target (≥ score)")
     ax.set_xscale("log")
-    from matplotlib.ticker import FuncFormatter
-
-    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 40, 60, 100 rather than 4x10^1
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    _plain_log_ticks(ax.xaxis, *ax.get_xlim())
     ax.set_xlabel("bitrate, kb/s (log scale)")
     ax.set_ylabel("score (higher = better)")
     ax.set_title(f"Rate–quality of {source} (numbers: CRF)")

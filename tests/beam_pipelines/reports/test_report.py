@@ -292,3 +292,23 @@ def test_report_descriptions_next_to_key_frames(scoring_output, tmp_path):
     path = report.build_report(str(main_run), str(tmp_path / "plain"))
     page = Path(path).read_text(encoding="utf-8")
     assert _described_blocks(page) == [] and "No video has a description" in page
+
+
+@pytest.mark.parametrize("lo, hi, want", [
+    (200, 4000, ["200", "300", "500", "1000", "2000", "3000"]),  # 900 beside 1000 overlapped
+    (7, 20, ["7", "8", "9", "10", "20"]),                        # under a decade: every tick
+])
+def test_log_bitrate_ticks_are_plain_numbers_that_do_not_crowd(lo, hi, want):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    report._plain_log_ticks(ax.xaxis, lo, hi)
+    fig.canvas.draw()
+    shown = [(t.get_loc(), t.label1.get_text()) for t in
+             ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()]
+    plt.close(fig)
+    assert [text for loc, text in sorted(shown) if text and lo <= loc <= hi] == want
