@@ -199,6 +199,11 @@ class LadderResult:
     advice: list
 
 
+def frame_sizes(rungs):
+    """The distinct (width, height) of the rungs that have both."""
+    return {(r["width"], r["height"]) for r in rungs if r.get("width") and r.get("height")}
+
+
 def _name(source_id, ladder_id):
     return (f"source_id {source_id!r}" if ladder_id == source_id
             else f"source_id {source_id!r}, ladder_id {ladder_id!r}")
@@ -240,6 +245,7 @@ def summarise_ladder(source_id, ladder_id, rows, targets=DEFAULT_TARGETS):
         "flips": flips,
         "hull_rungs": len(hull),
         "hull_video_ids": [rated[i]["video_id"] for i in hull],
+        "frame_sizes": len(frame_sizes(rows)),
     }
     return LadderResult(on_hull, summary, advise(source_id, ladder_id, rated, targets))
 

@@ -409,7 +409,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top
 table{border-collapse:collapse;font-size:0.9em;margin:8px 0}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.flip{color:#c0392b;font-weight:600}.note{color:#666;font-size:0.9em}
+.flip{color:#c0392b;font-weight:600}.note{color:#666;font-size:0.9em}.warn{color:#7a4100;background:#fff4e0;padding:4px 8px}
 .video{display:flex;gap:16px;align-items:flex-start;border-bottom:1px solid #eee;
 padding:8px 0}.video img{max-width:640px;border:1px solid #ccc}
 .desc{max-width:420px}h3{font-size:1.1em;margin-bottom:4px}
@@ -487,8 +487,17 @@ def _advice_cells(ladder_id: str, a: dict) -> list:
 def _summary_cells(ladder_id: str, summary: dict) -> list:
     kbps = f"{summary['min_bitrate_kbps']:.1f} – {summary['max_bitrate_kbps']:.1f}"
     score = f"{summary['min_score']:.2f} – {summary['max_score']:.2f}"
-    return [ladder_id, summary["rungs"], kbps, score, summary["hull_rungs"],
-            f"{summary['flips']} / {summary['crf_pairs']}"]
+    return [ladder_id, summary["rungs"], summary.get("frame_sizes") or "–", kbps, score,
+            summary["hull_rungs"], f"{summary['flips']} / {summary['crf_pairs']}"]
+
+
+MIXED_SIZES_NOTE = (
+    "<p class='note warn'>This title's ladder holds rungs of several frame sizes. The model "
+    "scores each rendition at its own resolution: it sees how clean the pixels are, not "
+    "the detail a downscale removed, so it does not rank rungs of different sizes like "
+    "VMAF at display size does, and the hull and advice across sizes can favour a small "
+    "rung (docs/EVALUATION.md, BENCHMARKS.md \"Rungs of several frame sizes\"). Compare "
+    "rungs of one size, or check the choice with a full-reference metric.</p>")
 
 
 def _rate_quality_section(titles: dict, files: str) -> list[str]:
@@ -509,9 +518,13 @@ def _rate_quality_section(titles: dict, files: str) -> list[str]:
         body.append(f"<h3>{_e(source)}</h3>"
                     + _img(f"{FILES_DIR}/{name}", f"score against bitrate of {source}"))
         body.append(_table(
-            ["ladder", "rungs", "kb/s", "score", "hull rungs", "adjacent-CRF flips"],
+            ["ladder", "rungs", "frame sizes", "kb/s", "score", "hull rungs",
+             "adjacent-CRF flips"],
             [_summary_cells(lid, lad["summary"]) for lid, lad in title_ladders.items()],
-            num_cols=(1, 4)))
+            num_cols=(1, 2, 5)))
+        if any((lad["summary"].get("frame_sizes") or 0) > 1
+               for lad in title_ladders.values()):
+            body.append(MIXED_SIZES_NOTE)
         rows = [_advice_cells(lid, a) for lid, lad in title_ladders.items()
                 for a in lad["advice"]]
         if rows:

@@ -192,6 +192,16 @@ _LADDER_SUMMARY = [
         "REPEATED",
         "The hull rungs' video_ids, in bitrate order.",
     ),
+    (
+        "frame_sizes",
+        pa.int64(),
+        "INT64",
+        "NULLABLE",
+        "Distinct frame sizes (width x height) among the rungs. Above 1 the hull and "
+        "advice compare rungs of several sizes, which the bundled model scores each at "
+        "its own resolution and does not rank like VMAF at display size "
+        "(docs/EVALUATION.md).",
+    ),
 ]
 # One row per (source_id, ladder_id, target_score); met = false rows have null advice.
 _LADDER_ADVICE = [

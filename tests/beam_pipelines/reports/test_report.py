@@ -312,3 +312,17 @@ def test_log_bitrate_ticks_are_plain_numbers_that_do_not_crowd(lo, hi, want):
              ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()]
     plt.close(fig)
     assert [text for loc, text in sorted(shown) if text and lo <= loc <= hi] == want
+
+
+def test_a_ladder_of_several_frame_sizes_carries_the_warning(tmp_path):
+    for sizes, warned in (([(640, 360)] * 3, False),
+                          ([(1920, 1080), (1280, 720), (640, 360)], True)):
+        scores = [{"video_id": f"v{i}", "source_id": "t", "ladder_id": "t", "crf": 23 + i,
+                   "bitrate_kbps": 100.0 * (3 - i), "score": 60.0 - i, "width": w,
+                   "height": h} for i, (w, h) in enumerate(sizes)]
+        titles = report.rate_quality_titles(scores, [], [])  # summarised from the scores
+        files = tmp_path / str(warned)
+        files.mkdir()
+        page = "".join(report._rate_quality_section(titles, str(files)))
+        assert (report.MIXED_SIZES_NOTE in page) == warned
+        assert f"<td class='num'>{len(set(sizes))}</td>" in page  # the frame sizes column

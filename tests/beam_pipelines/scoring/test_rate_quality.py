@@ -110,7 +110,7 @@ def test_summary_and_advice_hand_computed():
         "source_id": "s", "ladder_id": "x264", "rungs": 5, "rungs_with_bitrate": 5,
         "min_bitrate_kbps": 120.0, "max_bitrate_kbps": 1000.0, "min_score": 60.0,
         "max_score": 92.0, "crf_pairs": 4, "flips": 1, "hull_rungs": 3,
-        "hull_video_ids": ["v38", "v33", "v18"]}
+        "hull_video_ids": ["v38", "v33", "v18"], "frame_sizes": 1}
     by_target = {r["target_score"]: r for r in res.advice}
     assert list(by_target) == [70.0, 80.0, 90.0, 95.0]
     # >= 70 and >= 80: v33 (200 kb/s) is the cheapest; saves 1 - 200/1000
@@ -130,6 +130,15 @@ def test_summary_and_advice_hand_computed():
     # every row fits the Parquet schemas
     pa.Table.from_pylist([res.summary], schema=schemas.LADDER_SUMMARY_SCHEMA)
     pa.Table.from_pylist(res.advice, schema=schemas.LADDER_ADVICE_SCHEMA)
+
+
+def test_frame_sizes_count_the_distinct_sizes_of_the_rungs():
+    rows = _rows(RUNGS)
+    assert rate_quality.summarise_ladder("s", "x", rows).summary["frame_sizes"] == 1
+    rows[0].update(width=1920, height=1080)
+    rows[1].update(width=1280, height=720)
+    rows[2].update(width=None, height=None)  # size unknown: not counted
+    assert rate_quality.summarise_ladder("s", "x", rows).summary["frame_sizes"] == 3
 
 
 def test_target_met_exactly_and_equal_bitrate_ties():
@@ -347,6 +356,7 @@ def test_pipeline_ladder_summary(rq_run):
         by_rate = sorted(rungs, key=lambda r: r["bitrate_kbps"])
         assert row["hull_video_ids"] == [r["video_id"] for r in by_rate if r["on_hull"]]
         assert row["hull_rungs"] == len(row["hull_video_ids"]) >= 1
+        assert row["frame_sizes"] == len({(r["width"], r["height"]) for r in rungs})
     assert summary[("t", "x264_ultrafast")]["flips"] == 1  # CRF 18 -> 30: 80 -> 82
     assert summary[("t", "x264_slow")]["flips"] == 0
 
