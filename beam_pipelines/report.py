@@ -484,10 +484,20 @@ def _advice_cells(ladder_id: str, a: dict) -> list:
             _fmt(a["score"]), f"{100 * a['savings_fraction']:.1f} %"]
 
 
-def _summary_cells(ladder_id: str, summary: dict) -> list:
+def _frame_sizes(ladder: dict) -> int:
+    """The ladder_summary's `frame_sizes`; for tables written before that column, counted
+    from the rungs the report holds (those with a bitrate)."""
+    from beam_pipelines import rate_quality
+
+    n = ladder["summary"].get("frame_sizes")
+    return len(rate_quality.frame_sizes(ladder["rungs"])) if n is None else n
+
+
+def _summary_cells(ladder_id: str, ladder: dict) -> list:
+    summary = ladder["summary"]
     kbps = f"{summary['min_bitrate_kbps']:.1f} – {summary['max_bitrate_kbps']:.1f}"
     score = f"{summary['min_score']:.2f} – {summary['max_score']:.2f}"
-    return [ladder_id, summary["rungs"], summary.get("frame_sizes") or "–", kbps, score,
+    return [ladder_id, summary["rungs"], _frame_sizes(ladder), kbps, score,
             summary["hull_rungs"], f"{summary['flips']} / {summary['crf_pairs']}"]
 
 
@@ -520,10 +530,9 @@ def _rate_quality_section(titles: dict, files: str) -> list[str]:
         body.append(_table(
             ["ladder", "rungs", "frame sizes", "kb/s", "score", "hull rungs",
              "adjacent-CRF flips"],
-            [_summary_cells(lid, lad["summary"]) for lid, lad in title_ladders.items()],
+            [_summary_cells(lid, lad) for lid, lad in title_ladders.items()],
             num_cols=(1, 2, 5)))
-        if any((lad["summary"].get("frame_sizes") or 0) > 1
-               for lad in title_ladders.values()):
+        if any(_frame_sizes(lad) > 1 for lad in title_ladders.values()):
             body.append(MIXED_SIZES_NOTE)
         rows = [_advice_cells(lid, a) for lid, lad in title_ladders.items()
                 for a in lad["advice"]]

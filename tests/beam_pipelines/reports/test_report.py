@@ -326,3 +326,9 @@ def test_a_ladder_of_several_frame_sizes_carries_the_warning(tmp_path):
         page = "".join(report._rate_quality_section(titles, str(files)))
         assert (report.MIXED_SIZES_NOTE in page) == warned
         assert f"<td class='num'>{len(set(sizes))}</td>" in page  # the frame sizes column
+        # a ladder_summary table written before the column: counted from the rungs
+        for ladder in titles["t"].values():
+            del ladder["summary"]["frame_sizes"]
+        (files / "old").mkdir()
+        page = "".join(report._rate_quality_section(titles, str(files / "old")))
+        assert (report.MIXED_SIZES_NOTE in page) == warned
