@@ -40,7 +40,8 @@ import numpy as np
 from beam_pipelines import sources as sources_lib
 
 # Low-level patches per frame in the training records (the preset scores with more: the
-# model averages its patch features, so more patches only lower the variance).
+# model averages its patch features, so more patches only lower the variance), all cut
+# from the frame's grid (no fill), as in the recorded builds.
 TRAIN_PATCHES = 16
 COARSE = sources_lib.COARSE
 FINE = sources_lib.FINE
@@ -149,6 +150,10 @@ def main(argv=None):
     parser.add_argument("--train_rung_steps", default="",
                         help="Training ladders of 6 rungs this many CRF apart, e.g. 2,3,4 "
                              "(cycling by source; sources.train_rungs); default 6 apart.")
+    parser.add_argument("--families", default="",
+                        help="Draw only these content families, e.g. graphics (an "
+                             "extension build; sources.KNOWN_FAMILIES); default the recorded "
+                             "builds' families and weights.")
     parser.add_argument("--model", default="cpllm_tiny")
     parser.add_argument("--until", default="prepare", choices=("masters", "ladder", "prepare"),
                         help="Stop after this stage (a later run resumes).")
@@ -170,7 +175,8 @@ def main(argv=None):
                          f"--num_holdout={args.num_holdout}", f"--seed={args.seed}",
                          f"--frames={args.frames}", f"--fps={args.fps}",
                          f"--train_from={args.train_from}",
-                         f"--train_rung_steps={args.train_rung_steps}", *beam_args])
+                         f"--train_rung_steps={args.train_rung_steps}",
+                         f"--families={args.families}", *beam_args])
     # A source's number in its split is in its id ("t0042_...", "h0007_..."): the first N
     # of each split are the same sources whatever the other split's count (sources.plan),
     # so a smaller --num_holdout reuses a larger build's masters.
@@ -225,7 +231,7 @@ def main(argv=None):
     prepare_args = [f"--catalog={catalog_csv}", f"--output_dir={out}",
                     f"--model={args.model}", "--holdout_sources=" + ",".join(holdout),
                     "--describer=generated", "--num_shards=4",
-                    f"--max_patches={TRAIN_PATCHES}", *beam_args]
+                    f"--max_patches={TRAIN_PATCHES}", "--patch_fill=false", *beam_args]
     prepare.run(prepare_args)
     prepare.verify(out)  # every counted example is in the shard files, else RuntimeError
     timings["prepare_s"] = round(time.time() - t, 1)

@@ -112,6 +112,12 @@ def parse_args(argv=None):
         "averages over patches, so it trains on fewer than it scores with: cpllm_tiny "
         "trains on 16 and scores with its preset's 64.",
     )
+    parser.add_argument(
+        "--patch_fill", default="", choices=("", "true", "false"),
+        help="Whether a frame with fewer grid cells than M fills the spare patch slots "
+        "with its own cells in other orientations ('': the preset's choice). Training "
+        "records of cpllm_tiny are written without (false), like the recorded builds.",
+    )
     return parser.parse_known_args(argv)
 
 
@@ -142,18 +148,29 @@ def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) 
 
 
 @functools.lru_cache(maxsize=8)
-def records_preprocessor(model: str, max_patches: int = 0):
-    """`load_preprocessor(model)`, with M = `max_patches` patches per frame when > 0 (a
-    copy: the preset's own preprocessor is shared and left as it is)."""
+def records_preprocessor(model: str, max_patches: int = 0, patch_fill: bool | None = None):
+    """`load_preprocessor(model)`, with M = `max_patches` patches per frame when > 0 and
+    the given `patch_fill` when not None (a copy: the preset's own preprocessor is shared
+    and left as it is)."""
     import copy
 
     pre = load_preprocessor(model)
-    if max_patches and max_patches != pre.max_patches:
-        if max_patches < 1:
-            raise ValueError(f"max_patches must be >= 1, got {max_patches}")
+    if max_patches and max_patches < 1:
+        raise ValueError(f"max_patches must be >= 1, got {max_patches}")
+    wants_m = bool(max_patches) and max_patches != pre.max_patches
+    wants_fill = patch_fill is not None and bool(patch_fill) != pre.patch_fill
+    if wants_m or wants_fill:
         pre = copy.copy(pre)
-        pre.max_patches = int(max_patches)
+        if wants_m:
+            pre.max_patches = int(max_patches)
+        if wants_fill:
+            pre.patch_fill = bool(patch_fill)
     return pre
+
+
+def parse_patch_fill(value: str) -> bool | None:
+    """`--patch_fill`: '' -> None (the preset's), 'true' / 'false' -> bool."""
+    return None if value == "" else value == "true"
 
 
 @functools.lru_cache(maxsize=4)
@@ -239,16 +256,18 @@ class DecodeAndPreprocess(beam.DoFn):
     frames into the row (for the describer). Failures go to the 'failures' output.
     """
 
-    def __init__(self, model, measure_artifacts, decode_timeout_s, max_patches=0):
+    def __init__(self, model, measure_artifacts, decode_timeout_s, max_patches=0,
+                 patch_fill=None):
         self.model = model
         self.measure_artifacts = measure_artifacts
         self.decode_timeout_s = decode_timeout_s
         self.max_patches = max_patches
+        self.patch_fill = patch_fill
         self.ok = Metrics.counter(_NAMESPACE, "videos_preprocessed")
         self.failed = Metrics.counter(_NAMESPACE, "videos_failed")
 
     def setup(self):
-        self.preprocessor = records_preprocessor(self.model, self.max_patches)
+        self.preprocessor = records_preprocessor(self.model, self.max_patches, self.patch_fill)
 
     def process(self, row):
         from beam_pipelines import frame_stats, vmaf
@@ -463,7 +482,8 @@ def run(argv=None, test_pipeline=None):
     holdout = parse_holdout_sources(opts.holdout_sources)
     if opts.max_patches < 0:
         raise ValueError(f"--max_patches must be >= 0, got {opts.max_patches}")
-    preprocessor = records_preprocessor(opts.model, opts.max_patches)  # fail fast
+    patch_fill = parse_patch_fill(opts.patch_fill)
+    preprocessor = records_preprocessor(opts.model, opts.max_patches, patch_fill)  # fail fast
 
     from beam_pipelines import records
 
@@ -490,7 +510,7 @@ def run(argv=None, test_pipeline=None):
     prepped = rows | "DecodeAndPreprocess" >> beam.ParDo(
         DecodeAndPreprocess(
             opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s,
-            max_patches=opts.max_patches,
+            max_patches=opts.max_patches, patch_fill=patch_fill,
         )
     ).with_outputs(dead_letter.FAILURES, main="rows")
     examples = (

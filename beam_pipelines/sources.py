@@ -50,8 +50,11 @@ HOLDOUT = {"family": ("deadleaves", "text"), "motion": ("rotate",), "size": ((96
 # Training ladders (shifted per source) and held-out ladders: beam_pipelines.ladder_defaults.
 TRAIN_RUNGS = ladder_defaults.TRAIN_RUNGS
 COARSE, FINE, HOLDOUT_RUNGS = ladder_defaults.COARSE, ladder_defaults.FINE, ladder_defaults.HOLDOUT_RUNGS
+# The recorded builds' families and draw weights (changing them changes every plan).
 FAMILIES = (*procedural.FAMILIES, "lavfi")
 FAMILY_WEIGHTS = (4, 2, 2, 2, 2, 2, 1, 2, 1)
+# What `--families` may name: the above and the families added since.
+KNOWN_FAMILIES = (*FAMILIES, *procedural.EXTRA_FAMILIES)
 CSV_COLUMNS = ("video_id", "uri", "source_id", "family", "motion", "width", "height",
                "split", "ladder_preset", "ladder_crfs", "noise", "grain", "blur", "seed",
                "picture", "generator")
@@ -74,8 +77,13 @@ def holdout_reason(spec: dict) -> str:
     return "train"
 
 
-def _draw(rng: np.random.Generator, index: int, seed: int, frames: int) -> dict:
-    fam = FAMILIES[rng.choice(len(FAMILIES), p=np.array(FAMILY_WEIGHTS) / sum(FAMILY_WEIGHTS))]
+def _draw(rng: np.random.Generator, index: int, seed: int, frames: int,
+          families: tuple[str, ...] = ()) -> dict:
+    if families:
+        fam = families[rng.integers(len(families))]
+    else:
+        fam = FAMILIES[rng.choice(len(FAMILIES),
+                                  p=np.array(FAMILY_WEIGHTS) / sum(FAMILY_WEIGHTS))]
     w, h = SIZES[rng.choice(len(SIZES), p=np.array(SIZE_WEIGHTS) / sum(SIZE_WEIGHTS))]
     motion = procedural.MOTIONS[rng.integers(len(procedural.MOTIONS))]
     natural = fam in ("photo", "composite", "dark", "pinknoise")
@@ -103,7 +111,8 @@ def train_rungs(spec_seed: int, step: int) -> list[int]:
 
 
 def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
-         train_from: int = 1, train_rung_steps: tuple[int, ...] = ()) -> list[dict]:
+         train_from: int = 1, train_rung_steps: tuple[int, ...] = (),
+         families: tuple[str, ...] = ()) -> list[dict]:
     """Deterministic list of source specs: `num_train` training, `num_holdout` held out.
 
     Specs are drawn at random (family, size, motion, camera effects, x264 preset) and
@@ -114,12 +123,20 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
     `train_rung_steps`: those sources' ladders are 6 rungs a step apart (the step
     cycling through the tuple by source number, `train_rungs`) instead of TRAIN_RUNGS
     shifted by 0..6.
+    `families`: draw only these (equally likely) instead of FAMILIES by FAMILY_WEIGHTS;
+    a plan that names a held-out family fills only its held-out split.
     """
+    unknown = set(families) - set(KNOWN_FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
+    if num_train and families and set(families) <= set(HOLDOUT["family"]):
+        raise ValueError(f"families {families} are all held out: no training source "
+                         "can be drawn")
     rng = np.random.default_rng(seed)
     out, counts, index = [], {"train": 0, "holdout": 0}, 0
     want = {"train": num_train, "holdout": num_holdout}
     while counts["train"] < num_train or counts["holdout"] < num_holdout:
-        spec = _draw(rng, index, seed, frames)
+        spec = _draw(rng, index, seed, frames, families)
         index += 1
         split = "holdout" if is_holdout(spec) else "train"
         if counts[split] >= want[split]:
@@ -140,6 +157,16 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
         if split == "holdout" or counts[split] >= train_from:
             out.append(spec)
     return out
+
+
+def parse_families(text: str) -> tuple[str, ...]:
+    """"graphics,cartoon" -> ("graphics", "cartoon"), each one of KNOWN_FAMILIES."""
+    fams = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [f for f in fams if f not in KNOWN_FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown families {unknown}; known: {', '.join(KNOWN_FAMILIES)}")
+    return fams
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -229,6 +256,10 @@ def parse_args(argv=None):
                         help="Comma-separated CRF steps (e.g. 2,3,4): training ladders of "
                              "6 rungs that far apart inside 15..51, the step cycling by "
                              "source; default TRAIN_RUNGS (6 apart) shifted by 0..6.")
+    parser.add_argument("--families", type=parse_families, default=(),
+                        help="Comma-separated content families to draw, equally likely "
+                             f"(of {', '.join(KNOWN_FAMILIES)}); default the recorded "
+                             "builds' families and weights (no 'graphics').")
     return parser.parse_known_args(argv)
 
 
@@ -238,7 +269,8 @@ def run(argv=None, test_pipeline=None):
     options = PipelineOptions(pipeline_args)
     out = os.path.abspath(opts.output_dir)
     specs = plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames,
-                 train_from=opts.train_from, train_rung_steps=opts.train_rung_steps)
+                 train_from=opts.train_from, train_rung_steps=opts.train_rung_steps,
+                 families=opts.families)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
     rendered = (
         p

@@ -20,6 +20,10 @@ Families (``FAMILIES``):
               over a flat or gradient background
   gradient    smooth linear/radial colour gradients (banding-prone)
   dark        a picture or texture at very low exposure (low-light scene)
+  graphics    screen and diagram content without glyphs: panels with 1-3 px borders,
+              line and bar charts over grid lines, hatching, checkerboards, rings,
+              scatter dots and small icons on a flat page (``EXTRA_FAMILIES``: drawn
+              only when a plan names it, so the recorded source plans are unchanged)
 Motions (``MOTIONS``): static, pan, zoom, rotate, objects (sprites moving over the
 picture; the background pans slowly).
 Camera effects (spec keys): ``noise`` (sensor noise sigma, signal dependent),
@@ -34,6 +38,8 @@ import scipy.ndimage
 
 FAMILIES = ("photo", "composite", "pinknoise", "deadleaves", "text", "cartoon",
             "gradient", "dark")
+# Families added after the recorded builds: only plans that name them draw them.
+EXTRA_FAMILIES = ("graphics",)
 MOTIONS = ("static", "pan", "zoom", "rotate", "objects")
 # scikit-image data images that ship inside its wheel (cat: the same photo as chelsea).
 PICTURES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins",
@@ -235,9 +241,133 @@ def _dark(rng, h, w):
     return np.clip(_pinknoise(rng, h, w) * rng.uniform(0.1, 0.3), 0, 1)
 
 
+def _chart(rng, img, y0, x0, y1, x1, ink):
+    """A line or bar chart with axes and grid lines inside the box (in place)."""
+    from skimage import draw
+
+    h, w = y1 - y0, x1 - x0
+    grid = ink * 0.25 + img[y0, x0] * 0.75
+    step = int(rng.integers(8, 40))
+    img[y0:y1:step, x0:x1] = grid
+    if rng.random() < 0.6:
+        img[y0:y1, x0:x1:step] = grid
+    img[y1 - 1, x0:x1] = ink
+    img[y0:y1, x0] = ink
+    if rng.random() < 0.5:  # bars
+        n = int(rng.integers(4, 24))
+        bw = max(2, w // (n * 2))
+        for k in range(n):
+            top = y1 - 1 - int(rng.uniform(0.1, 0.95) * h)
+            left = x0 + 2 + k * 2 * bw
+            if left + bw >= x1:
+                break
+            img[top:y1 - 1, left:left + bw] = rng.random(3)
+            img[top, left:left + bw] = ink
+        return
+    for _ in range(int(rng.integers(1, 4))):  # polylines of a random walk
+        n = int(rng.integers(8, 80))
+        ys = np.clip(np.cumsum(rng.normal(0, h / 12, n)) + h / 2, 1, h - 2) + y0
+        xs = np.linspace(x0 + 1, x1 - 2, n)
+        colour = rng.random(3)
+        aa = rng.random() < 0.5
+        for k in range(n - 1):
+            if aa:
+                rr, cc, val = draw.line_aa(int(ys[k]), int(xs[k]), int(ys[k + 1]), int(xs[k + 1]))
+                img[rr, cc] = img[rr, cc] * (1 - val[:, None]) + colour * val[:, None]
+            else:
+                rr, cc = draw.line(int(ys[k]), int(xs[k]), int(ys[k + 1]), int(xs[k + 1]))
+                img[rr, cc] = colour
+
+
+def _pattern(rng, img, y0, x0, y1, x1, ink):
+    """Hatching, a checkerboard, rings, scatter dots or a grid of icons (in place)."""
+    from skimage import draw
+
+    h, w = y1 - y0, x1 - x0
+    yy, xx = np.mgrid[0:h, 0:w]
+    kind = int(rng.integers(5))
+    if kind == 0:  # hatching: lines 2-10 px apart at a random angle
+        ang, period = rng.uniform(0, np.pi), rng.uniform(2.5, 10)
+        t = (np.cos(ang) * xx + np.sin(ang) * yy) % period
+        img[y0:y1, x0:x1][t < max(1.0, period / 4)] = ink
+    elif kind == 1:  # checkerboard of 1-8 px cells
+        c = int(rng.integers(1, 9))
+        m = ((yy // c + xx // c) % 2).astype(bool)
+        img[y0:y1, x0:x1][m] = ink
+    elif kind == 2:  # rings of rising frequency (a resolution chart)
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        k = rng.uniform(0.2, 1.0) * np.pi / max(h, w)
+        m = np.cos(k * r2) > 0
+        img[y0:y1, x0:x1][m] = ink
+    elif kind == 3:  # scatter dots
+        for _ in range(int(rng.integers(20, 400))):
+            r = rng.uniform(1, 4)
+            rr, cc = draw.disk((y0 + rng.uniform(0, h), x0 + rng.uniform(0, w)), r,
+                               shape=img.shape[:2])
+            img[rr, cc] = rng.random(3) if rng.random() < 0.3 else ink
+    else:  # a grid of small icons: outlined squares, discs and triangles
+        size = int(rng.integers(6, 28))
+        gap = size + int(rng.integers(3, 16))
+        for cy in range(y0 + gap // 2, y1 - size, gap):
+            for cx in range(x0 + gap // 2, x1 - size, gap):
+                colour, shape = rng.random(3), int(rng.integers(3))
+                if shape == 0:
+                    rr, cc = draw.rectangle_perimeter((cy, cx), (cy + size - 1, cx + size - 1),
+                                                      shape=img.shape[:2])
+                elif shape == 1:
+                    rr, cc = draw.disk((cy + size / 2, cx + size / 2), size / 2,
+                                       shape=img.shape[:2])
+                else:
+                    rr, cc = draw.polygon([cy + size, cy + size, cy],
+                                          [cx, cx + size, cx + size / 2], shape=img.shape[:2])
+                img[rr, cc] = colour
+
+
+def _graphics(rng, h, w):
+    paper = rng.uniform(0.8, 1.0, 3) if rng.random() < 0.6 else rng.uniform(0, 0.2, 3)
+    ink = np.clip(1.0 - paper + rng.uniform(-0.15, 0.15, 3), 0, 1)
+    img = np.ones((h, w, 3), np.float32) * paper.astype(np.float32)
+    # Split the page into panels (a random guillotine layout).
+    boxes, panels = [(0, 0, h, w)], []
+    while boxes:
+        y0, x0, y1, x1 = boxes.pop()
+        if (y1 - y0) * (x1 - x0) > 0.08 * h * w and rng.random() < 0.8:
+            if (y1 - y0) > (x1 - x0):
+                cut = int(rng.uniform(0.3, 0.7) * (y1 - y0)) + y0
+                boxes += [(y0, x0, cut, x1), (cut, x0, y1, x1)]
+            else:
+                cut = int(rng.uniform(0.3, 0.7) * (x1 - x0)) + x0
+                boxes += [(y0, x0, y1, cut), (y0, cut, y1, x1)]
+        else:
+            panels.append((y0, x0, y1, x1))
+    unit = max(1, min(h, w) // 100)  # pads and the smallest panel follow the page size
+    for y0, x0, y1, x1 in panels:
+        pad = int(rng.integers(1, 5)) * unit
+        y0, x0, y1, x1 = y0 + pad, x0 + pad, y1 - pad, x1 - pad
+        if y1 - y0 < 8 * unit or x1 - x0 < 8 * unit:
+            continue
+        if rng.random() < 0.4:
+            img[y0:y1, x0:x1] = rng.uniform(0, 1, 3) * 0.3 + paper * 0.7
+        border = int(rng.integers(0, 4))
+        if border:
+            img[y0:y0 + border, x0:x1] = ink
+            img[y1 - border:y1, x0:x1] = ink
+            img[y0:y1, x0:x0 + border] = ink
+            img[y0:y1, x1 - border:x1] = ink
+        inner = (y0 + border + 2, x0 + border + 2, y1 - border - 2, x1 - border - 2)
+        if inner[2] - inner[0] < 6 or inner[3] - inner[1] < 6:
+            continue
+        if rng.random() < 0.5:
+            _chart(rng, img, *inner, ink)
+        else:
+            _pattern(rng, img, *inner, ink)
+    return np.clip(img, 0, 1)
+
+
 _DRAW = {"photo": _photo, "composite": _composite, "pinknoise": _pinknoise,
          "deadleaves": _deadleaves, "text": _text, "cartoon": _cartoon,
-         "gradient": _gradient, "dark": _dark}
+         "gradient": _gradient, "dark": _dark, "graphics": _graphics}
 
 
 def canvas(spec: dict) -> np.ndarray:

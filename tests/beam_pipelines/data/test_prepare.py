@@ -175,6 +175,28 @@ def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
     assert opts.max_patches == 16
 
 
+def test_records_patch_fill_is_the_presets_unless_named():
+    import numpy as np
+
+    from beam_pipelines import prepare, records
+
+    shared = prepare.load_preprocessor("cpllm_tiny")
+    assert shared.patch_fill  # the bundled preset scores with fill
+    assert prepare.records_preprocessor("cpllm_tiny", 16, None).patch_fill
+    grid_only = prepare.records_preprocessor("cpllm_tiny", 16, False)
+    filled = prepare.records_preprocessor("cpllm_tiny", 16, True)
+    assert not grid_only.patch_fill and filled.patch_fill and shared.patch_fill
+    # 96x64 at P = 32: 6 grid cells for 16 slots; fill repeats them in 2 whole rounds.
+    frames = np.random.default_rng(0).integers(0, 256, (shared.num_keyframes, 64, 96, 3),
+                                               dtype=np.uint8)
+    assert np.asarray(grid_only.frame_inputs(frames)["patch_mask"])[0].sum() == 6
+    assert np.asarray(filled.frame_inputs(frames)["patch_mask"])[0].sum() == 12
+    assert not records.RecordSpec.from_preprocessor(grid_only, 8).patch_fill
+    assert [prepare.parse_patch_fill(v) for v in ("", "true", "false")] == [None, True, False]
+    opts, _ = prepare.parse_args(["--catalog=c.csv", "--output_dir=o", "--patch_fill=false"])
+    assert prepare.parse_patch_fill(opts.patch_fill) is False
+
+
 def test_holdout_sources_from_a_file(tmp_path):
     """`--holdout_sources @FILE`: a dataset's whole test split, one source_id per line."""
     from beam_pipelines import prepare

@@ -23,7 +23,7 @@ def _spec(family, motion, seed=7, **kw):
     return spec
 
 
-@pytest.mark.parametrize("family", procedural.FAMILIES)
+@pytest.mark.parametrize("family", (*procedural.FAMILIES, *procedural.EXTRA_FAMILIES))
 def test_render_is_deterministic_and_not_flat(family):
     spec = _spec(family, "pan", noise=0.02 if family == "photo" else 0.0)
     a = procedural.render(spec)

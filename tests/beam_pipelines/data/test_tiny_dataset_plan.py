@@ -167,3 +167,32 @@ def test_a_split_whose_ladder_made_no_rendition_fails_loudly(tmp_path):
         mtd.check_ladders_made_renditions(plan, made, str(tmp_path))
     mtd.check_ladders_made_renditions(plan, made + [{"source_id": "t0001", "split": "train"}],
                                       str(tmp_path))
+
+
+def test_default_plan_is_the_recorded_one():
+    # The recorded build (docs/TRAINING.md, seed 0): families added since must not move it.
+    plan = sources.plan(num_train=4, num_holdout=3, seed=0, frames=12)
+    assert [p["source_id"] for p in plan] == [
+        "h0001_text_pan_640x360", "t0001_dark_objects_1280x720", "t0002_photo_zoom_360x640",
+        "t0003_composite_zoom_854x480", "h0002_text_rotate_854x480",
+        "h0003_text_rotate_1280x720", "t0004_pinknoise_pan_360x640"]
+    assert "graphics" not in sources.FAMILIES
+    assert "graphics" in sources.KNOWN_FAMILIES
+
+
+def test_plan_of_named_families_draws_only_those():
+    plan = sources.plan(num_train=60, num_holdout=0, seed=1, families=("graphics",),
+                        train_from=41)
+    assert len(plan) == 20
+    assert {p["family"] for p in plan} == {"graphics"}
+    assert [int(p["source_id"][1:5]) for p in plan] == list(range(41, 61))
+    assert all(p["split"] == "train" and not sources.is_holdout(p) for p in plan)
+    mixed = sources.plan(num_train=60, num_holdout=0, seed=1, families=("graphics", "cartoon"))
+    assert {p["family"] for p in mixed} == {"graphics", "cartoon"}
+    with pytest.raises(ValueError, match="unknown families"):
+        sources.plan(num_train=1, num_holdout=0, families=("fonts",))
+    with pytest.raises(ValueError, match="held out"):
+        sources.plan(num_train=1, num_holdout=0, families=("text",))
+    assert sources.parse_families(" graphics, cartoon ") == ("graphics", "cartoon")
+    with pytest.raises(Exception, match="unknown families"):
+        sources.parse_families("graphics,fonts")
