@@ -1,7 +1,8 @@
 """Builds the training data of the bundled `cpllm_tiny`: generated ladders -> TFRecords.
 
     python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0] \
-        [--num_train 240] [--num_holdout 36] [--until masters|ladder|prepare]
+        [--num_train 240] [--num_holdout 36] [--until masters|ladder|prepare] \
+        [--train_from N] [--train_rung_steps 2,3,4] [--families graphics]
 
 1. Sources (`beam_pipelines.sources`, a Beam pipeline): `--num_train` + `--num_holdout`
    distinct lossless masters drawn from procedural content families, scikit-image

@@ -1,7 +1,7 @@
 """Generated source catalog: many distinct lossless masters (Beam pipeline).
 
     python -m beam_pipelines.sources --output_dir DIR [--num_train 360] [--num_holdout 72] \
-        [--seed 0] [--frames 20] [--fps 20] [Beam options]
+        [--seed 0] [--frames 20] [--fps 20] [--families graphics,...] [Beam options]
 
 Each source is a spec drawn by `plan` (content family, motion, resolution, camera noise,
 grain, motion blur, x264 preset and CRF rungs of its ladder), rendered by
