@@ -126,9 +126,7 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
     `families`: draw only these (equally likely) instead of FAMILIES by FAMILY_WEIGHTS;
     a plan that names a held-out family fills only its held-out split.
     """
-    unknown = set(families) - set(KNOWN_FAMILIES)
-    if unknown:
-        raise ValueError(f"unknown families {sorted(unknown)}; known: {KNOWN_FAMILIES}")
+    check_families(families)
     if num_train and families and set(families) <= set(HOLDOUT["family"]):
         raise ValueError(f"families {families} are all held out: no training source "
                          "can be drawn")
@@ -159,13 +157,20 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
     return out
 
 
+def check_families(families) -> None:
+    """ValueError naming any of `families` that is not one of KNOWN_FAMILIES."""
+    unknown = [f for f in families if f not in KNOWN_FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown families {unknown}; known: {', '.join(KNOWN_FAMILIES)}")
+
+
 def parse_families(text: str) -> tuple[str, ...]:
     """"graphics,cartoon" -> ("graphics", "cartoon"), each one of KNOWN_FAMILIES."""
     fams = tuple(x.strip() for x in text.split(",") if x.strip())
-    unknown = [f for f in fams if f not in KNOWN_FAMILIES]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown families {unknown}; known: {', '.join(KNOWN_FAMILIES)}")
+    try:
+        check_families(fams)
+    except ValueError as e:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(e)) from None
     return fams
 
 
