@@ -1,7 +1,6 @@
 """`cpllm_tiny_patch.py` trained also on screen and diagram content: two of the bundled
 cpllm_tiny's three score paths (seeds 0 and 1, since 2026-12-05; docs/TRAINING.md).
 
-
     python -m beam_pipelines.make_tiny_dataset --output_dir out/graphics_data --seed 1 \
         --num_train 400 --num_holdout 0 --train_from 241 --families graphics
     PYTHONHASHSEED=0 python -m trainer.train --config trainer/configs/cpllm_tiny_graphics.py \
