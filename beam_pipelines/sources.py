@@ -264,7 +264,8 @@ def parse_args(argv=None):
     parser.add_argument("--families", type=parse_families, default=(),
                         help="Comma-separated content families to draw, equally likely "
                              f"(of {', '.join(KNOWN_FAMILIES)}); default the recorded "
-                             "builds' families and weights (no 'graphics').")
+                             "builds' families and weights (none of the families added since: "
+                             f"{', '.join(procedural.EXTRA_FAMILIES)}).")
     return parser.parse_known_args(argv)
 
 

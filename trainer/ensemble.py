@@ -12,6 +12,13 @@ score-only, `CPLLM.from_preset(..., score_only=True)`) as one of the backbone's
 decoder and vision tokens, unchanged. Members must read the same inputs as the primary
 (the preprocessor configs must be equal, tokenizer aside); they follow the primary's
 `low_level_views`. Weights are copied, never changed.
+
+The reverse, one preset per score path (path 0: the primary alone, decoder included;
+path i: member i, score-only), so that the runs of a bundled preset can be scored alone or
+packed again in another combination:
+
+    python -m trainer.ensemble --preset cpllm_model/assets/presets/cpllm_tiny \
+        --unpack_to out/cpllm_tiny_paths    # writes path0/, path1/, ...
 """
 from __future__ import annotations
 
@@ -27,6 +34,9 @@ def define_flags() -> None:
     flags.DEFINE_multi_string("member", [], "A preset whose score path joins the mean "
                               "(repeat the flag for more).")
     flags.DEFINE_string("output", None, "Directory to write the preset to (replaced).")
+    flags.DEFINE_string("unpack_to", None, "Instead of packing: write each of --preset's "
+                        "score paths as its own preset, DIR/path0 (the primary, decoder "
+                        "included), DIR/path1, ... (its members, score-only).")
 
 
 def own_layers(bb):
@@ -63,8 +73,35 @@ def build(preset: str, members: list[str]):
     return CPLLM(backbone=backbone, preprocessor=primary.preprocessor)
 
 
+def unpack(preset: str, output_dir: str) -> list[str]:
+    """Writes each score path of the ensemble `preset` as a preset of its own; returns
+    their directories (path0: the primary without members; pathI: member I, score-only,
+    with the primary's preprocessor and tokenizer). Weights are copied, never changed."""
+    from cpllm_model import CPLLM
+
+    model = CPLLM.from_preset(preset)
+    if not model.backbone.score_members:
+        raise ValueError(f"{preset} has no score members: it is a single run already")
+    paths = []
+    primary = CPLLM.from_preset(preset, own_run_only=True)
+    runs = [primary.backbone] + [m.backbone for m in model.backbone.score_members]
+    for i, backbone in enumerate(runs):
+        path = os.path.join(output_dir, f"path{i}")
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        CPLLM(backbone=backbone, preprocessor=model.preprocessor).save_to_preset(path)
+        paths.append(path)
+    return paths
+
+
 def main(argv):
     del argv
+    if FLAGS.unpack_to:
+        for path in unpack(FLAGS.preset, FLAGS.unpack_to):
+            logging.info("wrote %s", path)
+        return
+    if not FLAGS.output:
+        raise app.UsageError("give --output (or --unpack_to)")
     if os.path.abspath(FLAGS.preset) == os.path.abspath(FLAGS.output):
         raise app.UsageError("--output must differ from --preset (the preset is read first)")
     model = build(FLAGS.preset, FLAGS.member)
@@ -77,5 +114,5 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    flags.mark_flags_as_required(["preset", "output"])
+    flags.mark_flags_as_required(["preset"])
     app.run(main)

@@ -24,6 +24,10 @@ Families (``FAMILIES``):
               line and bar charts over grid lines, hatching, checkerboards, rings,
               scatter dots and small icons on a flat page (``EXTRA_FAMILIES``: drawn
               only when a plan names it, so the recorded source plans are unchanged)
+  illustration  skies and line art: smooth multi-stop gradients with faint soft clouds,
+              a glow and a horizon silhouette (banding-prone areas beside one sharp
+              edge), and/or thin anti-aliased curves, cel fills and hatching on paper
+              (``EXTRA_FAMILIES``)
 Motions (``MOTIONS``): static, pan, zoom, rotate, objects (sprites moving over the
 picture; the background pans slowly).
 Camera effects (spec keys): ``noise`` (sensor noise sigma, signal dependent),
@@ -39,7 +43,7 @@ import scipy.ndimage
 FAMILIES = ("photo", "composite", "pinknoise", "deadleaves", "text", "cartoon",
             "gradient", "dark")
 # Families added after the recorded builds: only plans that name them draw them.
-EXTRA_FAMILIES = ("graphics",)
+EXTRA_FAMILIES = ("graphics", "illustration")
 MOTIONS = ("static", "pan", "zoom", "rotate", "objects")
 # scikit-image data images that ship inside its wheel (cat: the same photo as chelsea).
 PICTURES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins",
@@ -365,9 +369,93 @@ def _graphics(rng, h, w):
     return np.clip(img, 0, 1)
 
 
+def _sky(rng, h, w):
+    """A smooth multi-stop gradient, faint soft clouds, a glow and a horizon silhouette."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    tilt = rng.uniform(-0.3, 0.3)
+    t = yy / h * np.cos(tilt) + xx / w * np.sin(tilt)
+    t = (t - t.min()) / (np.ptp(t) + 1e-8)
+    n = int(rng.integers(2, 5))
+    stops = np.concatenate([[0.0], np.sort(rng.uniform(0, 1, n - 2)), [1.0]])
+    colours = rng.random((n, 3))
+    img = np.stack([np.interp(t, stops, colours[:, c]) for c in range(3)], axis=-1)
+    if rng.random() < 0.7:  # clouds: low-contrast noise low-passed at 3-12 % of the frame
+        small = (max(4, h // 8), max(4, w // 8))
+        field = scipy.ndimage.gaussian_filter(rng.normal(size=small),
+                                              rng.uniform(0.03, 0.12) * min(small))
+        field = _resize(((field - field.mean()) / (field.std() + 1e-8)).astype(np.float32),
+                        h, w)
+        tint = rng.uniform(0.6, 1.0, 3).astype(np.float32)
+        img = img + rng.uniform(0.02, 0.15) * np.clip(field, 0, None)[..., None] * tint
+    if rng.random() < 0.5:  # a glow (sun, lamp)
+        cy, cx = rng.uniform(0, 0.6) * h, rng.uniform(0, 1) * w
+        r2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / (rng.uniform(0.05, 0.3) * min(h, w)) ** 2
+        img = img + rng.uniform(0.1, 0.5) * np.exp(-r2)[..., None] * rng.uniform(0.7, 1, 3)
+    if rng.random() < 0.6:  # a horizon: a smoothed random walk, flat or shaded below
+        line = np.cumsum(rng.normal(0, rng.uniform(0.5, 3.0), w))
+        line = scipy.ndimage.gaussian_filter1d(line, rng.uniform(1, 20))
+        line = rng.uniform(0.55, 0.9) * h + line - line.mean()
+        below = yy > line[None, :]
+        ground = rng.random(3) * rng.uniform(0.1, 0.6)
+        shade = 1.0 - 0.4 * rng.random() * (yy - line[None, :]) / h
+        img[below] = (ground[None, :] * shade[below][:, None]).astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def _lineart(rng, img):
+    """Thin anti-aliased curves, cel-shaded fills and hatching drawn over ``img``."""
+    from skimage import draw
+
+    h, w = img.shape[:2]
+    s = min(h, w)
+    ink = (rng.uniform(0, 0.2, 3) if img.mean() > 0.4 else rng.uniform(0.8, 1, 3))
+    for _ in range(int(rng.integers(0, 12))):  # cel fills: a base colour and its shadow
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        k = int(rng.integers(3, 8))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, k))
+        rad = rng.uniform(0.04, 0.2) * s * rng.uniform(0.6, 1.0, k)
+        rr, cc = draw.polygon(cy + rad * np.sin(ang), cx + rad * np.cos(ang), shape=(h, w))
+        colour = rng.random(3)
+        img[rr, cc] = colour
+        dark = (rr - cy) * np.cos(ang[0]) + (cc - cx) * np.sin(ang[0]) > 0
+        img[rr[dark], cc[dark]] = colour * rng.uniform(0.55, 0.8)
+    strokes = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(20, 160))):  # quadratic Bezier strokes
+        size = rng.uniform(0.03, 0.4) * s
+        y0, x0 = rng.uniform(0, h), rng.uniform(0, w)
+        pts = [int(v) for v in (y0, x0, y0 + rng.normal(0, size), x0 + rng.normal(0, size),
+                                y0 + rng.normal(0, size), x0 + rng.normal(0, size))]
+        rr, cc = draw.bezier_curve(*pts, weight=rng.uniform(0.5, 3), shape=(h, w))
+        width = int(rng.choice([1, 1, 1, 2, 3]))
+        for dy in range(width):
+            strokes[np.clip(rr + dy, 0, h - 1), cc] = 1.0
+    if rng.random() < 0.5:  # hatching inside a disc: parallel lines 3-8 px apart
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.1, 0.3) * s
+        a, period = rng.uniform(0, np.pi), rng.uniform(3, 8)
+        hatch = ((np.cos(a) * xx + np.sin(a) * yy) % period < 1.0) & \
+            ((yy - cy) ** 2 + (xx - cx) ** 2 < r * r)
+        strokes[hatch] = 1.0
+    alpha = np.clip(scipy.ndimage.gaussian_filter(strokes, rng.uniform(0.4, 0.8)) * 1.6, 0, 1)
+    return img * (1 - alpha[..., None]) + ink.astype(np.float32) * alpha[..., None]
+
+
+def _illustration(rng, h, w):
+    kind = int(rng.integers(3))  # 0 sky, 1 line art on paper, 2 line art over a sky
+    if kind == 0:
+        return _sky(rng, h, w)
+    if kind == 1:
+        paper = rng.uniform(0.8, 1.0, 3) if rng.random() < 0.7 else rng.uniform(0, 0.2, 3)
+        base = np.ones((h, w, 3), np.float32) * paper.astype(np.float32)
+    else:
+        base = _sky(rng, h, w)
+    return np.clip(_lineart(rng, base), 0, 1).astype(np.float32)
+
+
 _DRAW = {"photo": _photo, "composite": _composite, "pinknoise": _pinknoise,
          "deadleaves": _deadleaves, "text": _text, "cartoon": _cartoon,
-         "gradient": _gradient, "dark": _dark, "graphics": _graphics}
+         "gradient": _gradient, "dark": _dark, "graphics": _graphics,
+         "illustration": _illustration}
 
 
 def canvas(spec: dict) -> np.ndarray:

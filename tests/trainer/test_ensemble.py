@@ -1,4 +1,6 @@
 """trainer.ensemble: a preset whose score is the mean of several runs' score paths."""
+import os
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,23 @@ def test_a_from_scratch_run_does_not_carry_score_members(tiny_config, ensemble_p
     assert len(model.backbone.score_members) == 2
     assert not {id(v) for m in model.backbone.score_members for v in m.weights} & {
         id(v) for v in model.backbone.trainable_weights}
+
+
+def test_unpack_gives_back_each_run_and_packs_again(runs, ensemble_preset, tmp_path):
+    from cpllm_model import CPLLM
+    from trainer import ensemble
+
+    primary, members, _ = runs
+    paths = ensemble.unpack(ensemble_preset, str(tmp_path / "paths"))
+    assert [os.path.basename(p) for p in paths] == ["path0", "path1", "path2"]
+    videos = _videos(CPLLM.from_preset(primary).preprocessor, 2, seed=7)
+    for got, want in zip(paths, [primary, *members], strict=True):
+        np.testing.assert_array_equal(CPLLM.from_preset(got).score(videos)["score"],
+                                      CPLLM.from_preset(want).score(videos)["score"])
+    assert CPLLM.from_preset(paths[0]).backbone.decoder_layers()
+    again = ensemble.build(paths[0], paths[1:])
+    np.testing.assert_allclose(again.score(videos)["score"],
+                               CPLLM.from_preset(ensemble_preset).score(videos)["score"],
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="single run already"):
+        ensemble.unpack(primary, str(tmp_path / "none"))
