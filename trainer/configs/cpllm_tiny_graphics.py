@@ -1,5 +1,6 @@
-"""`cpllm_tiny_patch.py` trained also on screen and diagram content: two of the bundled
-cpllm_tiny's three score paths (seeds 0 and 1, since 2026-12-05; docs/TRAINING.md).
+"""`cpllm_tiny_patch.py` trained also on screen and diagram content: seed 1 is one of the
+bundled cpllm_tiny's three score paths (seeds 0 and 1 were two of them in the fourth
+session of 2026-12-05; docs/TRAINING.md).
 
     python -m beam_pipelines.make_tiny_dataset --output_dir out/graphics_data --seed 1 \
         --num_train 400 --num_holdout 0 --train_from 241 --families graphics

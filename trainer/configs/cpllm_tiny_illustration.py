@@ -1,5 +1,6 @@
-"""`cpllm_tiny_graphics.py` trained also on skies and line art (tried 2026-12-05, fifth
-session; docs/TRAINING.md "Skies and line art in training").
+"""`cpllm_tiny_graphics.py` trained also on skies and line art: seed 0 is one of the
+bundled cpllm_tiny's three score paths (since 2026-12-05, fifth session; docs/TRAINING.md
+"Skies and line art in training").
 
     python -m beam_pipelines.make_tiny_dataset --output_dir out/illustration_data --seed 2 \
         --num_train 560 --num_holdout 0 --train_from 401 --families illustration
