@@ -28,6 +28,10 @@ Families (``FAMILIES``):
               a glow and a horizon silhouette (banding-prone areas beside one sharp
               edge), and/or thin anti-aliased curves, cel fills and hatching on paper
               (``EXTRA_FAMILIES``)
+  nature      natural surfaces without pictures: Voronoi stones with dark joints,
+              grass/fur strokes along a smooth direction field, sinusoidal water
+              ripples with glints, marble bands and wood rings warped by turbulence,
+              under a soft light fall-off (``EXTRA_FAMILIES``)
 Motions (``MOTIONS``): static, pan, zoom, rotate, objects (sprites moving over the
 picture; the background pans slowly).
 Camera effects (spec keys): ``noise`` (sensor noise sigma, signal dependent),
@@ -43,7 +47,7 @@ import scipy.ndimage
 FAMILIES = ("photo", "composite", "pinknoise", "deadleaves", "text", "cartoon",
             "gradient", "dark")
 # Families added after the recorded builds: only plans that name them draw them.
-EXTRA_FAMILIES = ("graphics", "illustration")
+EXTRA_FAMILIES = ("graphics", "illustration", "nature")
 MOTIONS = ("static", "pan", "zoom", "rotate", "objects")
 # scikit-image data images that ship inside its wheel (cat: the same photo as chelsea).
 PICTURES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins",
@@ -452,10 +456,118 @@ def _illustration(rng, h, w):
     return np.clip(_lineart(rng, base), 0, 1).astype(np.float32)
 
 
+def _turbulence(rng, h, w, slope=2.0):
+    """float32[h, w], zero mean, unit std: a 1/f^slope noise field (fBm)."""
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    f = np.sqrt(fx * fx + fy * fy)
+    f[0, 0] = 1.0
+    amp = f ** (-slope / 2)
+    amp[0, 0] = 0.0
+    x = np.fft.irfft2(amp * np.exp(2j * np.pi * rng.random(amp.shape)), s=(h, w))
+    return ((x - x.mean()) / (x.std() + 1e-8)).astype(np.float32)
+
+
+def _ramp(t, a, b):
+    """float32[h, w, 3]: colours a..b at t in [0, 1]."""
+    t = np.clip(t, 0, 1)[..., None]
+    return (a * (1 - t) + b * t).astype(np.float32)
+
+
+def _stones(rng, h, w):
+    """A Voronoi mosaic: pebbles or cobbles, each shaded and textured, dark joints."""
+    from scipy.spatial import cKDTree
+
+    n = int(rng.integers(30, 400))
+    seeds = np.stack([rng.uniform(0, h, n), rng.uniform(0, w, n)], axis=1)
+    yy, xx = np.mgrid[0:h, 0:w]
+    d, idx = cKDTree(seeds).query(np.stack([yy.ravel(), xx.ravel()], 1), k=2)
+    d, idx = d.reshape(h, w, 2), idx[:, 0].reshape(h, w)
+    base = rng.uniform(0.25, 0.75, 3)
+    colours = np.clip(base + rng.normal(0, rng.uniform(0.03, 0.15), (n, 3)), 0, 1)
+    edge = d[..., 1] - d[..., 0]  # distance to the nearest joint (x2)
+    joint = rng.uniform(1.0, 4.0)
+    rounded = np.clip(edge / (rng.uniform(0.2, 0.6) * np.sqrt(h * w / n)), 0, 1) ** 0.5
+    img = colours[idx] * (0.6 + 0.4 * rounded)[..., None]
+    img = img * (1 + rng.uniform(0.03, 0.2) * _turbulence(rng, h, w, rng.uniform(1.0, 2.0)))[..., None]
+    img[edge < joint] *= rng.uniform(0.2, 0.6)
+    return img
+
+
+def _fibres(rng, h, w):
+    """Grass, fur or hair: thousands of short thin strokes along a smooth direction field."""
+    from skimage import draw
+
+    s = min(h, w)
+    img = _ramp(0.5 + 0.15 * _turbulence(rng, h, w, 3.0), rng.uniform(0, 0.3, 3),
+                rng.uniform(0.2, 0.6, 3))
+    field = _turbulence(rng, max(4, h // 16), max(4, w // 16), 3.0)
+    theta0, bend = rng.uniform(0, np.pi), rng.uniform(0.2, 1.5)
+    hue = rng.uniform(0.2, 0.9, 3)
+    length = rng.uniform(0.02, 0.1) * s
+    n = int(rng.integers(8000, 30000) * h * w / 1.0e6) + 500
+    ys, xs = rng.uniform(0, h, n), rng.uniform(0, w, n)
+    ang = theta0 + bend * field[(ys / h * field.shape[0]).astype(int),
+                                 (xs / w * field.shape[1]).astype(int)]
+    lens = length * rng.uniform(0.5, 1.5, n)
+    shades = np.clip(hue * rng.uniform(0.4, 1.3, (n, 1)), 0, 1)
+    for y, x, a, ln, c in zip(ys, xs, ang, lens, shades):
+        rr, cc, val = draw.line_aa(int(y), int(x), int(y + ln * np.sin(a)),
+                                   int(x + ln * np.cos(a)))
+        keep = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+        rr, cc, val = rr[keep], cc[keep], val[keep, None].astype(np.float32)
+        img[rr, cc] = img[rr, cc] * (1 - val) + c * val
+    return img
+
+
+def _water(rng, h, w):
+    """Ripples: a sum of sinusoidal waves of power-law wavelengths, glints on the crests."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    s = min(h, w)
+    height = np.zeros((h, w), np.float32)
+    main = rng.uniform(0, 2 * np.pi)
+    for _ in range(int(rng.integers(6, 20))):
+        lam = s * rng.uniform(0.01, 0.2) ** 1.5
+        a = main + rng.normal(0, 0.6)
+        height += np.float32(lam / s) * np.sin(
+            2 * np.pi * (np.cos(a) * xx + np.sin(a) * yy) / lam + rng.uniform(0, 2 * np.pi))
+    height = (height - height.mean()) / (height.std() + 1e-8)
+    deep, light = rng.uniform(0, 0.35, 3), rng.uniform(0.3, 0.8, 3)
+    img = _ramp(0.5 + 0.2 * height, deep, light)
+    glint = np.clip((height - rng.uniform(1.2, 2.2)) * 2, 0, 1)
+    return img + glint[..., None] * rng.uniform(0.3, 0.9)
+
+
+def _veins(rng, h, w):
+    """Marble or wood: sinusoidal bands or rings warped by turbulence."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    s = min(h, w)
+    turb = _turbulence(rng, h, w, rng.uniform(3.5, 4.5))
+    period = s * rng.uniform(0.02, 0.15)
+    if rng.random() < 0.5:  # marble: straight bands
+        a = rng.uniform(0, np.pi)
+        phase = (np.cos(a) * xx + np.sin(a) * yy) / period
+    else:  # wood: rings about a centre off the frame's middle
+        cy, cx = rng.uniform(-0.5, 1.5) * h, rng.uniform(-0.5, 1.5) * w
+        phase = np.sqrt((yy - cy) ** 2 + ((xx - cx) * rng.uniform(0.2, 1)) ** 2) / period
+    band = 0.5 + 0.5 * np.sin(2 * np.pi * (phase + rng.uniform(0.3, 1.5) * turb))
+    band = band ** rng.uniform(0.5, 4.0)
+    return _ramp(band, rng.uniform(0.4, 1.0, 3), rng.uniform(0, 0.6, 3))
+
+
+def _nature(rng, h, w):
+    kind = int(rng.integers(4))  # 0 stones, 1 fibres, 2 water, 3 marble or wood
+    img = (_stones, _fibres, _water, _veins)[kind](rng, h, w)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = rng.uniform(0, 2 * np.pi)  # soft light falling off across the frame
+    light = 1.0 + rng.uniform(0, 0.4) * ((np.cos(a) * xx / w + np.sin(a) * yy / h) - 0.5)
+    return np.clip(img * light[..., None], 0, 1).astype(np.float32)
+
+
 _DRAW = {"photo": _photo, "composite": _composite, "pinknoise": _pinknoise,
          "deadleaves": _deadleaves, "text": _text, "cartoon": _cartoon,
          "gradient": _gradient, "dark": _dark, "graphics": _graphics,
-         "illustration": _illustration}
+         "illustration": _illustration, "nature": _nature}
 
 
 def canvas(spec: dict) -> np.ndarray:

@@ -176,7 +176,7 @@ def test_default_plan_is_the_recorded_one():
         "h0001_text_pan_640x360", "t0001_dark_objects_1280x720", "t0002_photo_zoom_360x640",
         "t0003_composite_zoom_854x480", "h0002_text_rotate_854x480",
         "h0003_text_rotate_1280x720", "t0004_pinknoise_pan_360x640"]
-    for added in ("graphics", "illustration"):
+    for added in ("graphics", "illustration", "nature"):
         assert added not in sources.FAMILIES
         assert added in sources.KNOWN_FAMILIES
 
@@ -189,8 +189,8 @@ def test_plan_of_named_families_draws_only_those():
     assert [int(p["source_id"][1:5]) for p in plan] == list(range(41, 61))
     assert all(p["split"] == "train" and not sources.is_holdout(p) for p in plan)
     mixed = sources.plan(num_train=60, num_holdout=0, seed=1,
-                         families=("graphics", "illustration", "cartoon"))
-    assert {p["family"] for p in mixed} == {"graphics", "illustration", "cartoon"}
+                         families=("graphics", "illustration", "nature", "cartoon"))
+    assert {p["family"] for p in mixed} == {"graphics", "illustration", "nature", "cartoon"}
     with pytest.raises(ValueError, match="unknown families"):
         sources.plan(num_train=1, num_holdout=0, families=("fonts",))
     with pytest.raises(ValueError, match="held out"):
