@@ -20,6 +20,7 @@ lowest-CRF rendition against its highest-CRF one. Figures:
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 from absl import app, flags
@@ -81,22 +82,31 @@ def figures(answers: list[dict]) -> dict:
 
 def evaluate(preset: str, data_dir: str, split: str = "holdout",
              max_pairs_per_source: int = 6, pairs: str = "neighbours") -> dict:
+    """The module docstring's figures. Records are read from storage only for the
+    renditions the pairs name (`record_stream`), so memory stays flat whatever the
+    split's size."""
+    from beam_pipelines import records
     from cpllm_model import CPLLM
-    from trainer import input_pipeline
+    from trainer import record_stream
 
     model = CPLLM.from_preset(preset)
-    data = input_pipeline.load_split(data_dir, split)
-    head = model.score(data.frames)["score"] if len(data) <= 64 else np.concatenate(
-        [model.score({k: v[i:i + 32] for k, v in data.frames.items()})["score"]
-         for i in range(0, len(data), 32)])
-    answers = []
+    spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
+                                        spec)
     if pairs == "extremes":
         rows = extreme_pairs(data.source_id, data.crf)
     else:
         rows = neighbour_pairs(data.source_id, data.crf, max_pairs_per_source)
+    named = sorted({r for pair in rows for r in pair})
+    head = {}
+    for i in range(0, len(named), 16):
+        batch = named[i:i + 16]
+        head.update(zip(batch, np.asarray(model.score(data.take(batch))["score"]).tolist()))
+    answers = []
     for n, (i, j) in enumerate(rows):
+        frames = data.take([i, j])
         for a, b in ((i, j), (j, i)):
-            video = [{k: v[r] for k, v in data.frames.items()} for r in (a, b)]
+            video = [{k: v[0 if r == i else 1] for k, v in frames.items()} for r in (a, b)]
             r = model.compare(*video)
             answers.append({"better": r["better"], "text_verdict": r.get("text_verdict"),
                             "score_a": float(r["score_a"]),
