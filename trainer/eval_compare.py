@@ -23,7 +23,7 @@ import json
 import os
 
 import numpy as np
-from absl import app, flags
+from absl import app, flags, logging
 
 
 
@@ -114,6 +114,8 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
                             "head_a": float(head[a]), "head_b": float(head[b]),
                             "crf_a": int(data.crf[a]), "crf_b": int(data.crf[b]),
                             "row_a": a, "row_b": b, "pair": n})
+        if (n + 1) % 10 == 0 or n + 1 == len(rows):
+            logging.info("compared %d / %d pairs (both orders)", n + 1, len(rows))
     return figures(answers)
 
 
