@@ -96,18 +96,28 @@ def _photo(rng, h, w, name=None, dark=False):
     return _grade(_resize(crop, h, w), rng, dark=dark)
 
 
-def _pinknoise(rng, h, w):
-    slope = rng.uniform(1.6, 2.6)  # power spectrum ~ 1/f^slope (natural images ~2)
+def _power_law_field(rng, h, w, slope):
+    """float64[h, w]: noise whose power spectrum falls as 1/f^slope, random phases."""
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.rfftfreq(w)[None, :]
     f = np.sqrt(fx * fx + fy * fy)
     f[0, 0] = 1.0
     amp = f ** (-slope / 2)
     amp[0, 0] = 0.0
+    return np.fft.irfft2(amp * np.exp(2j * np.pi * rng.random(amp.shape)), s=(h, w))
+
+
+def _turbulence(rng, h, w, slope=2.0):
+    """float32[h, w], zero mean, unit std: a 1/f^slope noise field (fBm)."""
+    x = _power_law_field(rng, h, w, slope)
+    return ((x - x.mean()) / (x.std() + 1e-8)).astype(np.float32)
+
+
+def _pinknoise(rng, h, w):
+    slope = rng.uniform(1.6, 2.6)  # power spectrum ~ 1/f^slope (natural images ~2)
     out = np.empty((h, w, 3), np.float32)
     mix = rng.normal(size=(3, 3)) * 0.4 + np.eye(3)
-    base = [np.fft.irfft2(amp * np.exp(2j * np.pi * rng.random(amp.shape)), s=(h, w))
-            for _ in range(3)]
+    base = [_power_law_field(rng, h, w, slope) for _ in range(3)]
     for c in range(3):
         x = sum(mix[c, k] * base[k] for k in range(3))
         out[..., c] = (x - x.mean()) / (x.std() + 1e-8)
@@ -454,18 +464,6 @@ def _illustration(rng, h, w):
     else:
         base = _sky(rng, h, w)
     return np.clip(_lineart(rng, base), 0, 1).astype(np.float32)
-
-
-def _turbulence(rng, h, w, slope=2.0):
-    """float32[h, w], zero mean, unit std: a 1/f^slope noise field (fBm)."""
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.rfftfreq(w)[None, :]
-    f = np.sqrt(fx * fx + fy * fy)
-    f[0, 0] = 1.0
-    amp = f ** (-slope / 2)
-    amp[0, 0] = 0.0
-    x = np.fft.irfft2(amp * np.exp(2j * np.pi * rng.random(amp.shape)), s=(h, w))
-    return ((x - x.mean()) / (x.std() + 1e-8)).astype(np.float32)
 
 
 def _ramp(t, a, b):
