@@ -154,6 +154,12 @@ class CPLLMBackbone(Backbone):
             with their own preprocessing weights, follow `set_low_level_views`, and do not
             feed the decoder: the vision tokens are this backbone's own. Built by
             `trainer.ensemble`.
+        score_own_path: False leaves this backbone's own score path out of the mean:
+            frame_scores = mean over the E `score_members` alone. The network is kept
+            whole (its vision tokens still feed the decoder, its head still gives
+            "patch_logits"), but `score_videos` does not run it. For a primary whose
+            decoder answers well but whose own score path is weaker than other runs'.
+            Needs at least one member.
         include_decoder: False builds the vision encoders and the score head only (no
             token inputs, no `sequence_output`): what scoring reads, without the decoder
             that holds most of a large preset's parameters (issue 14 item 11). The saved
@@ -182,6 +188,7 @@ class CPLLMBackbone(Backbone):
         low_level_statistics=False,
         patch_scores=False,
         score_members=None,
+        score_own_path=True,
         include_decoder=True,
         query_head_dim_normalize=True,
         use_post_ffw_norm=False,
@@ -231,6 +238,7 @@ class CPLLMBackbone(Backbone):
             for i, m in enumerate(score_members or [])]
         for member in self.score_members:
             member.trainable = False
+        self.score_own_path = bool(score_own_path)
         self.include_decoder = bool(include_decoder)
         self.token_embedding, self.transformer_layers, self.layer_norm = None, [], None
         if self.include_decoder:
@@ -300,7 +308,8 @@ class CPLLMBackbone(Backbone):
             inputs["high_frames"], inputs["low_patches"], inputs["patch_mask"]
         )
         high, low = vision["high"], vision["low"]
-        outputs = {"frame_scores": vision["frame_scores"], "score": vision["score"]}
+        outputs = {key: vision[key] for key in ("frame_scores", "score", "own_frame_scores")
+                   if key in vision}  # own_frame_scores keeps the own path in the graph
         if self.include_decoder:
             inputs.update(
                 token_ids=keras.Input((None,), dtype="int32", name="token_ids"),
@@ -456,6 +465,9 @@ class CPLLMBackbone(Backbone):
             member.backbone.set_low_level_views(views)
 
     def _check_score_members(self):
+        if not self.score_own_path and not self.score_members:
+            raise ValueError("score_own_path=False needs score_members: without its own "
+                             "score path and without members nothing would score")
         for i, member in enumerate(m.backbone for m in self.score_members):
             if not isinstance(member, CPLLMBackbone):
                 raise ValueError(f"score_members[{i}] must be a CPLLMBackbone, got "
@@ -478,7 +490,8 @@ class CPLLMBackbone(Backbone):
         float32[B, K, M] -> {"high": [B, K, Nh, D], "low": [B, K, Nl, D],
         "frame_scores": float32[B, K], "score": float32[B]}, plus with `patch_scores`
         "patch_logits" float32[B, K, M * V] and "patch_logit_mask" float32[B, K, M * V]
-        (view-major, `dihedral_views`)."""
+        (view-major, `dihedral_views`), and with `score_own_path` False
+        "own_frame_scores" float32[B, K] (this backbone's own path, not in the mean)."""
         high = self.encode_high(high_frames)
         low, features, mask = self.encode_low_patches(low_patches, patch_mask)
         out = {"high": high, "low": low}
@@ -489,17 +502,29 @@ class CPLLMBackbone(Backbone):
         else:
             out["frame_scores"], out["score"] = self.score_head(high, low)
         if self.score_members:
-            frame_scores = [out["frame_scores"]] + [
-                member(high_frames, low_patches, patch_mask)
-                for member in self.score_members]
-            out["frame_scores"] = ops.mean(ops.stack(frame_scores, axis=0), axis=0)
-            out["score"] = ops.mean(out["frame_scores"], axis=-1)
+            if not self.score_own_path:
+                out["own_frame_scores"] = out["frame_scores"]
+            out["frame_scores"], out["score"] = self._mean_of_paths(
+                out["frame_scores"], high_frames, low_patches, patch_mask)
         return out
+
+    def _mean_of_paths(self, own_frame_scores, high_frames, low_patches, patch_mask):
+        """(frame_scores, score) averaged over the counted score paths: the members,
+        after this backbone's own unless `score_own_path` is False (own_frame_scores
+        may then be None)."""
+        frame_scores = [own_frame_scores] if self.score_own_path else []
+        frame_scores += [member(high_frames, low_patches, patch_mask)
+                         for member in self.score_members]
+        frame_scores = ops.mean(ops.stack(frame_scores, axis=0), axis=0)
+        return frame_scores, ops.mean(frame_scores, axis=-1)
 
     def score_videos(self, high_frames, low_patches, patch_mask):
         """The score path alone, the one every caller uses (task, trainer, tests):
         uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M] ->
-        (frame_scores float32[B, K], score float32[B]); the decoder never runs."""
+        (frame_scores float32[B, K], score float32[B]); the decoder never runs, nor
+        this backbone's own encoders when `score_own_path` is False."""
+        if not self.score_own_path:
+            return self._mean_of_paths(None, high_frames, low_patches, patch_mask)
         out = self.vision_outputs(high_frames, low_patches, patch_mask)
         return out["frame_scores"], out["score"]
 
@@ -547,7 +572,10 @@ class CPLLMBackbone(Backbone):
 
     def scoring_layers(self, include_members=True):
         """Layers whose weights `score` reads (encoders, projections, head; then the
-        `score_members` unless include_members=False: this run's own score path)."""
+        `score_members` unless include_members=False: this run's own score path; the
+        members alone when `score_own_path` is False and include_members is True)."""
+        if include_members and not self.score_own_path:
+            return list(self.score_members)
         layers = [
             self.high_level_encoder, self.low_level_encoder, self.high_level_projection,
             self.low_level_projection, self.low_level_norm, self.score_head,
@@ -595,6 +623,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_statistics": self.low_level_statistics,
                 "patch_scores": self.patch_scores,
                 "score_members": [_serialize(m.backbone) for m in self.score_members],
+                "score_own_path": self.score_own_path,
                 "include_decoder": self.include_decoder,
                 "query_head_dim_normalize": self.query_head_dim_normalize,
                 "use_post_ffw_norm": self.use_post_ffw_norm,

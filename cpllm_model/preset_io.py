@@ -31,7 +31,8 @@ def load_task(cls, preset, load_weights=True, score_only=False, own_run_only=Fal
 
     score_only: build the backbone without its decoder (`include_decoder=False`) and
     load the preset's weights into it; the decoder's saved weights are left unread.
-    own_run_only: likewise without the backbone's `score_members` (`score_members=[]`).
+    own_run_only: likewise without the backbone's `score_members` (`score_members=[]`,
+    its own score path counted again: `score_own_path=True`).
     """
     built = preset_registry.assembly(preset)
     if built is not None:
@@ -60,7 +61,7 @@ def load_task(cls, preset, load_weights=True, score_only=False, own_run_only=Fal
     with SafeModeScope(True):
         loader = preset_utils.get_preset_loader(preset)
         changes = {**({"include_decoder": False} if score_only else {}),
-                   **({"score_members": []} if own_run_only else {})}
+                   **({"score_members": [], "score_own_path": True} if own_run_only else {})}
         if changes and "backbone" not in kwargs:
             # keras-hub's task loader loads the preset's weights into a given backbone.
             kwargs["backbone"] = loader.load_backbone(

@@ -42,7 +42,7 @@ def configure(bb, high_level="frozen", decoder="lora", lora_rank=8, score_path="
     for name in ("temporal_embedding", "temporal_encoder", "factorized_decoding"):
         getattr(prism, name).trainable = False
     if score_path == "frozen":
-        for layer in bb.scoring_layers():
+        for layer in bb.scoring_layers(include_members=False):
             if layer is not siglip:
                 layer.trainable = False
         if high_level != "frozen":

@@ -13,6 +13,10 @@ decoder and vision tokens, unchanged. Members must read the same inputs as the p
 (the preprocessor configs must be equal, tokenizer aside); they follow the primary's
 `low_level_views`. Weights are copied, never changed.
 
+`--noscore_own_path` leaves the primary's own score path out of the mean (the score is
+the members' mean alone, and scoring does not run the primary's encoders): for a primary
+kept for its decoder while other runs score better (`CPLLMBackbone.score_own_path`).
+
 The reverse, one preset per score path (path 0: the primary alone, decoder included;
 path i: member i, score-only), so that the runs of a bundled preset can be scored alone or
 packed again in another combination:
@@ -33,6 +37,9 @@ def define_flags() -> None:
     flags.DEFINE_string("preset", None, "The primary preset (kept whole, decoder included).")
     flags.DEFINE_multi_string("member", [], "A preset whose score path joins the mean "
                               "(repeat the flag for more).")
+    flags.DEFINE_bool("score_own_path", True, "Count the primary's own score path in the "
+                      "mean; --noscore_own_path averages the members alone and keeps the "
+                      "primary for its decoder (and its vision tokens).")
     flags.DEFINE_string("output", None, "Directory to write the preset to (replaced).")
     flags.DEFINE_string("unpack_to", None, "Instead of packing: write each of --preset's "
                         "score paths as its own preset, DIR/path0 (the primary, decoder "
@@ -44,8 +51,9 @@ def own_layers(bb):
     return bb.scoring_layers(include_members=False) + bb.decoder_layers()
 
 
-def build(preset: str, members: list[str]):
-    """The primary task of `preset` rebuilt with `members`' score paths; returns a CPLLM."""
+def build(preset: str, members: list[str], score_own_path: bool = True):
+    """The primary task of `preset` rebuilt with `members`' score paths (its own path
+    counted in the mean unless score_own_path is False); returns a CPLLM."""
     from cpllm_model import CPLLM
     from cpllm_model.backbone import CPLLMBackbone
 
@@ -67,6 +75,7 @@ def build(preset: str, members: list[str]):
         loaded.append(member.backbone)
     config = primary.backbone.get_config()
     config["score_members"] = loaded
+    config["score_own_path"] = score_own_path
     backbone = CPLLMBackbone.from_config(config)
     for src, dst in zip(own_layers(primary.backbone), own_layers(backbone), strict=True):
         dst.set_weights(src.get_weights())  # Keras refuses a shape that differs
@@ -75,7 +84,8 @@ def build(preset: str, members: list[str]):
 
 def unpack(preset: str, output_dir: str) -> list[str]:
     """Writes each score path of the ensemble `preset` as a preset of its own; returns
-    their directories (path0: the primary without members; pathI: member I, score-only,
+    their directories (path0: the primary without members, its own score path counted
+    whether or not it was in `preset`'s mean; pathI: member I, score-only,
     with the primary's preprocessor and tokenizer). Weights are copied, never changed."""
     from cpllm_model import CPLLM
 
@@ -104,12 +114,12 @@ def main(argv):
         raise app.UsageError("give --output (or --unpack_to)")
     if os.path.abspath(FLAGS.preset) == os.path.abspath(FLAGS.output):
         raise app.UsageError("--output must differ from --preset (the preset is read first)")
-    model = build(FLAGS.preset, FLAGS.member)
+    model = build(FLAGS.preset, FLAGS.member, FLAGS.score_own_path)
     if os.path.isdir(FLAGS.output):
         shutil.rmtree(FLAGS.output)
     model.save_to_preset(FLAGS.output)
-    logging.info("wrote %s: %d score paths", FLAGS.output,
-                 1 + len(model.backbone.score_members))
+    logging.info("wrote %s: the mean of %d score paths", FLAGS.output,
+                 int(FLAGS.score_own_path) + len(model.backbone.score_members))
 
 
 if __name__ == "__main__":

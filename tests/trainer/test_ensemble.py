@@ -154,3 +154,65 @@ def test_unpack_gives_back_each_run_and_packs_again(runs, ensemble_preset, tmp_p
                                atol=1e-5)
     with pytest.raises(ValueError, match="single run already"):
         ensemble.unpack(primary, str(tmp_path / "none"))
+
+
+@pytest.fixture(scope="module")
+def members_only_preset(runs):
+    from trainer import ensemble
+
+    primary, members, root = runs
+    path = str(root / "members_only")
+    ensemble.build(primary, members, score_own_path=False).save_to_preset(path)
+    return path
+
+
+def test_without_its_own_path_the_score_is_the_members_mean(runs, members_only_preset):
+    from cpllm_model import CPLLM
+    from trainer import ensemble
+
+    primary, members, _ = runs
+    model = CPLLM.from_preset(members_only_preset)
+    assert not model.backbone.score_own_path and len(model.backbone.score_members) == 2
+    videos = _videos(model.preprocessor, 3, seed=8)
+    each = [CPLLM.from_preset(p).score(videos)["frame_scores"] for p in members]
+    mine = CPLLM.from_preset(primary).score(videos)["frame_scores"]
+    want = np.mean(each, axis=0)
+    assert np.abs(np.mean([mine, *each], axis=0) - want).max() > 0.01
+    got = model.score(videos)
+    np.testing.assert_allclose(got["frame_scores"], want, atol=1e-4)
+    np.testing.assert_array_equal(
+        CPLLM.from_preset(members_only_preset, score_only=True).score(videos)["score"],
+        got["score"])
+    # The primary's network, decoder and vision tokens, is kept whole.
+    before = CPLLM.from_preset(primary)
+    for layer, twin in zip(ensemble.own_layers(before.backbone),
+                           ensemble.own_layers(model.backbone), strict=True):
+        for a, b in zip(layer.get_weights(), twin.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    one = {k: v[:1] for k, v in videos.items()}
+    np.testing.assert_allclose(np.asarray(model._encode(one)[0]),
+                               np.asarray(before._encode(one)[0]), atol=1e-5)
+    # Scoring reads the members' weights only.
+    own = {id(v) for layer in model.backbone.scoring_layers(include_members=False)
+           for v in layer.weights}
+    read = {id(v) for layer in model.backbone.scoring_layers() for v in layer.weights}
+    assert read and not own & read
+
+
+def test_without_its_own_path_unpack_gives_the_primary_counting_itself(
+        runs, members_only_preset, tmp_path):
+    from cpllm_model import CPLLM
+
+    primary, _, _ = runs
+    own = CPLLM.from_preset(members_only_preset, own_run_only=True)
+    assert own.backbone.score_own_path and own.backbone.score_members == []
+    videos = _videos(own.preprocessor, 2, seed=9)
+    np.testing.assert_array_equal(own.score(videos)["score"],
+                                  CPLLM.from_preset(primary).score(videos)["score"])
+
+
+def test_no_own_path_and_no_members_is_refused(tiny_model):
+    config = dict(tiny_model.backbone.get_config(), score_members=[],
+                  score_own_path=False)
+    with pytest.raises(ValueError, match="needs score_members"):
+        type(tiny_model.backbone).from_config(config)
