@@ -44,7 +44,10 @@ def test_forward_outputs(tiny_model, videos8, jit_run):
     # The bundled preset scores every patch (CPLLMBackbone(patch_scores=True)): its
     # outputs also carry the per-patch logits the patch ranking loss trains on.
     assert tiny_model.backbone.patch_scores
-    assert set(out) == {"frame_scores", "score", "logits", "patch_logits", "patch_logit_mask"}
+    # Its primary is kept for the decoder; its own path's scores are reported, not counted.
+    assert set(out) == {"frame_scores", "score", "logits", "patch_logits", "patch_logit_mask",
+                        "own_frame_scores"}
+    assert tuple(out["own_frame_scores"].shape) == tuple(out["frame_scores"].shape)
     views = tiny_model.backbone.low_level_views
     k = tiny_model.preprocessor.num_keyframes
     assert tuple(out["patch_logits"].shape) == (2, k, m * views)
@@ -70,7 +73,7 @@ def test_pairwise_forward(tiny_model, make_videos, jit_run):
     out = jit_run(tiny_model, lambda x: tiny_model(x), inputs)
     assert set(out) == {"frame_scores", "score", "frame_scores_b", "score_b", "logits",
                         "patch_logits", "patch_logit_mask", "patch_logits_b",
-                        "patch_logit_mask_b"}
+                        "patch_logit_mask_b", "own_frame_scores", "own_frame_scores_b"}
     assert tuple(out["logits"].shape) == (1, 48, tiny_model.backbone.vocabulary_size)
     np.testing.assert_allclose(np.asarray(out["score_b"]),
                                tiny_model.score(b)["score"], rtol=1e-5)

@@ -67,15 +67,20 @@ def test_score_ignores_decoder_weights(tiny_model, videos8):
         for v, value in zip(decoder_vars, saved):
             v.assign(value)
     assert before.tobytes() == after.tobytes()
-    # ...while the same perturbation of the head does change the scores.
-    head = tiny_model.backbone.score_head.output_dense.kernel
-    kept = head.numpy().copy()
-    try:
-        head.assign(kept + 1.0)
-        changed = tiny_model.score(videos8)["score"]
-    finally:
-        head.assign(kept)
-    assert not np.allclose(before, changed)
+    # ...while the same perturbation of a counted score path's head does change them;
+    # the bundled primary's own head, kept out of the mean (score_own_path=False), not.
+    bb = tiny_model.backbone
+    assert not bb.score_own_path
+    for head, counts in ((bb.score_members[0].backbone.score_head, True),
+                         (bb.score_head, False)):
+        kernel = head.output_dense.kernel
+        kept = kernel.numpy().copy()
+        try:
+            kernel.assign(kept + 1.0)
+            changed = tiny_model.score(videos8)["score"]
+        finally:
+            kernel.assign(kept)
+        assert np.allclose(before, changed) is not counts
 
 
 def test_score_survives_save_and_load(tiny_model, videos8, tmp_path):
@@ -140,7 +145,8 @@ def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
     from cpllm_model.score_head import score_logit
 
     assert score_logit(50.0) == 0.0
-    config = dict(tiny_model.backbone.get_config(), score_bias=80.0, score_members=[])
+    config = dict(tiny_model.backbone.get_config(), score_bias=80.0, score_members=[],
+                  score_own_path=True)
     bb = CPLLMBackbone.from_config(config)
     assert bb.get_config()["score_bias"] == 80.0
     assert CPLLMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
