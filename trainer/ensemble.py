@@ -88,13 +88,17 @@ def unpack(preset: str, output_dir: str) -> list[str]:
     whether or not it was in `preset`'s mean; pathI: member I, score-only,
     with the primary's preprocessor and tokenizer). Weights are copied, never changed."""
     from cpllm_model import CPLLM
+    from cpllm_model.backbone import CPLLMBackbone
 
     model = CPLLM.from_preset(preset)
     if not model.backbone.score_members:
         raise ValueError(f"{preset} has no score members: it is a single run already")
     paths = []
-    primary = CPLLM.from_preset(preset, own_run_only=True)
-    runs = [primary.backbone] + [m.backbone for m in model.backbone.score_members]
+    primary = CPLLMBackbone.from_config(dict(model.backbone.get_config(), score_members=[],
+                                             score_own_path=True))
+    for src, dst in zip(own_layers(model.backbone), own_layers(primary), strict=True):
+        dst.set_weights(src.get_weights())
+    runs = [primary] + [m.backbone for m in model.backbone.score_members]
     for i, backbone in enumerate(runs):
         path = os.path.join(output_dir, f"path{i}")
         if os.path.isdir(path):

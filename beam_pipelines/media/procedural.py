@@ -487,7 +487,8 @@ def _stones(rng, h, w):
     joint = rng.uniform(1.0, 4.0)
     rounded = np.clip(edge / (rng.uniform(0.2, 0.6) * np.sqrt(h * w / n)), 0, 1) ** 0.5
     img = colours[idx] * (0.6 + 0.4 * rounded)[..., None]
-    img = img * (1 + rng.uniform(0.03, 0.2) * _turbulence(rng, h, w, rng.uniform(1.0, 2.0)))[..., None]
+    strength = rng.uniform(0.03, 0.2)
+    img = img * (1 + strength * _turbulence(rng, h, w, rng.uniform(1.0, 2.0)))[..., None]
     img[edge < joint] *= rng.uniform(0.2, 0.6)
     return img
 

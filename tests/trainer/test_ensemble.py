@@ -202,13 +202,18 @@ def test_without_its_own_path_the_score_is_the_members_mean(runs, members_only_p
 def test_without_its_own_path_unpack_gives_the_primary_counting_itself(
         runs, members_only_preset, tmp_path):
     from cpllm_model import CPLLM
+    from trainer import ensemble
 
-    primary, _, _ = runs
+    primary, members, _ = runs
     own = CPLLM.from_preset(members_only_preset, own_run_only=True)
     assert own.backbone.score_own_path and own.backbone.score_members == []
     videos = _videos(own.preprocessor, 2, seed=9)
     np.testing.assert_array_equal(own.score(videos)["score"],
                                   CPLLM.from_preset(primary).score(videos)["score"])
+    paths = ensemble.unpack(members_only_preset, str(tmp_path / "paths"))
+    for got, want in zip(paths, [primary, *members], strict=True):
+        np.testing.assert_array_equal(CPLLM.from_preset(got).score(videos)["score"],
+                                      CPLLM.from_preset(want).score(videos)["score"])
 
 
 def test_no_own_path_and_no_members_is_refused(tiny_model):
