@@ -39,7 +39,9 @@ def load_cpllm(preset, dtype=None, score_only=False):
     """CPLLM.from_preset(preset); imported lazily so Beam launchers stay light.
 
     dtype: None (the preset's, float32) or "bfloat16" (faster on CPUs with AMX under
-    KERAS_BACKEND=tensorflow; scores move by up to ~0.7 on the 0-100 scale, BENCHMARKS.md).
+    KERAS_BACKEND=tensorflow; scores move: up to ~0.7 on the 0-100 scale for the paper-size
+    score path on random weights, BENCHMARKS.md, and up to 2.7 for the bundled
+    cpllm_tiny on the scoring tests' clips).
     score_only: load the encoders and the score head without the language decoder (same
     scores, far less memory for a large preset; `describe` unavailable).
     """
