@@ -1,7 +1,8 @@
 """How the pairwise answer (`CPLLM.compare`) agrees with the score head, on held-out pairs.
 
     python -m trainer.eval_compare --preset cpllm_tiny --data_dir out/holdout64 \
-        [--output out/eval_compare.json] [--max_pairs_per_source 6] [--pairs extremes]
+        [--output out/eval_compare.json] [--max_pairs_per_source 6] [--pairs extremes] \
+        [--answers_output out/compare_answers.jsonl]
 
 For every held-out source, pairs of its renditions are put to `compare()` as (A, B) and
 as (B, A): `--pairs neighbours` (default) neighbouring rungs of its ladders (up to
@@ -81,8 +82,10 @@ def figures(answers: list[dict]) -> dict:
 
 
 def evaluate(preset: str, data_dir: str, split: str = "holdout",
-             max_pairs_per_source: int = 6, pairs: str = "neighbours") -> dict:
-    """The module docstring's figures. Records are read from storage only for the
+             max_pairs_per_source: int = 6, pairs: str = "neighbours",
+             answers_out: list | None = None) -> dict:
+    """The module docstring's figures; every question's record (with the answer's
+    "text") is appended to `answers_out` when given. Records are read from storage only for the
     renditions the pairs name (`record_stream`), so memory stays flat whatever the
     split's size."""
     from beam_pipelines import records
@@ -113,9 +116,13 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
                             "score_b": float(r["score_b"]), "source": r["source"],
                             "head_a": float(head[a]), "head_b": float(head[b]),
                             "crf_a": int(data.crf[a]), "crf_b": int(data.crf[b]),
-                            "row_a": a, "row_b": b, "pair": n})
+                            "row_a": a, "row_b": b, "pair": n, "text": r["text"],
+                            "video_a": str(data.video_id[a]),
+                            "video_b": str(data.video_id[b])})
         if (n + 1) % 10 == 0 or n + 1 == len(rows):
             logging.info("compared %d / %d pairs (both orders)", n + 1, len(rows))
+    if answers_out is not None:
+        answers_out.extend(answers)
     return figures(answers)
 
 
@@ -129,17 +136,23 @@ def define_flags():
     flags.DEFINE_enum("pairs", "neighbours", ["neighbours", "extremes"],
                       "Which renditions of a source are compared (see the docstring).")
     flags.DEFINE_string("output", None, "Write the figures here as JSON.")
+    flags.DEFINE_string("answers_output", None, "Write every question (videos, answer "
+                        "text, parsed scores, head scores, CRFs) here as JSON lines.")
 
 
 def main(argv):
     del argv
     args = flags.FLAGS
+    answers = []
     result = evaluate(args.preset, args.data_dir, args.split, args.max_pairs_per_source,
-                      args.pairs)
+                      args.pairs, answers_out=answers)
     print(json.dumps(result, indent=1, sort_keys=True))
     if args.output:
         with open(args.output, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
+    if args.answers_output:
+        with open(args.answers_output, "w") as f:
+            f.writelines(json.dumps(a, sort_keys=True) + "\n" for a in answers)
 
 
 if __name__ == "__main__":
