@@ -126,6 +126,19 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
     return figures(answers)
 
 
+def write_results(result: dict, answers: list[dict], output: str | None,
+                  answers_output: str | None) -> None:
+    """Prints the figures; writes them as JSON to `output` and the answers as JSON lines
+    to `answers_output` where given (shared by eval_compare and eval_describe)."""
+    print(json.dumps(result, indent=1, sort_keys=True))
+    if output:
+        with open(output, "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+    if answers_output:
+        with open(answers_output, "w") as f:
+            f.writelines(json.dumps(a, sort_keys=True) + "\n" for a in answers)
+
+
 def define_flags():
     """The command line's flags (defined only when run as a program: other trainer
     modules define flags of the same names)."""
@@ -146,13 +159,7 @@ def main(argv):
     answers = []
     result = evaluate(args.preset, args.data_dir, args.split, args.max_pairs_per_source,
                       args.pairs, answers_out=answers)
-    print(json.dumps(result, indent=1, sort_keys=True))
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(result, f, indent=1, sort_keys=True)
-    if args.answers_output:
-        with open(args.answers_output, "w") as f:
-            f.writelines(json.dumps(a, sort_keys=True) + "\n" for a in answers)
+    write_results(result, answers, args.output, args.answers_output)
 
 
 if __name__ == "__main__":

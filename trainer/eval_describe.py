@@ -29,12 +29,13 @@ Figures:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 
 import numpy as np
 from absl import app, flags, logging
+
+from trainer import eval_compare
 
 LEVELS = ("bad", "poor", "fair", "good", "excellent")
 _SENTENCES = re.compile(r"^(?P<content>[^.]*\.)\s*(?P<style>The style is [^.]*\.)\s*"
@@ -164,13 +165,7 @@ def main(argv):
     args = flags.FLAGS
     result, answers = evaluate(args.preset, args.data_dir, args.split,
                                args.rungs_per_source, args.max_sources)
-    print(json.dumps(result, indent=1, sort_keys=True))
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump(result, f, indent=1, sort_keys=True)
-    if args.answers_output:
-        with open(args.answers_output, "w") as f:
-            f.writelines(json.dumps(a, sort_keys=True) + "\n" for a in answers)
+    eval_compare.write_results(result, answers, args.output, args.answers_output)
 
 
 if __name__ == "__main__":

@@ -51,3 +51,16 @@ def test_evaluate_runs_compare_on_real_records(tiny_data):
         ("rgbtestsrc_crf35", "rgbtestsrc_crf50"), ("rgbtestsrc_crf50", "rgbtestsrc_crf35")}
     assert all(isinstance(a["text"], str) for a in answers)
     assert 0.0 <= f["parsed"] <= 1.0
+
+
+def test_write_results_reads_back(tmp_path, capsys):
+    import json
+    result = {"pairs": 2, "agree_crf": 0.5}
+    answers = [{"video_a": "a", "text": "Video A."}, {"video_a": "b", "text": "Video B."}]
+    out, lines = tmp_path / "f.json", tmp_path / "a.jsonl"
+    eval_compare.write_results(result, answers, str(out), str(lines))
+    assert json.loads(out.read_text()) == result
+    assert [json.loads(x) for x in lines.read_text().splitlines()] == answers
+    assert json.loads(capsys.readouterr().out) == result
+    eval_compare.write_results(result, answers, None, None)
+    assert json.loads(capsys.readouterr().out) == result
