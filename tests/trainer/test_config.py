@@ -53,3 +53,12 @@ def test_overrides_parse_to_the_existing_type():
 def test_bad_overrides_are_errors(bad):
     with pytest.raises((KeyError, ValueError)):
         config_lib.apply_overrides(_load("cpllm_tiny"), [bad])
+
+
+def test_dark_run_trains_on_from_a_bundled_member_with_the_dark_build():
+    c, base = _load("cpllm_tiny_dark"), _load("cpllm_tiny_illustration")
+    assert not c.model.reinitialize and not c.model.backbone_overrides
+    assert c.model.preset == "out/cpllm_tiny_illustration_seed1"
+    assert c.data.extra_train_dirs == (*base.data.extra_train_dirs, "out/dark_data")
+    assert c.optimizer.learning_rate < base.optimizer.learning_rate
+    assert c.num_steps < base.num_steps
