@@ -91,10 +91,11 @@ def text_loss(logits, token_ids, loss_mask):
     Args:
       logits: float[B, T, V] for the text positions; `logits[:, t]` predicts token t+1.
       token_ids: int[B, T] prompt + answer tokens.
-      loss_mask: bool[B, T], true on answer (description) tokens that are real (not pad).
+      loss_mask: bool[B, T], true on answer (description) tokens that are real (not pad),
+        or float[B, T] weights (0 off the answer; `verdict_weights`).
     Returns:
-      float32 scalar: per-sample mean over its answer tokens, averaged over samples with
-      at least one answer token.
+      float32 scalar: per-sample (weighted) mean over its answer tokens, averaged over
+      samples with at least one answer token.
     """
     logits = ops.cast(logits[:, :-1, :], "float32")
     targets = token_ids[:, 1:]
@@ -106,3 +107,31 @@ def text_loss(logits, token_ids, loss_mask):
     per_sample_count = ops.sum(weights, axis=-1)
     per_sample = ops.sum(nll, axis=-1) / ops.maximum(per_sample_count, 1.0)
     return _safe_mean(per_sample, per_sample_count > 0)
+
+
+def verdict_marker_id(tokenizer) -> int:
+    """The token id after which `prompts.compare_answer` writes its verdict letter ("Video"
+    in "... Video A is better.")."""
+    from cpllm_model import prompts
+
+    def ids(a, b):
+        return [int(i) for i in ops.convert_to_numpy(tokenizer(prompts.compare_answer(a, b)))]
+
+    names_a, names_b = ids(71, 45), ids(45, 71)
+    # Read from the end, the first token where an answer naming A and one naming B
+    # differ is the verdict letter; the token before it is the marker.
+    tail_a, tail_b = names_a[::-1], names_b[::-1]
+    for k, (x, y) in enumerate(zip(tail_a, tail_b)):
+        if x != y:
+            return tail_a[k + 1]
+    raise ValueError("compare_answer names A and B with the same tokens")
+
+
+def verdict_weights(answer_mask, token_ids, marker_id: int, weight: float):
+    """float32[B, T]: 1 on the answer tokens of `answer_mask` (bool[B, T]), `weight` on
+    an answer token that follows `marker_id` in `token_ids` (int[B, T]): the pairwise
+    answer's verdict letter."""
+    after_marker = ops.pad(ops.equal(token_ids[:, :-1], marker_id), [[0, 0], [1, 0]])
+    mask = ops.cast(answer_mask, "float32")
+    return mask * (1.0 + (weight - 1.0) * ops.cast(after_marker, "float32"))
+

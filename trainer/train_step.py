@@ -16,7 +16,8 @@ y = label / label_scale:
                (only with a `patch_scores` backbone and loss.patch_ranking_weight > 0)
   compare    = losses.text_loss(pairwise answer logits, ...) on the first C pairs, fed as
                video A + video B (`CPLLM` pair inputs) with `input_pipeline.ComparisonText`
-               (only with loss.compare_weight > 0 and loss.compare_pairs = C > 0)
+               (only with loss.compare_weight > 0 and loss.compare_pairs = C > 0; the
+               verdict letter weighs loss.compare_verdict_weight, the other tokens 1)
   total      = w_rank * ranking + w_reg * regression + w_text * text + w_patch * patch
                + w_compare * compare
 """
@@ -131,6 +132,9 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
     compare_first, compare_second = compare_row_indices(num_pairs, pair_rows, compare_pairs,
                                                         groups)
     compare_frames = loss_config.get("compare_keyframes")
+    verdict_weight = float(loss_config.get("compare_verdict_weight", 1.0))
+    verdict_marker = (losses.verdict_marker_id(model.preprocessor.tokenizer)
+                      if compare_pairs and verdict_weight != 1.0 else None)
 
     def comparison_inputs(inputs, batch):
         """Video A (pair's first) and B (second) of the first C pairs, at most
@@ -203,9 +207,12 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
             total = total + patch_weight * patch
             parts.update(loss=total, patch_ranking_loss=patch)
         if compare_pairs:
-            compare = losses.text_loss(
-                compare_logits, batch["compare_token_ids"],
-                _answer_mask(batch["compare_response_mask"], batch["compare_padding_mask"]))
+            answer = _answer_mask(batch["compare_response_mask"],
+                                  batch["compare_padding_mask"])
+            if verdict_marker is not None:
+                answer = losses.verdict_weights(answer, batch["compare_token_ids"],
+                                                verdict_marker, verdict_weight)
+            compare = losses.text_loss(compare_logits, batch["compare_token_ids"], answer)
             total = total + compare_weight * compare
             parts.update(loss=total, compare_text_loss=compare)
         return total, (parts, new_non_trainable)

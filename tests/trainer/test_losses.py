@@ -123,3 +123,38 @@ def test_patch_ranking_of_identical_patches_is_zero_without_margin():
     x = np.random.default_rng(0).normal(size=(2, 3, 5))
     ones = np.ones_like(x)
     assert float(losses.patch_ranking_loss(x, x, ones, ones, np.array([1.0, -1.0]))) == 0.0
+
+
+def test_text_loss_with_float_weights_is_the_weighted_mean_by_hand():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(1, 4, 6)).astype(np.float32)
+    tokens = np.array([[1, 2, 3, 4]], np.int32)
+    lp = _log_softmax(logits)
+    nll = [-lp[0, t, tokens[0, t + 1]] for t in range(3)]
+    weights = np.array([[0.0, 1.0, 4.0, 1.0]], np.float32)
+    expected = (nll[0] + 4 * nll[1] + nll[2]) / 6
+    assert float(losses.text_loss(logits, tokens, weights)) == pytest.approx(expected, rel=1e-5)
+    # Weights of 1 are the boolean mask.
+    ones = float(losses.text_loss(logits, tokens, np.array([[0, 1, 1, 1]], np.float32)))
+    assert ones == pytest.approx(float(losses.text_loss(
+        logits, tokens, np.array([[0, 1, 1, 1]], bool))), rel=1e-6)
+
+
+def test_verdict_weights_by_hand():
+    tokens = np.array([[5, 9, 7, 2, 9, 3], [9, 9, 1, 0, 0, 0]], np.int32)
+    answer = np.array([[0, 1, 1, 1, 1, 0], [0, 1, 1, 0, 0, 0]], bool)
+    w = np.asarray(losses.verdict_weights(answer, tokens, 9, 4.0))
+    np.testing.assert_allclose(w, [[0, 1, 4, 1, 1, 0], [0, 4, 4, 0, 0, 0]])
+
+
+def test_verdict_marker_is_the_token_before_the_verdict_letter(tiny_model):
+    from cpllm_model import prompts
+
+    tok = tiny_model.preprocessor.tokenizer
+    marker = losses.verdict_marker_id(tok)
+    a = np.asarray(tok(prompts.compare_answer(71, 45))).tolist()
+    b = np.asarray(tok(prompts.compare_answer(45, 71))).tolist()
+    j = len(a) - 1 - a[::-1].index(marker)  # the marker's last place in the answer
+    assert a[j + 1] != b[len(b) - len(a) + j + 1]  # the letter after it names A or B
+    assert a[j + 2:] == b[len(b) - len(a) + j + 2:]  # "is better." is the same
+    assert tok.id_to_token(marker).strip("▁") == "Video"

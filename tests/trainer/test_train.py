@@ -340,3 +340,20 @@ def test_frozen_score_path_trains_the_decoder_only(tiny_config, tiny_preset, tin
     assert all(changed)
     with pytest.raises(ValueError, match="score_path"):
         train.build_model(config_lib.apply_overrides(config, ["train_modes.high_level=all"]))
+
+
+def test_verdict_weight_changes_the_pairwise_text_loss(tiny_config, tmp_path):
+    """loss.compare_verdict_weight reaches the loss: the same first step logs another
+    pairwise text loss when the verdict letter weighs 10 instead of 1."""
+    logged = []
+    for weight in (1.0, 10.0):
+        config = config_lib.apply_overrides(tiny_config, [
+            "num_steps=1", "log_every=1", "checkpoint_every=1", "eval_every=0",
+            "optimizer.warmup_steps=0", "loss.compare_weight=1.0", "loss.compare_pairs=2",
+            f"loss.compare_verdict_weight={weight}"])
+        workdir = str(tmp_path / f"work{weight}")
+        train.train_and_evaluate(config, workdir)
+        with open(os.path.join(workdir, "metrics.jsonl")) as f:
+            logged.append(next(json.loads(line)["train"]["compare_text_loss"] for line in f
+                               if '"train"' in line))
+    assert np.isfinite(logged).all() and logged[0] != logged[1], logged

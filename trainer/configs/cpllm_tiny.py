@@ -137,6 +137,10 @@ def get_config() -> ConfigDict:
         compare_weight=0.0,
         compare_pairs=0,
         compare_keyframes=None,
+        # Weight of the verdict letter ("Video A" / "Video B") against 1 for every other
+        # answer token: a decoder can lower the answer's mean loss a long way while
+        # still guessing that one token (docs/TRAINING.md "A primary of the new recipe").
+        compare_verdict_weight=1.0,
         # Patch against patch (needs model.backbone_overrides.patch_scores): the ranking
         # hinge on the score head's logits of the same patch in a pair's two videos.
         patch_ranking_weight=0.0,
