@@ -82,10 +82,10 @@ def figures(answers: list[dict]) -> dict:
 
 
 def evaluate(preset: str, data_dir: str, split: str = "holdout",
-             max_pairs_per_source: int = 6, pairs: str = "neighbours",
-             answers_out: list | None = None) -> dict:
-    """The module docstring's figures; every question's record (with the answer's
-    "text") is appended to `answers_out` when given. Records are read from storage only for the
+             max_pairs_per_source: int = 6, pairs: str = "neighbours"
+             ) -> tuple[dict, list[dict]]:
+    """(The module docstring's figures, every question's record with the answer's "text"),
+    as `eval_describe.evaluate`. Records are read from storage only for the
     renditions the pairs name (`record_stream`), so memory stays flat whatever the
     split's size."""
     from beam_pipelines import records
@@ -121,9 +121,7 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
                             "video_b": str(data.video_id[b])})
         if (n + 1) % 10 == 0 or n + 1 == len(rows):
             logging.info("compared %d / %d pairs (both orders)", n + 1, len(rows))
-    if answers_out is not None:
-        answers_out.extend(answers)
-    return figures(answers)
+    return figures(answers), answers
 
 
 def write_results(result: dict, answers: list[dict], output: str | None,
@@ -156,9 +154,8 @@ def define_flags():
 def main(argv):
     del argv
     args = flags.FLAGS
-    answers = []
-    result = evaluate(args.preset, args.data_dir, args.split, args.max_pairs_per_source,
-                      args.pairs, answers_out=answers)
+    result, answers = evaluate(args.preset, args.data_dir, args.split,
+                               args.max_pairs_per_source, args.pairs)
     write_results(result, answers, args.output, args.answers_output)
 
 

@@ -134,4 +134,3 @@ def verdict_weights(answer_mask, token_ids, marker_id: int, weight: float):
     after_marker = ops.pad(ops.equal(token_ids[:, :-1], marker_id), [[0, 0], [1, 0]])
     mask = ops.cast(answer_mask, "float32")
     return mask * (1.0 + (weight - 1.0) * ops.cast(after_marker, "float32"))
-

@@ -41,9 +41,8 @@ def test_figures_by_hand():
 
 
 def test_evaluate_runs_compare_on_real_records(tiny_data):
-    answers = []
-    f = eval_compare.evaluate("cpllm_tiny", tiny_data, "holdout", max_pairs_per_source=6,
-                              answers_out=answers)
+    f, answers = eval_compare.evaluate("cpllm_tiny", tiny_data, "holdout",
+                                       max_pairs_per_source=6)
     assert f["questions"] == 4 == len(answers)  # 1 source x 3 CRFs: 2 neighbouring pairs,
     # both orders; each question keeps its videos and the answer's own words
     assert {(a["video_a"], a["video_b"]) for a in answers} == {
