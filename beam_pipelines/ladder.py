@@ -5,8 +5,9 @@
 
 Input: a catalog (CSV/JSONL/Parquet, `beam_pipelines.catalog`) of source videos:
 `video_id, uri`, optional `source_id` (defaults to video_id) and `mos`, and optional
-per-source ladders: `ladder_crfs` ("19;24;29", replaces --crfs for that source) and
-`ladder_preset` (replaces --preset).
+per-source ladders: `ladder_crfs` ("19;24;29", replaces --crfs for that source),
+`ladder_preset` (replaces --preset) and `ladder_presets` ("veryfast;slow;veryfast", one
+x264 preset per rung of `ladder_crfs`, in its order; replaces both presets rung by rung).
 Output:
   DIR/videos/<source_id>/crfNN.mp4   the renditions (libx264, yuv420p, same size)
   DIR/catalog.csv   video_id, uri, source_id, crf, mos, vmaf, vmaf_raw, blockiness, blur
@@ -150,9 +151,9 @@ def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
 class ExpandRungs(beam.DoFn):
     """source entry -> one job per rung: (entry, None) for the source, (entry, crf).
 
-    `per_source`: {video_id: {"crfs": [...], "preset": str}} from the catalog's optional
-    `ladder_crfs` ("19;24;29") and `ladder_preset` columns; a source without them gets
-    `crfs` and the pipeline's preset.
+    `per_source`: {video_id: {"crfs": [...], "preset": str, "rung_presets": {crf: str}}}
+    from the catalog's optional `ladder_crfs` ("19;24;29"), `ladder_preset` and
+    `ladder_presets` columns; a source without them gets `crfs` and the pipeline's preset.
     """
 
     def __init__(self, crfs, per_source=None):
@@ -165,13 +166,27 @@ class ExpandRungs(beam.DoFn):
         own = self.per_source.get(entry["video_id"], {})
         if own.get("preset"):
             entry["ladder_preset"] = own["preset"]
+        if own.get("rung_presets"):
+            entry["rung_presets"] = own["rung_presets"]
         yield entry, None
         for crf in own.get("crfs") or self.crfs:
             yield entry, crf
 
 
+def parse_rung_presets(crfs_text: str, presets_text: str) -> dict[int, str]:
+    """"19;24;29", "veryfast;slow;veryfast" -> {19: "veryfast", 24: "slow", 29: ...}."""
+    crfs = [int(c) for c in crfs_text.replace(";", ",").split(",") if c.strip()]
+    presets = [p.strip() for p in presets_text.replace(";", ",").split(",") if p.strip()]
+    if len(presets) != len(crfs) or len(set(crfs)) != len(crfs):
+        raise ValueError(f"ladder_presets {presets_text!r} must name one preset for each "
+                         f"of the distinct ladder_crfs {crfs_text!r}")
+    return dict(zip(crfs, presets))
+
+
 def per_source_ladders(path):
-    """{video_id: {"crfs", "preset"}} from a catalog's `ladder_crfs`/`ladder_preset`."""
+    """{video_id: {"crfs", "preset", "rung_presets"}} from a catalog's `ladder_crfs`,
+    `ladder_preset` and `ladder_presets` (ValueError naming the row if the last does not
+    match the first)."""
     out = {}
     for error, raw in catalog.iter_raw_rows(path):
         if error is not None:
@@ -179,11 +194,18 @@ def per_source_ladders(path):
         row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
         crfs = str(row.get("ladder_crfs") or "").strip()
         preset = str(row.get("ladder_preset") or "").strip()
-        if not (crfs or preset) or not row.get("video_id"):
+        rung_presets = str(row.get("ladder_presets") or "").strip()
+        if not (crfs or preset or rung_presets) or not row.get("video_id"):
             continue
-        out[str(row["video_id"]).strip()] = {
+        video_id = str(row["video_id"]).strip()
+        try:
+            rungs = parse_rung_presets(crfs, rung_presets) if rung_presets else None
+        except ValueError as e:
+            raise ValueError(f"{path}: video_id {video_id!r}: {e}") from None
+        out[video_id] = {
             "crfs": parse_crfs(crfs.replace(";", ",")) if crfs else None,
             "preset": preset or None,
+            "rung_presets": rungs,
         }
     return out
 
@@ -219,7 +241,8 @@ class EncodeRendition(beam.DoFn):
                        description=entry.get("description"))
             return
         video_id = f"{entry['source_id']}__crf{crf:02d}"
-        preset = entry.get("ladder_preset") or self.preset
+        preset = ((entry.get("rung_presets") or {}).get(crf)
+                  or entry.get("ladder_preset") or self.preset)
         dst = rendition_path(self.output_dir, entry["source_id"], crf)
         try:
             with storage.local_copy(entry["uri"]) as src:

@@ -2,7 +2,8 @@
 
     python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0] \
         [--num_train 240] [--num_holdout 36] [--until masters|ladder|prepare] \
-        [--train_from N] [--train_rung_steps 2,3,4] [--families graphics]
+        [--train_from N] [--train_rung_steps 2,3,4] [--families graphics] \
+        [--train_mixed_presets]
 
 1. Sources (`beam_pipelines.sources`, a Beam pipeline): `--num_train` + `--num_holdout`
    distinct lossless masters drawn from procedural content families, scikit-image
@@ -12,7 +13,8 @@
    frame size (960x540) that never occur in training (`sources.HOLDOUT`).
 2. Ladders (`beam_pipelines.ladder`, label = VMAF against the lossless master, made
    non-increasing in CRF): training sources 6 rungs spanning CRF 15..51 (shifted per
-   source, `sources.TRAIN_RUNGS`) with a per-source x264 preset (ultrafast..medium);
+   source, `sources.TRAIN_RUNGS`) with a per-source x264 preset (ultrafast..medium), or
+   with `--train_mixed_presets` a fast and a slow preset alternating rung by rung;
    held-out sources the coarse (19..49 step 5) and fine (24..36 step 2) ladders together.
 3. `beam_pipelines.prepare` with the cpllm_tiny preprocessor and measured descriptions,
    split by source (train / holdout).
@@ -155,6 +157,10 @@ def main(argv=None):
                         help="Draw only these content families, e.g. graphics (an "
                              "extension build; sources.KNOWN_FAMILIES); default the recorded "
                              "builds' families and weights.")
+    parser.add_argument("--train_mixed_presets", action="store_true",
+                        help="Training ladders alternate a fast and a slow x264 preset "
+                             "rung by rung (sources.mixed_presets); default one preset "
+                             "per source.")
     parser.add_argument("--model", default="cpllm_tiny")
     parser.add_argument("--until", default="prepare", choices=("masters", "ladder", "prepare"),
                         help="Stop after this stage (a later run resumes).")
@@ -177,7 +183,9 @@ def main(argv=None):
                          f"--frames={args.frames}", f"--fps={args.fps}",
                          f"--train_from={args.train_from}",
                          f"--train_rung_steps={args.train_rung_steps}",
-                         f"--families={args.families}", *beam_args])
+                         f"--families={args.families}",
+                         *(["--train_mixed_presets"] if args.train_mixed_presets else []),
+                         *beam_args])
     # A source's number in its split is in its id ("t0042_...", "h0007_..."): the first N
     # of each split are the same sources whatever the other split's count (sources.plan),
     # so a smaller --num_holdout reuses a larger build's masters.
@@ -198,7 +206,8 @@ def main(argv=None):
             continue
         split_csv = os.path.join(out, f"sources_{split}.csv")
         _write_csv(split_csv, [p for p in plan if p["split"] == split],
-                   ["video_id", "uri", "source_id", "ladder_preset", "ladder_crfs"])
+                   ["video_id", "uri", "source_id", "ladder_preset", "ladder_crfs",
+                    "ladder_presets"])
         ladder_dir = os.path.join(out, f"ladder_{split}")
         if not os.path.exists(os.path.join(ladder_dir, "catalog.csv")):
             ladder.run([f"--catalog={split_csv}", f"--output_dir={ladder_dir}",

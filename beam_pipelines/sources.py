@@ -17,9 +17,10 @@ source none.
 Output:
   DIR/masters/<source_id>.mkv
   DIR/catalog.csv   video_id, uri, source_id, family, motion, width, height, split,
-                    ladder_preset, ladder_crfs (";"-separated), noise, grain, blur, seed
-                    (input of `beam_pipelines.ladder`, which honours ladder_preset and
-                    ladder_crfs per source)
+                    ladder_preset, ladder_crfs (";"-separated), noise, grain, blur, seed,
+                    picture, generator, ladder_presets (";"-separated, one per rung, or
+                    empty) (input of `beam_pipelines.ladder`, which honours
+                    ladder_preset, ladder_crfs and ladder_presets per source)
   DIR/failures/     dead letter (schemas.FAILURES_SCHEMA)
 """
 from __future__ import annotations
@@ -44,6 +45,10 @@ SIZES = ((426, 240), (640, 360), (854, 480), (960, 540), (1280, 720), (1920, 108
          (640, 480), (360, 640), (720, 720))
 SIZE_WEIGHTS = (3, 4, 3, 2, 2, 1, 2, 2, 1)
 PRESETS = ("ultrafast", "veryfast", "fast", "medium")
+# Mixed-preset training ladders (`--train_mixed_presets`): rungs alternate between a fast
+# and a slow x264 preset, so same-source pairs compare the artifacts of two encoders.
+FAST_PRESETS = ("ultrafast", "superfast", "veryfast", "faster")
+SLOW_PRESETS = ("medium", "slow", "slower")
 LAVFI = ("testsrc2", "mandelbrot", "life", "cellauto", "gradients", "smptehdbars")
 # What the held-out set is made of: whole families, one motion, one frame size.
 HOLDOUT = {"family": ("deadleaves", "text"), "motion": ("rotate",), "size": ((960, 540),)}
@@ -57,7 +62,7 @@ FAMILY_WEIGHTS = (4, 2, 2, 2, 2, 2, 1, 2, 1)
 KNOWN_FAMILIES = (*FAMILIES, *procedural.EXTRA_FAMILIES)
 CSV_COLUMNS = ("video_id", "uri", "source_id", "family", "motion", "width", "height",
                "split", "ladder_preset", "ladder_crfs", "noise", "grain", "blur", "seed",
-               "picture", "generator")
+               "picture", "generator", "ladder_presets")
 _NAMESPACE = "cpllm.sources"
 
 
@@ -110,9 +115,19 @@ def train_rungs(spec_seed: int, step: int) -> list[int]:
     return [start + step * k for k in range(6)]
 
 
+def mixed_presets(spec_seed: int, rungs: int) -> list[str]:
+    """One x264 preset per rung, alternating between a fast and a slow one drawn from the
+    source's seed (FAST_PRESETS, SLOW_PRESETS), which of the two starts drawn as well."""
+    rng = np.random.default_rng([spec_seed, 1])
+    pair = [FAST_PRESETS[rng.integers(len(FAST_PRESETS))],
+            SLOW_PRESETS[rng.integers(len(SLOW_PRESETS))]]
+    first = int(rng.integers(2))
+    return [pair[(first + k) % 2] for k in range(rungs)]
+
+
 def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
          train_from: int = 1, train_rung_steps: tuple[int, ...] = (),
-         families: tuple[str, ...] = ()) -> list[dict]:
+         families: tuple[str, ...] = (), train_mixed_presets: bool = False) -> list[dict]:
     """Deterministic list of source specs: `num_train` training, `num_holdout` held out.
 
     Specs are drawn at random (family, size, motion, camera effects, x264 preset) and
@@ -125,6 +140,8 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
     shifted by 0..6.
     `families`: draw only these (equally likely) instead of FAMILIES by FAMILY_WEIGHTS;
     a plan that names a held-out family fills only its held-out split.
+    `train_mixed_presets`: training ladders also get `ladder_presets`, one x264 preset
+    per rung (`mixed_presets`) in place of the source's one `ladder_preset`.
     """
     check_families(families)
     if num_train and families and set(families) <= set(HOLDOUT["family"]):
@@ -146,6 +163,8 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
             if train_rung_steps:
                 step = train_rung_steps[counts[split] % len(train_rung_steps)]
                 crfs = train_rungs(spec["seed"], step)
+            if train_mixed_presets:
+                spec["ladder_presets"] = ";".join(mixed_presets(spec["seed"], len(crfs)))
         else:
             crfs = list(HOLDOUT_RUNGS)
         spec.update(split=split, ladder_crfs=";".join(map(str, crfs)),
@@ -266,6 +285,11 @@ def parse_args(argv=None):
                              f"(of {', '.join(KNOWN_FAMILIES)}); default the recorded "
                              "builds' families and weights (none of the families added since: "
                              f"{', '.join(procedural.EXTRA_FAMILIES)}).")
+    parser.add_argument("--train_mixed_presets", action="store_true",
+                        help="Training ladders alternate a fast and a slow x264 preset "
+                             "rung by rung (sources.mixed_presets), so that same-source "
+                             "pairs compare two encoders' artifacts; default one preset "
+                             "per source.")
     return parser.parse_known_args(argv)
 
 
@@ -276,7 +300,7 @@ def run(argv=None, test_pipeline=None):
     out = os.path.abspath(opts.output_dir)
     specs = plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames,
                  train_from=opts.train_from, train_rung_steps=opts.train_rung_steps,
-                 families=opts.families)
+                 families=opts.families, train_mixed_presets=opts.train_mixed_presets)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
     rendered = (
         p

@@ -1,4 +1,5 @@
 """beam_pipelines.ladder on DirectRunner (FnApiRunner): real x264 ladder, real libvmaf."""
+import csv
 import glob
 import itertools
 import json
@@ -72,3 +73,49 @@ def test_missing_source_lands_in_failures_and_stats(ladder_run):
         stats = json.load(f)
     assert stats["sources"] == 2 and stats["renditions"] == 2 * len(CRFS)
     assert stats["failures"] == len(ids) and stats["order_fixes"] >= 0
+
+
+def _x264_options(path):
+    """The options string x264 writes into its SEI ("... subme=0 ... trellis=0 ...")."""
+    with open(path, "rb") as f:
+        data = f.read()
+    start = data.index(b"options: ")
+    return data[start:data.index(b"\x00", start)].decode("ascii", "replace")
+
+
+def test_ladder_presets_encode_each_rung_with_its_own_preset(masters, tmp_path):
+    from beam_pipelines import ladder
+
+    cat = tmp_path / "sources.csv"
+    with open(cat, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["video_id", "uri", "ladder_crfs", "ladder_preset", "ladder_presets"])
+        w.writerow(["card", masters["testsrc2"], "30;26", "medium", "slow;ultrafast"])
+        w.writerow(["fractal", masters["mandelbrot"], "26", "veryfast", ""])
+    own = ladder.per_source_ladders(str(cat))
+    assert own["card"] == {"crfs": [26, 30], "preset": "medium",
+                           "rung_presets": {30: "slow", 26: "ultrafast"}}
+    assert own["fractal"]["rung_presets"] is None
+    entries = [{"video_id": "card", "uri": masters["testsrc2"]},
+               {"video_id": "fractal", "uri": masters["mandelbrot"]}]
+    jobs = [j for e in entries for j in ladder.ExpandRungs([40], own).process(e)]
+    assert [(e["video_id"], crf) for e, crf in jobs] == [
+        ("card", None), ("card", 26), ("card", 30), ("fractal", None), ("fractal", 26)]
+    encode = ladder.EncodeRendition(str(tmp_path / "out"), "fast")
+    rows = {r["video_id"]: r for job in jobs if job[1] is not None
+            for r in encode.process(job)}
+    options = {k: _x264_options(r["uri"]) for k, r in rows.items()}
+    # ultrafast: CAVLC and the cheapest subpel search; slow: CABAC, subme 8; the
+    # source's own ladder_preset (veryfast: subme 2) where the row names no rung presets
+    assert "cabac=0" in options["card__crf26"] and " subme=0 " in options["card__crf26"]
+    assert "cabac=1" in options["card__crf30"] and " subme=8 " in options["card__crf30"]
+    assert " subme=2 " in options["fractal__crf26"]
+
+
+def test_ladder_presets_that_do_not_match_the_rungs_are_refused(tmp_path):
+    from beam_pipelines import ladder
+
+    cat = tmp_path / "sources.csv"
+    cat.write_text("video_id,uri,ladder_crfs,ladder_presets\nv1,/a.mp4,20;30,slow\n")
+    with pytest.raises(ValueError, match=r"'v1'.*one preset for each of the distinct"):
+        ladder.per_source_ladders(str(cat))

@@ -198,3 +198,25 @@ def test_plan_of_named_families_draws_only_those():
     assert sources.parse_families(" graphics, cartoon ") == ("graphics", "cartoon")
     with pytest.raises(Exception, match="unknown families"):
         sources.parse_families("graphics,fonts")
+
+
+def test_plan_with_mixed_presets_alternates_a_fast_and_a_slow_preset():
+    kw = dict(num_train=40, num_holdout=10, seed=5, frames=8, train_rung_steps=(2, 3, 4))
+    plain = sources.plan(**kw)
+    mixed = sources.plan(**kw, train_mixed_presets=True)
+    # the same sources and rungs: only the per-rung presets are added, to training sources
+    assert [{k: v for k, v in p.items() if k != "ladder_presets"} for p in mixed] == plain
+    assert all("ladder_presets" not in p for p in plain)
+    pairs = set()
+    for p in mixed:
+        if p["split"] == "holdout":
+            assert "ladder_presets" not in p
+            continue
+        presets = p["ladder_presets"].split(";")
+        assert len(presets) == len(_crfs(p)) == 6
+        assert presets == sources.mixed_presets(p["seed"], 6)
+        assert presets[0::2] == [presets[0]] * 3 and presets[1::2] == [presets[1]] * 3
+        fast, slow = sorted(presets[:2], key=lambda x: x not in sources.FAST_PRESETS)
+        assert fast in sources.FAST_PRESETS and slow in sources.SLOW_PRESETS
+        pairs.add((fast, slow))
+    assert len(pairs) >= 5  # drawn per source, not one pair for the whole build
