@@ -62,3 +62,13 @@ def test_dark_run_trains_on_from_a_bundled_member_with_the_dark_build():
     assert c.data.extra_train_dirs == (*base.data.extra_train_dirs, "out/dark_data")
     assert c.optimizer.learning_rate < base.optimizer.learning_rate
     assert c.num_steps < base.num_steps
+
+
+def test_presets_run_trains_on_a_bundled_member_with_the_mixed_preset_build():
+    c, base, dark = (_load("cpllm_tiny_presets"), _load("cpllm_tiny_illustration"),
+                     _load("cpllm_tiny_dark"))
+    assert c.seed == 0 and c.model.preset == "out/cpllm_tiny_illustration"
+    assert not c.model.reinitialize and not c.model.backbone_overrides
+    assert c.data.extra_train_dirs == (*base.data.extra_train_dirs, "out/presets_data")
+    assert (c.optimizer.learning_rate, c.num_steps) == (dark.optimizer.learning_rate,
+                                                        dark.num_steps)
