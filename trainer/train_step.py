@@ -121,13 +121,19 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
     (`input_pipeline.blocks_pair_rows`) of `groups` blocks.
 
     `model` is the `CPLLM` task (its call returns score and text logits); the state
-    lists follow `model.backbone`'s variable order.
+    lists follow `model.backbone`'s variable order. A score-only model
+    (`include_decoder=False`, e.g. a member unpacked by `trainer.ensemble`) trains its
+    score path alone: its text loss is 0 and pairwise answers are refused.
     """
     backbone = model.backbone
+    has_decoder = backbone.include_decoder
     scale = float(loss_config.label_scale)
     text_videos = loss_config.get("text_videos")
     patch_weight = float(loss_config.get("patch_ranking_weight", 0.0) or 0.0)
     compare_pairs, compare_weight = comparison_pairs(loss_config, num_pairs)
+    if compare_pairs and not has_decoder:
+        raise ValueError("loss.compare_pairs > 0 needs a language decoder; this model is "
+                         "score-only (include_decoder=False)")
     first, second = pair_row_indices(num_pairs, pair_rows)
     compare_first, compare_second = compare_row_indices(num_pairs, pair_rows, compare_pairs,
                                                         groups)
@@ -158,7 +164,10 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
         compare_logits = None
         with keras.StatelessScope(
                 state_mapping=_mapping(backbone, trainable, non_trainable)) as scope:
-            if text_videos:
+            if not has_decoder:
+                out = model({k: inputs[k] for k in MODEL_INPUT_KEYS[:3]}, training=True)
+                logits = None
+            elif text_videos:
                 # Scores for the whole batch without the decoder; the text loss on the
                 # last `text_videos` videos only (an unbiased sample of the same loss at
                 # a fraction of the decoder's cost, which dominates a tiny model's step).
@@ -195,10 +204,13 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
                 ops.take(patch_mask, first, axis=0), ops.take(patch_mask, second, axis=0),
                 batch["pair_order"], loss_config.get("patch_ranking_margin", 0.0))
         reg = losses.regression_loss(s, y, batch["regression_mask"])
-        answer = _answer_mask(batch["response_mask"], batch["padding_mask"])
-        if text_videos:
-            answer = answer[-text_videos:]
-        text = losses.text_loss(logits, inputs["token_ids"][-logits.shape[0]:], answer)
+        if logits is None:
+            text = ops.zeros((), "float32")
+        else:
+            answer = _answer_mask(batch["response_mask"], batch["padding_mask"])
+            if text_videos:
+                answer = answer[-text_videos:]
+            text = losses.text_loss(logits, inputs["token_ids"][-logits.shape[0]:], answer)
         total = (loss_config.ranking_weight * rank + loss_config.regression_weight * reg
                  + loss_config.text_weight * text)
         parts = {"loss": total, "ranking_loss": rank, "regression_loss": reg,

@@ -357,3 +357,35 @@ def test_verdict_weight_changes_the_pairwise_text_loss(tiny_config, tmp_path):
             logged.append(next(json.loads(line)["train"]["compare_text_loss"] for line in f
                                if '"train"' in line))
     assert np.isfinite(logged).all() and logged[0] != logged[1], logged
+
+
+def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tiny_data,
+                                                   tmp_path):
+    """A member unpacked score-only (include_decoder=False, `trainer.ensemble
+    --unpack_to`) trains on: no text loss, its score path moves, the export stays
+    score-only; a pairwise-answer loss is refused with a clear error."""
+    from cpllm_model import CPLLM
+
+    start = str(tmp_path / "member")
+    CPLLM.from_preset(tiny_preset, score_only=True).save_to_preset(start)
+    config = config_lib.apply_overrides(tiny_config, [
+        f"model.preset={start}", "model.reinitialize=False",
+        "model.init_score_bias_to_label_mean=False", "model.backbone_overrides=None",
+        "num_steps=2", "checkpoint_every=2", "optimizer.learning_rate=0.01"])
+    preset, workdir = str(tmp_path / "preset"), str(tmp_path / "work")
+    train.train_and_evaluate(config, workdir, export_preset=preset)
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        logged = [json.loads(line)["train"] for line in f if '"train"' in line]
+    assert [m["text_loss"] for m in logged] == [0.0, 0.0]
+    assert all(np.isfinite(m["regression_loss"]) and m["regression_loss"] > 0
+               for m in logged)
+    before, after = CPLLM.from_preset(start), CPLLM.from_preset(preset)
+    assert not after.backbone.include_decoder
+    frames = input_pipeline.load_split(tiny_data, "holdout").frames
+    for m in (before, after):
+        m.set_low_level_views(1)
+    assert not np.array_equal(after.score(frames)["score"], before.score(frames)["score"])
+    refused = config_lib.apply_overrides(config, ["loss.compare_weight=1.0",
+                                                  "loss.compare_pairs=2"])
+    with pytest.raises(ValueError, match="needs a language decoder"):
+        train.train_and_evaluate(refused, str(tmp_path / "work2"))
