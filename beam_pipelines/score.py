@@ -52,6 +52,15 @@ from beam_pipelines import (
     tables,
 )
 
+if __name__ == "__main__":
+    # `python -m beam_pipelines.score`: run the importable module, not __main__, and
+    # before __main__ defines ScoreOptions: two PipelineOptions subclasses that both add
+    # --catalog make every options parse fail ("conflicting option string"), and DoFns
+    # pickled from __main__ look up their globals in a worker's __main__, which lacks them.
+    from beam_pipelines import score as _pipeline  # noqa: PLW0406
+
+    sys.exit(_pipeline.main())
+
 _LOG = logging.getLogger("cpllm.pipeline")
 TABLE_NAMES = ("scores", "failures", "flip_rate", "ladder_summary", "ladder_advice")
 BIGQUERY_METHODS = bigquery_sink.METHODS
@@ -599,10 +608,3 @@ def main(argv=None):
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    # Run the importable module, not __main__: DoFns pickled from __main__ look up
-    # their module's globals in the worker's __main__, which lacks them
-    # (multi_processing workers, Dataflow).
-    from beam_pipelines import score as _pipeline  # noqa: PLW0406
-    sys.exit(_pipeline.main())

@@ -207,6 +207,24 @@ def test_cli_help_explains_every_flag():
     assert "(default: 70,80,90)" in " ".join(proc.stdout.split())
 
 
+def test_cli_scores_a_catalog_as_the_readme_runs_it(tmp_path, ladder_rows):
+    """`python -m beam_pipelines.score --catalog ... --output_dir ...` in a process of its
+    own. Before: __main__ and the imported module each defined ScoreOptions, and every
+    run stopped at "argument --catalog: conflicting option string" (only --help worked)."""
+    rows = [dict(ladder_rows[0]), {"video_id": "gone", "uri": str(tmp_path / "gone.mp4")}]
+    cat = write_csv(tmp_path / "catalog.csv", rows)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "beam_pipelines.score", "--catalog", cat,
+                           "--output_dir", str(out)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scored = pq.read_table(glob.glob(str(out / "scores-*.parquet"))).to_pylist()
+    failed = pq.read_table(glob.glob(str(out / "failures-*.parquet"))).to_pylist()
+    assert [r["video_id"] for r in scored] == [rows[0]["video_id"]]
+    assert 0.0 <= scored[0]["score"] <= 100.0
+    assert [(r["video_id"], r["stage"]) for r in failed] == [("gone", "read")]
+
+
 def test_cli_rejects_a_catalog_that_is_not_a_table(tmp_path, capsys):
     bad = tmp_path / "catalog.parquet"
     bad.write_bytes(b"this is not parquet")
