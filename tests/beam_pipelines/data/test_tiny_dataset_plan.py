@@ -1,5 +1,6 @@
 """The tiny dataset's source plan (`sources.plan`: held-out families, motion and size
 never in training) and make_tiny_dataset's blockdetect baseline on hand-made rows."""
+import itertools
 import os
 
 import pytest
@@ -106,9 +107,10 @@ def test_ladders_defined_once():
     assert (make_tiny_dataset.COARSE, make_tiny_dataset.FINE) == (ld.COARSE, ld.FINE)
     assert (eval_families.COARSE, eval_families.FINE) == (ld.COARSE, ld.FINE)
     # eval_preset and eval_families define the same absl flags: not in one process.
-    proc = subprocess.run([sys.executable, "-c", "from absl import flags; from trainer import "
-                           "eval_preset as e; print(e.parse_ladders(flags.FLAGS['ladders']"
-                           ".default))"], capture_output=True, text=True, timeout=120)
+    code = ("from absl import flags; from trainer import eval_preset as e; "
+            "print(e.parse_ladders(flags.FLAGS['ladders'].default))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
     assert proc.stdout.strip() == str({"coarse": list(ld.COARSE), "fine": list(ld.FINE)}), (
         proc.stderr)
     config = config_lib.load_config(os.path.join(
@@ -136,7 +138,7 @@ def test_plan_grows_a_build_with_finer_training_ladders():
             k: v for k, v in old.items() if k != "ladder_crfs"}
         crfs = _crfs(p)
         assert len(crfs) == 6 and 15 <= crfs[0] and crfs[-1] <= 51
-        assert len({b - a for a, b in zip(crfs, crfs[1:])}) == 1
+        assert len({b - a for a, b in itertools.pairwise(crfs)}) == 1
         steps.add(crfs[1] - crfs[0])
         assert crfs == sources.train_rungs(p["seed"], crfs[1] - crfs[0])
     assert steps == {2, 3, 4}
@@ -201,7 +203,8 @@ def test_plan_of_named_families_draws_only_those():
 
 
 def test_plan_with_mixed_presets_alternates_a_fast_and_a_slow_preset():
-    kw = dict(num_train=40, num_holdout=10, seed=5, frames=8, train_rung_steps=(2, 3, 4))
+    kw = {"num_train": 40, "num_holdout": 10, "seed": 5, "frames": 8,
+          "train_rung_steps": (2, 3, 4)}
     plain = sources.plan(**kw)
     mixed = sources.plan(**kw, train_mixed_presets=True)
     # the same sources and rungs: only the per-rung presets are added, to training sources
