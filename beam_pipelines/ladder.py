@@ -87,7 +87,12 @@ def parse_args(argv=None):
     `--labels`) would collide as soon as two pipelines are imported together.
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--catalog", required=True, help="Source catalog (csv/jsonl/parquet).")
+    parser.add_argument("--catalog", required=True,
+                        help="Source catalog (csv/jsonl/parquet): video_id, uri; optional "
+                             "source_id, mos, and per source ladder_crfs (\"19;24;29\", "
+                             "replaces --crfs), ladder_preset (replaces --preset), "
+                             "ladder_presets (\"veryfast;slow;veryfast\", one x264 preset "
+                             "per rung of ladder_crfs).")
     parser.add_argument("--output_dir", required=True, help="Output directory.")
     parser.add_argument(
         "--crfs", default=",".join(map(str, DEFAULT_CRFS)), help="Comma-separated CRF rungs."
