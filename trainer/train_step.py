@@ -164,20 +164,19 @@ def make_loss_fn(model, loss_config, num_pairs: int, pair_rows=None, groups: int
         compare_logits = None
         with keras.StatelessScope(
                 state_mapping=_mapping(backbone, trainable, non_trainable)) as scope:
-            if not has_decoder:
-                out = model({k: inputs[k] for k in MODEL_INPUT_KEYS[:3]}, training=True)
-                logits = None
-            elif text_videos:
-                # Scores for the whole batch without the decoder; the text loss on the
-                # last `text_videos` videos only (an unbiased sample of the same loss at
-                # a fraction of the decoder's cost, which dominates a tiny model's step).
-                vision = {k: inputs[k] for k in MODEL_INPUT_KEYS[:3]}
-                out = model(vision, training=True)
-                text_in = {k: v[-text_videos:] for k, v in inputs.items()}
-                logits = model(text_in, training=True)["logits"]
-            else:
+            if has_decoder and not text_videos:
                 out = model(inputs, training=True)
                 logits = out["logits"]
+            else:
+                # Scores for the whole batch without the decoder; the text loss (if the
+                # model has a decoder) on the last `text_videos` videos only (an unbiased
+                # sample of the same loss at a fraction of the decoder's cost, which
+                # dominates a tiny model's step).
+                out = model({k: inputs[k] for k in MODEL_INPUT_KEYS[:3]}, training=True)
+                logits = None
+                if has_decoder:
+                    text_in = {k: v[-text_videos:] for k, v in inputs.items()}
+                    logits = model(text_in, training=True)["logits"]
             if compare_pairs:
                 compare_logits = model(comparison_inputs(inputs, batch),
                                        training=True)["logits"]
