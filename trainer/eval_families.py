@@ -20,9 +20,18 @@ Figures, pooled over all held-out sources and per held-out group (`holdout_group
 DIR/catalog.csv: a held-out family, motion or frame size):
   srcc_coarse    Spearman vs VMAF (measured against the lossless master) over the
                  coarse ladder's renditions (CRF 19..49 step 5), all sources pooled
+  srcc_within    mean over sources of each source's own Spearman vs VMAF over its coarse
+                 rungs: does the scorer order one title's rungs (scale-free)
+  srcc_titles    Spearman between the sources' mean score and mean VMAF over their
+                 coarse rungs: does it order titles by how well they compress (a
+                 constant scorer per title, like -crf, has none). Pooled SRCC mixes the
+                 two: a scorer needs both to reach a high srcc_coarse
   flip_coarse1   flip rate between neighbouring coarse rungs (one 5-CRF step)
   flip_fine1     flip rate between neighbouring fine rungs (one 2-CRF step, 24..36)
   score_min, score_max  range of the scorer's values
+And for the model alone (its 0-100 scale is VMAF's, by training), `offset`: the mean of
+score - VMAF over the coarse rungs per motion and per family, pooled (`offsets`), which
+shows where the titles' calibration goes wrong.
 A flip: the higher CRF scores strictly higher; ties are counted apart (`tie_*`). A
 scorer's non-finite values (blockdetect on content without a block grid) leave those
 renditions out of its figures; `n_coarse` says how many were used.
@@ -88,6 +97,17 @@ def figures(source, crf, vmaf, score) -> dict:
     out["n_coarse"] = int(sel.sum())
     if sel.sum() > 2 and np.ptp(score[sel]) > 0:
         out["srcc_coarse"] = float(stats.spearmanr(score[sel], vmaf[sel]).statistic)
+    within, title_score, title_vmaf = [], [], []
+    for s in np.unique(source[sel]):
+        one = sel & (source == s)
+        if one.sum() > 2 and np.ptp(score[one]) > 0 and np.ptp(vmaf[one]) > 0:
+            within.append(stats.spearmanr(score[one], vmaf[one]).statistic)
+        title_score.append(score[one].mean())
+        title_vmaf.append(vmaf[one].mean())
+    if within:
+        out["srcc_within"] = float(np.mean(within))
+    if len(title_score) > 2 and np.ptp(title_score) > 0:
+        out["srcc_titles"] = float(stats.spearmanr(title_score, title_vmaf).statistic)
     for name, crfs in (("coarse1", COARSE), ("fine1", FINE)):
         flip, tie, pairs = _flip(source, crf, score, crfs)
         if flip is not None:
@@ -111,7 +131,7 @@ def table(rows: list[dict], model_scores: dict) -> dict:
         "blurdetect": -np.array([_num(r.get("blur")) for r in rows]),
         "-crf": -crf.astype(np.float64),
     }
-    out = {}
+    out = {"offsets": offsets(rows, scorers["cpllm"], crf, vmaf)}
     for g in ["pooled", *sorted(set(group))]:
         sel = np.ones(len(rows), bool) if g == "pooled" else group == g
         out[g] = {"sources": len(set(source[sel]))}
@@ -121,18 +141,33 @@ def table(rows: list[dict], model_scores: dict) -> dict:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| group | sources | scorer | SRCC vs VMAF (coarse) | flip, 1 coarse step "
-             "| flip, 1 fine step | score range |", "|---|---:|---|---:|---:|---:|---|"]
+    lines = ["| group | sources | scorer | SRCC vs VMAF (coarse) | SRCC within a title (mean) "
+             "| SRCC of title means | flip, 1 coarse step | flip, 1 fine step | score range |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
 
     def f(x):
         return "–" if x is None else f"{x:.3f}"
 
     for g, by in result.items():
+        if g == "offsets":
+            continue
         for name in SCORERS:
             m = by[name]
             rng = (f"{m['score_min']:.1f} … {m['score_max']:.1f}" if "score_min" in m else "–")
             lines.append(f"| {g} | {by['sources']} | {name} | {f(m.get('srcc_coarse'))} | "
+                         f"{f(m.get('srcc_within'))} | {f(m.get('srcc_titles'))} | "
                          f"{f(m.get('flip_coarse1'))} | {f(m.get('flip_fine1'))} | {rng} |")
+    if result.get("offsets"):
+        lines += ["", "| sources of | count | model score − VMAF (coarse rungs, mean) |",
+                  "|---|---:|---:|"]
+        lines += [f"| {k} | {v['sources']} | {v['offset']:+.1f} |"
+                  for k, v in result["offsets"].items() if k != "titles"]
+        if "titles" in result["offsets"]:
+            t = result["offsets"]["titles"]
+            lines += ["", f"RMS of the titles' mean offsets: {t['rms_offset']:.1f} points. "
+                      "Pooled SRCC were each title's offset shrunk by "
+                      + ", ".join(f"{float(a):.0%}: {v:.3f}"
+                                  for a, v in t["srcc_if_shrunk"].items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -166,6 +201,39 @@ def score_split(preset: str, data_dir: str, split: str = "holdout",
 
     scores = eval_callback.HeldOutEvaluator(data, batch_size).predict(score)
     return dict(zip((str(v) for v in data.video_id), scores.tolist()))
+
+
+def offsets(rows: list[dict], score, crf, vmaf) -> dict:
+    """The model's calibration across titles, over the coarse rungs (score - VMAF):
+
+    {"motion:<m>" | "family:<f>": {"sources", "offset"}}: the mean offset of the
+    sources of each motion and each family;
+    "titles": {"rms_offset": RMS over sources of each source's mean offset,
+               "srcc_if_shrunk": {fraction: pooled SRCC with every source's mean offset
+               shrunk by that fraction, its order inside the title unchanged}}: how much
+    better the titles' calibration must be for a given pooled SRCC.
+    """
+    sel = np.isin(crf, COARSE) & np.isfinite(score) & np.isfinite(vmaf)
+    out = {}
+    for column in ("motion", "family"):
+        values = np.array([r.get(column) or "?" for r in rows])
+        for v in sorted(set(values[sel])):
+            one = sel & (values == v)
+            out[f"{column}:{v}"] = {
+                "sources": len({rows[i]["source_id"] for i in np.flatnonzero(one)}),
+                "offset": float(np.mean(score[one] - vmaf[one]))}
+    source = np.array([r["source_id"] for r in rows])[sel]
+    residual = score[sel] - vmaf[sel]
+    names, index = np.unique(source, return_inverse=True)
+    if len(names) > 2:
+        title_offset = np.bincount(index, residual) / np.bincount(index)
+        out["titles"] = {
+            "rms_offset": float(np.sqrt(np.mean(title_offset ** 2))),
+            "srcc_if_shrunk": {
+                f"{a:.2f}": float(stats.spearmanr(score[sel] - a * title_offset[index],
+                                                  vmaf[sel]).statistic)
+                for a in (0.0, 0.25, 0.5, 0.75, 1.0)}}
+    return out
 
 
 def catalog_rows(data_dir: str) -> list[dict]:

@@ -21,7 +21,7 @@ def test_table_per_group_and_scorer():
     model = {r["video_id"]: 100.0 - int(r["crf"]) for r in rows}
     model["a24"], model["a26"] = model["a26"], model["a24"]
     out = eval_families.table(rows, model)
-    assert set(out) == {"pooled", "family:text", "size:960x540"}
+    assert set(out) == {"pooled", "family:text", "size:960x540", "offsets"}
     assert out["pooled"]["sources"] == 2
     crf = out["pooled"]["-crf"]
     assert crf["flip_coarse1"] == 0.0 and crf["flip_fine1"] == 0.0
@@ -36,7 +36,35 @@ def test_table_per_group_and_scorer():
     assert out["size:960x540"]["blurdetect"]["flip_fine1"] > 0
     assert 0.0 < out["pooled"]["cpllm"]["srcc_coarse"] <= 1.0
     md = eval_families.markdown(out)
-    assert md.count("\n") == 2 + 3 * len(eval_families.SCORERS)
+    assert md.count("\n") == 2 + 3 * len(eval_families.SCORERS) + 3 + 2  # 2 titles: no RMS line
+
+
+def test_within_title_and_title_mean_srcc_and_offsets():
+    """Three titles each ordered perfectly inside, but the wrong way round against each
+    other: within-title 1.0, title means -1.0, and the offsets say by how much."""
+    rows, model = [], {}
+    for s, motion, vmaf_base, model_base in (("a", "static", 90.0, 50.0),
+                                             ("b", "pan", 70.0, 90.0),
+                                             ("c", "pan", 50.0, 110.0)):
+        for crf in eval_families.COARSE:
+            rows.append({"video_id": f"{s}{crf}", "source_id": s, "crf": str(crf),
+                         "holdout_group": "family:text", "motion": motion, "family": "text",
+                         "vmaf_raw": str(vmaf_base - crf), "blockiness": "1", "blur": "1"})
+            model[f"{s}{crf}"] = model_base - crf
+    out = eval_families.table(rows, model)
+    cp = out["pooled"]["cpllm"]
+    assert cp["srcc_within"] == 1.0 and cp["srcc_titles"] == -1.0
+    assert cp["srcc_coarse"] < 0.5  # pooled: the title offsets swamp the order inside
+    assert "srcc_titles" not in out["pooled"]["-crf"]  # one mean for every title
+    assert out["pooled"]["-crf"]["srcc_within"] == 1.0
+    assert out["offsets"]["motion:static"] == {"sources": 1, "offset": -40.0}
+    assert out["offsets"]["motion:pan"] == {"sources": 2, "offset": 40.0}
+    assert out["offsets"]["family:text"] == {"sources": 3, "offset": 40.0 / 3}
+    assert "| motion:pan | 2 | +40.0 |" in eval_families.markdown(out)
+    titles = out["offsets"]["titles"]
+    assert np.isclose(titles["rms_offset"], np.sqrt((40 ** 2 + 20 ** 2 + 60 ** 2) / 3))
+    assert titles["srcc_if_shrunk"]["0.00"] == cp["srcc_coarse"]
+    assert titles["srcc_if_shrunk"]["1.00"] == 1.0  # offsets gone: VMAF's order exactly
 
 
 def test_score_files_round_trip_and_average(tmp_path):
