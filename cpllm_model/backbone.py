@@ -35,6 +35,7 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
 )
 
 from cpllm_model.compression_statistics import CompressionStatistics
+from cpllm_model.motion_shift import MotionShift
 from cpllm_model.score_head import ScoreHead
 
 PACKAGE = "cpllm"
@@ -145,6 +146,9 @@ class CPLLMBackbone(Backbone):
             scoring the patch-averaged low tokens. The head's weights have the same
             shapes either way. The trainer then also ranks the same patch of two
             renditions of a source (`trainer.losses.patch_ranking_loss`).
+        motion_input: add a trained shift of every score logit of a video from how much
+            its key frames differ (`MotionShift`, 0 until trained): the only input of
+            the score that sees motion.
         score_members: other trained score paths (score-only `CPLLMBackbone`s, or their
             configs, `include_decoder=False`, same K, S and P) whose scores are averaged
             with this one's: frame_scores = mean over the 1 + E score paths of their frame
@@ -187,6 +191,7 @@ class CPLLMBackbone(Backbone):
         low_level_views=1,
         low_level_statistics=False,
         patch_scores=False,
+        motion_input=False,
         score_members=None,
         score_own_path=True,
         include_decoder=True,
@@ -233,6 +238,8 @@ class CPLLMBackbone(Backbone):
         self.score_head = ScoreHead(
             head_hidden_dim, score_bias, dtype=dtype, name="score_head"
         )
+        self.motion_input = bool(motion_input)
+        self.motion_shift = MotionShift(name="motion_shift") if self.motion_input else None
         self.score_members = [
             ScoreMember(_deserialize(m), dtype=dtype, name=f"score_member_{i}")
             for i, m in enumerate(score_members or [])]
@@ -495,12 +502,14 @@ class CPLLMBackbone(Backbone):
         high = self.encode_high(high_frames)
         low, features, mask = self.encode_low_patches(low_patches, patch_mask)
         out = {"high": high, "low": low}
+        shift = self.motion_shift(high_frames) if self.motion_input else None
         if self.patch_scores:
             out["frame_scores"], out["score"], out["patch_logits"] = self.score_head(
-                high, features, mask)
+                high, features, mask, logit_shift=shift)
             out["patch_logit_mask"] = mask
         else:
-            out["frame_scores"], out["score"] = self.score_head(high, low)
+            out["frame_scores"], out["score"] = self.score_head(high, low,
+                                                                logit_shift=shift)
         if self.score_members:
             if not self.score_own_path:
                 out["own_frame_scores"] = out["frame_scores"]
@@ -582,6 +591,8 @@ class CPLLMBackbone(Backbone):
         ]
         if self.low_level_statistics:
             layers += [self.compression_statistics, self.statistics_projection]
+        if self.motion_input:
+            layers.append(self.motion_shift)
         return layers + list(self.score_members) if include_members else layers
 
     @classmethod
@@ -622,6 +633,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_views": self.low_level_views,
                 "low_level_statistics": self.low_level_statistics,
                 "patch_scores": self.patch_scores,
+                "motion_input": self.motion_input,
                 "score_members": [_serialize(m.backbone) for m in self.score_members],
                 "score_own_path": self.score_own_path,
                 "include_decoder": self.include_decoder,

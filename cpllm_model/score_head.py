@@ -91,14 +91,20 @@ class ScoreHead(keras.layers.Layer):
         frame_scores = 100.0 * ops.sigmoid(logit)
         return frame_scores, ops.mean(frame_scores, axis=-1)
 
-    def call(self, high_tokens, low_tokens, patch_mask=None):
+    def call(self, high_tokens, low_tokens, patch_mask=None, logit_shift=None):
         """(high tokens, low tokens) -> (frame_scores, score); with `patch_mask`
         float32[B, K, M], `low_tokens` are per-patch features [B, K, M, D] and the
-        result is (frame_scores, score, patch_logits float32[B, K, M])."""
+        result is (frame_scores, score, patch_logits float32[B, K, M]). `logit_shift`
+        float32[B] is added to every logit of the video (`MotionShift`)."""
         if patch_mask is not None:
             logits = self.patch_logits(high_tokens, low_tokens)
+            if logit_shift is not None:
+                logits = logits + logit_shift[:, None, None]
             return (*self.masked_frame_scores(logits, patch_mask), logits)
-        frame_scores = 100.0 * ops.sigmoid(self.frame_logits(high_tokens, low_tokens))
+        logits = self.frame_logits(high_tokens, low_tokens)
+        if logit_shift is not None:
+            logits = logits + logit_shift[:, None]
+        frame_scores = 100.0 * ops.sigmoid(logits)
         return frame_scores, ops.mean(frame_scores, axis=-1)
 
     def get_config(self):

@@ -126,10 +126,9 @@ def build_model(config):
     model = CPLLM.from_preset(config.model.preset, dtype=keras_dtype(policy),
                               own_run_only=bool(config.model.reinitialize))
     overrides = dict(config.model.get("backbone_overrides") or {})
-    if overrides:
-        if not config.model.reinitialize:
-            raise ValueError("model.backbone_overrides change the architecture: they need "
-                             "model.reinitialize=True (trained weights would not fit).")
+    if overrides and not config.model.reinitialize:
+        model = _with_added_layers(model, overrides)
+    elif overrides:
         backbone_config = model.backbone.get_config()
         unknown = sorted(set(overrides) - set(backbone_config))
         if unknown:
@@ -150,6 +149,38 @@ def build_model(config):
                              score_path=modes.get("score_path", "train"))
     _check_master_weights(model, policy)  # after LoRA: its A/B kernels too
     return model
+
+
+# Backbone options that only add layers (which start as a no-op): a trained preset can
+# take them on without `model.reinitialize`, its weights kept.
+ADDED_LAYERS = {"motion_input": "motion_shift"}
+
+
+def _with_added_layers(model, overrides):
+    """`model` rebuilt with `overrides` (each one of ADDED_LAYERS, switched on), every
+    trained weight copied over; the added layers keep their initial (no-op) weights."""
+    from cpllm_model import CPLLM
+
+    if set(overrides) - set(ADDED_LAYERS) or not all(v is True for v in overrides.values()):
+        raise ValueError("model.backbone_overrides change the architecture: they need "
+                         "model.reinitialize=True (trained weights would not fit), except "
+                         f"{sorted(ADDED_LAYERS)} = True, which add a layer to a trained "
+                         f"preset; got {overrides}")
+    old = model.backbone
+    backbone_config = old.get_config()
+    overrides = {k: v for k, v in overrides.items() if backbone_config.get(k) != v}
+    if not overrides:  # the preset has them already (a run trained with them)
+        return model
+    backbone_config.update(overrides)
+    new = type(old).from_config(backbone_config)
+    added = {id(v) for name in overrides for v in getattr(new, ADDED_LAYERS[name]).weights}
+    kept = [v for v in new.weights if id(v) not in added]
+    if [tuple(v.shape) for v in kept] != [tuple(v.shape) for v in old.weights]:
+        raise ValueError(f"backbone_overrides {overrides}: the rebuilt backbone's weights "
+                         "do not line up with the preset's")
+    for target, source in zip(kept, old.weights):
+        target.assign(source)
+    return CPLLM(backbone=new, preprocessor=model.preprocessor)
 
 
 def save_scoring_preset(model, config, path):

@@ -1,0 +1,41 @@
+"""MotionShift: how much a video moves, as a learned shift of its score logits.
+
+    shift = MotionShift(name="motion_shift")(high_frames)
+      high_frames uint8[B, K, S, S, 3] -> float32[B]
+
+activity = mean |f_{k+1} - f_k| over the K key frames (uniform in time, as scored) at the
+high-level path's S x S, on the 0-255 scale; shift = w * log(1 + activity) + c, with w and
+c trained and both 0 at first (an added MotionShift changes no score until trained).
+
+Why: the key frames are scored one by one (one-frame patches), so nothing else in the
+score sees motion, yet at one CRF x264 leaves a static title much cleaner than a moving
+one, and VMAF says so. docs/TRAINING.md "Calibrating titles by their motion".
+"""
+import keras
+from keras import ops
+
+PACKAGE = "cpllm"
+
+
+def activity(high_frames):
+    """uint8[B, K, S, S, 3] -> float32[B]: mean absolute difference of consecutive frames."""
+    x = ops.cast(high_frames, "float32")
+    return ops.mean(ops.abs(x[:, 1:] - x[:, :-1]), axis=(1, 2, 3, 4))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MotionShift(keras.layers.Layer):
+    """See the module docstring."""
+
+    def build(self, high_frames_shape):
+        self.weight = self.add_weight(name="weight", shape=(), initializer="zeros",
+                                      dtype="float32")
+        self.offset = self.add_weight(name="offset", shape=(), initializer="zeros",
+                                      dtype="float32")
+        self.built = True
+
+    def call(self, high_frames):
+        return self.weight * ops.log1p(activity(high_frames)) + self.offset
+
+    def compute_output_spec(self, high_frames):
+        return keras.KerasTensor(tuple(high_frames.shape[:1]), dtype="float32")
