@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from trainer import config_lib
+from trainer import config_lib, train
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "trainer", "configs")
 
@@ -70,5 +70,17 @@ def test_presets_run_trains_on_a_bundled_member_with_the_mixed_preset_build():
     assert c.seed == 0 and c.model.preset == "out/cpllm_tiny_illustration"
     assert not c.model.reinitialize and not c.model.backbone_overrides
     assert c.data.extra_train_dirs == (*base.data.extra_train_dirs, "out/presets_data")
+    assert (c.optimizer.learning_rate, c.num_steps) == (dark.optimizer.learning_rate,
+                                                        dark.num_steps)
+
+
+def test_motion_run_adds_the_motion_input_to_a_bundled_member_on_its_own_data():
+    c, base, dark = (_load("cpllm_tiny_motion"), _load("cpllm_tiny_illustration"),
+                     _load("cpllm_tiny_dark"))
+    assert c.seed == 1 and c.model.preset == "out/cpllm_tiny_illustration_seed1"
+    assert not c.model.reinitialize and dict(c.model.backbone_overrides) == {
+        "motion_input": True}
+    assert set(c.model.backbone_overrides) <= set(train.ADDED_LAYERS)
+    assert c.data.extra_train_dirs == base.data.extra_train_dirs
     assert (c.optimizer.learning_rate, c.num_steps) == (dark.optimizer.learning_rate,
                                                         dark.num_steps)
