@@ -393,6 +393,14 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             bias = backbone.score_head.output_dense.bias
             p = float(np.clip(mean / 100.0, 0.01, 0.99))
             bias.assign(np.full(bias.shape, np.log(p / (1.0 - p)), "float32"))
+    init_shift = config.model.get("init_motion_shift")
+    if init_shift is not None:
+        # Start an added MotionShift from (w, c) fitted elsewhere: Adam moves each of its
+        # two scalars by ~lr per step, so a short run alone reaches a fraction of it.
+        if not backbone.motion_input:
+            raise ValueError("model.init_motion_shift needs a backbone with motion_input")
+        backbone.motion_shift.weight.assign(float(init_shift[0]))
+        backbone.motion_shift.offset.assign(float(init_shift[1]))
     if config.model.get("init_statistics_from_data") and backbone.low_level_statistics:
         # Standardise the compression statistics on the training patches (every
         # process's: the sums add up), before any step, so that every feature enters

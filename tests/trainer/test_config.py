@@ -84,3 +84,12 @@ def test_motion_run_adds_the_motion_input_to_a_bundled_member_on_its_own_data():
     assert c.data.extra_train_dirs == base.data.extra_train_dirs
     assert (c.optimizer.learning_rate, c.num_steps) == (dark.optimizer.learning_rate,
                                                         dark.num_steps)
+
+
+def test_motion_init_run_starts_the_shift_from_the_fitted_calibration():
+    c, base = _load("cpllm_tiny_motion_init"), _load("cpllm_tiny_motion")
+    assert tuple(c.model.init_motion_shift) == (-0.3135, 0.1895)
+    assert "init_motion_shift" not in base.model
+    c.model.init_motion_shift = None
+    assert c.to_dict() == base.to_dict() | {"model": {**base.to_dict()["model"],
+                                                      "init_motion_shift": None}}
