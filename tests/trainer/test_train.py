@@ -363,7 +363,9 @@ def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tin
                                                    tmp_path):
     """A member unpacked score-only (include_decoder=False, `trainer.ensemble
     --unpack_to`) trains on: no text loss, its score path moves, the export stays
-    score-only; a pairwise-answer loss is refused with a clear error."""
+    score-only; a pairwise-answer loss is refused with a clear error. It takes on a
+    motion input (an added layer, the trained weights kept), started from a given
+    (w, c), which trains with the rest."""
     from cpllm_model import CPLLM
 
     start = str(tmp_path / "member")
@@ -372,6 +374,8 @@ def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tin
         f"model.preset={start}", "model.reinitialize=False",
         "model.init_score_bias_to_label_mean=False", "model.backbone_overrides=None",
         "num_steps=2", "checkpoint_every=2", "optimizer.learning_rate=0.01"])
+    config.model.backbone_overrides = {"motion_input": True}
+    config.model.init_motion_shift = (-0.3, 0.2)
     preset, workdir = str(tmp_path / "preset"), str(tmp_path / "work")
     train.train_and_evaluate(config, workdir, export_preset=preset)
     with open(os.path.join(workdir, "metrics.jsonl")) as f:
@@ -381,6 +385,11 @@ def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tin
                for m in logged)
     before, after = CPLLM.from_preset(start), CPLLM.from_preset(preset)
     assert not after.backbone.include_decoder
+    assert after.backbone.motion_input and not before.backbone.motion_input
+    w, c = (float(v.numpy()) for v in after.backbone.motion_shift.weights)
+    # Two Adam steps at lr 0.01 move each scalar by at most ~0.02 from its start.
+    assert w != np.float32(-0.3) and c != np.float32(0.2)
+    assert abs(w + 0.3) < 0.03 and abs(c - 0.2) < 0.03
     frames = input_pipeline.load_split(tiny_data, "holdout").frames
     for m in (before, after):
         m.set_low_level_views(1)
