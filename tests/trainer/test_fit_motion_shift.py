@@ -1,0 +1,46 @@
+"""trainer.fit_motion_shift: the motion measure on real video, the fit, the shift."""
+import csv
+
+import numpy as np
+
+from trainer import fit_motion_shift as fms
+
+
+def test_fit_recovers_a_known_shift_and_zero_is_the_identity():
+    rng = np.random.default_rng(0)
+    score = rng.uniform(5, 95, 200)
+    activity = rng.uniform(0, 10, 200)
+    vmaf = fms.shifted(score, activity, -0.3, 0.2)
+    w, c = fms.fit(score, activity, vmaf)
+    assert abs(w + 0.3) < 1e-4 and abs(c - 0.2) < 1e-4
+    np.testing.assert_allclose(fms.shifted(score, activity, 0.0, 0.0), score, rtol=1e-12)
+    assert np.all((vmaf > 0) & (vmaf < 100))
+
+
+def test_a_still_video_has_no_activity_and_a_moving_one_has_some(tmp_path):
+    from beam_pipelines.media import ffmpeg_bin
+
+    paths = {}
+    for name, source in (("still", "color=c=gray:s=96x64:d=1:r=8"),
+                         ("moving", "testsrc2=s=96x64:d=1:r=8")):
+        paths[name] = str(tmp_path / f"{name}.mp4")
+        ffmpeg_bin.run(["-y", "-f", "lavfi", "-i", source, "-c:v", "libx264", "-preset",
+                        "ultrafast", "-pix_fmt", "yuv420p", paths[name]], timeout_s=60,
+                       check=True)
+    assert fms.activity_of(paths["still"]) == 0.0
+    assert fms.activity_of(paths["moving"]) > 1.0
+
+
+def test_calibration_rows_are_the_renditions_of_the_first_sources(tmp_path):
+    path = tmp_path / "catalog.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"])
+        w.writeheader()
+        for s in ("b", "a", "c"):
+            w.writerow({"video_id": s, "uri": f"{s}.mkv", "source_id": s, "crf": ""})
+            for crf in (20, 30):
+                w.writerow({"video_id": f"{s}{crf}", "uri": f"{s}{crf}.mp4",
+                            "source_id": s, "crf": crf})
+    assert [r["video_id"] for r in fms.calibration_rows(str(path), 2)] == [
+        "b20", "b30", "a20", "a30"]
+    assert len(fms.calibration_rows(str(path))) == 6

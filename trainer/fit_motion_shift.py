@@ -1,0 +1,129 @@
+"""Fit a motion shift of a preset's score logits on scored renditions (w, c of
+`cpllm_model.motion_shift.MotionShift`), and apply it to other scores.
+
+    # 1. the calibration catalog: every rendition of the first N sources (sorted ids)
+    python -m trainer.fit_motion_shift --catalog out/presets_data/catalog.csv \
+        --max_sources 64 --write_catalog /tmp/calib/catalog.csv
+    # 2. score it with the preset (any scoring run's output directory will do)
+    python -m beam_pipelines.score --catalog /tmp/calib/catalog.csv --output_dir /tmp/calib/out
+    # 3. fit (w, c); optionally shift other scores with it
+    python -m trainer.fit_motion_shift --catalog out/presets_data/catalog.csv \
+        --max_sources 64 --scores /tmp/calib/out \
+        [--apply_to out/scores_G.parquet --apply_catalog out/holdout_fill256/catalog.csv \
+         --output /tmp/calib/scores_shifted.parquet]
+
+The fit: least squares, on the 0-100 scale, of 100 * sigmoid(logit(score / 100) + w *
+log(1 + activity) + c) against each rendition's `vmaf_raw`. activity (`activity_of`): the
+mean absolute difference of consecutive key frames (K = 8, `decode_keyframes`), each
+resized to 64 x 64 (PIL bilinear), on the 0-255 scale, of the rendition itself.
+docs/TRAINING.md "Calibrating titles by their motion" (the fit of the init config
+`cpllm_tiny_motion_init.py`).
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import os
+
+import numpy as np
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("catalog", None, "Calibration catalog (make_tiny_dataset / ladder "
+                    "catalog.csv: video_id, uri, source_id, crf, vmaf_raw).")
+flags.DEFINE_integer("max_sources", 0, "Use the first N sources (sorted ids); 0: all.")
+flags.DEFINE_string("write_catalog", None, "Write the calibration renditions as a scoring "
+                    "catalog here and stop.")
+flags.DEFINE_string("scores", None, "Scores of the calibration renditions: a scoring run's "
+                    "output directory (scores-*.parquet) or a Parquet file (video_id, score).")
+flags.DEFINE_string("apply_to", None, "Scores (Parquet: video_id, score) to shift.")
+flags.DEFINE_string("apply_catalog", None, "Catalog with the uri of every --apply_to video.")
+flags.DEFINE_string("output", None, "Where the shifted --apply_to scores go (Parquet).")
+FRAMES, SIDE = 8, 64
+
+
+def calibration_rows(catalog: str, max_sources: int = 0) -> list[dict]:
+    """The catalog's renditions (rows with a CRF) of its first `max_sources` sources."""
+    with open(catalog, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("crf")]
+    sources = sorted({r["source_id"] for r in rows})
+    keep = set(sources[:max_sources] if max_sources else sources)
+    return [r for r in rows if r["source_id"] in keep]
+
+
+def activity_of(uri: str) -> float:
+    """Mean |frame k+1 - frame k| of the video's K key frames at 64 x 64, 0-255 scale."""
+    from PIL import Image
+
+    from beam_pipelines.media import keyframes
+
+    frames = keyframes.decode_keyframes(uri, FRAMES).frames
+    small = np.stack([np.asarray(Image.fromarray(f).resize((SIDE, SIDE), Image.BILINEAR),
+                                 np.float32) for f in frames])
+    return float(np.mean(np.abs(np.diff(small, axis=0))))
+
+
+def shifted(score, activity, w: float, c: float):
+    """score in (0, 100) -> 100 * sigmoid(logit(score / 100) + w * log(1 + activity) + c)."""
+    p = np.asarray(score, np.float64) / 100.0
+    logit = np.log(p / (1.0 - p)) + w * np.log1p(np.asarray(activity, np.float64)) + c
+    return 100.0 / (1.0 + np.exp(-logit))
+
+
+def fit(score, activity, vmaf) -> tuple[float, float]:
+    """(w, c) minimising the squared error of `shifted` against `vmaf`."""
+    from scipy import optimize
+
+    vmaf = np.asarray(vmaf, np.float64)
+    result = optimize.least_squares(
+        lambda p: shifted(score, activity, p[0], p[1]) - vmaf, [0.0, 0.0])
+    return float(result.x[0]), float(result.x[1])
+
+
+def read_scores(path: str) -> dict[str, float]:
+    import pyarrow.parquet as pq
+
+    files = sorted(glob.glob(os.path.join(path, "scores-*.parquet"))) if os.path.isdir(
+        path) else [path]
+    if not files:
+        raise FileNotFoundError(f"no scores-*.parquet in {path}")
+    out = {}
+    for f in files:
+        t = pq.read_table(f, columns=["video_id", "score"]).to_pydict()
+        out.update(zip(t["video_id"], t["score"]))
+    return out
+
+
+def main(argv):
+    del argv
+    rows = calibration_rows(FLAGS.catalog, FLAGS.max_sources)
+    if FLAGS.write_catalog:
+        with open(FLAGS.write_catalog, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"],
+                               extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+        print(f"wrote {len(rows)} renditions to {FLAGS.write_catalog}")
+        return
+    if not FLAGS.scores:
+        raise app.UsageError("--scores (or --write_catalog) is required")
+    scores = read_scores(FLAGS.scores)
+    rows = [r for r in rows if r["video_id"] in scores]
+    logging.info("measuring the motion of %d calibration renditions", len(rows))
+    w, c = fit([scores[r["video_id"]] for r in rows], [activity_of(r["uri"]) for r in rows],
+               [float(r["vmaf_raw"]) for r in rows])
+    print(f"{len(rows)} renditions: w = {w:.4f}, c = {c:.4f}")
+    if FLAGS.apply_to:
+        from trainer import eval_families
+
+        other = read_scores(FLAGS.apply_to)
+        uris = {r["video_id"]: r["uri"] for r in calibration_rows(FLAGS.apply_catalog)}
+        ids = sorted(i for i in other if i in uris)
+        new = shifted([other[i] for i in ids], [activity_of(uris[i]) for i in ids], w, c)
+        eval_families.write_scores(FLAGS.output, dict(zip(ids, map(float, new))))
+        print(f"shifted {len(ids)} of {len(other)} scores into {FLAGS.output}")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["catalog"])
+    app.run(main)
