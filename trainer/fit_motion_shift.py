@@ -94,6 +94,21 @@ def read_scores(path: str) -> dict[str, float]:
     return out
 
 
+def apply_shift(scores: dict[str, float], catalog: str, w: float, c: float,
+                output: str) -> int:
+    """Writes `shifted` scores (video_id, score) of every video of `scores` that `catalog`
+    has a uri for to the Parquet file `output`; returns how many."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    uris = {r["video_id"]: r["uri"] for r in calibration_rows(catalog)}
+    ids = sorted(i for i in scores if i in uris)
+    new = shifted([scores[i] for i in ids], [activity_of(uris[i]) for i in ids], w, c)
+    pq.write_table(pa.table({"video_id": pa.array(ids, pa.string()),
+                             "score": pa.array(new, pa.float64())}), output)
+    return len(ids)
+
+
 def main(argv):
     del argv
     rows = calibration_rows(FLAGS.catalog, FLAGS.max_sources)
@@ -107,6 +122,8 @@ def main(argv):
         return
     if not FLAGS.scores:
         raise app.UsageError("--scores (or --write_catalog) is required")
+    if FLAGS.apply_to and not (FLAGS.apply_catalog and FLAGS.output):
+        raise app.UsageError("--apply_to needs --apply_catalog and --output")
     scores = read_scores(FLAGS.scores)
     rows = [r for r in rows if r["video_id"] in scores]
     logging.info("measuring the motion of %d calibration renditions", len(rows))
@@ -114,14 +131,9 @@ def main(argv):
                [float(r["vmaf_raw"]) for r in rows])
     print(f"{len(rows)} renditions: w = {w:.4f}, c = {c:.4f}")
     if FLAGS.apply_to:
-        from trainer import eval_families
-
         other = read_scores(FLAGS.apply_to)
-        uris = {r["video_id"]: r["uri"] for r in calibration_rows(FLAGS.apply_catalog)}
-        ids = sorted(i for i in other if i in uris)
-        new = shifted([other[i] for i in ids], [activity_of(uris[i]) for i in ids], w, c)
-        eval_families.write_scores(FLAGS.output, dict(zip(ids, map(float, new))))
-        print(f"shifted {len(ids)} of {len(other)} scores into {FLAGS.output}")
+        n = apply_shift(other, FLAGS.apply_catalog, w, c, FLAGS.output)
+        print(f"shifted {n} of {len(other)} scores into {FLAGS.output}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,22 @@ def test_a_still_video_has_no_activity_and_a_moving_one_has_some(tmp_path):
                         "ultrafast", "-pix_fmt", "yuv420p", paths[name]], timeout_s=60,
                        check=True)
     assert fms.activity_of(paths["still"]) == 0.0
-    assert fms.activity_of(paths["moving"]) > 1.0
+    moving = fms.activity_of(paths["moving"])
+    assert moving > 1.0
+    # Shifting scores: only the videos the catalog has; the still one by c alone.
+    catalog = tmp_path / "catalog.csv"
+    with open(catalog, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"])
+        w.writeheader()
+        w.writerows([{"video_id": k, "uri": v, "source_id": k, "crf": 30}
+                     for k, v in paths.items()])
+    out = str(tmp_path / "shifted.parquet")
+    scores = {"still": 50.0, "moving": 50.0, "unknown": 40.0}
+    assert fms.apply_shift(scores, str(catalog), -0.5, 0.4, out) == 2
+    got = fms.read_scores(out)
+    assert set(got) == {"still", "moving"}
+    assert np.isclose(got["still"], 100 / (1 + np.exp(-0.4)))
+    assert np.isclose(got["moving"], fms.shifted(50.0, moving, -0.5, 0.4))
 
 
 def test_calibration_rows_are_the_renditions_of_the_first_sources(tmp_path):
