@@ -21,12 +21,12 @@ docs/TRAINING.md "Calibrating titles by their motion" (the fit of the init confi
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import glob
 import os
 
 import numpy as np
+from absl import app, flags
 
 FRAMES, SIDE = 8, 64
 
@@ -98,55 +98,61 @@ def apply_shift(scores: dict[str, float], catalog: str, w: float, c: float,
     return len(ids)
 
 
-def parse_args(argv=None):
-    """The flags (plain argparse: absl's registry is shared with the evaluators', whose
-    --scores and --output mean other things)."""
-    parser = argparse.ArgumentParser(
-        description="Fit a motion shift of a preset's score logits on scored renditions "
-                    "and apply it to other scores (see the module docstring).")
-    parser.add_argument("--catalog", required=True, help="Calibration catalog "
-                        "(catalog.csv: video_id, uri, source_id, crf, vmaf_raw).")
-    parser.add_argument("--max_sources", type=int, default=0,
-                        help="Use the first N sources (sorted ids); 0: all.")
-    parser.add_argument("--write_catalog", help="Write the calibration renditions as a "
+def define_flags():
+    """The command line's flags (defined only when run as a program: `eval_families`
+    defines --scores and --output too)."""
+    flags.DEFINE_string("catalog", None, "Calibration catalog (catalog.csv: video_id, uri, "
+                        "source_id, crf, vmaf_raw).")
+    flags.DEFINE_integer("max_sources", 0, "Use the first N sources (sorted ids); 0: all.")
+    flags.DEFINE_string("write_catalog", None, "Write the calibration renditions as a "
                         "scoring catalog here and stop.")
-    parser.add_argument("--scores", help="Scores of the calibration renditions: a scoring "
+    flags.DEFINE_string("scores", None, "Scores of the calibration renditions: a scoring "
                         "run's output directory (scores-*.parquet) or a Parquet file "
                         "(video_id, score).")
-    parser.add_argument("--apply_to", help="Scores (Parquet: video_id, score) to shift.")
-    parser.add_argument("--apply_catalog", help="Catalog with the uri of every --apply_to "
+    flags.DEFINE_string("apply_to", None, "Scores (Parquet: video_id, score) to shift.")
+    flags.DEFINE_string("apply_catalog", None, "Catalog with the uri of every --apply_to "
                         "video.")
-    parser.add_argument("--output", help="Where the shifted --apply_to scores go (Parquet).")
-    args = parser.parse_args(argv)
-    if not args.write_catalog and not args.scores:
-        parser.error("--scores (or --write_catalog) is required")
-    if args.apply_to and not (args.apply_catalog and args.output):
-        parser.error("--apply_to needs --apply_catalog and --output")
-    return args
+    flags.DEFINE_string("output", None, "Where the shifted --apply_to scores go (Parquet).")
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    rows = calibration_rows(args.catalog, args.max_sources)
-    if args.write_catalog:
-        with open(args.write_catalog, "w", newline="") as f:
+def run(catalog, max_sources=0, write_catalog=None, scores=None, apply_to=None,
+        apply_catalog=None, output=None):
+    """The command line's work (flags as arguments); returns the fitted (w, c), or None
+    with `write_catalog`."""
+    if not write_catalog and not scores:
+        raise app.UsageError("--scores (or --write_catalog) is required")
+    if apply_to and not (apply_catalog and output):
+        raise app.UsageError("--apply_to needs --apply_catalog and --output")
+    rows = calibration_rows(catalog, max_sources)
+    if write_catalog:
+        with open(write_catalog, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["video_id", "uri", "source_id", "crf"],
                                extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
-        print(f"wrote {len(rows)} renditions to {args.write_catalog}")
-        return
-    scores = read_scores(args.scores)
-    rows = [r for r in rows if r["video_id"] in scores]
+        print(f"wrote {len(rows)} renditions to {write_catalog}")
+        return None
+    calibration = read_scores(scores)
+    rows = [r for r in rows if r["video_id"] in calibration]
     print(f"measuring the motion of {len(rows)} calibration renditions", flush=True)
-    w, c = fit([scores[r["video_id"]] for r in rows], [activity_of(r["uri"]) for r in rows],
-               [float(r["vmaf_raw"]) for r in rows])
+    w, c = fit([calibration[r["video_id"]] for r in rows],
+               [activity_of(r["uri"]) for r in rows], [float(r["vmaf_raw"]) for r in rows])
     print(f"{len(rows)} renditions: w = {w:.4f}, c = {c:.4f}")
-    if args.apply_to:
-        other = read_scores(args.apply_to)
-        n = apply_shift(other, args.apply_catalog, w, c, args.output)
-        print(f"shifted {n} of {len(other)} scores into {args.output}")
+    if apply_to:
+        other = read_scores(apply_to)
+        n = apply_shift(other, apply_catalog, w, c, output)
+        print(f"shifted {n} of {len(other)} scores into {output}")
+    return w, c
+
+
+def main(argv):
+    del argv
+    f = flags.FLAGS
+    run(f.catalog, f.max_sources, f.write_catalog, f.scores, f.apply_to, f.apply_catalog,
+        f.output)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    flags.mark_flags_as_required(["catalog"])
+    app.run(main)

@@ -61,8 +61,9 @@ def test_calibration_rows_are_the_renditions_of_the_first_sources(tmp_path):
     assert len(fms.calibration_rows(str(path))) == 6
 
 
-def test_cli_writes_the_calibration_catalog_and_checks_its_flags(tmp_path, capsys):
+def test_cli_writes_the_calibration_catalog_and_checks_its_flags(tmp_path):
     import pytest
+    from absl import app
 
     from trainer import eval_families  # noqa: F401  both modules in one process
 
@@ -73,10 +74,10 @@ def test_cli_writes_the_calibration_catalog_and_checks_its_flags(tmp_path, capsy
         w.writerows([{"video_id": f"s{i}", "uri": f"s{i}.mp4", "source_id": f"s{i}",
                       "crf": 30} for i in range(3)])
     out = tmp_path / "calib.csv"
-    fms.main(["--catalog", str(path), "--max_sources", "2", "--write_catalog", str(out)])
+    assert fms.run(str(path), max_sources=2, write_catalog=str(out)) is None
     with open(out, newline="") as f:
         assert [r["video_id"] for r in csv.DictReader(f)] == ["s0", "s1"]
-    for bad in ([], ["--scores", "x", "--apply_to", "y"]):
-        with pytest.raises(SystemExit):
-            fms.parse_args(["--catalog", str(path), *bad])
-    assert "--apply_to needs --apply_catalog" in capsys.readouterr().err
+    with pytest.raises(app.UsageError, match="--scores"):
+        fms.run(str(path))
+    with pytest.raises(app.UsageError, match="--apply_catalog"):
+        fms.run(str(path), scores="x", apply_to="y")
