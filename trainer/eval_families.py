@@ -53,20 +53,6 @@ COARSE = ladder_defaults.COARSE
 FINE = ladder_defaults.FINE
 SCORERS = ("cpllm", "blockdetect", "blurdetect", "-crf")
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
-flags.DEFINE_string("data_dir", None, "make_tiny_dataset output (manifest.json, catalog.csv).")
-flags.DEFINE_string("split", "holdout", "Split to evaluate.")
-flags.DEFINE_integer("batch_size", 16, "Videos per score call (padded, fixed shape).")
-flags.DEFINE_string("output", None, "Write the figures here as JSON.")
-flags.DEFINE_string("markdown", None, "Write a Markdown table here.")
-flags.DEFINE_multi_string("scores", [], "Score files (--scores_output of earlier runs) to "
-                          "average per video instead of scoring --preset.")
-flags.DEFINE_string("scores_output", None,
-                    "Write every rendition's model score here as Parquet (video_id, score).")
-flags.DEFINE_integer("low_level_views", None, "Views per low-level patch (1..8) to score "
-                     "with instead of the preset's own.")
-
 
 def _num(x) -> float:
     try:
@@ -273,8 +259,27 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout", batch_size: int
     return table(catalog_rows(data_dir), scores)
 
 
+def define_flags():
+    """The command line's flags (defined only when run as a program: other trainer
+    modules, e.g. fit_motion_shift, define flags of the same names)."""
+    flags.DEFINE_string("preset", "cpllm_tiny", "Preset name or directory.")
+    flags.DEFINE_string("data_dir", None,
+                        "make_tiny_dataset output (manifest.json, catalog.csv).")
+    flags.DEFINE_string("split", "holdout", "Split to evaluate.")
+    flags.DEFINE_integer("batch_size", 16, "Videos per score call (padded, fixed shape).")
+    flags.DEFINE_string("output", None, "Write the figures here as JSON.")
+    flags.DEFINE_string("markdown", None, "Write a Markdown table here.")
+    flags.DEFINE_multi_string("scores", [], "Score files (--scores_output of earlier runs) to "
+                              "average per video instead of scoring --preset.")
+    flags.DEFINE_string("scores_output", None, "Write every rendition's model score here "
+                        "as Parquet (video_id, score).")
+    flags.DEFINE_integer("low_level_views", None, "Views per low-level patch (1..8) to score "
+                         "with instead of the preset's own.")
+
+
 def main(argv):
     del argv
+    FLAGS = flags.FLAGS
     if FLAGS.scores:
         if FLAGS.scores_output or FLAGS.low_level_views is not None:
             raise app.UsageError("--scores reads scores made earlier: --scores_output and "
@@ -294,5 +299,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     flags.mark_flags_as_required(["data_dir"])
     app.run(main)

@@ -28,6 +28,9 @@ import os
 import numpy as np
 from absl import app, flags
 
+from cpllm_model import motion_shift
+from trainer import eval_families
+
 FRAMES, SIDE = 8, 64
 
 
@@ -49,7 +52,7 @@ def activity_of(uri: str) -> float:
     frames = keyframes.decode_keyframes(uri, FRAMES).frames
     small = np.stack([np.asarray(Image.fromarray(f).resize((SIDE, SIDE), Image.BILINEAR),
                                  np.float32) for f in frames])
-    return float(np.mean(np.abs(np.diff(small, axis=0))))
+    return float(motion_shift.activity(small[None])[0])
 
 
 def shifted(score, activity, w: float, c: float):
@@ -87,20 +90,16 @@ def apply_shift(scores: dict[str, float], catalog: str, w: float, c: float,
                 output: str) -> int:
     """Writes `shifted` scores (video_id, score) of every video of `scores` that `catalog`
     has a uri for to the Parquet file `output`; returns how many."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     uris = {r["video_id"]: r["uri"] for r in calibration_rows(catalog)}
     ids = sorted(i for i in scores if i in uris)
     new = shifted([scores[i] for i in ids], [activity_of(uris[i]) for i in ids], w, c)
-    pq.write_table(pa.table({"video_id": pa.array(ids, pa.string()),
-                             "score": pa.array(new, pa.float64())}), output)
+    eval_families.write_scores(output, dict(zip(ids, map(float, new))))
     return len(ids)
 
 
 def define_flags():
     """The command line's flags (defined only when run as a program: `eval_families`
-    defines --scores and --output too)."""
+    defines --scores and --output too, also only as a program)."""
     flags.DEFINE_string("catalog", None, "Calibration catalog (catalog.csv: video_id, uri, "
                         "source_id, crf, vmaf_raw).")
     flags.DEFINE_integer("max_sources", 0, "Use the first N sources (sorted ids); 0: all.")
