@@ -63,6 +63,15 @@ def test_trained_shift_moves_every_logit_of_a_video(own_path, with_motion, make_
     loaded = CPLLM.from_preset(path)
     assert loaded.backbone.motion_input
     np.testing.assert_array_equal(loaded.score(videos)["frame_scores"], after)
+    # Packed as a score member (trainer.ensemble), it keeps its shift: a pack of it alone
+    # scores as it does.
+    from trainer import ensemble
+
+    primary = str(tmp_path / "primary")
+    own_path.save_to_preset(primary)
+    pack = ensemble.build(primary, [path], score_own_path=False)
+    np.testing.assert_allclose(pack.score(videos)["frame_scores"], after, rtol=1e-6,
+                               atol=1e-4)
     shift_layer.weight.assign(0.0)
     shift_layer.offset.assign(0.0)
 
