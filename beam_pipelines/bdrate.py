@@ -19,7 +19,10 @@ quality interval; --piecewise: PCHIP). Output: DIR/bdrate-00000-of-00001.parquet
 in either ladder and one row source_id "*" with the mean BD-rate over the sources that
 have one. A source without a BD-rate has a row all the same, with a `status`
 (too_few_rungs, no_overlap, missing: only in one ladder, several_ladders: pick one with
---ladder_a/--ladder_b) and a `reason`. A short summary goes to stdout.
+--ladder_a/--ladder_b) and a `reason`. `beaten_rungs_a/_b` count the rungs that a
+cheaper rung of the same ladder beats on quality: above 0 the fits' assumption (quality
+rises with rate) fails and the source's BD-rate is marked unreliable in the summary.
+A short summary goes to stdout.
 """
 from __future__ import annotations
 
@@ -93,7 +96,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
         a, b = sides[0].get(source, []), sides[1].get(source, [])
         row = dict(base, source_id=source, status=bjontegaard.OK, bd_rate_percent=None,
                    quality_low=None, quality_high=None, rungs_a=len(a), rungs_b=len(b),
-                   reason=None)
+                   reason=None, beaten_rungs_a=None, beaten_rungs_b=None)
         several = [f"{name} has ladders {sorted({str(r.get('ladder_id')) for r in rs})}"
                    for name, rs in (("A", a), ("B", b))
                    if len({r.get("ladder_id") for r in rs}) > 1]
@@ -109,19 +112,27 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
                 piecewise=piecewise)
             row.update(status=res.status, bd_rate_percent=res.bd_rate_percent,
                        quality_low=res.quality_low, quality_high=res.quality_high,
-                       rungs_a=res.rungs_a, rungs_b=res.rungs_b, reason=res.reason or None)
+                       rungs_a=res.rungs_a, rungs_b=res.rungs_b, reason=res.reason or None,
+                       beaten_rungs_a=res.beaten_a, beaten_rungs_b=res.beaten_b)
         out.append(row)
     ok = [r["bd_rate_percent"] for r in out if r["status"] == bjontegaard.OK]
+    unreliable = sum(1 for r in out if r["status"] == bjontegaard.OK and _unreliable(r))
     mean = dict(base, source_id=schemas.ALL_SOURCES, quality_low=None, quality_high=None,
-                rungs_a=None, rungs_b=None)
+                rungs_a=None, rungs_b=None, beaten_rungs_a=None, beaten_rungs_b=None)
     if ok:
         mean.update(status=bjontegaard.OK, bd_rate_percent=sum(ok) / len(ok),
-                    reason=f"mean over {len(ok)} of {len(out)} sources")
+                    reason=f"mean over {len(ok)} of {len(out)} sources"
+                    + (f", {unreliable} of them unreliable (rungs beaten by a cheaper "
+                       "rung)" if unreliable else ""))
     else:
         mean.update(status=NO_SOURCES, bd_rate_percent=None,
                     reason=f"no BD-rate for any of {len(out)} sources")
     out.append(mean)
     return out
+
+
+def _unreliable(row):
+    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b"))
 
 
 def _nan(value):
@@ -150,7 +161,11 @@ def summary(rows):
         name = "mean" if r["source_id"] == schemas.ALL_SOURCES else r["source_id"]
         if r["bd_rate_percent"] is not None:
             lines.append(f"  {name}: {r['bd_rate_percent']:+.2f} %"
-                         + (f" ({r['reason']})" if r["reason"] else ""))
+                         + (f" ({r['reason']})" if r["reason"] else "")
+                         + (f" UNRELIABLE: {r['beaten_rungs_a']} rung(s) of A and "
+                            f"{r['beaten_rungs_b']} of B are beaten by a cheaper rung "
+                            "(quality does not rise with bitrate)"
+                            if _unreliable(r) else ""))
         else:
             lines.append(f"  {name}: {r['status']}: {r['reason']}")
     return "\n".join(lines)

@@ -20,6 +20,11 @@ cubic has 4 coefficients); rungs with a non-positive or non-finite rate or a non
 quality are left out first. Equal qualities within one ladder (VMAF saturating at 100)
 are merged for the piecewise fit (mean log rate). No answer comes back as a result with a
 ``status`` and a ``reason``, never as an exception.
+
+Both fits assume quality rises with rate. Each result counts the rungs of each ladder
+that a cheaper rung of the same ladder beats on quality (``beaten_a``, ``beaten_b``):
+above 0, log-rate is not a function of quality over the whole ladder, and a few points of
+quality can move the BD-rate by tens of percent or change its sign.
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ STATUSES = (OK, TOO_FEW_RUNGS, NO_OVERLAP)
 @dataclasses.dataclass(frozen=True)
 class BDResult:
     """bd_rate_percent: None unless status is "ok"; quality_low/high: the overlap
-    interval (None when a ladder has too few rungs)."""
+    interval (None when a ladder has too few rungs); beaten_a/b: `beaten_rungs` of
+    each ladder's usable rungs."""
 
     status: str
     bd_rate_percent: float | None
@@ -46,6 +52,8 @@ class BDResult:
     rungs_a: int
     rungs_b: int
     reason: str = ""
+    beaten_a: int = 0
+    beaten_b: int = 0
 
 
 def _clean(rates, qualities):
@@ -55,6 +63,14 @@ def _clean(rates, qualities):
         raise ValueError(f"{r.size} rates but {q.size} qualities")
     keep = np.isfinite(r) & (r > 0) & np.isfinite(q)
     return r[keep], q[keep], int(r.size - keep.sum())
+
+
+def beaten_rungs(rates, qualities) -> int:
+    """How many rungs have a strictly cheaper rung of strictly higher quality (0 when
+    quality rises, or stays level, with rate): float[N], float[N] -> int."""
+    r = np.asarray(rates, dtype=float).ravel()
+    q = np.asarray(qualities, dtype=float).ravel()
+    return int(sum(bool(np.any((r < r[i]) & (q > q[i]))) for i in range(r.size)))
 
 
 def _integral_cubic(q, log_r, lo, hi):
@@ -75,6 +91,7 @@ def bd_rate(rates_a, qualities_a, rates_b, qualities_b, *, piecewise=False) -> B
     ra, qa, dropped_a = _clean(rates_a, qualities_a)
     rb, qb, dropped_b = _clean(rates_b, qualities_b)
     n_a, n_b = int(ra.size), int(rb.size)
+    beaten = {"beaten_a": beaten_rungs(ra, qa), "beaten_b": beaten_rungs(rb, qb)}
     short = []
     for name, r, q, dropped in (("A", ra, qa, dropped_a), ("B", rb, qb, dropped_b)):
         distinct = int(np.unique(q).size)
@@ -84,12 +101,13 @@ def bd_rate(rates_a, qualities_a, rates_b, qualities_b, *, piecewise=False) -> B
                          f"qualities{extra}")
     if short:
         return BDResult(TOO_FEW_RUNGS, None, None, None, n_a, n_b,
-                        "; ".join(short) + f" (at least {MIN_RUNGS} needed)")
+                        "; ".join(short) + f" (at least {MIN_RUNGS} needed)", **beaten)
     lo, hi = max(qa.min(), qb.min()), min(qa.max(), qb.max())
     if not hi > lo:
         return BDResult(NO_OVERLAP, None, None, None, n_a, n_b,
                         f"quality ranges do not overlap: A [{qa.min():.4g}, {qa.max():.4g}], "
-                        f"B [{qb.min():.4g}, {qb.max():.4g}]")
+                        f"B [{qb.min():.4g}, {qb.max():.4g}]", **beaten)
     integral = _integral_pchip if piecewise else _integral_cubic
     d = (integral(qb, np.log(rb), lo, hi) - integral(qa, np.log(ra), lo, hi)) / (hi - lo)
-    return BDResult(OK, float(np.expm1(d) * 100.0), float(lo), float(hi), n_a, n_b)
+    return BDResult(OK, float(np.expm1(d) * 100.0), float(lo), float(hi), n_a, n_b,
+                    **beaten)

@@ -247,6 +247,20 @@ _BDRATE = [
     ("rungs_a", pa.int64(), "INT64", "NULLABLE", "Usable rungs of A (sources: row '*')."),
     ("rungs_b", pa.int64(), "INT64", "NULLABLE", "Usable rungs of B (sources: row '*')."),
     ("reason", pa.string(), "STRING", "NULLABLE", "Why there is no BD-rate (or the mean's base)."),
+    (
+        "beaten_rungs_a",
+        pa.int64(),
+        "INT64",
+        "NULLABLE",
+        "Rungs of A that a cheaper rung of A beats on quality (>0: unreliable BD-rate).",
+    ),
+    (
+        "beaten_rungs_b",
+        pa.int64(),
+        "INT64",
+        "NULLABLE",
+        "Rungs of B that a cheaper rung of B beats on quality (>0: unreliable BD-rate).",
+    ),
 ]
 
 

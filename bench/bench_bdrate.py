@@ -96,21 +96,28 @@ def main(argv=None):
           f"{len(masters)} held-out sources, {runs['a'][2]} + {runs['b'][2]} renditions, "
           f"model {args.model}, {'PCHIP' if args.piecewise else 'cubic fit'}, "
           f"{wall:.0f} s\n")
-    print("| source | BD-rate on score | BD-rate on VMAF | same sign |")
-    print("|---|---:|---:|:---:|")
-    agree = compared = 0
+    print("| source | BD-rate on score | BD-rate on VMAF | same sign | score rungs beaten by "
+          "a cheaper one (A / B) |")
+    print("|---|---:|---:|:---:|---:|")
+    agree = compared = agree_rising = rising = 0
     for source in sorted(results["vmaf"]):
         s, v = (results[m][source]["bd_rate_percent"] for m in ("score", "vmaf"))
         same = "" if s is None or v is None else ("yes" if math.copysign(1, s) ==
                                                   math.copysign(1, v) else "**no**")
+        row = results["score"][source]
+        beaten = ("" if row["beaten_rungs_a"] is None
+                  else f"{row['beaten_rungs_a']} / {row['beaten_rungs_b']}")
         if same and source != "*":
             compared += 1
             agree += same == "yes"
+            if beaten == "0 / 0":
+                rising += 1
+                agree_rising += same == "yes"
         name = "mean" if source == "*" else source
 
         def fmt(x):
             return "n/a" if x is None else f"{x:+.1f} %"
-        print(f"| {name} | {fmt(s)} | {fmt(v)} | {same} |")
+        print(f"| {name} | {fmt(s)} | {fmt(v)} | {same} | {beaten} |")
     import statistics
 
     for metric in ("score", "vmaf"):
@@ -119,7 +126,8 @@ def main(argv=None):
         if values:
             print(f"median BD-rate on {metric}: {statistics.median(values):+.1f} % "
                   f"over {len(values)} sources")
-    print(f"\nsign agreement: {agree} / {compared} sources")
+    print(f"\nsign agreement: {agree} / {compared} sources; {agree_rising} / {rising} of "
+          "those whose score rises with bitrate on both ladders")
     return 0
 
 

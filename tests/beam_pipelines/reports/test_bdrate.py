@@ -71,7 +71,7 @@ def test_two_directories_every_source_gets_a_row(tmp_path, capsys):
     assert "halved: -50.00 %" in out and "few: too_few_rungs" in out and "mean: -50.00" in out
 
 
-def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path):
+def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     rows = (_ladder("s1", "slow", [r * 0.8 for r in R], Q) + _ladder("s1", "fast", R, Q)
             + _ladder("s2", "slow", R, [q + 5 for q in Q]) + _ladder("s2", "fast", R, Q)
             + _ladder("s2", "other", R, Q))
@@ -86,6 +86,21 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path):
     assert got["s2"]["bd_rate_percent"] == pytest.approx((3 ** -0.25 - 1) * 100, abs=1e-9)
     assert got["*"]["method"] == "pchip" and (got["*"]["ladder_a"], got["*"]["ladder_b"]) == (
         "fast", "slow")
+    assert (got["s1"]["beaten_rungs_a"], got["s1"]["beaten_rungs_b"]) == (0, 0)
+    assert got["*"]["reason"] == "mean over 2 of 2 sources"
+    # A ladder whose quality does not rise with rate: its BD-rate is given and flagged.
+    dips = rows + _ladder("s3", "slow", R, [30.0, 70.0, 50.0, 90.0]) + _ladder(
+        "s3", "fast", R, Q)
+    d3 = _write_scores(tmp_path / "dips", dips)
+    assert bdrate.main(["--scores", d3, "--ladder_a", "fast", "--ladder_b", "slow"]) == 0
+    lines = {ln.split(":")[0].strip(): ln for ln in capsys.readouterr().out.splitlines()}
+    assert "UNRELIABLE: 0 rung(s) of A and 1 of B" in lines["s3"]
+    assert "UNRELIABLE" not in lines["s1"] + lines["s2"]
+    got = _read(d3)
+    assert got["s3"]["status"] == "ok" and got["s3"]["bd_rate_percent"] is not None
+    assert (got["s3"]["beaten_rungs_a"], got["s3"]["beaten_rungs_b"]) == (0, 1)
+    assert got["*"]["reason"] == ("mean over 3 of 3 sources, 1 of them unreliable (rungs "
+                                  "beaten by a cheaper rung)")
     # Two ladders in one directory without a choice: reported, not guessed.
     two = _write_scores(tmp_path / "two", rows)
     assert bdrate.main(["--scores", two, "--scores", d, "--ladder_b", "slow"]) == 0

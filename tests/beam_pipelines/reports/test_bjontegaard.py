@@ -70,3 +70,16 @@ def test_too_few_rungs_no_overlap_and_bad_values_are_reported():
     apart = bj.bd_rate(R, Q, R, [q + 100 for q in Q])
     assert apart.status == bj.NO_OVERLAP and apart.bd_rate_percent is None
     assert "do not overlap" in apart.reason
+
+
+def test_rungs_beaten_by_a_cheaper_rung_are_counted():
+    assert bj.beaten_rungs(R, Q) == 0
+    assert bj.beaten_rungs(R, [30.0, 50.0, 100.0, 100.0]) == 0  # level, not beaten
+    # The bottom of a ladder that collapses (a rotating gradient at CRF 34-49): the
+    # rungs at 11, 25 and 463 kbps score below the 9 or 20 kbps rung.
+    rates = [9.0, 11.0, 20.0, 25.0, 463.0, 1604.0, 3228.0]
+    scores = [77.8, 76.7, 82.8, 67.0, 69.5, 80.7, 85.9]
+    assert bj.beaten_rungs(rates, scores) == 4
+    res = bj.bd_rate(rates, scores, R, Q)
+    assert res.status == bj.OK and (res.beaten_a, res.beaten_b) == (4, 0)
+    assert bj.bd_rate(R[:3], Q[:3], rates, scores).beaten_b == 4  # told also without one
