@@ -2,7 +2,7 @@ r"""BD-rate on our score against BD-rate on VMAF: do they agree on which encoder
 
     python -m bench.bench_bdrate [--sources out/tiny_data/sources_holdout.csv]
         [--num_sources 10] [--preset_a veryfast] [--preset_b slow] [--work DIR]
-        [--model cpllm_tiny] [--piecewise]
+        [--model cpllm_tiny] [--piecewise | --both_fits]
 
 For each of the first `--num_sources` held-out masters (sorted by source_id; content
 families, a motion and a frame size the bundled model never trained on), two x264
@@ -11,7 +11,8 @@ ladders at the coarse CRFs (19..49 step 5) are encoded with `beam_pipelines.ladd
 against its master measured there (`vmaf_raw`), both ladders scored with
 `beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate` run twice on
 the same renditions: once with the model's score as quality, once with VMAF (both with
-the cubic fit, or both with PCHIP under `--piecewise`). Targets
+the cubic fit, or both with PCHIP under `--piecewise`; `--both_fits` prints a table for
+each fit from the one scoring run). Targets
 (issue 12): the two BD-rates agree in sign on every source, and their means differ by no
 more than the tolerance documented in BENCHMARKS.md. Prints a Markdown table.
 """
@@ -19,6 +20,7 @@ import argparse
 import csv
 import math
 import os
+import statistics
 import time
 
 from beam_pipelines import ladder_defaults
@@ -58,11 +60,16 @@ def main(argv=None):
     parser.add_argument("--preset_b", default="slow")
     parser.add_argument("--work", default="/tmp/cpllm_bench_bdrate")
     parser.add_argument("--model", default="cpllm_tiny")
-    parser.add_argument("--piecewise", action="store_true",
-                        help="PCHIP interpolation on both axes instead of the cubic fit.")
+    fits = parser.add_mutually_exclusive_group()
+    fits.add_argument("--piecewise", action="store_true",
+                      help="PCHIP interpolation on both axes instead of the cubic fit.")
+    fits.add_argument("--both_fits", action="store_true",
+                      help="A table for the cubic fit, then one for PCHIP, from one "
+                      "scoring run.")
     args = parser.parse_args(argv)
+    methods = [False, True] if args.both_fits else [args.piecewise]
 
-    from beam_pipelines import bdrate, catalog, score
+    from beam_pipelines import catalog, score
 
     os.makedirs(args.work, exist_ok=True)
     masters = _masters(args.sources, args.num_sources)
@@ -83,19 +90,29 @@ def main(argv=None):
         scores_dir = os.path.join(args.work, f"scores_{preset}")
         score.run(["--catalog", cat, "--output_dir", scores_dir, "--model", args.model])
         runs[side] = (scores_dir, vmaf_table, len(renditions))
+    wall = time.time() - t0
+    for piecewise in methods:
+        _fit_and_print(args, runs, masters, wall, piecewise)
+    return 0
+
+
+def _fit_and_print(args, runs, masters, wall, piecewise):
+    """BD-rate on score and on VMAF with one fit; prints the Markdown table."""
+    from beam_pipelines import bdrate
+
     results = {}
     for metric in ("score", "vmaf"):
         rows = bdrate.run(["--scores", runs["a"][0], "--scores", runs["b"][0],
                            "--metric", metric, "--vmaf", runs["a"][1], "--vmaf", runs["b"][1],
-                           "--output_dir", os.path.join(args.work, f"bdrate_{metric}"),
-                           *(["--piecewise"] if args.piecewise else [])])
+                           "--output_dir", os.path.join(
+                               args.work, f"bdrate_{metric}" + ("_pchip" if piecewise else "")),
+                           *(["--piecewise"] if piecewise else [])])
         results[metric] = {r["source_id"]: r for r in rows}
-    wall = time.time() - t0
 
     print(f"\nB = x264 {args.preset_b} vs A = x264 {args.preset_a}, coarse CRFs, "
           f"{len(masters)} held-out sources, {runs['a'][2]} + {runs['b'][2]} renditions, "
-          f"model {args.model}, {'PCHIP' if args.piecewise else 'cubic fit'}, "
-          f"{wall:.0f} s\n")
+          f"model {args.model}, {'PCHIP' if piecewise else 'cubic fit'}, "
+          f"{wall:.0f} s to build and score\n")
     print("| source | BD-rate on score | BD-rate on VMAF | same sign | score rungs beaten by "
           "a cheaper one (A / B) |")
     print("|---|---:|---:|:---:|---:|")
@@ -118,8 +135,6 @@ def main(argv=None):
         def fmt(x):
             return "n/a" if x is None else f"{x:+.1f} %"
         print(f"| {name} | {fmt(s)} | {fmt(v)} | {same} | {beaten} |")
-    import statistics
-
     for metric in ("score", "vmaf"):
         values = [r["bd_rate_percent"] for k, r in results[metric].items()
                   if k != "*" and r["bd_rate_percent"] is not None]
@@ -128,7 +143,6 @@ def main(argv=None):
                   f"over {len(values)} sources")
     print(f"\nsign agreement: {agree} / {compared} sources; {agree_rising} / {rising} of "
           "those whose score rises with bitrate on both ladders")
-    return 0
 
 
 if __name__ == "__main__":
