@@ -161,6 +161,7 @@ def test_real_ladders_bitrate_and_bd_rate_on_vmaf(real_run):
     vm = by_vmaf["testsrc2"]
     assert vm["status"] == "ok" and (vm["rungs_a"], vm["rungs_b"]) == (4, 4)
     assert vm["bd_rate_percent"] < 0, vm  # slow is cheaper than ultrafast at equal VMAF
+    assert (vm["beaten_rungs_a"], vm["beaten_rungs_b"]) == (0, 0)  # VMAF rises with rate
     # The same number straight from the formula on (probed bitrate, measured VMAF).
     side = {p: [r for r in real_run["rows"] if r["ladder_id"] == f"x264_{p}"] for p in PRESETS}
     direct = bjontegaard.bd_rate(
