@@ -22,7 +22,6 @@ docs/TRAINING.md "Calibrating titles by their motion" (the fit of the init confi
 from __future__ import annotations
 
 import csv
-import glob
 import os
 
 import numpy as np
@@ -73,17 +72,16 @@ def fit(score, activity, vmaf) -> tuple[float, float]:
 
 
 def read_scores(path: str) -> dict[str, float]:
-    import pyarrow.parquet as pq
+    """{video_id: score} of a scoring run's output directory (its scores table) or of one
+    Parquet file (video_id, score), e.g. `eval_families --scores_output`."""
+    from beam_pipelines import tables
 
-    files = sorted(glob.glob(os.path.join(path, "scores-*.parquet"))) if os.path.isdir(
-        path) else [path]
-    if not files:
+    if not os.path.isdir(path):
+        return eval_families.read_mean_scores([path])
+    rows = tables.read_table(path, "scores", columns=["video_id", "score"])
+    if not rows:
         raise FileNotFoundError(f"no scores-*.parquet in {path}")
-    out = {}
-    for f in files:
-        t = pq.read_table(f, columns=["video_id", "score"]).to_pydict()
-        out.update(zip(t["video_id"], t["score"]))
-    return out
+    return {r["video_id"]: r["score"] for r in rows}
 
 
 def apply_shift(scores: dict[str, float], catalog: str, w: float, c: float,
