@@ -1,12 +1,13 @@
 r"""BD-rate on our score against BD-rate on VMAF: do they agree on which encoder wins?
 
     python -m bench.bench_bdrate [--sources out/tiny_data/sources_holdout.csv]
-        [--num_sources 10] [--preset_a veryfast] [--preset_b slow] [--work DIR]
-        [--model cpllm_tiny] [--piecewise | --both_fits]
+        [--num_sources 10] [--skip_sources 0] [--preset_a veryfast] [--preset_b slow]
+        [--work DIR] [--model cpllm_tiny] [--piecewise | --both_fits]
 
-For each of the first `--num_sources` held-out masters (sorted by source_id; content
-families, a motion and a frame size the bundled model never trained on), two x264
-ladders at the coarse CRFs (19..49 step 5) are encoded with `beam_pipelines.ladder`
+For each of the first `--num_sources` held-out masters after the first `--skip_sources`
+(sorted by source_id; content families, a motion and a frame size the bundled model
+never trained on), two x264 ladders at the coarse CRFs (19..49 step 5) are encoded with
+`beam_pipelines.ladder`
 (`--preset_a` is ladder A, the reference; `--preset_b` ladder B), each rendition's VMAF
 against its master measured there (`vmaf_raw`), both ladders scored with
 `beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate` run twice on
@@ -26,11 +27,11 @@ import time
 from beam_pipelines import ladder_defaults
 
 
-def _masters(path, n):
+def _masters(path, n, skip=0):
     with open(path, newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: r["source_id"])
     return [{"video_id": r["source_id"], "uri": r["uri"], "source_id": r["source_id"]}
-            for r in rows[:n]]
+            for r in rows[skip:skip + n]]
 
 
 def _write_csv(path, rows, fields):
@@ -56,6 +57,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", default="out/tiny_data/sources_holdout.csv")
     parser.add_argument("--num_sources", type=int, default=10)
+    parser.add_argument("--skip_sources", type=int, default=0,
+                        help="Leave out the first N masters (sorted by source_id), e.g. "
+                        "those an earlier benchmark already used.")
     parser.add_argument("--preset_a", default="veryfast")
     parser.add_argument("--preset_b", default="slow")
     parser.add_argument("--work", default="/tmp/cpllm_bench_bdrate")
@@ -72,7 +76,7 @@ def main(argv=None):
     from beam_pipelines import catalog, score
 
     os.makedirs(args.work, exist_ok=True)
-    masters = _masters(args.sources, args.num_sources)
+    masters = _masters(args.sources, args.num_sources, args.skip_sources)
     masters_csv = os.path.join(args.work, "masters.csv")
     _write_csv(masters_csv, masters, ["video_id", "uri", "source_id"])
     t0 = time.time()
