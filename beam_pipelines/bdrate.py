@@ -17,7 +17,7 @@ The math is `beam_pipelines.bjontegaard` (cubic fit of log-rate over the overlap
 quality interval; --piecewise: PCHIP). Output: DIR/bdrate-00000-of-00001.parquet
 (schemas.BDRATE_SCHEMA; DIR defaults to the last --scores directory), one row per source
 in either ladder and one row source_id "*" with the mean BD-rate over the sources that
-have one. A source without a BD-rate has a row all the same, with a `status`
+have one (and, beside it, their median and the mean over the reliable ones, below). A source without a BD-rate has a row all the same, with a `status`
 (too_few_rungs, no_overlap, missing: only in one ladder, several_ladders: pick one with
 --ladder_a/--ladder_b) and a `reason`. `beaten_rungs_a/_b` count the rungs that a
 cheaper rung of the same ladder beats on quality: above 0 the fits' assumption (quality
@@ -30,6 +30,7 @@ import argparse
 import collections
 import io
 import math
+import statistics
 import sys
 
 import pyarrow as pa
@@ -96,7 +97,8 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
         a, b = sides[0].get(source, []), sides[1].get(source, [])
         row = dict(base, source_id=source, status=bjontegaard.OK, bd_rate_percent=None,
                    quality_low=None, quality_high=None, rungs_a=len(a), rungs_b=len(b),
-                   reason=None, beaten_rungs_a=None, beaten_rungs_b=None)
+                   reason=None, beaten_rungs_a=None, beaten_rungs_b=None,
+                   median_bd_rate_percent=None, reliable_mean_bd_rate_percent=None)
         several = [f"{name} has ladders {sorted({str(r.get('ladder_id')) for r in rs})}"
                    for name, rs in (("A", a), ("B", b))
                    if len({r.get("ladder_id") for r in rs}) > 1]
@@ -116,11 +118,17 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
                        beaten_rungs_a=res.beaten_a, beaten_rungs_b=res.beaten_b)
         out.append(row)
     ok = [r["bd_rate_percent"] for r in out if r["status"] == bjontegaard.OK]
-    unreliable = sum(1 for r in out if r["status"] == bjontegaard.OK and _unreliable(r))
+    reliable = [r["bd_rate_percent"] for r in out
+                if r["status"] == bjontegaard.OK and not _unreliable(r)]
+    unreliable = len(ok) - len(reliable)
     mean = dict(base, source_id=schemas.ALL_SOURCES, quality_low=None, quality_high=None,
-                rungs_a=None, rungs_b=None, beaten_rungs_a=None, beaten_rungs_b=None)
+                rungs_a=None, rungs_b=None, beaten_rungs_a=None, beaten_rungs_b=None,
+                median_bd_rate_percent=None, reliable_mean_bd_rate_percent=None)
     if ok:
         mean.update(status=bjontegaard.OK, bd_rate_percent=sum(ok) / len(ok),
+                    median_bd_rate_percent=statistics.median(ok),
+                    reliable_mean_bd_rate_percent=(sum(reliable) / len(reliable)
+                                                   if reliable else None),
                     reason=f"mean over {len(ok)} of {len(out)} sources"
                     + (f", {unreliable} of them unreliable (rungs beaten by a cheaper "
                        "rung)" if unreliable else ""))
@@ -129,6 +137,15 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
                     reason=f"no BD-rate for any of {len(out)} sources")
     out.append(mean)
     return out
+
+
+def _robust(row):
+    """The '*' row's median and mean over reliable sources, as summary text."""
+    if row.get("median_bd_rate_percent") is None:
+        return ""
+    reliable = row.get("reliable_mean_bd_rate_percent")
+    return (f"; median {row['median_bd_rate_percent']:+.2f} %"
+            + ("" if reliable is None else f", mean over reliable sources {reliable:+.2f} %"))
 
 
 def _unreliable(row):
@@ -162,6 +179,7 @@ def summary(rows):
         if r["bd_rate_percent"] is not None:
             lines.append(f"  {name}: {r['bd_rate_percent']:+.2f} %"
                          + (f" ({r['reason']})" if r["reason"] else "")
+                         + _robust(r)
                          + (f" UNRELIABLE: {r['beaten_rungs_a']} rung(s) of A and "
                             f"{r['beaten_rungs_b']} of B are beaten by a cheaper rung "
                             "(quality does not rise with bitrate)"

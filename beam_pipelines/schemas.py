@@ -261,6 +261,20 @@ _BDRATE = [
         "NULLABLE",
         "Rungs of B that a cheaper rung of B beats on quality (>0: unreliable BD-rate).",
     ),
+    (
+        "median_bd_rate_percent",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Row '*': median of the sources' BD-rates (one runaway fit cannot move it).",
+    ),
+    (
+        "reliable_mean_bd_rate_percent",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Row '*': mean over the sources with no beaten rung in either ladder.",
+    ),
 ]
 
 

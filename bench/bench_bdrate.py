@@ -21,7 +21,6 @@ import argparse
 import csv
 import math
 import os
-import statistics
 import time
 
 from beam_pipelines import ladder_defaults
@@ -136,17 +135,18 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
                 agree_rising += same == "yes"
         name = "mean" if source == "*" else source
 
-        def fmt(x):
-            return "n/a" if x is None else f"{x:+.1f} %"
-        print(f"| {name} | {fmt(s)} | {fmt(v)} | {same} | {beaten} |")
-    for metric in ("score", "vmaf"):
-        values = [r["bd_rate_percent"] for k, r in results[metric].items()
-                  if k != "*" and r["bd_rate_percent"] is not None]
-        if values:
-            print(f"median BD-rate on {metric}: {statistics.median(values):+.1f} % "
-                  f"over {len(values)} sources")
+        print(f"| {name} | {_fmt(s)} | {_fmt(v)} | {same} | {beaten} |")
+    for label, column in (("median", "median_bd_rate_percent"),
+                          ("mean over each metric's reliable sources",
+                           "reliable_mean_bd_rate_percent")):
+        s, v = (results[m].get("*", {}).get(column) for m in ("score", "vmaf"))
+        print(f"| {label} | {_fmt(s)} | {_fmt(v)} | | |")
     print(f"\nsign agreement: {agree} / {compared} sources; {agree_rising} / {rising} of "
           "those whose score rises with bitrate on both ladders")
+
+
+def _fmt(x):
+    return "n/a" if x is None else f"{x:+.1f} %"
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ def test_two_directories_every_source_gets_a_row(tmp_path, capsys):
     mean = rows["*"]
     assert mean["status"] == "ok" and mean["bd_rate_percent"] == pytest.approx(-50.0)
     assert mean["reason"] == "mean over 1 of 5 sources"
+    assert mean["median_bd_rate_percent"] == pytest.approx(-50.0)
+    assert mean["reliable_mean_bd_rate_percent"] == pytest.approx(-50.0)
     assert (mean["ladder_a"], mean["ladder_b"], mean["metric"], mean["method"]) == (
         da, db, "score", "cubic")
     assert "halved: -50.00 %" in out and "few: too_few_rungs" in out and "mean: -50.00" in out
@@ -101,6 +103,14 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     assert (got["s3"]["beaten_rungs_a"], got["s3"]["beaten_rungs_b"]) == (0, 1)
     assert got["*"]["reason"] == ("mean over 3 of 3 sources, 1 of them unreliable (rungs "
                                   "beaten by a cheaper rung)")
+    # Beside the mean, the median (one runaway fit cannot move it) and the mean over the
+    # sources whose quality rises with rate (s1, s2: -20 % and 3^-1/4 - 1).
+    values = sorted(got[s]["bd_rate_percent"] for s in ("s1", "s2", "s3"))
+    assert got["*"]["median_bd_rate_percent"] == values[1]
+    assert got["*"]["reliable_mean_bd_rate_percent"] == pytest.approx(
+        (-20.0 + (3 ** -0.25 - 1) * 100) / 2, abs=1e-9)
+    assert got["s3"]["median_bd_rate_percent"] is None
+    assert f"; median {values[1]:+.2f} %, mean over reliable sources -22.01 %" in lines["mean"]
     # Two ladders in one directory without a choice: reported, not guessed.
     two = _write_scores(tmp_path / "two", rows)
     assert bdrate.main(["--scores", two, "--scores", d, "--ladder_b", "slow"]) == 0
