@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from beam_pipelines import flip_rate, rate_quality, report, tables
+from beam_pipelines import bdrate, flip_rate, rate_quality, report, tables
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "EVALUATION.md")
 
@@ -25,7 +25,54 @@ def run(sql: str, output_dir: str) -> list[dict]:
 
 def test_doc_has_the_queries():
     assert set(doc_queries()) == {"flip_rate_per_crf_pair", "worst_ladders",
-                                  "ladder_advice_per_title", "off_hull_rungs"}
+                                  "ladder_advice_per_title", "off_hull_rungs",
+                                  "bdrate_worst_sources", "bdrate_summaries"}
+
+
+@pytest.fixture(scope="module")
+def bdrate_output(tmp_path_factory):
+    """A bdrate table of three sources: B saves 20 % and 50 % on two, and one whose B
+    ladder has a rung beaten by a cheaper one (unreliable)."""
+    rates, quality = [100.0, 300.0, 900.0, 2700.0], [30.0, 50.0, 70.0, 90.0]
+
+    def ladder(source, scale, qualities=quality):
+        return [{"source_id": source, "bitrate_kbps": r * scale, "score": q}
+                for r, q in zip(rates, qualities)]
+
+    a = ladder("s20", 1.0) + ladder("s50", 1.0) + ladder("dips", 1.0)
+    b = (ladder("s20", 0.8) + ladder("s50", 0.5)
+         + ladder("dips", 1.0, [30.0, 70.0, 50.0, 90.0]))
+    rows = bdrate.compute(a, b, label_a="fast", label_b="slow")
+    out = tmp_path_factory.mktemp("bdrate")
+    bdrate.write(rows, str(out))
+    return str(out), {r["source_id"]: r for r in rows}
+
+
+def run_bdrate(name, output):
+    return run(doc_queries()[name].replace("'out/bdrate", f"'{output}/bdrate"), output)
+
+
+def test_bdrate_worst_sources_puts_the_mean_first_then_the_biggest_loss(bdrate_output):
+    output, table = bdrate_output
+    got = run_bdrate("bdrate_worst_sources", output)
+    assert [r["source_id"] for r in got] == ["*"] + sorted(
+        ["s20", "s50", "dips"], key=lambda s: -table[s]["bd_rate_percent"])
+    by_source = {r["source_id"]: r for r in got}
+    assert by_source["s20"]["bd_rate"] == pytest.approx(-20.0)
+    assert by_source["s50"]["bd_rate"] == pytest.approx(-50.0)
+    assert by_source["dips"]["unreliable"] is True
+    assert by_source["s20"]["unreliable"] is False and by_source["*"]["unreliable"] is None
+    assert by_source["*"]["reason"] == table["*"]["reason"]
+
+
+def test_bdrate_summaries_are_the_mean_median_and_reliable_mean(bdrate_output):
+    output, table = bdrate_output
+    (got,) = run_bdrate("bdrate_summaries", output)
+    values = [table[s]["bd_rate_percent"] for s in ("s20", "s50", "dips")]
+    assert got["mean"] == pytest.approx(round(sum(values) / 3, 2))
+    assert got["median"] == pytest.approx(round(sorted(values)[1], 2))
+    assert got["mean_reliable"] == pytest.approx(-35.0)
+    assert "1 of them unreliable" in got["reason"]
 
 
 def test_flip_rate_per_crf_pair_matches_the_pipeline_table(pipeline_output):
