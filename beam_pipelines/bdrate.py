@@ -17,8 +17,9 @@ The math is `beam_pipelines.bjontegaard` (cubic fit of log-rate over the overlap
 quality interval; --piecewise: PCHIP). Output: DIR/bdrate-00000-of-00001.parquet
 (schemas.BDRATE_SCHEMA; DIR defaults to the last --scores directory), one row per source
 in either ladder and one row source_id "*" with the mean BD-rate over the sources that
-have one (and, beside it, their median and the mean over the reliable ones, below). A source without a BD-rate has a row all the same, with a `status`
-(too_few_rungs, no_overlap, missing: only in one ladder, several_ladders: pick one with
+have one (and, beside it, their median and the mean over the reliable ones, below). A
+source without a BD-rate has a row all the same, with a `status` (too_few_rungs,
+no_overlap, missing: only in one ladder, several_ladders: pick one with
 --ladder_a/--ladder_b) and a `reason`. `beaten_rungs_a/_b` count the rungs that a
 cheaper rung of the same ladder beats on quality: above 0 the fits' assumption (quality
 rises with rate) fails and the source's BD-rate is marked unreliable in the summary.

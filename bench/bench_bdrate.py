@@ -7,15 +7,16 @@ r"""BD-rate on our score against BD-rate on VMAF: do they agree on which encoder
 For each of the first `--num_sources` held-out masters after the first `--skip_sources`
 (sorted by source_id; content families, a motion and a frame size the bundled model
 never trained on), two x264 ladders at the coarse CRFs (19..49 step 5) are encoded with
-`beam_pipelines.ladder`
-(`--preset_a` is ladder A, the reference; `--preset_b` ladder B), each rendition's VMAF
-against its master measured there (`vmaf_raw`), both ladders scored with
-`beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate` run twice on
-the same renditions: once with the model's score as quality, once with VMAF (both with
-the cubic fit, or both with PCHIP under `--piecewise`; `--both_fits` prints a table for
-each fit from the one scoring run). Targets
-(issue 12): the two BD-rates agree in sign on every source, and their means differ by no
-more than the tolerance documented in BENCHMARKS.md. Prints a Markdown table.
+`beam_pipelines.ladder` (`--preset_a` is ladder A, the reference; `--preset_b` ladder
+B), each rendition's VMAF against its master measured there (`vmaf_raw`), both ladders
+scored with `beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate`
+run twice on the same renditions: once with the model's score as quality, once with VMAF
+(both with the cubic fit, or both with PCHIP under `--piecewise`; `--both_fits` prints a
+table for each fit from the one scoring run). Besides each source's BD-rate the table
+gives the mean, the median and the mean over reliable sources (`bdrate`'s all-sources
+row). Targets (issue 12): the two BD-rates agree in sign on every source, and their
+means differ by no more than the tolerance documented in BENCHMARKS.md. Prints a
+Markdown table.
 """
 import argparse
 import csv
