@@ -342,21 +342,38 @@ def test_frozen_score_path_trains_the_decoder_only(tiny_config, tiny_preset, tin
         train.build_model(config_lib.apply_overrides(config, ["train_modes.high_level=all"]))
 
 
-def test_verdict_weight_changes_the_pairwise_text_loss(tiny_config, tmp_path):
-    """loss.compare_verdict_weight reaches the loss: the same first step logs another
-    pairwise text loss when the verdict letter weighs 10 instead of 1."""
+def test_verdict_weight_changes_the_pairwise_text_loss(tiny_config):
+    """loss.compare_verdict_weight reaches the loss: on the same batch and weights the
+    training loss (`train_step.make_loss_fn`, as `make_train_step` builds it from
+    config.loss) gives another pairwise text loss when the verdict letter weighs 10
+    instead of 1, and the same one when it weighs 1 again."""
+    config = config_lib.apply_overrides(tiny_config, [
+        "loss.compare_weight=1.0", "loss.compare_pairs=2"])
+    model = train.build_model(config)
+    seq_len = int(config.model.max_sequence_length)
+    split = input_pipeline.attach_text(
+        input_pipeline.load_split(config.data.dir, "train"),
+        lambda d: model.preprocessor.tokenize_description(d, seq_len))
+    sched = input_pipeline.BatchSchedule(split, batch_size=4, mode="mix", seed=0)
+    batch = next(input_pipeline.train_dataset(
+        split, sched, start_step=0, num_steps=1,
+        regression_targets="all").as_numpy_iterator())
+    compare_pairs, _ = train_step.comparison_pairs(config.loss, sched.num_pairs)
+    first, second = train_step.compare_row_indices(sched.num_pairs, None, compare_pairs)
+    batch.update(input_pipeline.ComparisonText(
+        lambda a, b: model.preprocessor.tokenize_comparison(a, b, seq_len))(
+            batch, first, second))
+    trainable, non_trainable, _ = train_step.initial_state(
+        model.backbone, train.make_optimizer(config))
     logged = []
-    for weight in (1.0, 10.0):
-        config = config_lib.apply_overrides(tiny_config, [
-            "num_steps=1", "log_every=1", "checkpoint_every=1", "eval_every=0",
-            "optimizer.warmup_steps=0", "loss.compare_weight=1.0", "loss.compare_pairs=2",
-            f"loss.compare_verdict_weight={weight}"])
-        workdir = str(tmp_path / f"work{weight}")
-        train.train_and_evaluate(config, workdir)
-        with open(os.path.join(workdir, "metrics.jsonl")) as f:
-            logged.append(next(json.loads(line)["train"]["compare_text_loss"] for line in f
-                               if '"train"' in line))
+    for weight in (1.0, 10.0, 1.0):
+        loss_config = config_lib.apply_overrides(
+            config, [f"loss.compare_verdict_weight={weight}"]).loss
+        loss_fn = train_step.make_loss_fn(model, loss_config, sched.num_pairs)
+        _, (parts, _) = loss_fn(trainable, non_trainable, batch)
+        logged.append(float(parts["compare_text_loss"]))
     assert np.isfinite(logged).all() and logged[0] != logged[1], logged
+    assert logged[2] == logged[0], logged
 
 
 def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tiny_data,
