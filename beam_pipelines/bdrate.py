@@ -22,7 +22,10 @@ source without a BD-rate has a row all the same, with a `status` (too_few_rungs,
 no_overlap, missing: only in one ladder, several_ladders: pick one with
 --ladder_a/--ladder_b) and a `reason`. `beaten_rungs_a/_b` count the rungs that a
 cheaper rung of the same ladder beats on quality: above 0 the fits' assumption (quality
-rises with rate) fails and the source's BD-rate is marked unreliable in the summary.
+rises with rate) fails. `fit_falls_a/_b` say whether a ladder's fitted log-rate falls as
+quality rises inside the overlap, which a cubic does through rising rungs whose
+qualities bunch up, and then runs away. Either marks the source's BD-rate unreliable in
+the summary.
 A short summary goes to stdout.
 """
 from __future__ import annotations
@@ -99,6 +102,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
         row = dict(base, source_id=source, status=bjontegaard.OK, bd_rate_percent=None,
                    quality_low=None, quality_high=None, rungs_a=len(a), rungs_b=len(b),
                    reason=None, beaten_rungs_a=None, beaten_rungs_b=None,
+                   fit_falls_a=None, fit_falls_b=None,
                    median_bd_rate_percent=None, reliable_mean_bd_rate_percent=None)
         several = [f"{name} has ladders {sorted({str(r.get('ladder_id')) for r in rs})}"
                    for name, rs in (("A", a), ("B", b))
@@ -116,14 +120,16 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
             row.update(status=res.status, bd_rate_percent=res.bd_rate_percent,
                        quality_low=res.quality_low, quality_high=res.quality_high,
                        rungs_a=res.rungs_a, rungs_b=res.rungs_b, reason=res.reason or None,
-                       beaten_rungs_a=res.beaten_a, beaten_rungs_b=res.beaten_b)
+                       beaten_rungs_a=res.beaten_a, beaten_rungs_b=res.beaten_b,
+                       fit_falls_a=res.fit_falls_a, fit_falls_b=res.fit_falls_b)
         out.append(row)
     ok = [r["bd_rate_percent"] for r in out if r["status"] == bjontegaard.OK]
     reliable = [r["bd_rate_percent"] for r in out
-                if r["status"] == bjontegaard.OK and not _unreliable(r)]
+                if r["status"] == bjontegaard.OK and not is_unreliable(r)]
     unreliable = len(ok) - len(reliable)
     mean = dict(base, source_id=schemas.ALL_SOURCES, quality_low=None, quality_high=None,
                 rungs_a=None, rungs_b=None, beaten_rungs_a=None, beaten_rungs_b=None,
+                fit_falls_a=None, fit_falls_b=None,
                 median_bd_rate_percent=None, reliable_mean_bd_rate_percent=None)
     if ok:
         mean.update(status=bjontegaard.OK, bd_rate_percent=sum(ok) / len(ok),
@@ -132,7 +138,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
                                                    if reliable else None),
                     reason=f"mean over {len(ok)} of {len(out)} sources"
                     + (f", {unreliable} of them unreliable (rungs beaten by a cheaper "
-                       "rung)" if unreliable else ""))
+                       "rung, or a fit that falls)" if unreliable else ""))
     else:
         mean.update(status=NO_SOURCES, bd_rate_percent=None,
                     reason=f"no BD-rate for any of {len(out)} sources")
@@ -149,8 +155,23 @@ def _robust(row):
             + ("" if reliable is None else f", mean over reliable sources {reliable:+.2f} %"))
 
 
-def _unreliable(row):
-    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b"))
+def is_unreliable(row) -> bool:
+    """A source row whose BD-rate is unreliable: a beaten rung or a falling fit."""
+    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b")
+                or row.get("fit_falls_a") or row.get("fit_falls_b"))
+
+
+def _why_unreliable(row):
+    """' UNRELIABLE: ...' for a source row whose BD-rate is unreliable, else ''."""
+    why = []
+    if row.get("beaten_rungs_a") or row.get("beaten_rungs_b"):
+        why.append(f"{row['beaten_rungs_a']} rung(s) of A and {row['beaten_rungs_b']} of B "
+                   "are beaten by a cheaper rung (quality does not rise with bitrate)")
+    falls = [name for name in ("A", "B") if row.get(f"fit_falls_{name.lower()}")]
+    if falls:
+        why.append(f"the {row['method']} fit of {' and '.join(falls)} falls as quality "
+                   "rises inside the overlap")
+    return " UNRELIABLE: " + "; ".join(why) if why else ""
 
 
 def _nan(value):
@@ -180,11 +201,7 @@ def summary(rows):
         if r["bd_rate_percent"] is not None:
             lines.append(f"  {name}: {r['bd_rate_percent']:+.2f} %"
                          + (f" ({r['reason']})" if r["reason"] else "")
-                         + _robust(r)
-                         + (f" UNRELIABLE: {r['beaten_rungs_a']} rung(s) of A and "
-                            f"{r['beaten_rungs_b']} of B are beaten by a cheaper rung "
-                            "(quality does not rise with bitrate)"
-                            if _unreliable(r) else ""))
+                         + _robust(r) + _why_unreliable(r))
         else:
             lines.append(f"  {name}: {r['status']}: {r['reason']}")
     return "\n".join(lines)

@@ -24,7 +24,12 @@ are merged for the piecewise fit (mean log rate). No answer comes back as a resu
 Both fits assume quality rises with rate. Each result counts the rungs of each ladder
 that a cheaper rung of the same ladder beats on quality (``beaten_a``, ``beaten_b``):
 above 0, log-rate is not a function of quality over the whole ladder, and a few points of
-quality can move the BD-rate by tens of percent or change its sign.
+quality can move the BD-rate by tens of percent or change its sign. Each result also
+says whether a ladder's fitted log-rate falls as quality rises somewhere inside the
+overlap (``fit_falls_a``, ``fit_falls_b``): a fit through rungs that all rise can still
+bend back, when the qualities bunch up (a ladder that scores 62–68 over a 16× range of
+rate and 10 at the bottom), and the cubic then runs away: +10⁷ % where the rungs say a
+few tens. Either flag, like a beaten rung, makes the BD-rate unreliable.
 """
 from __future__ import annotations
 
@@ -43,7 +48,8 @@ STATUSES = (OK, TOO_FEW_RUNGS, NO_OVERLAP)
 class BDResult:
     """bd_rate_percent: None unless status is "ok"; quality_low/high: the overlap
     interval (None when a ladder has too few rungs); beaten_a/b: `beaten_rungs` of
-    each ladder's usable rungs."""
+    each ladder's usable rungs; fit_falls_a/b: `fit_falls` of each ladder's fit over
+    the overlap (None without a BD-rate)."""
 
     status: str
     bd_rate_percent: float | None
@@ -54,6 +60,8 @@ class BDResult:
     reason: str = ""
     beaten_a: int = 0
     beaten_b: int = 0
+    fit_falls_a: bool | None = None
+    fit_falls_b: bool | None = None
 
 
 def _clean(rates, qualities):
@@ -73,17 +81,37 @@ def beaten_rungs(rates, qualities) -> int:
     return int(sum(bool(np.any((r < r[i]) & (q > q[i]))) for i in range(r.size)))
 
 
-def _integral_cubic(q, log_r, lo, hi):
-    p = np.polyint(np.polyfit(q, log_r, 3))
-    return np.polyval(p, hi) - np.polyval(p, lo)
+# Points of the overlap at which `fit_falls` reads the fit's slope.
+SLOPE_POINTS = 1025
 
 
-def _integral_pchip(q, log_r, lo, hi):
+def _fit_cubic(q, log_r):
+    """log-rate(quality) as a `numpy.poly1d` least-squares cubic."""
+    return np.poly1d(np.polyfit(q, log_r, 3))
+
+
+def _fit_pchip(q, log_r):
+    """log-rate(quality) as a `PchipInterpolator` through the rungs (equal qualities
+    merged: mean log-rate)."""
     from scipy.interpolate import PchipInterpolator
 
     uq, inverse = np.unique(q, return_inverse=True)
     mean_log_r = np.bincount(inverse, weights=log_r) / np.bincount(inverse)
-    return float(PchipInterpolator(uq, mean_log_r).integrate(lo, hi))
+    return PchipInterpolator(uq, mean_log_r)
+
+
+def _integral(fit, lo, hi) -> float:
+    if isinstance(fit, np.poly1d):
+        p = np.polyint(fit)
+        return float(p(hi) - p(lo))
+    return float(fit.integrate(lo, hi))
+
+
+def fit_falls(fit, lo, hi) -> bool:
+    """Whether a fit of log-rate on quality (`_fit_cubic` or `_fit_pchip`) falls as
+    quality rises anywhere in [lo, hi], read at `SLOPE_POINTS` evenly spaced points."""
+    slope = fit.deriv() if isinstance(fit, np.poly1d) else fit.derivative()
+    return bool(np.any(slope(np.linspace(lo, hi, SLOPE_POINTS)) < 0))
 
 
 def bd_rate(rates_a, qualities_a, rates_b, qualities_b, *, piecewise=False) -> BDResult:
@@ -107,7 +135,9 @@ def bd_rate(rates_a, qualities_a, rates_b, qualities_b, *, piecewise=False) -> B
         return BDResult(NO_OVERLAP, None, None, None, n_a, n_b,
                         f"quality ranges do not overlap: A [{qa.min():.4g}, {qa.max():.4g}], "
                         f"B [{qb.min():.4g}, {qb.max():.4g}]", **beaten)
-    integral = _integral_pchip if piecewise else _integral_cubic
-    d = (integral(qb, np.log(rb), lo, hi) - integral(qa, np.log(ra), lo, hi)) / (hi - lo)
+    fit = _fit_pchip if piecewise else _fit_cubic
+    fit_a, fit_b = fit(qa, np.log(ra)), fit(qb, np.log(rb))
+    d = (_integral(fit_b, lo, hi) - _integral(fit_a, lo, hi)) / (hi - lo)
     return BDResult(OK, float(np.expm1(d) * 100.0), float(lo), float(hi), n_a, n_b,
-                    **beaten)
+                    fit_falls_a=fit_falls(fit_a, lo, hi),
+                    fit_falls_b=fit_falls(fit_b, lo, hi), **beaten)

@@ -262,6 +262,20 @@ _BDRATE = [
         "Rungs of B that a cheaper rung of B beats on quality (>0: unreliable BD-rate).",
     ),
     (
+        "fit_falls_a",
+        pa.bool_(),
+        "BOOL",
+        "NULLABLE",
+        "A's fitted log-rate falls as quality rises inside the overlap (unreliable).",
+    ),
+    (
+        "fit_falls_b",
+        pa.bool_(),
+        "BOOL",
+        "NULLABLE",
+        "B's fitted log-rate falls as quality rises inside the overlap (unreliable).",
+    ),
+    (
         "median_bd_rate_percent",
         pa.float64(),
         "FLOAT64",
@@ -273,7 +287,7 @@ _BDRATE = [
         pa.float64(),
         "FLOAT64",
         "NULLABLE",
-        "Row '*': mean over the sources with no beaten rung in either ladder.",
+        "Row '*': mean over the reliable sources (no beaten rung, no falling fit).",
     ),
 ]
 

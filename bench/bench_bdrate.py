@@ -118,8 +118,8 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
           f"model {args.model}, {'PCHIP' if piecewise else 'cubic fit'}, "
           f"{wall:.0f} s to build and score\n")
     print("| source | BD-rate on score | BD-rate on VMAF | same sign | score rungs beaten by "
-          "a cheaper one (A / B) |")
-    print("|---|---:|---:|:---:|---:|")
+          "a cheaper one (A / B) | score fit falls (A / B) |")
+    print("|---|---:|---:|:---:|---:|:---:|")
     agree = compared = agree_rising = rising = 0
     for source in sorted(results["vmaf"]):
         s, v = (results[m][source]["bd_rate_percent"] for m in ("score", "vmaf"))
@@ -128,22 +128,24 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
         row = results["score"][source]
         beaten = ("" if row["beaten_rungs_a"] is None
                   else f"{row['beaten_rungs_a']} / {row['beaten_rungs_b']}")
+        falls = ("" if row["fit_falls_a"] is None else " / ".join(
+            "yes" if row[f"fit_falls_{x}"] else "no" for x in "ab"))
         if same and source != "*":
             compared += 1
             agree += same == "yes"
-            if beaten == "0 / 0":
+            if not bdrate.is_unreliable(row):
                 rising += 1
                 agree_rising += same == "yes"
         name = "mean" if source == "*" else source
 
-        print(f"| {name} | {_fmt(s)} | {_fmt(v)} | {same} | {beaten} |")
+        print(f"| {name} | {_fmt(s)} | {_fmt(v)} | {same} | {beaten} | {falls} |")
     for label, column in (("median", "median_bd_rate_percent"),
                           ("mean over each metric's reliable sources",
                            "reliable_mean_bd_rate_percent")):
         s, v = (results[m].get("*", {}).get(column) for m in ("score", "vmaf"))
-        print(f"| {label} | {_fmt(s)} | {_fmt(v)} | | |")
+        print(f"| {label} | {_fmt(s)} | {_fmt(v)} | | | |")
     print(f"\nsign agreement: {agree} / {compared} sources; {agree_rising} / {rising} of "
-          "those whose score rises with bitrate on both ladders")
+          "those whose score BD-rate is reliable (no beaten rung, no falling fit)")
 
 
 def _fmt(x):

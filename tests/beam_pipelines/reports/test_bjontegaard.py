@@ -83,3 +83,38 @@ def test_rungs_beaten_by_a_cheaper_rung_are_counted():
     res = bj.bd_rate(rates, scores, R, Q)
     assert res.status == bj.OK and (res.beaten_a, res.beaten_b) == (4, 0)
     assert bj.bd_rate(R[:3], Q[:3], rates, scores).beaten_b == 4  # told also without one
+
+
+# Rising rungs whose qualities bunch up: 62-68 over a 16x range of rate, 10 at the
+# bottom (a generated pattern that the score calls flat until it collapses).
+BUNCHED_R = [100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0]
+BUNCHED_Q = [10.0, 62.0, 64.0, 66.0, 67.0, 68.0]
+
+
+def test_a_cubic_that_bends_back_through_rising_rungs_is_flagged():
+    assert bj.beaten_rungs(BUNCHED_R, BUNCHED_Q) == 0
+    qb = [q + d for q, d in zip(BUNCHED_Q, [0.0, 1.0, 2.0, 2.0, 1.0, 0.0])]
+    rb = [r * 0.9 for r in BUNCHED_R]  # B: 10 % cheaper and a little better everywhere
+    cubic = bj.bd_rate(BUNCHED_R, BUNCHED_Q, rb, qb)
+    # The least-squares cubic of log-rate falls between the bottom rung and the bunch,
+    # and the integral runs away: B is called 10^5 times dearer.
+    assert cubic.status == bj.OK and cubic.bd_rate_percent > 1e5
+    assert (cubic.beaten_a, cubic.beaten_b) == (0, 0)
+    assert (cubic.fit_falls_a, cubic.fit_falls_b) == (True, True)
+    # PCHIP through the same rising rungs cannot fall; it says B is cheaper.
+    pchip = bj.bd_rate(BUNCHED_R, BUNCHED_Q, rb, qb, piecewise=True)
+    assert (pchip.fit_falls_a, pchip.fit_falls_b) == (False, False)
+    assert -40.0 < pchip.bd_rate_percent < -10.0
+    # Well-spread qualities: neither fit falls.
+    for piecewise in (False, True):
+        res = bj.bd_rate(R, Q, [r / 2 for r in R], Q, piecewise=piecewise)
+        assert (res.fit_falls_a, res.fit_falls_b) == (False, False)
+    assert bj.bd_rate(R[:3], Q[:3], R, Q).fit_falls_a is None  # no fit, no answer
+
+
+def test_fit_falls_reads_the_slope_inside_the_interval_only():
+    # log-rate = (q - 50)^2 / 100: falls below q = 50, rises above it.
+    q = np.array([50.0, 60.0, 70.0, 80.0, 90.0])
+    fit = bj._fit_cubic(np.concatenate([q - 40, q]),
+                        np.concatenate([(q - 40 - 50) ** 2, (q - 50) ** 2]) / 100)
+    assert bj.fit_falls(fit, 10.0, 90.0) and not bj.fit_falls(fit, 50.5, 90.0)
