@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -346,15 +347,17 @@ def test_verdict_weight_changes_the_pairwise_text_loss(tiny_config):
     """loss.compare_verdict_weight reaches the loss: on the same batch and weights the
     training loss (`train_step.make_loss_fn`, as `make_train_step` builds it from
     config.loss) gives another pairwise text loss when the verdict letter weighs 10
-    instead of 1, and the same one when it weighs 1 again."""
+    instead of 1 (the CPU forward is deterministic: without the weight reaching
+    the loss both calls would give the same number)."""
     config = config_lib.apply_overrides(tiny_config, [
-        "loss.compare_weight=1.0", "loss.compare_pairs=2"])
+        "loss.compare_weight=1.0", "loss.compare_pairs=1", "loss.compare_keyframes=1",
+        "loss.text_videos=1"])
     model = train.build_model(config)
     seq_len = int(config.model.max_sequence_length)
     split = input_pipeline.attach_text(
         input_pipeline.load_split(config.data.dir, "train"),
         lambda d: model.preprocessor.tokenize_description(d, seq_len))
-    sched = input_pipeline.BatchSchedule(split, batch_size=4, mode="mix", seed=0)
+    sched = input_pipeline.BatchSchedule(split, batch_size=2, mode="mix", seed=0)
     batch = next(input_pipeline.train_dataset(
         split, sched, start_step=0, num_steps=1,
         regression_targets="all").as_numpy_iterator())
@@ -366,14 +369,13 @@ def test_verdict_weight_changes_the_pairwise_text_loss(tiny_config):
     trainable, non_trainable, _ = train_step.initial_state(
         model.backbone, train.make_optimizer(config))
     logged = []
-    for weight in (1.0, 10.0, 1.0):
+    for weight in (1.0, 10.0):
         loss_config = config_lib.apply_overrides(
             config, [f"loss.compare_verdict_weight={weight}"]).loss
-        loss_fn = train_step.make_loss_fn(model, loss_config, sched.num_pairs)
+        loss_fn = jax.jit(train_step.make_loss_fn(model, loss_config, sched.num_pairs))
         _, (parts, _) = loss_fn(trainable, non_trainable, batch)
         logged.append(float(parts["compare_text_loss"]))
     assert np.isfinite(logged).all() and logged[0] != logged[1], logged
-    assert logged[2] == logged[0], logged
 
 
 def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tiny_data,
