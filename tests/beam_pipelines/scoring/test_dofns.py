@@ -107,21 +107,38 @@ def test_preprocess_failure_is_a_failure_row(ladder_rows):
 
 
 @pytest.fixture(scope="module")
-def handler_and_model():
-    handler = inference.KerasCPLLMHandler(PRESET, max_batch_size=4)
-    return handler, handler.load_model()
+def untrained_preset(tmp_path_factory):
+    """An untrained tiny preset (seed 0, K = 8): the handler's batching, padding and
+    isolation are the same for any preset, at a fraction of the bundled one's cost (the
+    bundled preset goes through the handler in test_score, test_demo and the bf16 test
+    below)."""
+    from cpllm_model.presets import build_tiny
+
+    path = str(tmp_path_factory.mktemp("untrained") / "cpllm_tiny_untrained")
+    build_tiny(seed=0).save_to_preset(path)
+    return path
 
 
 @pytest.fixture(scope="module")
-def examples(ladder_rows):
+def handler_and_model(untrained_preset):
+    handler = inference.KerasCPLLMHandler(untrained_preset, max_batch_size=4)
+    return handler, handler.load_model()
+
+
+def _examples(preset, rows):
     from beam_pipelines.media import keyframes
 
-    frame_inputs = dofns.FrameInputs(PRESET)
+    frame_inputs = dofns.FrameInputs(preset)
     out = []
-    for row in ladder_rows[:3]:
+    for row in rows:
         kf = keyframes.decode_keyframes(row["uri"], 8)
         out.append({"inputs": frame_inputs(kf.frames), "meta": {"uri": row["uri"]}})
     return out
+
+
+@pytest.fixture(scope="module")
+def examples(untrained_preset, ladder_rows):
+    return _examples(untrained_preset, ladder_rows[:3])
 
 
 def test_handler_pads_batches_so_scores_do_not_depend_on_batch_mates(
@@ -130,11 +147,13 @@ def test_handler_pads_batches_so_scores_do_not_depend_on_batch_mates(
     alone = [handler.run_inference([e], model)[0] for e in examples]
     together = handler.run_inference(examples, model)
     reversed_ = handler.run_inference(examples[::-1], model)[::-1]
+    # distinct videos score apart, so a result handed to the wrong video would show
+    assert len({a.inference["score"] for a in alone}) == len(examples)
     for a, b, c in zip(alone, together, reversed_):
         assert a.inference == b.inference == c.inference  # bit-identical, plain floats
         assert isinstance(a.inference["score"], float)
         assert len(a.inference["frame_scores"]) == 8
-        assert a.model_id == PRESET and a.example == {"uri": a.example["uri"]}
+        assert a.model_id == handler.model_id and a.example == {"uri": a.example["uri"]}
     assert handler.batch_elements_kwargs() == {"min_batch_size": 4, "max_batch_size": 4}
     assert handler.get_num_bytes(examples) == sum(
         v.nbytes for e in examples for v in e["inputs"].values())
@@ -158,10 +177,11 @@ def test_default_reader_is_a_context_manager(ladder_rows):
         assert path == ladder_rows[0]["uri"]
 
 
-def test_handler_loads_the_decoder_only_to_describe(handler_and_model, examples):
+def test_handler_loads_the_decoder_only_to_describe(handler_and_model, examples,
+                                                    untrained_preset):
     scoring_handler, scorer = handler_and_model
     assert not scorer.backbone.include_decoder  # scoring alone: no decoder in memory
-    handler = inference.KerasCPLLMHandler(PRESET, max_batch_size=2, describe=True,
+    handler = inference.KerasCPLLMHandler(untrained_preset, max_batch_size=2, describe=True,
                                           max_new_tokens=8)
     model = handler.load_model()
     assert model.backbone.include_decoder
@@ -172,8 +192,10 @@ def test_handler_loads_the_decoder_only_to_describe(handler_and_model, examples)
     assert isinstance(alone.inference["score"], float)
 
 
-def test_handler_bfloat16_model_scores_close_to_float32(handler_and_model, examples):
-    handler, model = handler_and_model
+def test_handler_bfloat16_model_scores_close_to_float32(ladder_rows):
+    examples = _examples(PRESET, ladder_rows[:3])
+    handler = inference.KerasCPLLMHandler(PRESET, max_batch_size=4)
+    model = handler.load_model()
     bf16 = inference.KerasCPLLMHandler(PRESET, max_batch_size=4, dtype="bfloat16")
     bf16_model = bf16.load_model()
     assert bf16_model.backbone.compute_dtype == "bfloat16"
@@ -260,7 +282,8 @@ def test_handler_raises_worker_errors_instead_of_isolating_videos(
 def test_handler_bisects_a_bad_batch(handler_and_model, examples):
     # Issue 14 item 18: one bad video in a batch of 8 costs 1 + 2 * log2(8) = 7 padded
     # batches (halves, quarters, pairs), not 1 + 8 (one by one, each padded to 8).
-    handler8 = inference.KerasCPLLMHandler(PRESET, max_batch_size=8)
+    handler4, model = handler_and_model
+    handler8 = inference.KerasCPLLMHandler(handler4.model_id, max_batch_size=8)
     calls = []
 
     class Counting(inference.KerasCPLLMHandler):
@@ -268,8 +291,7 @@ def test_handler_bisects_a_bad_batch(handler_and_model, examples):
             calls.append(len(batch))
             return super()._predict(batch, model)
 
-    counting = Counting(PRESET, max_batch_size=8)
-    _, model = handler_and_model
+    counting = Counting(handler4.model_id, max_batch_size=8)
     good = [{"inputs": examples[i % 3]["inputs"], "meta": {"uri": f"v{i}"}} for i in range(8)]
     clean = handler8.run_inference(good, model)
     batch = list(good)
