@@ -192,7 +192,8 @@ def write(rows, output_dir):
 
 
 def summary(rows):
-    """A few lines of text: one per source, then the mean."""
+    """A few lines of text: one per source, the mean, then the sources whose rungs all
+    rise but whose cubic fit falls (a hint to use --piecewise)."""
     first = rows[-1]
     lines = [f"[bdrate] B={first['ladder_b']} vs A={first['ladder_a']}, metric "
              f"{first['metric']}, {first['method']} fit"]
@@ -204,6 +205,13 @@ def summary(rows):
                          + _robust(r) + _why_unreliable(r))
         else:
             lines.append(f"  {name}: {r['status']}: {r['reason']}")
+    bent = [r["source_id"] for r in rows if r["method"] == "cubic"
+            and (r.get("fit_falls_a") or r.get("fit_falls_b"))
+            and not (r.get("beaten_rungs_a") or r.get("beaten_rungs_b"))]
+    if bent:
+        lines.append(f"  {len(bent)} source(s) with no beaten rung have a cubic fit that "
+                     "falls inside the overlap; --piecewise (PCHIP) answers them: "
+                     + ", ".join(bent))
     return "\n".join(lines)
 
 

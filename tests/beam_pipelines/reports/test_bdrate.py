@@ -123,6 +123,8 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     lines = {ln.split(":")[0].strip(): ln for ln in capsys.readouterr().out.splitlines()}
     assert "UNRELIABLE: the cubic fit of A and B falls as quality rises" in lines["s4"]
     assert "beaten" not in lines["s4"]
+    assert lines["1 source(s) with no beaten rung have a cubic fit that falls inside the "
+                 "overlap; --piecewise (PCHIP) answers them"].endswith(": s4")
     got = _read(d4)
     assert (got["s4"]["beaten_rungs_a"], got["s4"]["beaten_rungs_b"]) == (0, 0)
     assert (got["s4"]["fit_falls_a"], got["s4"]["fit_falls_b"]) == (True, True)
