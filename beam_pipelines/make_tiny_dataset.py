@@ -186,9 +186,10 @@ def main(argv=None):
                          f"--families={args.families}",
                          *(["--train_mixed_presets"] if args.train_mixed_presets else []),
                          *beam_args])
-    # A source's number in its split is in its id ("t0042_...", "h0007_..."): the first N
-    # of each split are the same sources whatever the other split's count (sources.plan),
-    # so a smaller --num_holdout reuses a larger build's masters.
+    # A source's number in its split is in its id ("t0042_...", "h0007_..."): with the
+    # same --num_train, the first N of each split are the same sources whatever
+    # --num_holdout (sources.plan), so a smaller --num_holdout reuses a larger build's
+    # masters.
     limit = {"train": args.num_train, "holdout": args.num_holdout}
     plan = [p for p in _read_csv(src_csv)
             if int(p["source_id"][1:5]) <= limit[p["split"]]]

@@ -132,9 +132,13 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
 
     Specs are drawn at random (family, size, motion, camera effects, x264 preset) and
     sorted into the split their properties decide (`is_holdout`), until both are full.
-    Source n of a split is the same whatever the other split's count, so
-    `train_from=N` (training sources numbered below N left out) with `num_holdout=0`
-    gives the sources a larger build adds to an earlier one of the same seed.
+    Training source n is the same whatever `num_holdout`, so `train_from=N` (training
+    sources numbered below N left out) with `num_holdout=0` gives the sources a larger
+    build adds to an earlier one of the same seed. Held-out source n is the same whatever
+    `num_holdout`, but not whatever `num_train`: each counted training source draws its
+    CRF shift from the same generator, so once the training split is full (at once with
+    `num_train=0`) the held-out sources drawn after that point differ. The held-out split
+    of a build with N training sources, alone: `num_train=N, train_from=N + 1`.
     `train_rung_steps`: those sources' ladders are 6 rungs a step apart (the step
     cycling through the tuple by source number, `train_rungs`) instead of TRAIN_RUNGS
     shifted by 0..6.

@@ -223,3 +223,21 @@ def test_plan_with_mixed_presets_alternates_a_fast_and_a_slow_preset():
         assert fast in sources.FAST_PRESETS and slow in sources.SLOW_PRESETS
         pairs.add((fast, slow))
     assert len(pairs) >= 5  # drawn per source, not one pair for the whole build
+
+
+def test_held_out_sources_follow_the_training_count_and_train_from_rebuilds_them():
+    """Training sources do not depend on num_holdout; held-out ones depend on num_train
+    (each counted training source draws its CRF shift), and `train_from = num_train + 1`
+    gives one build's held-out split alone."""
+    def ids(plan, split):
+        return [p["source_id"] for p in plan if p["split"] == split]
+
+    full = sources.plan(num_train=40, num_holdout=12, seed=0, frames=8)
+    assert ids(sources.plan(num_train=40, num_holdout=3, seed=0, frames=8), "train") == ids(
+        full, "train")
+    assert ids(sources.plan(num_train=40, num_holdout=3, seed=0, frames=8), "holdout") == ids(
+        full, "holdout")[:3]
+    alone = sources.plan(num_train=40, num_holdout=12, seed=0, frames=8, train_from=41)
+    assert alone == [p for p in full if p["split"] == "holdout"]
+    no_train = sources.plan(num_train=0, num_holdout=12, seed=0, frames=8)
+    assert ids(no_train, "holdout") != ids(full, "holdout")
