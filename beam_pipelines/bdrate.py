@@ -22,10 +22,12 @@ source without a BD-rate has a row all the same, with a `status` (too_few_rungs,
 no_overlap, missing: only in one ladder, several_ladders: pick one with
 --ladder_a/--ladder_b) and a `reason`. `beaten_rungs_a/_b` count the rungs that a
 cheaper rung of the same ladder beats on quality: above 0 the fits' assumption (quality
-rises with rate) fails. `fit_falls_a/_b` say whether a ladder's fitted log-rate falls as
-quality rises inside the overlap, which a cubic does through rising rungs whose
-qualities bunch up, and then runs away. Either marks the source's BD-rate unreliable in
-the summary.
+rises with rate) fails. `fit_fall_factor_a/_b` give how far a ladder's fit bends back
+inside the overlap (the largest factor by which its rate at a lower quality exceeds its
+rate at a higher one; 1.0: it never falls), which a cubic does through rising rungs
+whose qualities bunch up, and then runs away. A beaten rung, or a factor above
+`bjontegaard.FIT_FALL_LIMIT` (1.5), marks the source's BD-rate unreliable in the
+summary.
 A short summary goes to stdout.
 """
 from __future__ import annotations
@@ -102,7 +104,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
         row = dict(base, source_id=source, status=bjontegaard.OK, bd_rate_percent=None,
                    quality_low=None, quality_high=None, rungs_a=len(a), rungs_b=len(b),
                    reason=None, beaten_rungs_a=None, beaten_rungs_b=None,
-                   fit_falls_a=None, fit_falls_b=None,
+                   fit_fall_factor_a=None, fit_fall_factor_b=None,
                    median_bd_rate_percent=None, reliable_mean_bd_rate_percent=None)
         several = [f"{name} has ladders {sorted({str(r.get('ladder_id')) for r in rs})}"
                    for name, rs in (("A", a), ("B", b))
@@ -121,7 +123,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
                        quality_low=res.quality_low, quality_high=res.quality_high,
                        rungs_a=res.rungs_a, rungs_b=res.rungs_b, reason=res.reason or None,
                        beaten_rungs_a=res.beaten_a, beaten_rungs_b=res.beaten_b,
-                       fit_falls_a=res.fit_falls_a, fit_falls_b=res.fit_falls_b)
+                       fit_fall_factor_a=res.fit_fall_a, fit_fall_factor_b=res.fit_fall_b)
         out.append(row)
     ok = [r["bd_rate_percent"] for r in out if r["status"] == bjontegaard.OK]
     reliable = [r["bd_rate_percent"] for r in out
@@ -129,7 +131,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
     unreliable = len(ok) - len(reliable)
     mean = dict(base, source_id=schemas.ALL_SOURCES, quality_low=None, quality_high=None,
                 rungs_a=None, rungs_b=None, beaten_rungs_a=None, beaten_rungs_b=None,
-                fit_falls_a=None, fit_falls_b=None,
+                fit_fall_factor_a=None, fit_fall_factor_b=None,
                 median_bd_rate_percent=None, reliable_mean_bd_rate_percent=None)
     if ok:
         mean.update(status=bjontegaard.OK, bd_rate_percent=sum(ok) / len(ok),
@@ -138,7 +140,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
                                                    if reliable else None),
                     reason=f"mean over {len(ok)} of {len(out)} sources"
                     + (f", {unreliable} of them unreliable (rungs beaten by a cheaper "
-                       "rung, or a fit that falls)" if unreliable else ""))
+                       "rung, or a fit that bends back)" if unreliable else ""))
     else:
         mean.update(status=NO_SOURCES, bd_rate_percent=None,
                     reason=f"no BD-rate for any of {len(out)} sources")
@@ -155,10 +157,17 @@ def _robust(row):
             + ("" if reliable is None else f", mean over reliable sources {reliable:+.2f} %"))
 
 
+def _bent(row) -> list[str]:
+    """Which ladders ("A", "B") of a source row have a fit that bends back too far."""
+    return [name for name in ("A", "B")
+            if (row.get(f"fit_fall_factor_{name.lower()}") or 1.0)
+            > bjontegaard.FIT_FALL_LIMIT]
+
+
 def is_unreliable(row) -> bool:
-    """A source row whose BD-rate is unreliable: a beaten rung or a falling fit."""
-    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b")
-                or row.get("fit_falls_a") or row.get("fit_falls_b"))
+    """A source row whose BD-rate is unreliable: a beaten rung, or a fit that bends back
+    by more than `bjontegaard.FIT_FALL_LIMIT`."""
+    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b") or _bent(row))
 
 
 def _why_unreliable(row):
@@ -167,10 +176,10 @@ def _why_unreliable(row):
     if row.get("beaten_rungs_a") or row.get("beaten_rungs_b"):
         why.append(f"{row['beaten_rungs_a']} rung(s) of A and {row['beaten_rungs_b']} of B "
                    "are beaten by a cheaper rung (quality does not rise with bitrate)")
-    falls = [name for name in ("A", "B") if row.get(f"fit_falls_{name.lower()}")]
-    if falls:
-        why.append(f"the {row['method']} fit of {' and '.join(falls)} falls as quality "
-                   "rises inside the overlap")
+    for name in _bent(row):
+        why.append(f"the {row['method']} fit of {name} gives "
+                   f"{row[f'fit_fall_factor_{name.lower()}']:.3g}x the rate at a lower "
+                   "quality inside the overlap")
     return " UNRELIABLE: " + "; ".join(why) if why else ""
 
 
@@ -193,7 +202,7 @@ def write(rows, output_dir):
 
 def summary(rows):
     """A few lines of text: one per source, the mean, then the sources whose rungs all
-    rise but whose cubic fit falls (a hint to use --piecewise)."""
+    rise but whose cubic fit bends back (a hint to use --piecewise)."""
     first = rows[-1]
     lines = [f"[bdrate] B={first['ladder_b']} vs A={first['ladder_a']}, metric "
              f"{first['metric']}, {first['method']} fit"]
@@ -205,12 +214,11 @@ def summary(rows):
                          + _robust(r) + _why_unreliable(r))
         else:
             lines.append(f"  {name}: {r['status']}: {r['reason']}")
-    bent = [r["source_id"] for r in rows if r["method"] == "cubic"
-            and (r.get("fit_falls_a") or r.get("fit_falls_b"))
+    bent = [r["source_id"] for r in rows if r["method"] == "cubic" and _bent(r)
             and not (r.get("beaten_rungs_a") or r.get("beaten_rungs_b"))]
     if bent:
         lines.append(f"  {len(bent)} source(s) with no beaten rung have a cubic fit that "
-                     "falls inside the overlap; --piecewise (PCHIP) answers them: "
+                     "bends back inside the overlap; --piecewise (PCHIP) answers them: "
                      + ", ".join(bent))
     return "\n".join(lines)
 

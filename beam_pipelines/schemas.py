@@ -262,18 +262,18 @@ _BDRATE = [
         "Rungs of B that a cheaper rung of B beats on quality (>0: unreliable BD-rate).",
     ),
     (
-        "fit_falls_a",
-        pa.bool_(),
-        "BOOL",
+        "fit_fall_factor_a",
+        pa.float64(),
+        "FLOAT64",
         "NULLABLE",
-        "A's fitted log-rate falls as quality rises inside the overlap (unreliable).",
+        "A's fit: largest rate ratio, lower over higher quality (1: rises; >1.5 unreliable).",
     ),
     (
-        "fit_falls_b",
-        pa.bool_(),
-        "BOOL",
+        "fit_fall_factor_b",
+        pa.float64(),
+        "FLOAT64",
         "NULLABLE",
-        "B's fitted log-rate falls as quality rises inside the overlap (unreliable).",
+        "B's fit: largest rate ratio, lower over higher quality (1: rises; >1.5 unreliable).",
     ),
     (
         "median_bd_rate_percent",
@@ -287,7 +287,7 @@ _BDRATE = [
         pa.float64(),
         "FLOAT64",
         "NULLABLE",
-        "Row '*': mean over the reliable sources (no beaten rung, no falling fit).",
+        "Row '*': mean over the reliable sources (no beaten rung, no bent fit).",
     ),
 ]
 

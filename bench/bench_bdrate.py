@@ -118,7 +118,7 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
           f"model {args.model}, {'PCHIP' if piecewise else 'cubic fit'}, "
           f"{wall:.0f} s to build and score\n")
     print("| source | BD-rate on score | BD-rate on VMAF | same sign | score rungs beaten by "
-          "a cheaper one (A / B) | score fit falls (A / B) |")
+          "a cheaper one (A / B) | score fit bends back (A / B) |")
     print("|---|---:|---:|:---:|---:|:---:|")
     agree = compared = agree_rising = rising = 0
     for source in sorted(results["vmaf"]):
@@ -128,8 +128,8 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
         row = results["score"][source]
         beaten = ("" if row["beaten_rungs_a"] is None
                   else f"{row['beaten_rungs_a']} / {row['beaten_rungs_b']}")
-        falls = ("" if row["fit_falls_a"] is None else " / ".join(
-            "yes" if row[f"fit_falls_{x}"] else "no" for x in "ab"))
+        falls = ("" if row["fit_fall_factor_a"] is None else " / ".join(
+            f"{row[f'fit_fall_factor_{x}']:.2f}x" for x in "ab"))
         if same and source != "*":
             compared += 1
             agree += same == "yes"
@@ -145,7 +145,8 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
         s, v = (results[m].get("*", {}).get(column) for m in ("score", "vmaf"))
         print(f"| {label} | {_fmt(s)} | {_fmt(v)} | | | |")
     print(f"\nsign agreement: {agree} / {compared} sources; {agree_rising} / {rising} of "
-          "those whose score BD-rate is reliable (no beaten rung, no falling fit)")
+          "those whose score BD-rate is reliable (no beaten rung, no fit bent back past "
+          "1.5x)")
 
 
 def _fmt(x):

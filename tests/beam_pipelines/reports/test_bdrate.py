@@ -102,7 +102,7 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     assert got["s3"]["status"] == "ok" and got["s3"]["bd_rate_percent"] is not None
     assert (got["s3"]["beaten_rungs_a"], got["s3"]["beaten_rungs_b"]) == (0, 1)
     assert got["*"]["reason"] == ("mean over 3 of 3 sources, 1 of them unreliable (rungs "
-                                  "beaten by a cheaper rung, or a fit that falls)")
+                                  "beaten by a cheaper rung, or a fit that bends back)")
     # Beside the mean, the median (one runaway fit cannot move it) and the mean over the
     # sources whose quality rises with rate (s1, s2: -20 % and 3^-1/4 - 1).
     values = sorted(got[s]["bd_rate_percent"] for s in ("s1", "s2", "s3"))
@@ -111,8 +111,8 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
         (-20.0 + (3 ** -0.25 - 1) * 100) / 2, abs=1e-9)
     assert got["s3"]["median_bd_rate_percent"] is None
     assert f"; median {values[1]:+.2f} %, mean over reliable sources -22.01 %" in lines["mean"]
-    # Rising rungs whose cubic fit falls (qualities bunched, test_bjontegaard): no beaten
-    # rung, yet flagged, and left out of the reliable mean.
+    # Rising rungs whose cubic fit bends back (qualities bunched, test_bjontegaard): no
+    # beaten rung, yet flagged, and left out of the reliable mean.
     bunched_q = [10.0, 62.0, 64.0, 66.0, 67.0, 68.0]
     bunched_r = [100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0]
     bent = rows + _ladder("s4", "slow", [r * 0.9 for r in bunched_r],
@@ -121,16 +121,19 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     d4 = _write_scores(tmp_path / "bent", bent)
     assert bdrate.main(["--scores", d4, "--ladder_a", "fast", "--ladder_b", "slow"]) == 0
     lines = {ln.split(":")[0].strip(): ln for ln in capsys.readouterr().out.splitlines()}
-    assert "UNRELIABLE: the cubic fit of A and B falls as quality rises" in lines["s4"]
+    assert lines["s4"].endswith(
+        "UNRELIABLE: the cubic fit of A gives 8.04e+04x the rate at a lower quality inside "
+        "the overlap; the cubic fit of B gives 5.92e+15x the rate at a lower quality inside "
+        "the overlap")
     assert "beaten" not in lines["s4"]
-    assert lines["1 source(s) with no beaten rung have a cubic fit that falls inside the "
-                 "overlap; --piecewise (PCHIP) answers them"].endswith(": s4")
+    assert lines["1 source(s) with no beaten rung have a cubic fit that bends back inside "
+                 "the overlap; --piecewise (PCHIP) answers them"].endswith(": s4")
     got = _read(d4)
     assert (got["s4"]["beaten_rungs_a"], got["s4"]["beaten_rungs_b"]) == (0, 0)
-    assert (got["s4"]["fit_falls_a"], got["s4"]["fit_falls_b"]) == (True, True)
-    assert (got["s1"]["fit_falls_a"], got["s1"]["fit_falls_b"]) == (False, False)
-    assert got["*"]["fit_falls_a"] is None and got["*"]["reason"].endswith(
-        "1 of them unreliable (rungs beaten by a cheaper rung, or a fit that falls)")
+    assert min(got["s4"]["fit_fall_factor_a"], got["s4"]["fit_fall_factor_b"]) > 1.5
+    assert (got["s1"]["fit_fall_factor_a"], got["s1"]["fit_fall_factor_b"]) == (1.0, 1.0)
+    assert got["*"]["fit_fall_factor_a"] is None and got["*"]["reason"].endswith(
+        "1 of them unreliable (rungs beaten by a cheaper rung, or a fit that bends back)")
     assert got["*"]["reliable_mean_bd_rate_percent"] == pytest.approx(
         (-20.0 + (3 ** -0.25 - 1) * 100) / 2, abs=1e-9)
     # Two ladders in one directory without a choice: reported, not guessed.

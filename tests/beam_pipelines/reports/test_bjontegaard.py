@@ -100,21 +100,23 @@ def test_a_cubic_that_bends_back_through_rising_rungs_is_flagged():
     # and the integral runs away: B is called 10^5 times dearer.
     assert cubic.status == bj.OK and cubic.bd_rate_percent > 1e5
     assert (cubic.beaten_a, cubic.beaten_b) == (0, 0)
-    assert (cubic.fit_falls_a, cubic.fit_falls_b) == (True, True)
+    assert cubic.fit_fall_a > 100 and cubic.fit_fall_b > bj.FIT_FALL_LIMIT
     # PCHIP through the same rising rungs cannot fall; it says B is cheaper.
     pchip = bj.bd_rate(BUNCHED_R, BUNCHED_Q, rb, qb, piecewise=True)
-    assert (pchip.fit_falls_a, pchip.fit_falls_b) == (False, False)
+    assert (pchip.fit_fall_a, pchip.fit_fall_b) == (1.0, 1.0)
     assert -40.0 < pchip.bd_rate_percent < -10.0
     # Well-spread qualities: neither fit falls.
     for piecewise in (False, True):
         res = bj.bd_rate(R, Q, [r / 2 for r in R], Q, piecewise=piecewise)
-        assert (res.fit_falls_a, res.fit_falls_b) == (False, False)
-    assert bj.bd_rate(R[:3], Q[:3], R, Q).fit_falls_a is None  # no fit, no answer
+        assert (res.fit_fall_a, res.fit_fall_b) == (1.0, 1.0)
+    assert bj.bd_rate(R[:3], Q[:3], R, Q).fit_fall_a is None  # no fit, no answer
 
 
-def test_fit_falls_reads_the_slope_inside_the_interval_only():
-    # log-rate = (q - 50)^2 / 100: falls below q = 50, rises above it.
+def test_fit_fall_factor_reads_the_fit_inside_the_interval_only():
+    # log-rate = (q - 50)^2 / 100: falls from 16 at q = 10 to 0 at q = 50, then rises.
     q = np.array([50.0, 60.0, 70.0, 80.0, 90.0])
     fit = bj._fit_cubic(np.concatenate([q - 40, q]),
                         np.concatenate([(q - 40 - 50) ** 2, (q - 50) ** 2]) / 100)
-    assert bj.fit_falls(fit, 10.0, 90.0) and not bj.fit_falls(fit, 50.5, 90.0)
+    assert bj.fit_fall_factor(fit, 10.0, 90.0) == pytest.approx(math.exp(16.0), rel=1e-6)
+    assert bj.fit_fall_factor(fit, 30.0, 90.0) == pytest.approx(math.exp(4.0), rel=1e-5)
+    assert bj.fit_fall_factor(fit, 50.5, 90.0) == 1.0
