@@ -88,8 +88,9 @@ def beaten_rungs(rates, qualities) -> int:
 # Qualities of the overlap, evenly spaced, at which `fit_fall_factor` reads a fit.
 FIT_POINTS = 1025
 # Above this `fit_fall_factor` a fit is no rate-quality curve: its BD-rate is unreliable.
-# On 36 held-out titles (docs/EVALUATION.md "BD-rate") fits that merely wiggle reach 1.3;
-# those that bend back reach 1.5-4.8 (model score) and 1.4-3.6 (VMAF); a runaway, 10^4+.
+# On 36 held-out titles (docs/EVALUATION.md "BD-rate") cubic fits that merely wiggle
+# reach 1.29 (model score) and 1.20 (VMAF); those that bend back, 2.25-4.79 (score) and
+# 1.40-3.61 (VMAF); a runaway, 10^4 and more.
 FIT_FALL_LIMIT = 1.5
 
 
