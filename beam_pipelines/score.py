@@ -65,6 +65,7 @@ _LOG = logging.getLogger("cpllm.pipeline")
 TABLE_NAMES = ("scores", "failures", "flip_rate", "ladder_summary", "ladder_advice")
 BIGQUERY_METHODS = bigquery_sink.METHODS
 SHARE_MODEL_MIN_BYTES = 1 << 30  # --share_model_across_processes auto: larger presets share
+RESHUFFLE_CHOICES = ("auto", "yes", "no")  # --reshuffle_decoded
 
 
 ConfigError = runner.ConfigError  # flags that cannot work together (before the pipeline starts)
@@ -193,6 +194,16 @@ class ScoreOptions(PipelineOptions):
             default=None,
             help="ffmpeg decoder threads per input (default: the worker's cores // "
             "--max_concurrent_decodes).",
+        )
+        parser.add_argument(
+            "--reshuffle_decoded",
+            choices=RESHUFFLE_CHOICES,
+            default="auto",
+            help="A Reshuffle between decoding and inference, so that the runner scales "
+            "the two steps apart and batches form across workers. auto (default): yes on "
+            "runners whose workers are other machines (Dataflow), no on the local runners, "
+            "where the Reshuffle holds every decoded video in memory until all are decoded "
+            "(about 19 MB a video for the bundled model: 1,000 renditions need some 20 GB).",
         )
         parser.add_argument(
             "--inference_min_ram",
@@ -330,6 +341,14 @@ def inference_hints(opts):
     return hints
 
 
+def reshuffles_decoded(opts, options) -> bool:
+    """Whether `build` puts a Reshuffle between decoding and inference
+    (`--reshuffle_decoded`; auto: only where the workers are other machines)."""
+    if opts.reshuffle_decoded == "auto":
+        return not runner.runs_on_this_machine(options)
+    return opts.reshuffle_decoded == "yes"
+
+
 def share_model(opts):
     """Whether RunInference keeps one model per machine (`--share_model_across_processes`;
     auto: on an accelerator, or for a preset of SHARE_MODEL_MIN_BYTES of weights or more)."""
@@ -409,8 +428,12 @@ def build(p, opts):
     ).with_outputs(dead_letter.FAILURES, segments.PLANS, main="decoded")
     # Decoding (CPU) and inference (model memory, accelerator) are separate stages: the
     # Reshuffle breaks their fusion, so batches form across workers and the runner
-    # scales the two steps (and the inference hints) apart (issue 14 item 16).
-    spread = decoded.decoded | "ReshuffleDecoded" >> beam.Reshuffle()
+    # scales the two steps (and the inference hints) apart (issue 14 item 16). Local
+    # runners materialise it, every decoded video at once: there decoding fuses with
+    # inference and memory stays flat.
+    spread = decoded.decoded
+    if reshuffles_decoded(opts, p.options):
+        spread = spread | "ReshuffleDecoded" >> beam.Reshuffle()
     predictions, inference_errors = spread | "RunInference" >> inference_step(handler, opts)
     scored = predictions | "ToScoreRow" >> beam.ParDo(dofns.ToScoreRow()).with_outputs(
         dead_letter.FAILURES, segments.RESULTS, main="scores"

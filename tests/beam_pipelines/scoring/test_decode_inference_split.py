@@ -36,7 +36,7 @@ def _graph(tmp_path, *flags):
 
 
 def test_reshuffle_sits_between_decoding_and_inference(tmp_path):
-    nodes = _graph(tmp_path)
+    nodes = _graph(tmp_path, "--reshuffle_decoded", "yes")
     reshuffle, inference = nodes["ReshuffleDecoded"], nodes["RunInference"]
     assert isinstance(reshuffle.transform, beam.Reshuffle)
     (decoded,) = reshuffle.main_inputs.values()
@@ -45,6 +45,26 @@ def test_reshuffle_sits_between_decoding_and_inference(tmp_path):
     (spread,) = inference.main_inputs.values()
     assert spread.producer.full_label.startswith("ReshuffleDecoded")  # before: DecodeKeyframes
     assert not inference.resource_hints  # no hint unless asked
+
+
+def test_local_runners_fuse_decoding_with_inference_by_default(tmp_path):
+    # A local runner materialises a Reshuffle: every decoded video in memory at once
+    # (RSS grew ~19 MB a video with the bundled preset; BENCHMARKS.md "Scoring pipeline").
+    nodes = _graph(tmp_path)
+    assert "ReshuffleDecoded" not in nodes
+    (decoded,) = nodes["RunInference"].main_inputs.values()
+    assert decoded.producer.full_label.startswith("DecodeKeyframes")
+    assert "ReshuffleDecoded" not in _graph(tmp_path, "--reshuffle_decoded", "no")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], False), (["--runner", "DirectRunner"], False),
+    (["--runner", "DataflowRunner"], True), (["--runner", "FlinkRunner"], True),
+    (["--runner", "DataflowRunner", "--reshuffle_decoded", "no"], False),
+    (["--reshuffle_decoded", "yes"], True)])
+def test_reshuffle_auto_follows_where_the_workers_run(flags, expected):
+    options = PipelineOptions(["--catalog", "c.csv", "--output_dir", "out", *flags])
+    assert score.reshuffles_decoded(options.view_as(score.ScoreOptions), options) is expected
 
 
 def test_inference_resource_hints_only_when_asked(tmp_path):
