@@ -157,6 +157,11 @@ def _robust(row):
             + ("" if reliable is None else f", mean over reliable sources {reliable:+.2f} %"))
 
 
+def _beaten(row) -> bool:
+    """A source row with a rung that a cheaper rung of the same ladder beats."""
+    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b"))
+
+
 def _bent(row) -> list[str]:
     """Which ladders ("A", "B") of a source row have a fit that bends back too far."""
     return [name for name in ("A", "B")
@@ -167,13 +172,13 @@ def _bent(row) -> list[str]:
 def is_unreliable(row) -> bool:
     """A source row whose BD-rate is unreliable: a beaten rung, or a fit that bends back
     by more than `bjontegaard.FIT_FALL_LIMIT`."""
-    return bool(row.get("beaten_rungs_a") or row.get("beaten_rungs_b") or _bent(row))
+    return _beaten(row) or bool(_bent(row))
 
 
 def _why_unreliable(row):
     """' UNRELIABLE: ...' for a source row whose BD-rate is unreliable, else ''."""
     why = []
-    if row.get("beaten_rungs_a") or row.get("beaten_rungs_b"):
+    if _beaten(row):
         why.append(f"{row['beaten_rungs_a']} rung(s) of A and {row['beaten_rungs_b']} of B "
                    "are beaten by a cheaper rung (quality does not rise with bitrate)")
     for name in _bent(row):
@@ -214,8 +219,8 @@ def summary(rows):
                          + _robust(r) + _why_unreliable(r))
         else:
             lines.append(f"  {name}: {r['status']}: {r['reason']}")
-    bent = [r["source_id"] for r in rows if r["method"] == "cubic" and _bent(r)
-            and not (r.get("beaten_rungs_a") or r.get("beaten_rungs_b"))]
+    bent = [r["source_id"] for r in rows
+            if r["method"] == "cubic" and _bent(r) and not _beaten(r)]
     if bent:
         lines.append(f"  {len(bent)} source(s) with no beaten rung have a cubic fit that "
                      "bends back inside the overlap; --piecewise (PCHIP) answers them: "
