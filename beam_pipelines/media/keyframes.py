@@ -32,6 +32,14 @@ is simply converted to 8-bit; anamorphic pixels are made square; ``max_side``
 downscales (aspect kept) before frames leave ffmpeg, so 8K input never costs K
 full-resolution frames in Python. Output is rawvideo rgb24 on a pipe.
 
+Frame pairs (``frames_per_key`` T > 1, a preset whose low-level path reads short clips,
+``CPLLMPreprocessor.low_level_frames``): each target also brings the T - 1 frames that
+follow it, found by the same rule at s_i + j / f (j = 1 .. T - 1): the key frame's
+neighbours in display order, whatever the spacing of the key frames. Frames come
+key-major, uint8[K * T, H, W, 3] (key frame i at row i * T). The "seek" strategy ends
+each branch after T frames instead of one, so its cost barely grows; a neighbour past the
+last frame repeats the last frame.
+
 Short videos (fewer than K frames) return K frames anyway: targets that share a frame
 repeat it. Targets that land after the last decodable frame repeat it when it is within
 ``max(1 s, 10% of D)``; further away, the video stream is measured by demuxing it (the
@@ -63,10 +71,12 @@ _HDR_CHAIN = ("zscale=tin={tin}:min={min}:pin={pin}:t=linear:npl=100,format=gbrp
 
 @dataclasses.dataclass(frozen=True)
 class Keyframes:
-    """frames: uint8[K, H, W, 3] RGB (display orientation, after max_side);
-    times_s: float64[K] the target times t_i; frame_times_s: float64[K] the timestamps
-    of the frames actually returned (seconds from the file's start); info: the probe;
-    strategy: "select" or "seek"; decoded_frames: ffmpeg's count over all its inputs."""
+    """frames: uint8[K * T, H, W, 3] RGB (display orientation, after max_side), T =
+    frames_per_key (1 unless asked: key frame i and the T - 1 frames after it at rows
+    i * T ...); times_s: float64[K] the target times t_i; frame_times_s: float64[K * T]
+    the timestamps of the frames actually returned (seconds from the file's start); info:
+    the probe; strategy: "select" or "seek"; decoded_frames: ffmpeg's count over all its
+    inputs."""
 
     frames: np.ndarray
     times_s: np.ndarray
@@ -74,6 +84,7 @@ class Keyframes:
     frame_times_s: np.ndarray | None = None
     strategy: str = ""
     decoded_frames: int = -1  # frames ffmpeg decoded in total (cost telemetry), -1 unknown
+    frames_per_key: int = 1
 
 
 def target_times(duration_s: float, k: int) -> np.ndarray:
@@ -103,7 +114,8 @@ def output_size(info: probe_lib.VideoInfo, max_side: int | None) -> tuple[int, i
 
 
 def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
-                     timeout_s: float = 120.0, strategy: str = "auto") -> Keyframes:
+                     timeout_s: float = 120.0, strategy: str = "auto",
+                     frames_per_key: int = 1) -> Keyframes:
     """Decodes K frames at uniform target times (see the module docstring).
 
     Args:
@@ -112,9 +124,10 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
         max_side: if set, frames whose longer side exceeds it are downscaled (in ffmpeg).
         timeout_s: limit for each ffmpeg call (probe and decode).
         strategy: "auto", "select" or "seek" (benchmarks and tests).
+        frames_per_key: T, each key frame and the T - 1 frames after it.
 
     Returns:
-        Keyframes with frames uint8[K, H, W, 3].
+        Keyframes with frames uint8[K * T, H, W, 3].
 
     Raises:
         MediaError subclasses: read errors, NotAVideo / NoVideoStream, DecodeError,
@@ -122,18 +135,21 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
+    _check_frames_per_key(frames_per_key)
     with storage.local_copy(uri) as path:
         info = probe_lib.probe_local(path, timeout_s=timeout_s, uri=uri)
         url = storage.ffmpeg_input(path)
         try:
-            return _decode(url, info, info.duration_s, k, max_side, timeout_s, strategy, uri)
+            return _decode(url, info, info.duration_s, k, max_side, timeout_s, strategy, uri,
+                           frames_per_key=frames_per_key)
         except _PastTheEnd as e:
             # The stated duration may cover a longer audio track or another video stream:
             # measure this stream (demux only) and sample its own length instead.
             end, clean = probe_lib.video_stream_end(url, info, timeout_s)
             if not clean or end <= 0 or end >= 0.99 * e.duration:
                 raise errors.DecodeError(f"{e} (truncated?)", uri=uri) from None
-            return _decode(url, info, end, k, max_side, timeout_s, strategy, uri)
+            return _decode(url, info, end, k, max_side, timeout_s, strategy, uri,
+                           frames_per_key=frames_per_key)
 
 
 # Segments (score --segment_seconds N): a trailing remainder shorter than this (or N / 2
@@ -180,8 +196,9 @@ class SegmentedVideo:
     """
 
     def __init__(self, uri: str, segment_seconds: float, *, max_side: int | None = None,
-                 timeout_s: float = 120.0):
+                 timeout_s: float = 120.0, frames_per_key: int = 1):
         self.uri = uri
+        self.frames_per_key = _check_frames_per_key(frames_per_key)
         self.segment_seconds = float(segment_seconds)
         self.max_side = max_side
         self.timeout_s = timeout_s
@@ -219,7 +236,8 @@ class SegmentedVideo:
         whole = len(bounds) == 1
         try:
             return _decode(self._url, self.info, b - a, k, self.max_side, self.timeout_s,
-                           "auto" if whole else "seek", self.uri, start=a)
+                           "auto" if whole else "seek", self.uri, start=a,
+                           frames_per_key=self.frames_per_key)
         except _PastTheEnd as e:
             if self._measured:
                 raise errors.DecodeError(f"{e} (truncated?)", uri=self.uri) from None
@@ -238,14 +256,24 @@ class _PastTheEnd(Exception):
         self.duration = duration
 
 
+def _check_frames_per_key(t) -> int:
+    if isinstance(t, bool) or int(t) != t or int(t) < 1:
+        raise ValueError(f"frames_per_key must be an integer >= 1, got {t!r}")
+    return int(t)
+
+
 def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
-            start=0.0) -> Keyframes:
-    """K frames over [start, start + duration) (the whole video: start 0)."""
+            start=0.0, frames_per_key=1) -> Keyframes:
+    """K (x T) frames over [start, start + duration) (the whole video: start 0)."""
     fps = info.fps if info.fps > 0 else DEFAULT_FPS
     # A single-frame video may state no duration: sample its first frame.
     duration = duration if duration > 0 else 1.0 / fps
-    times = start + target_times(duration, k)
-    seeks = seek_points(times, fps)
+    key_times = start + target_times(duration, k)
+    key_seeks = seek_points(key_times, fps)
+    # Key-major: key frame i, then the frames after it (the same rule, j frames later).
+    step = np.arange(frames_per_key, dtype=np.float64) / fps
+    times = (key_times[:, None] + step[None, :]).ravel()
+    seeks = (key_seeks[:, None] + step[None, :]).ravel()
     if strategy == "auto":
         strategy = "select" if duration <= SELECT_MAX_SECONDS else "seek"
     w, h = output_size(info, max_side)
@@ -253,7 +281,8 @@ def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
     if strategy == "select":
         proc, got_frames, got_times = _decode_select(url, info, seeks, chain, w, h, timeout_s)
     elif strategy == "seek":
-        proc, got_frames, got_times = _decode_seek(url, info, seeks, chain, w, h, timeout_s)
+        proc, got_frames, got_times = _decode_seek(url, info, key_seeks, chain, w, h,
+                                                   timeout_s, frames=frames_per_key)
     else:
         raise ValueError(f"unknown strategy {strategy!r}")
     frames, frame_times = _assign(got_frames, got_times, seeks, times, duration, uri)
@@ -278,8 +307,9 @@ def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
                 if len(cand) and (t2[cand[0]] < frame_times[i] - 1e-4
                                   or frame_times[i] < seeks[i] - 1e-3):
                     frames[i], frame_times[i] = f2[cand[0]], t2[cand[0]]
-    return Keyframes(frames=frames, times_s=times, info=info, frame_times_s=frame_times,
-                     strategy=strategy, decoded_frames=decoded)
+    return Keyframes(frames=frames, times_s=key_times, info=info, frame_times_s=frame_times,
+                     strategy=strategy, decoded_frames=decoded,
+                     frames_per_key=frames_per_key)
 
 
 def _conversion_chain(info: probe_lib.VideoInfo, w: int, h: int) -> str:
@@ -320,8 +350,8 @@ def _decode_select(url, info, seeks, chain, w, h, timeout_s):
     return proc, _split_frames(proc, len(times), w, h), np.array(times)
 
 
-def _decode_seek(url, info, seeks, chain, w, h, timeout_s, preroll=0.0):
-    """K seeked inputs in one ffmpeg process; each branch ends after one frame.
+def _decode_seek(url, info, seeks, chain, w, h, timeout_s, preroll=0.0, frames=1):
+    """K seeked inputs in one ffmpeg process; each branch ends after `frames` frames.
 
     ``preroll`` > 0 seeks that much earlier and skips to s_i in the filter: for demuxers
     whose seek can land after the requested time (MPEG-TS/PS, raw streams).
@@ -337,18 +367,21 @@ def _decode_seek(url, info, seeks, chain, w, h, timeout_s, preroll=0.0):
         x = max(0.0, s - preroll)
         skip = f"select='gte(t,{s - x - 1e-4:.6f})'," if s - x > 0 else ""
         args += ["-threads", str(threads), "-ss", f"{x:.6f}", "-i", url]
-        graph.append(f"[{j}:{info.stream_index}]{_deinterlace(info)}{skip}trim=end_frame=1,"
+        graph.append(f"[{j}:{info.stream_index}]{_deinterlace(info)}{skip}trim=end_frame={frames},"
                      f"setpts=PTS+{x:.6f}/TB,showinfo@b{j},{chain}[v{j}]")
     labels = "".join(f"[v{j}]" for j in range(len(unique)))
     graph.append(f"{labels}concat=n={len(unique)}:v=1:a=0[out]")
     proc = ffmpeg_bin.run([*args, "-filter_complex", ";".join(graph), "-map", "[out]",
                            *_output_args()], timeout_s=timeout_s)
-    # Branches log concurrently; concat emits them in branch order (one frame each, none
-    # for a seek past the end).
+    # Branches log concurrently; concat emits them in branch order (`frames` each, fewer
+    # near the end, none for a seek past the end).
     hits = sorted((int(m.group("branch")), float(m.group("t")))
                   for m in _SHOWINFO_RE.finditer(proc.stderr))
-    times = [t for _, t in hits]
-    return proc, _split_frames(proc, len(times), w, h), np.array(times)
+    times = np.array([t for _, t in hits])
+    got = _split_frames(proc, len(times), w, h)
+    # In time order, for _assign (branches of T frames may overlap when keys are close).
+    order = np.argsort(times[:len(got)], kind="stable")
+    return proc, got[order], times[:len(got)][order]
 
 
 def _split_frames(proc, n: int, w: int, h: int) -> np.ndarray:

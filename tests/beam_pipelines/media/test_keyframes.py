@@ -39,6 +39,35 @@ def test_strategies_agree_pixel_for_pixel(idx_clip):
     np.testing.assert_array_equal(a.frames, b.frames)
 
 
+@pytest.mark.parametrize("strategy", ["select", "seek"])
+@pytest.mark.parametrize("k,t", [(8, 2), (5, 3), (13, 2)])
+def test_frames_per_key_brings_the_frames_after_each_key_frame(idx_clip, strategy, k, t):
+    kf = keyframes.decode_keyframes(idx_clip, k, strategy=strategy, frames_per_key=t)
+    want = expected_indices(IDX_FRAMES / IDX_FPS, k, IDX_FPS)
+    got = np.array([read_barcode(f) for f in kf.frames]).reshape(k, t)
+    np.testing.assert_array_equal(got, want[:, None] + np.arange(t)[None, :])
+    assert kf.frames.shape == (k * t, 48, 64, 3) and kf.frames_per_key == t
+    np.testing.assert_allclose(kf.frame_times_s, got.ravel() / IDX_FPS, atol=1e-3)
+    assert kf.times_s.shape == (k,)
+    # The key frames themselves are the ones a one-frame decode returns.
+    one = keyframes.decode_keyframes(idx_clip, k, strategy=strategy)
+    np.testing.assert_array_equal(kf.frames[::t], one.frames)
+
+
+def test_frames_per_key_past_the_last_frame_repeats_it(media_dir):
+    clip = encode_rgb(media_dir / "four.mp4", barcode_frames([3, 4, 5, 6]))
+    for strategy in ("select", "seek"):
+        kf = keyframes.decode_keyframes(clip, 2, strategy=strategy, frames_per_key=3)
+        # D = 0.4 s, targets 0.1 and 0.3 s: frames 1 and 3 (the last), then their next two.
+        assert [read_barcode(f) for f in kf.frames] == [4, 5, 6, 6, 6, 6]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_frames_per_key_must_be_a_positive_integer(idx_clip, bad):
+    with pytest.raises(ValueError, match="frames_per_key"):
+        keyframes.decode_keyframes(idx_clip, 4, frames_per_key=bad)
+
+
 def test_auto_uses_select_for_short_clips(idx_clip):
     assert keyframes.decode_keyframes(idx_clip, 4).strategy == "select"
 
@@ -210,3 +239,14 @@ def test_anamorphic_pixels_are_made_square(media_dir, colour_clip):
     kf = keyframes.decode_keyframes(str(clip), 2)
     assert kf.frames.shape == (2, 32, 96, 3)
     assert (kf.frames[0, 4, 4] > [200, -1, -1]).all() and kf.frames[0, 4, 4, 2] < 50
+
+
+def test_segments_bring_the_frames_after_each_key_frame(idx_clip):
+    # 4 s at 10 fps in segments of 1 s (sought): segment j's key frames and their next.
+    with keyframes.SegmentedVideo(idx_clip, 1.0, frames_per_key=2) as video:
+        assert len(video.bounds) == 4
+        for j in range(4):
+            kf = video.decode(j, 4)
+            want = 10 * j + expected_indices(1.0, 4, IDX_FPS)
+            got = np.array([read_barcode(f) for f in kf.frames]).reshape(4, 2)
+            np.testing.assert_array_equal(got, want[:, None] + np.arange(2)[None, :])
