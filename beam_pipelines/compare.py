@@ -45,7 +45,8 @@ def compare_videos(model, uri_a: str, uri_b: str, *, timeout_s: float = 120.0,
     for uri in (uri_a, uri_b):
         kf = keyframes.decode_keyframes(uri, k=k,
                                         max_side=model.preprocessor.decode_max_side(),
-                                        timeout_s=timeout_s)
+                                        timeout_s=timeout_s,
+                                        frames_per_key=model.preprocessor.low_level_frames)
         inputs.append(model.preprocessor.frame_inputs(kf.frames, num_keyframes=k))
     result = dict(model.compare(inputs[0], inputs[1]))
     result.update(uri_a=uri_a, uri_b=uri_b,

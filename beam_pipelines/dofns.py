@@ -39,20 +39,21 @@ def default_reader(uri):
     return storage.local_copy(uri)
 
 
-def default_decoder(path, k, *, max_side, timeout_s):
+def default_decoder(path, k, *, max_side, timeout_s, frames_per_key=1):
     """media.keyframes.decode_keyframes -> Keyframes(frames, times_s, info)."""
     from beam_pipelines.media import keyframes
 
-    return keyframes.decode_keyframes(path, k, max_side=max_side, timeout_s=timeout_s)
+    return keyframes.decode_keyframes(path, k, max_side=max_side, timeout_s=timeout_s,
+                                      frames_per_key=frames_per_key)
 
 
-def default_segment_opener(uri, segment_seconds, *, max_side, timeout_s):
+def default_segment_opener(uri, segment_seconds, *, max_side, timeout_s, frames_per_key=1):
     """media.keyframes.SegmentedVideo: a context manager (read + probe once) whose
     `decode(j, k)` gives segment j's Keyframes (None past the last segment)."""
     from beam_pipelines.media import keyframes
 
     return keyframes.SegmentedVideo(uri, segment_seconds, max_side=max_side,
-                                    timeout_s=timeout_s)
+                                    timeout_s=timeout_s, frames_per_key=frames_per_key)
 
 
 class FrameInputs:
@@ -80,6 +81,11 @@ class FrameInputs:
                 pre.num_keyframes = int(self.num_keyframes)
             self._CACHE[key] = pre
         return self._CACHE[key]
+
+    def frames_per_key(self):
+        """T: the preprocessor's frames per patch clip (`low_level_frames`), which the
+        decoder must bring for every key frame."""
+        return int(self.preprocessor().low_level_frames)
 
     def __call__(self, frames):
         return as_numpy(self.preprocessor().frame_inputs(frames))
@@ -154,6 +160,13 @@ class DecodeKeyframes(beam.DoFn):
         if callable(load):
             load()
 
+    def _clip_frames(self):
+        """{"frames_per_key": T} when the preprocessor cuts patch clips, else {} (so
+        decoders that know nothing of clips keep working)."""
+        get = getattr(self._frame_inputs, "frames_per_key", None)
+        t = int(get()) if callable(get) else 1
+        return {"frames_per_key": t} if t > 1 else {}
+
     def _decode_once(self, uri):
         """Returns (keyframes, None) or (None, (stage, exception, retryable))."""
         from beam_pipelines.media import errors
@@ -163,8 +176,8 @@ class DecodeKeyframes(beam.DoFn):
             with self._reader(uri) as path:
                 stage = "decode"
                 return self._decoder(
-                    path, self._k, max_side=self._max_side, timeout_s=self._timeout_s
-                ), None
+                    path, self._k, max_side=self._max_side, timeout_s=self._timeout_s,
+                    **self._clip_frames()), None
         except errors.MediaError as e:
             # Unreadable gs:// objects are worth another try (network); local ones not.
             retry = isinstance(e, errors.Unreadable) and str(uri).startswith("gs://")
@@ -296,7 +309,7 @@ class DecodeKeyframes(beam.DoFn):
             video, failure, attempt = self._attempts(
                 lambda: stack.enter_context(self._segment_opener(
                     uri, self._segment_seconds, max_side=self._max_side,
-                    timeout_s=self._timeout_s)), uri, "read")
+                    timeout_s=self._timeout_s, **self._clip_frames())), uri, "read")
             if failure is not None:
                 yield self._failure_or_raise(video_id, uri, failure, attempt)
                 return

@@ -118,6 +118,13 @@ def parse_args(argv=None):
         "with its own cells in other orientations ('': the preset's choice). Training "
         "records of cpllm_tiny are written without (false), like the recorded builds.",
     )
+    parser.add_argument(
+        "--low_level_frames", type=int, default=0,
+        help="Frames per low-level patch clip T (0: the preset's). With T > 1 every key "
+        "frame is decoded with the T - 1 frames after it and the M patch slots hold M / T "
+        "clips (`CPLLMPreprocessor.low_level_frames`): records for a model trained with "
+        "model.backbone_overrides low_level_frames=T.",
+    )
     return parser.parse_known_args(argv)
 
 
@@ -148,23 +155,32 @@ def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) 
 
 
 @functools.lru_cache(maxsize=8)
-def records_preprocessor(model: str, max_patches: int = 0, patch_fill: bool | None = None):
-    """`load_preprocessor(model)`, with M = `max_patches` patches per frame when > 0 and
-    the given `patch_fill` when not None (a copy: the preset's own preprocessor is shared
-    and left as it is)."""
+def records_preprocessor(model: str, max_patches: int = 0, patch_fill: bool | None = None,
+                         low_level_frames: int = 0):
+    """`load_preprocessor(model)`, with M = `max_patches` patches per frame when > 0, the
+    given `patch_fill` when not None and T = `low_level_frames` frames per patch clip
+    when > 0 (a copy: the preset's own preprocessor is shared and left as it is)."""
     import copy
 
     pre = load_preprocessor(model)
     if max_patches and max_patches < 1:
         raise ValueError(f"max_patches must be >= 1, got {max_patches}")
+    if low_level_frames and low_level_frames < 1:
+        raise ValueError(f"low_level_frames must be >= 1, got {low_level_frames}")
     wants_m = bool(max_patches) and max_patches != pre.max_patches
     wants_fill = patch_fill is not None and bool(patch_fill) != pre.patch_fill
-    if wants_m or wants_fill:
+    wants_t = bool(low_level_frames) and low_level_frames != pre.low_level_frames
+    if wants_m or wants_fill or wants_t:
         pre = copy.copy(pre)
         if wants_m:
             pre.max_patches = int(max_patches)
         if wants_fill:
             pre.patch_fill = bool(patch_fill)
+        if wants_t:
+            pre.low_level_frames = int(low_level_frames)
+    if pre.max_patches % pre.low_level_frames:
+        raise ValueError(f"M = {pre.max_patches} patch slots do not hold whole clips of "
+                         f"T = {pre.low_level_frames} frames (M must be a multiple of T)")
     return pre
 
 
@@ -257,17 +273,19 @@ class DecodeAndPreprocess(beam.DoFn):
     """
 
     def __init__(self, model, measure_artifacts, decode_timeout_s, max_patches=0,
-                 patch_fill=None):
+                 patch_fill=None, low_level_frames=0):
         self.model = model
         self.measure_artifacts = measure_artifacts
         self.decode_timeout_s = decode_timeout_s
         self.max_patches = max_patches
         self.patch_fill = patch_fill
+        self.low_level_frames = low_level_frames
         self.ok = Metrics.counter(_NAMESPACE, "videos_preprocessed")
         self.failed = Metrics.counter(_NAMESPACE, "videos_failed")
 
     def setup(self):
-        self.preprocessor = records_preprocessor(self.model, self.max_patches, self.patch_fill)
+        self.preprocessor = records_preprocessor(self.model, self.max_patches, self.patch_fill,
+                                                 self.low_level_frames)
 
     def process(self, row):
         from beam_pipelines import frame_stats, vmaf
@@ -278,10 +296,11 @@ class DecodeAndPreprocess(beam.DoFn):
             with storage.local_copy(row["uri"]) as path:
                 stage = "decode"
                 # Native size up to the model's cap (the same decode as scoring).
+                t = self.preprocessor.low_level_frames
                 kf = keyframes.decode_keyframes(
                     path, k=self.preprocessor.num_keyframes,
                     max_side=self.preprocessor.decode_max_side(),
-                    timeout_s=self.decode_timeout_s,
+                    timeout_s=self.decode_timeout_s, frames_per_key=t,
                 )
                 if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
                     row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))
@@ -289,7 +308,7 @@ class DecodeAndPreprocess(beam.DoFn):
             # What the model can see (brightness, colour, detail, motion, flat regions,
             # edges) for the describer, measured on the decoded key frames. Its float
             # `motion` replaces the catalog's motion-type column (only the describer reads it).
-            row = dict(row, **frame_stats.measure(kf.frames))
+            row = dict(row, **frame_stats.measure(kf.frames[::t]))
             inputs = self.preprocessor.frame_inputs(kf.frames)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             self.failed.inc()
@@ -483,7 +502,10 @@ def run(argv=None, test_pipeline=None):
     if opts.max_patches < 0:
         raise ValueError(f"--max_patches must be >= 0, got {opts.max_patches}")
     patch_fill = parse_patch_fill(opts.patch_fill)
-    preprocessor = records_preprocessor(opts.model, opts.max_patches, patch_fill)  # fail fast
+    if opts.low_level_frames < 0:
+        raise ValueError(f"--low_level_frames must be >= 0, got {opts.low_level_frames}")
+    preprocessor = records_preprocessor(opts.model, opts.max_patches, patch_fill,
+                                        opts.low_level_frames)  # fail fast
 
     from beam_pipelines import records
 
@@ -511,6 +533,7 @@ def run(argv=None, test_pipeline=None):
         DecodeAndPreprocess(
             opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s,
             max_patches=opts.max_patches, patch_fill=patch_fill,
+            low_level_frames=opts.low_level_frames,
         )
     ).with_outputs(dead_letter.FAILURES, main="rows")
     examples = (

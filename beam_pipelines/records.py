@@ -53,7 +53,8 @@ class RecordSpec:
     """Static shapes of the frame tensors and the padded token length. `patch_fill`: the
     patches were cut with `CPLLMPreprocessor.patch_fill` (a small frame's spare slots
     hold its cells in other orientations); manifests written before it existed read
-    False."""
+    False. `low_level_frames`: T, the M slots hold M / T clips of T frames
+    (`CPLLMPreprocessor.low_level_frames`); manifests written before it existed read 1."""
 
     num_keyframes: int
     image_size: int
@@ -61,6 +62,7 @@ class RecordSpec:
     patch_size: int
     max_description_tokens: int = 128
     patch_fill: bool = False
+    low_level_frames: int = 1
 
     @property
     def high_shape(self) -> tuple:
@@ -94,6 +96,7 @@ class RecordSpec:
             patch_size=int(preprocessor.patch_size),
             max_description_tokens=max_description_tokens,
             patch_fill=bool(preprocessor.patch_fill),
+            low_level_frames=int(getattr(preprocessor, "low_level_frames", 1)),
         )
 
 

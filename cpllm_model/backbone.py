@@ -34,6 +34,7 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
     PaliGemmaDecoderBlock,
 )
 
+from cpllm_model.clip_mixer import ClipMixer
 from cpllm_model.compression_statistics import CompressionStatistics
 from cpllm_model.motion_shift import MotionShift
 from cpllm_model.score_head import ScoreHead
@@ -147,8 +148,15 @@ class CPLLMBackbone(Backbone):
             shapes either way. The trainer then also ranks the same patch of two
             renditions of a source (`trainer.losses.patch_ranking_loss`).
         motion_input: add a trained shift of every score logit of a video from how much
-            its key frames differ (`MotionShift`, 0 until trained): the only input of
-            the score that sees motion.
+            its key frames differ (`MotionShift`, 0 until trained).
+        low_level_frames: T. 1: every patch slot is one key frame's patch. T >= 2: the
+            M slots hold M / T clips, each a grid cell of a key frame and of the T - 1
+            frames after it (slot c * T + j, `frames.low_level_clips`; the preprocessor's
+            `low_level_frames` must be the same), and `ClipMixer` (VideoPrism's temporal
+            layers as a gated residual, a no-op until trained) turns each clip into its
+            key frame's tokens: the low-level path then sees how each patch changes from
+            one frame to the next. Low-level features, patch features and patch logits
+            are per clip (M * V / T of them).
         score_members: other trained score paths (score-only `CPLLMBackbone`s, or their
             configs, `include_decoder=False`, same K, S and P) whose scores are averaged
             with this one's: frame_scores = mean over the 1 + E score paths of their frame
@@ -192,6 +200,7 @@ class CPLLMBackbone(Backbone):
         low_level_statistics=False,
         patch_scores=False,
         motion_input=False,
+        low_level_frames=1,
         score_members=None,
         score_own_path=True,
         include_decoder=True,
@@ -240,6 +249,21 @@ class CPLLMBackbone(Backbone):
         )
         self.motion_input = bool(motion_input)
         self.motion_shift = MotionShift(name="motion_shift") if self.motion_input else None
+        if isinstance(low_level_frames, bool) or int(low_level_frames) != low_level_frames \
+                or not 1 <= int(low_level_frames) <= max_patches \
+                or max_patches % int(low_level_frames):
+            raise ValueError(f"low_level_frames must be an integer in 1..max_patches that "
+                             f"divides max_patches = {max_patches}, got {low_level_frames!r}")
+        self.low_level_frames = int(low_level_frames)
+        self.clip_mixer = None
+        if self.low_level_frames > 1:
+            enc_config = low_level_encoder.get_config()
+            self.clip_mixer = ClipMixer(
+                frames=self.low_level_frames, num_heads=enc_config["num_heads"],
+                intermediate_dim=enc_config["intermediate_dim"],
+                num_layers=max(1, int(enc_config.get("num_temporal_layers") or 1)),
+                layer_norm_epsilon=enc_config.get("layer_norm_epsilon", 1e-6),
+                dtype=dtype, name="clip_mixer")
         self.score_members = [
             ScoreMember(_deserialize(m), dtype=dtype, name=f"score_member_{i}")
             for i, m in enumerate(score_members or [])]
@@ -388,23 +412,26 @@ class CPLLMBackbone(Backbone):
         """The low tokens and, per patch (and view), the patches' own features.
 
         uint8[B, K, M, P, P, 3], float32[B, K, M] -> (low tokens [B, K, Nl, D],
-        patch features [B, K, M * V, D], their mask float32[B, K, M * V]). A patch's
-        feature is the mean over its Nl tokens of `low_level_norm` of its projected
-        tokens (with one real patch in a frame it equals the frame's pooled low tokens).
+        patch features [B, K, M * V / T, D], their mask float32[B, K, M * V / T]). A
+        patch's feature is the mean over its Nl tokens of `low_level_norm` of its
+        projected tokens (with one real patch in a frame it equals the frame's pooled low
+        tokens); with clips (T = `low_level_frames` > 1) a patch is a clip, read as its
+        key frame's tokens after `ClipMixer`.
         """
         enc = self.low_level_encoder
-        p = self.patch_size
+        p, t = self.patch_size, self.low_level_frames
         frames = self._frames(low_patches)
         statistics = None
         if self.low_level_statistics:
             # Measured on the patches as cut, before the dihedral views: the statistics
             # do not depend on a patch's orientation, so the views would only repeat them.
+            # Of a clip, its key frame's patch.
             layer = self.compression_statistics
-            statistics = layer(self.low_level_rescaling(ops.reshape(low_patches,
-                                                                     (-1, p, p, 3))))
-            statistics = ops.reshape(statistics, (-1, frames, self._patches(low_patches),
+            keys, key_mask = low_patches[:, :, ::t], patch_mask[:, :, ::t]
+            statistics = layer(self.low_level_rescaling(ops.reshape(keys, (-1, p, p, 3))))
+            statistics = ops.reshape(statistics, (-1, frames, self._patches(low_patches) // t,
                                                   layer.num_features))
-            statistics = _masked_patch_mean(statistics, patch_mask)  # [B, K, F]
+            statistics = _masked_patch_mean(statistics, key_mask)  # [B, K, F]
         if self.low_level_views > 1:
             low_patches, patch_mask = dihedral_views(low_patches, patch_mask,
                                                      self.low_level_views)
@@ -415,10 +442,13 @@ class CPLLMBackbone(Backbone):
             x = self.detail_layer(x)
         x = enc.spatial_embedding(x)
         x = enc.spatial_encoder(x)
+        if t > 1:  # [B * K * M * V, Nl, Dl] -> per clip [B * K * M * V / T, Nl, Dl]
+            x = self.clip_mixer(x)
+            patch_mask = patch_mask[:, :, ::t]
         x = self.low_level_projection(x)
         x = ops.reshape(
-            x, (-1, frames, self._patches(low_patches), self.num_low_tokens, self.hidden_dim)
-        )
+            x, (-1, frames, self._patches(low_patches) // t, self.num_low_tokens,
+                self.hidden_dim))
         patch_features = None
         if self.patch_scores:
             patch_features = ops.mean(self.low_level_norm(x), axis=3)  # [B, K, MV, D]
@@ -482,10 +512,12 @@ class CPLLMBackbone(Backbone):
             if member.include_decoder or member.score_members:
                 raise ValueError(f"score_members[{i}] must be a score-only backbone "
                                  "(include_decoder=False) without members of its own")
-            mine = (self.num_keyframes, self.image_size, self.patch_size)
-            theirs = (member.num_keyframes, member.image_size, member.patch_size)
+            mine = (self.num_keyframes, self.image_size, self.patch_size,
+                    self.low_level_frames)
+            theirs = (member.num_keyframes, member.image_size, member.patch_size,
+                      member.low_level_frames)
             if mine != theirs:
-                raise ValueError(f"score_members[{i}] reads (K, S, P) = {theirs}, this "
+                raise ValueError(f"score_members[{i}] reads (K, S, P, T) = {theirs}, this "
                                  f"backbone {mine}: members must read the same inputs")
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
@@ -496,8 +528,8 @@ class CPLLMBackbone(Backbone):
         """Tokens and scores in one pass: uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3],
         float32[B, K, M] -> {"high": [B, K, Nh, D], "low": [B, K, Nl, D],
         "frame_scores": float32[B, K], "score": float32[B]}, plus with `patch_scores`
-        "patch_logits" float32[B, K, M * V] and "patch_logit_mask" float32[B, K, M * V]
-        (view-major, `dihedral_views`), and with `score_own_path` False
+        "patch_logits" float32[B, K, M * V / T] and "patch_logit_mask" of the same shape
+        (view-major, `dihedral_views`; per clip when T = `low_level_frames` > 1), and with `score_own_path` False
         "own_frame_scores" float32[B, K] (this backbone's own path, not in the mean)."""
         high = self.encode_high(high_frames)
         low, features, mask = self.encode_low_patches(low_patches, patch_mask)
@@ -593,6 +625,8 @@ class CPLLMBackbone(Backbone):
             layers += [self.compression_statistics, self.statistics_projection]
         if self.motion_input:
             layers.append(self.motion_shift)
+        if self.clip_mixer is not None:
+            layers.append(self.clip_mixer)
         return layers + list(self.score_members) if include_members else layers
 
     @classmethod
@@ -634,6 +668,7 @@ class CPLLMBackbone(Backbone):
                 "low_level_statistics": self.low_level_statistics,
                 "patch_scores": self.patch_scores,
                 "motion_input": self.motion_input,
+                "low_level_frames": self.low_level_frames,
                 "score_members": [_serialize(m.backbone) for m in self.score_members],
                 "score_own_path": self.score_own_path,
                 "include_decoder": self.include_decoder,

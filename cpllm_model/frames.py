@@ -202,24 +202,58 @@ def low_level_patches(frames: np.ndarray, max_side: int, patch: int,
     return patches, mask
 
 
-def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
-                       patch_size: int, max_patches: int, patch_fill: bool = False) -> dict:
-    """Decoded native-size frames uint8[K, H, W, 3] -> the model's frame inputs.
+def low_level_clips(frames: np.ndarray, frames_per_key: int, max_side: int, patch: int,
+                    max_patches: int, fill: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Patch clips: each of M / T grid cells cut from a key frame and from the T - 1
+    frames after it, at the same place (``low_level_patches`` on each, one grid).
 
-    The one function every path uses. The SigLIP view resizes its own copy to S x S;
-    the VideoPrism patches are cut at native resolution (``low_level_patches``, with
-    ``fill=patch_fill``).
+    Args:
+        frames: uint8[K * T, H, W, 3], key-major (``keyframes.decode_keyframes`` with
+            ``frames_per_key=T``).
+        frames_per_key: T; M must be a multiple of it.
+
+    Returns:
+        (uint8[K, M, P, P, 3] patches, float32[K, M] mask): slot c * T + j holds cell c
+        of the j-th frame of its clip, so M slots cost M patch reads whatever T is.
+    """
+    t = int(frames_per_key)
+    if max_patches % t:
+        raise ValueError(f"max_patches M = {max_patches} must be a multiple of the "
+                         f"frames per clip T = {t}")
+    cut = [low_level_patches(frames[j::t], max_side, patch, max_patches // t, fill)
+           for j in range(t)]
+    patches = np.stack([c[0] for c in cut], axis=2)  # [K, M / T, T, P, P, 3]
+    mask = np.stack([c[1] for c in cut], axis=2)
+    k = patches.shape[0]
+    return patches.reshape(k, max_patches, *patches.shape[3:]), mask.reshape(k, max_patches)
+
+
+def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
+                       patch_size: int, max_patches: int, patch_fill: bool = False,
+                       frames_per_key: int = 1) -> dict:
+    """Decoded native-size frames uint8[K * T, H, W, 3] -> the model's frame inputs.
+
+    The one function every path uses. The SigLIP view resizes its own copy of each key
+    frame to S x S; the VideoPrism patches are cut at native resolution
+    (``low_level_patches``, with ``fill=patch_fill``). With T = ``frames_per_key`` > 1
+    the frames come key-major (key frame i at row i * T, then the T - 1 after it) and the
+    patches are clips (``low_level_clips``).
 
     Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
     "patch_mask": float32[K, M]}.
     """
     frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be uint8[K, H, W, 3], got shape {frames.shape}")
-    patches, mask = low_level_patches(frames, max_side, patch_size, max_patches,
-                                      patch_fill)
+    t = int(frames_per_key)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or t < 1 or frames.shape[0] % t:
+        raise ValueError(f"frames must be uint8[K * {t}, H, W, 3], got shape {frames.shape}")
+    if t == 1:
+        patches, mask = low_level_patches(frames, max_side, patch_size, max_patches,
+                                          patch_fill)
+    else:
+        patches, mask = low_level_clips(frames, t, max_side, patch_size, max_patches,
+                                        patch_fill)
     return {
-        "high_frames": high_level_frames(frames, image_size),
+        "high_frames": high_level_frames(frames[::t], image_size),
         "low_patches": patches,
         "patch_mask": np.asarray(mask, np.float32),
     }

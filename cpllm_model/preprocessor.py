@@ -51,7 +51,12 @@ class CPLLMPreprocessor(Preprocessor):
         patch_fill: a frame with fewer than M grid cells fills the spare slots with its
             cells in other orientations (`frames.low_level_patches(fill=True)`), so the
             fixed cost of M slots is spent on its own pixels rather than on padding.
-        sequence_length: default padded text length T for training text.
+        low_level_frames: T, frames per low-level patch clip: 1 (a patch is one key
+            frame's) or more (a patch is also cut from the T - 1 frames after its key
+            frame, `frames.low_level_clips`, for a backbone whose `low_level_frames` is
+            T). M counts patch reads, so M / T cells per frame. Decoders hand
+            `frame_inputs` K * T frames (`decode_keyframes(frames_per_key=T)`).
+        sequence_length: default padded text length for training text.
         prompt_bucket: generation buffers are padded up to a multiple of this, so that
             `describe` compiles once per bucket, not once per length.
     """
@@ -70,6 +75,7 @@ class CPLLMPreprocessor(Preprocessor):
         sequence_length=128,
         prompt_bucket=32,
         patch_fill=False,
+        low_level_frames=1,
         **kwargs,
     ):
         if "low_level_fit" in kwargs:
@@ -88,6 +94,11 @@ class CPLLMPreprocessor(Preprocessor):
         self.sequence_length = sequence_length
         self.prompt_bucket = prompt_bucket
         self.patch_fill = bool(patch_fill)
+        if isinstance(low_level_frames, bool) or int(low_level_frames) != low_level_frames \
+                or not 1 <= int(low_level_frames) <= max_patches:
+            raise ValueError(f"low_level_frames must be an integer in 1..max_patches, got "
+                             f"{low_level_frames!r}")
+        self.low_level_frames = int(low_level_frames)
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
@@ -106,7 +117,7 @@ class CPLLMPreprocessor(Preprocessor):
 
     # ----------------------------------------------------------------- frames
     GEOMETRY = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
-                "max_patches", "patch_fill")
+                "max_patches", "patch_fill", "low_level_frames")
 
     def input_geometry(self) -> dict:
         """{K, S, L, P, M by attribute name}: what `frame_inputs` makes of a video. Two
@@ -122,19 +133,21 @@ class CPLLMPreprocessor(Preprocessor):
         return self.low_level_max_side
 
     def frame_inputs(self, frames, num_keyframes=None):
-        """Decoded native-size uint8[K, H, W, 3] of one video -> unbatched model inputs.
+        """Decoded native-size uint8[K * T, H, W, 3] of one video -> unbatched inputs.
 
         `cpllm_model.frames.model_frame_inputs` with this preprocessor's geometry; K is
-        `num_keyframes` (default: the preprocessor's own).
+        `num_keyframes` (default: the preprocessor's own), T `low_level_frames` (the
+        frames come key-major, as `decode_keyframes(frames_per_key=T)` returns them).
         Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
         "patch_mask": float32[K, M]}.
         """
         frames = np.asarray(frames)
-        k = num_keyframes or self.num_keyframes
+        k = (num_keyframes or self.num_keyframes) * self.low_level_frames
         if frames.ndim != 4 or frames.shape[0] != k:
             raise ValueError(f"Expected uint8[{k}, H, W, 3] frames, got {frames.shape}")
         return model_frame_inputs(frames, self.image_size, self.low_level_max_side,
-                                  self.patch_size, self.max_patches, self.patch_fill)
+                                  self.patch_size, self.max_patches, self.patch_fill,
+                                  self.low_level_frames)
 
     # ------------------------------------------------------------------- text
     def _ids(self, text):
@@ -251,6 +264,7 @@ class CPLLMPreprocessor(Preprocessor):
                 "sequence_length": self.sequence_length,
                 "prompt_bucket": self.prompt_bucket,
                 "patch_fill": self.patch_fill,
+                "low_level_frames": self.low_level_frames,
             }
         )
         return config

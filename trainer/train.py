@@ -22,6 +22,7 @@ compute, float32 master weights and Adam state; docs/TRAINING.md "Mixed precisio
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import signal
@@ -140,6 +141,8 @@ def build_model(config):
         backbone = model.backbone
         fresh = type(backbone).from_config(backbone.get_config())
         backbone.set_weights(fresh.get_weights())
+    if "low_level_frames" in overrides:  # reinitialized: the clips records and scoring cut
+        model.preprocessor.low_level_frames = int(overrides["low_level_frames"])
     if "low_level_views" in config.model:
         model.set_low_level_views(config.model.low_level_views)
     check_model_config(model, config)
@@ -152,8 +155,16 @@ def build_model(config):
 
 
 # Backbone options that only add layers (which start as a no-op): a trained preset can
-# take them on without `model.reinitialize`, its weights kept.
-ADDED_LAYERS = {"motion_input": "motion_shift"}
+# take them on without `model.reinitialize`, its weights kept. The value that switches
+# each on: motion_input True; low_level_frames T >= 2 (the preprocessor follows it, so
+# records and scoring cut clips of T frames).
+ADDED_LAYERS = {"motion_input": "motion_shift", "low_level_frames": "clip_mixer"}
+
+
+def _switches_on(name, value) -> bool:
+    if name == "low_level_frames":
+        return not isinstance(value, bool) and isinstance(value, int) and value >= 2
+    return value is True
 
 
 def _with_added_layers(model, overrides):
@@ -161,11 +172,12 @@ def _with_added_layers(model, overrides):
     trained weight copied over; the added layers keep their initial (no-op) weights."""
     from cpllm_model import CPLLM
 
-    if set(overrides) - set(ADDED_LAYERS) or not all(v is True for v in overrides.values()):
+    if set(overrides) - set(ADDED_LAYERS) or not all(
+            _switches_on(k, v) for k, v in overrides.items()):
         raise ValueError("model.backbone_overrides change the architecture: they need "
                          "model.reinitialize=True (trained weights would not fit), except "
-                         f"{sorted(ADDED_LAYERS)} = True, which add a layer to a trained "
-                         f"preset; got {overrides}")
+                         "motion_input=True and low_level_frames=T >= 2, which add a layer "
+                         f"to a trained preset; got {overrides}")
     old = model.backbone
     backbone_config = old.get_config()
     overrides = {k: v for k, v in overrides.items() if backbone_config.get(k) != v}
@@ -180,7 +192,11 @@ def _with_added_layers(model, overrides):
                          "do not line up with the preset's")
     for target, source in zip(kept, old.weights):
         target.assign(source)
-    return CPLLM(backbone=new, preprocessor=model.preprocessor)
+    preprocessor = model.preprocessor
+    if "low_level_frames" in overrides:  # the decoders bring, and it cuts, clips of T
+        preprocessor = copy.copy(preprocessor)
+        preprocessor.low_level_frames = int(overrides["low_level_frames"])
+    return CPLLM(backbone=new, preprocessor=preprocessor)
 
 
 def save_scoring_preset(model, config, path):
@@ -242,15 +258,17 @@ def check_model_config(model, config):
 
 
 def check_spec(model, spec, config):
-    """Refuses records whose (K, S, M, P) are not the model's (M: `model.max_patches`)."""
+    """Refuses records whose (K, S, M, P, T) are not the model's (M: `model.max_patches`,
+    T: the frames per patch clip, `low_level_frames`)."""
     p = model.preprocessor
     m = config.model.get("max_patches", p.max_patches)
-    want = (p.num_keyframes, p.image_size, m, p.patch_size)
-    got = (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size)
+    want = (p.num_keyframes, p.image_size, m, p.patch_size, p.low_level_frames)
+    got = (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size,
+           spec.low_level_frames)
     if want != got:
-        raise ValueError(f"data (K, S, M, P) = {got} does not match the config's {want}: "
-                         "prepare the data with the same preset and --max_patches "
-                         "model.max_patches")
+        raise ValueError(f"data (K, S, M, P, T) = {got} does not match the config's {want}: "
+                         "prepare the data with the same preset, --max_patches "
+                         "model.max_patches and --low_level_frames T")
 
 
 def _shard(batch):

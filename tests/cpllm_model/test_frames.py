@@ -213,3 +213,47 @@ def test_fill_repeats_a_small_frames_cells_in_other_orientations():
     for a, b in zip(F.low_level_patches(big, 3840, 32, 9, fill=True),
                     F.low_level_patches(big, 3840, 32, 9)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_clips_hold_each_cell_of_a_key_frame_and_of_the_frames_after_it():
+    rng = np.random.default_rng(3)
+    k, t, m, p = 3, 2, 8, 16
+    frames = rng.integers(0, 256, (k * t, 64, 96, 3), dtype=np.uint8)
+    x = F.model_frame_inputs(frames, 32, 3840, p, m, frames_per_key=t)
+    assert x["low_patches"].shape == (k, m, p, p, 3) and x["patch_mask"].shape == (k, m)
+    # Slot c * T + j: cell c of frame j of the clip, on one grid for all frames.
+    for j in range(t):
+        want, want_mask = F.low_level_patches(frames[j::t], 3840, p, m // t)
+        np.testing.assert_array_equal(x["low_patches"][:, j::t], want)
+        np.testing.assert_array_equal(x["patch_mask"][:, j::t], want_mask)
+    # SigLIP sees the key frames only.
+    np.testing.assert_array_equal(x["high_frames"], F.high_level_frames(frames[::t], 32))
+    # T = 1 is the one-frame contract.
+    one = F.model_frame_inputs(frames[::t], 32, 3840, p, m)
+    np.testing.assert_array_equal(one["high_frames"], x["high_frames"])
+
+
+def test_clips_need_whole_clips_of_frames_and_of_slots():
+    frames = np.zeros((6, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="multiple of the frames per clip"):
+        F.model_frame_inputs(frames, 16, 3840, 16, 5, frames_per_key=2)
+    with pytest.raises(ValueError, match="frames must be"):
+        F.model_frame_inputs(frames[:5], 16, 3840, 16, 4, frames_per_key=2)
+
+
+def test_preprocessor_cuts_clips_from_k_times_t_frames():
+    from cpllm_model import CPLLMPreprocessor, presets
+
+    pre = CPLLMPreprocessor(presets.tiny_tokenizer(), num_keyframes=2, image_size=32,
+                            patch_size=16, max_patches=4, low_level_frames=2)
+    assert pre.input_geometry()["low_level_frames"] == 2
+    assert CPLLMPreprocessor.from_config(pre.get_config()).low_level_frames == 2
+    frames = np.random.default_rng(4).integers(0, 256, (4, 32, 48, 3), dtype=np.uint8)
+    x = pre.frame_inputs(frames)
+    np.testing.assert_array_equal(
+        x["low_patches"], F.model_frame_inputs(frames, 32, 3840, 16, 4, frames_per_key=2)[
+            "low_patches"])
+    with pytest.raises(ValueError, match=r"uint8\[4, H, W, 3\]"):
+        pre.frame_inputs(frames[:2])
+    with pytest.raises(ValueError, match="low_level_frames"):
+        CPLLMPreprocessor(presets.tiny_tokenizer(), max_patches=4, low_level_frames=0)

@@ -88,6 +88,10 @@ def test_records_must_have_the_configs_patch_count(tiny_config, tiny_data):
     other = config_lib.apply_overrides(tiny_config, [f"model.max_patches={spec.max_patches * 2}"])
     with pytest.raises(ValueError, match="--max_patches"):
         train.check_spec(model, spec, other)
+    # Records of one-frame patches do not train a model that reads clips, nor back.
+    clips = records.RecordSpec(**{**spec.to_dict(), "low_level_frames": 2})
+    with pytest.raises(ValueError, match="--low_level_frames"):
+        train.check_spec(model, clips, tiny_config)
 
 
 def test_paper_config_matches_the_paper_assembly():

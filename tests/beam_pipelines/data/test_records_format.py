@@ -88,3 +88,7 @@ def test_spec_round_trips_through_the_manifest_and_old_manifests_read_no_fill():
     assert records.RecordSpec.from_dict(filled.to_dict()) == filled
     old = {k: v for k, v in filled.to_dict().items() if k != "patch_fill"}
     assert records.RecordSpec.from_dict(old) == SPEC and not SPEC.patch_fill
+    clips = records.RecordSpec(**{**SPEC.to_dict(), "low_level_frames": 2})
+    assert records.RecordSpec.from_dict(clips.to_dict()) == clips
+    before_clips = {k: v for k, v in clips.to_dict().items() if k != "low_level_frames"}
+    assert records.RecordSpec.from_dict(before_clips).low_level_frames == 1
