@@ -42,32 +42,35 @@ def tiny_preset(tiny_model, tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_data(tiny_model, tmp_path_factory):
-    """DIR with manifest.json, train/ (2 sources x 3 CRFs), holdout/ (1 source x 3)."""
+def _write_records(root, preprocessor, videos):
+    """The data set of the module docstring under `root`, cut by `preprocessor`; the
+    encoded clips are made once in `videos` and shared by every such data set."""
     import tensorflow as tf
 
     from beam_pipelines import records
     from beam_pipelines.media.keyframes import decode_keyframes
     from beam_pipelines.media.transcode import transcode
 
-    root = tmp_path_factory.mktemp("tiny_data")
-    spec = records.RecordSpec.from_preprocessor(tiny_model.preprocessor, 96)
+    spec = records.RecordSpec.from_preprocessor(preprocessor, 96)
     for split, sources in (("train", TRAIN_SOURCES), ("holdout", HOLDOUT_SOURCES)):
         os.makedirs(root / split)
         with tf.io.TFRecordWriter(str(root / split / "data-00000-of-00001.tfrecord")) as w:
             for source in sources:
-                master = str(root / f"{source}_master.mp4")
-                _master(master, source)
+                master = str(videos / f"{source}_master.mp4")
+                if not os.path.exists(master):
+                    _master(master, source)
                 for crf in CRFS:
-                    clip = str(root / f"{source}_crf{crf}.mp4")
-                    transcode(master, clip, crf, preset="veryfast")
-                    frames = decode_keyframes(clip, spec.num_keyframes).frames
-                    x = tiny_model.preprocessor.frame_inputs(frames)
+                    clip = str(videos / f"{source}_crf{crf}.mp4")
+                    if not os.path.exists(clip):
+                        transcode(master, clip, crf, preset="veryfast")
+                    frames = decode_keyframes(
+                        clip, spec.num_keyframes,
+                        frames_per_key=preprocessor.low_level_frames).frames
+                    x = preprocessor.frame_inputs(frames)
                     label = 95.0 - crf
                     description = (f"A {source} test pattern. Synthetic pattern. "
                                    f"Encoded at CRF {crf}, quality {int(label)}.")
-                    ids = np.asarray(tiny_model.preprocessor.tokenizer(description))
+                    ids = np.asarray(preprocessor.tokenizer(description))
                     w.write(records.encode_example(  # as beam_pipelines.prepare writes
                         video_id=f"{source}_crf{crf}", source_id=source, crf=crf,
                         is_original=(crf == CRFS[0]), label=label, vmaf=label,
@@ -76,6 +79,30 @@ def tiny_data(tiny_model, tmp_path_factory):
     with open(root / "manifest.json", "w") as f:
         json.dump({"spec": spec.to_dict()}, f)
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_videos(tmp_path_factory):
+    """The masters and H.264 clips the tiny data sets are cut from."""
+    return tmp_path_factory.mktemp("tiny_videos")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_model, tiny_videos, tmp_path_factory):
+    """DIR with manifest.json, train/ (2 sources x 3 CRFs), holdout/ (1 source x 3)."""
+    return _write_records(tmp_path_factory.mktemp("tiny_data"), tiny_model.preprocessor,
+                          tiny_videos)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_data(tiny_model, tiny_videos, tmp_path_factory):
+    """`tiny_data` with patch clips of two frames (the same M slots, M / 2 cells a frame:
+    `CPLLMPreprocessor.low_level_frames` = 2, as `prepare --low_level_frames 2`)."""
+    import copy
+
+    pre = copy.copy(tiny_model.preprocessor)
+    pre.low_level_frames = 2
+    return _write_records(tmp_path_factory.mktemp("tiny_clip_data"), pre, tiny_videos)
 
 
 @pytest.fixture(scope="session")

@@ -421,3 +421,36 @@ def test_a_score_only_member_trains_its_score_path(tiny_config, tiny_preset, tin
                                                   "loss.compare_pairs=2"])
     with pytest.raises(ValueError, match="needs a language decoder"):
         train.train_and_evaluate(refused, str(tmp_path / "work2"))
+
+
+def test_a_trained_path_takes_on_patch_clips_and_trains_them(tiny_config, tiny_preset,
+                                                             tiny_clip_data, tmp_path):
+    """model.backbone_overrides={"low_level_frames": 2} on a trained (here: untrained
+    test) preset without reinitialize: the clip mixer is added with its gate at zero,
+    the records must be clip records, the gate trains with the rest, and the export
+    cuts and reads clips (docs/TRAINING.md "Patch clips")."""
+    from beam_pipelines import records
+    from cpllm_model import CPLLM
+
+    config = config_lib.apply_overrides(tiny_config, [
+        f"model.preset={tiny_preset}", "model.reinitialize=False",
+        "model.init_score_bias_to_label_mean=False", "model.backbone_overrides=None",
+        f"data.dir={tiny_clip_data}", "num_steps=2", "checkpoint_every=2",
+        "optimizer.learning_rate=0.01"])
+    config.model.backbone_overrides = {"low_level_frames": 2}
+    model = train.build_model(config)
+    assert model.backbone.low_level_frames == model.preprocessor.low_level_frames == 2
+    spec = records.RecordSpec.from_manifest(os.path.join(tiny_clip_data, "manifest.json"))
+    assert spec.low_level_frames == 2
+    train.check_spec(model, spec, config)
+    preset, workdir = str(tmp_path / "preset"), str(tmp_path / "work")
+    train.train_and_evaluate(config, workdir, export_preset=preset)
+    after = CPLLM.from_preset(preset)
+    assert after.backbone.low_level_frames == after.preprocessor.low_level_frames == 2
+    gate = np.asarray(after.backbone.clip_mixer.gate.numpy())
+    # Two Adam steps at lr 0.01 open the gate a little from zero.
+    assert np.abs(gate).max() > 1e-4 and np.abs(gate).max() < 0.03
+    frames = input_pipeline.load_split(tiny_clip_data, "holdout").frames
+    after.set_low_level_views(1)
+    scores = after.score(frames)["score"]
+    assert np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 100))
