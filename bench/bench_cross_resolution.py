@@ -89,7 +89,8 @@ def main(argv=None):
             for crf in crfs:
                 path = encode(master, os.path.join(args.work, f"{title}_{h}p_crf{crf}.mp4"),
                               w, h, crf)
-                frames = keyframes.decode_keyframes(path, k).frames
+                frames = keyframes.decode_keyframes(
+                    path, k, frames_per_key=model.preprocessor.low_level_frames).frames
                 shown = np.stack([np.asarray(Image.fromarray(f).resize((mw, mh),
                                                                        Image.BICUBIC))
                                   for f in frames])
