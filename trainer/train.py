@@ -419,6 +419,15 @@ def train_and_evaluate(config, workdir: str, *, stop_after_steps: int = 0,
             raise ValueError("model.init_motion_shift needs a backbone with motion_input")
         backbone.motion_shift.weight.assign(float(init_shift[0]))
         backbone.motion_shift.offset.assign(float(init_shift[1]))
+    init_gate = config.model.get("init_clip_gate")
+    if init_gate is not None:
+        # Start an added ClipMixer's gate open at this value on every channel: from 0,
+        # 1,000 steps at 5e-4 opened it to ~0.02 (docs/TRAINING.md "Patch clips").
+        if backbone.clip_mixer is None:
+            raise ValueError("model.init_clip_gate needs a backbone with low_level_frames "
+                             ">= 2 (patch clips)")
+        gate = backbone.clip_mixer.gate
+        gate.assign(np.full(gate.shape, float(init_gate), "float32"))
     if config.model.get("init_statistics_from_data") and backbone.low_level_statistics:
         # Standardise the compression statistics on the training patches (every
         # process's: the sums add up), before any step, so that every feature enters

@@ -438,6 +438,7 @@ def test_a_trained_path_takes_on_patch_clips_and_trains_them(tiny_config, tiny_p
         f"data.dir={tiny_clip_data}", "num_steps=2", "checkpoint_every=2",
         "optimizer.learning_rate=0.01"])
     config.model.backbone_overrides = {"low_level_frames": 2}
+    config.model.init_clip_gate = 0.25
     model = train.build_model(config)
     assert model.backbone.low_level_frames == model.preprocessor.low_level_frames == 2
     spec = records.RecordSpec.from_manifest(os.path.join(tiny_clip_data, "manifest.json"))
@@ -448,9 +449,16 @@ def test_a_trained_path_takes_on_patch_clips_and_trains_them(tiny_config, tiny_p
     after = CPLLM.from_preset(preset)
     assert after.backbone.low_level_frames == after.preprocessor.low_level_frames == 2
     gate = np.asarray(after.backbone.clip_mixer.gate.numpy())
-    # Two Adam steps at lr 0.01 open the gate a little from zero.
-    assert np.abs(gate).max() > 1e-4 and np.abs(gate).max() < 0.03
+    # Started open at 0.25 (model.init_clip_gate); two Adam steps at lr 0.01 move each
+    # channel by at most ~0.02.
+    assert np.abs(gate - 0.25).max() > 1e-4 and np.abs(gate - 0.25).max() < 0.03
     frames = input_pipeline.load_split(tiny_clip_data, "holdout").frames
     after.set_low_level_views(1)
     scores = after.score(frames)["score"]
     assert np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 100))
+    without = config_lib.apply_overrides(tiny_config, [  # one-frame data, no clips
+        "model.reinitialize=False", "model.init_score_bias_to_label_mean=False",
+        "model.backbone_overrides=None", "num_steps=1"])
+    without.model.init_clip_gate = 0.25
+    with pytest.raises(ValueError, match="init_clip_gate needs"):
+        train.train_and_evaluate(without, str(tmp_path / "work2"))

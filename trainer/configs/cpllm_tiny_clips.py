@@ -30,4 +30,7 @@ def get_config():
     c.model.max_patches = 32
     c.model.score_max_patches = 512
     c.data.dir = "out/tiny_data_clips"
+    # The mixer's gate at the start, every channel (None: 0, the added layer a no-op).
+    # From 0 it opened to ~0.02 in this run; a later try can start it open here.
+    c.model.init_clip_gate = None
     return c
