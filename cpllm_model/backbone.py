@@ -23,7 +23,11 @@ layer `score_head`).
 Only VideoPrism's spatial path is used (its factorised encoder runs spatial layers per
 frame, then temporal layers across frames: a patch fed as a one-frame clip gives the
 temporal layers nothing to mix, and they were never trained on such clips); SigLIP's
-MAP pooling head is unused. Both stay in the saved
+MAP pooling head is unused. With `low_level_frames` T >= 2 (off in every shipped preset)
+each patch slot group is a clip of a key frame and the frames after it, and `ClipMixer`
+(instances of keras-hub's VideoPrism temporal layer classes, with weights of its own)
+mixes each clip's frames after the spatial path; the encoder's own temporal layers stay
+unused either way. Both stay in the saved
 weights so that full keras-hub encoders round-trip unchanged.
 """
 import keras
