@@ -110,7 +110,7 @@ def parse_args(argv=None):
         default=0,
         help="Low-level patches per frame M in the records (0: the preset's). The model "
         "averages over patches, so it trains on fewer than it scores with: cpllm_tiny "
-        "trains on 16 and scores with its preset's 64.",
+        "trains on 16 and scores with its preset's M (preprocessor.json max_patches).",
     )
     parser.add_argument(
         "--patch_fill", default="", choices=("", "true", "false"),
@@ -178,9 +178,9 @@ def records_preprocessor(model: str, max_patches: int = 0, patch_fill: bool | No
             pre.patch_fill = bool(patch_fill)
         if wants_t:
             pre.low_level_frames = int(low_level_frames)
-    if pre.max_patches % pre.low_level_frames:
-        raise ValueError(f"M = {pre.max_patches} patch slots do not hold whole clips of "
-                         f"T = {pre.low_level_frames} frames (M must be a multiple of T)")
+    from cpllm_model.frames import clip_length
+
+    clip_length(pre.low_level_frames, pre.max_patches)
     return pre
 
 

@@ -40,6 +40,7 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
 
 from cpllm_model.clip_mixer import ClipMixer
 from cpllm_model.compression_statistics import CompressionStatistics
+from cpllm_model.frames import clip_length
 from cpllm_model.motion_shift import MotionShift
 from cpllm_model.score_head import ScoreHead
 
@@ -253,12 +254,7 @@ class CPLLMBackbone(Backbone):
         )
         self.motion_input = bool(motion_input)
         self.motion_shift = MotionShift(name="motion_shift") if self.motion_input else None
-        if isinstance(low_level_frames, bool) or int(low_level_frames) != low_level_frames \
-                or not 1 <= int(low_level_frames) <= max_patches \
-                or max_patches % int(low_level_frames):
-            raise ValueError(f"low_level_frames must be an integer in 1..max_patches that "
-                             f"divides max_patches = {max_patches}, got {low_level_frames!r}")
-        self.low_level_frames = int(low_level_frames)
+        self.low_level_frames = clip_length(low_level_frames, max_patches)
         self.clip_mixer = None
         if self.low_level_frames > 1:
             enc_config = low_level_encoder.get_config()

@@ -202,6 +202,18 @@ def low_level_patches(frames: np.ndarray, max_side: int, patch: int,
     return patches, mask
 
 
+def clip_length(frames_per_key, max_patches: int) -> int:
+    """T, checked: an integer in 1..M that divides M = ``max_patches``, so the M patch
+    slots hold M / T whole clips (the one rule the preprocessor, the backbone and
+    ``prepare`` apply)."""
+    if isinstance(frames_per_key, bool) or int(frames_per_key) != frames_per_key \
+            or not 1 <= int(frames_per_key) <= max_patches or max_patches % int(frames_per_key):
+        raise ValueError(f"low_level_frames T must be an integer in 1..M that divides the "
+                         f"patch slots M = {max_patches} (a multiple of the frames per "
+                         f"clip), got {frames_per_key!r}")
+    return int(frames_per_key)
+
+
 def low_level_clips(frames: np.ndarray, frames_per_key: int, max_side: int, patch: int,
                     max_patches: int, fill: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Patch clips: each of M / T grid cells cut from a key frame and from the T - 1
@@ -216,10 +228,7 @@ def low_level_clips(frames: np.ndarray, frames_per_key: int, max_side: int, patc
         (uint8[K, M, P, P, 3] patches, float32[K, M] mask): slot c * T + j holds cell c
         of the j-th frame of its clip, so M slots cost M patch reads whatever T is.
     """
-    t = int(frames_per_key)
-    if max_patches % t:
-        raise ValueError(f"max_patches M = {max_patches} must be a multiple of the "
-                         f"frames per clip T = {t}")
+    t = clip_length(frames_per_key, max_patches)
     cut = [low_level_patches(frames[j::t], max_side, patch, max_patches // t, fill)
            for j in range(t)]
     patches = np.stack([c[0] for c in cut], axis=2)  # [K, M / T, T, P, P, 3]

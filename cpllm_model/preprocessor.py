@@ -18,7 +18,7 @@ from keras_hub.src.tokenizers.sentence_piece_tokenizer import VOCAB_FILENAME
 
 from cpllm_model import preset_io, prompts
 from cpllm_model.backbone import PACKAGE, CPLLMBackbone
-from cpllm_model.frames import model_frame_inputs
+from cpllm_model.frames import clip_length, model_frame_inputs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -94,11 +94,7 @@ class CPLLMPreprocessor(Preprocessor):
         self.sequence_length = sequence_length
         self.prompt_bucket = prompt_bucket
         self.patch_fill = bool(patch_fill)
-        if isinstance(low_level_frames, bool) or int(low_level_frames) != low_level_frames \
-                or not 1 <= int(low_level_frames) <= max_patches:
-            raise ValueError(f"low_level_frames must be an integer in 1..max_patches, got "
-                             f"{low_level_frames!r}")
-        self.low_level_frames = int(low_level_frames)
+        self.low_level_frames = clip_length(low_level_frames, max_patches)
 
     @classmethod
     def from_preset(cls, preset, **kwargs):

@@ -90,7 +90,7 @@ def test_frames_per_clip_must_divide_the_patch_slots(own_path):
 
     config = own_path.backbone.get_config()
     config.update(low_level_frames=3)  # the bundled M = 16 is no multiple of 3
-    with pytest.raises(ValueError, match="divides max_patches"):
+    with pytest.raises(ValueError, match="that divides the patch slots M = 16"):
         CPLLMBackbone.from_config(config)
 
 

@@ -235,7 +235,7 @@ def test_clips_hold_each_cell_of_a_key_frame_and_of_the_frames_after_it():
 
 def test_clips_need_whole_clips_of_frames_and_of_slots():
     frames = np.zeros((6, 32, 32, 3), np.uint8)
-    with pytest.raises(ValueError, match="multiple of the frames per clip"):
+    with pytest.raises(ValueError, match="multiple of the frames per"):
         F.model_frame_inputs(frames, 16, 3840, 16, 5, frames_per_key=2)
     with pytest.raises(ValueError, match="frames must be"):
         F.model_frame_inputs(frames[:5], 16, 3840, 16, 4, frames_per_key=2)
@@ -257,3 +257,14 @@ def test_preprocessor_cuts_clips_from_k_times_t_frames():
         pre.frame_inputs(frames[:2])
     with pytest.raises(ValueError, match="low_level_frames"):
         CPLLMPreprocessor(presets.tiny_tokenizer(), max_patches=4, low_level_frames=0)
+
+
+@pytest.mark.parametrize("t", [0, 3, 17, 1.5, True, "2"])
+def test_clip_length_is_one_rule_for_preprocessor_and_backbone(t):
+    from cpllm_model import CPLLMPreprocessor, presets
+
+    assert F.clip_length(2, 16) == 2 and F.clip_length(2.0, 16) == 2
+    with pytest.raises((ValueError, TypeError)):
+        F.clip_length(t, 16)
+    with pytest.raises((ValueError, TypeError)):
+        CPLLMPreprocessor(presets.tiny_tokenizer(), max_patches=16, low_level_frames=t)

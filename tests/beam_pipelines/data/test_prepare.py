@@ -173,6 +173,11 @@ def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
     assert np.asarray(shared.frame_inputs(frames)["low_patches"]).shape[1] == m
     opts, _ = prepare.parse_args(["--catalog=c.csv", "--output_dir=o", "--max_patches=16"])
     assert opts.max_patches == 16
+    # The records' M must hold whole clips of T frames (frames.clip_length), checked
+    # before any pipeline runs.
+    assert prepare.records_preprocessor("cpllm_tiny", 16, None, 2).low_level_frames == 2
+    with pytest.raises(ValueError, match="divides the patch slots M = 15"):
+        prepare.records_preprocessor("cpllm_tiny", 15, None, 2)
 
 
 def test_records_patch_fill_is_the_presets_unless_named():
