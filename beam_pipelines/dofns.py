@@ -83,9 +83,9 @@ class FrameInputs:
         return self._CACHE[key]
 
     def frames_per_key(self):
-        """T: the preprocessor's frames per patch clip (`low_level_frames`), which the
-        decoder must bring for every key frame."""
-        return int(self.preprocessor().low_level_frames)
+        """F: the frames the decoder must bring for every key frame (the preprocessor's
+        `frames_per_key`: patch clips of T, high-level views of Hf frames)."""
+        return int(self.preprocessor().frames_per_key)
 
     def __call__(self, frames):
         return as_numpy(self.preprocessor().frame_inputs(frames))
@@ -161,8 +161,9 @@ class DecodeKeyframes(beam.DoFn):
             load()
 
     def _clip_frames(self):
-        """{"frames_per_key": T} when the preprocessor cuts patch clips, else {} (so
-        decoders that know nothing of clips keep working)."""
+        """{"frames_per_key": F} when the preprocessor reads more than the key frames
+        (patch clips, a per-frame motion view), else {} (so decoders that know nothing of
+        it keep working)."""
         get = getattr(self._frame_inputs, "frames_per_key", None)
         t = int(get()) if callable(get) else 1
         return {"frames_per_key": t} if t > 1 else {}

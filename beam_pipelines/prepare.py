@@ -125,6 +125,14 @@ def parse_args(argv=None):
         "clips (`CPLLMPreprocessor.low_level_frames`): records for a model trained with "
         "model.backbone_overrides low_level_frames=T.",
     )
+    parser.add_argument(
+        "--high_level_frames", type=int, default=0,
+        help="Frames per key frame in the high-level view Hf (0: the preset's). With "
+        "Hf > 1 every key frame is decoded with the Hf - 1 frames after it and the S x S "
+        "view keeps them (`CPLLMPreprocessor.high_level_frames`): records for a model "
+        "whose motion input reads a frame against the next (model.backbone_overrides "
+        "high_level_frames=Hf).",
+    )
     return parser.parse_known_args(argv)
 
 
@@ -156,31 +164,29 @@ def split_of(source_id: str, holdout_sources=(), holdout_fraction: float = 0.0) 
 
 @functools.lru_cache(maxsize=8)
 def records_preprocessor(model: str, max_patches: int = 0, patch_fill: bool | None = None,
-                         low_level_frames: int = 0):
+                         low_level_frames: int = 0, high_level_frames: int = 0):
     """`load_preprocessor(model)`, with M = `max_patches` patches per frame when > 0, the
-    given `patch_fill` when not None and T = `low_level_frames` frames per patch clip
-    when > 0 (a copy: the preset's own preprocessor is shared and left as it is)."""
+    given `patch_fill` when not None, T = `low_level_frames` frames per patch clip and
+    Hf = `high_level_frames` frames per high-level view when > 0 (a copy: the preset's
+    own preprocessor is shared and left as it is)."""
     import copy
+
+    from cpllm_model.frames import clip_length, high_level_frames_check
 
     pre = load_preprocessor(model)
     if max_patches and max_patches < 1:
         raise ValueError(f"max_patches must be >= 1, got {max_patches}")
-    if low_level_frames and low_level_frames < 1:
-        raise ValueError(f"low_level_frames must be >= 1, got {low_level_frames}")
-    wants_m = bool(max_patches) and max_patches != pre.max_patches
-    wants_fill = patch_fill is not None and bool(patch_fill) != pre.patch_fill
-    wants_t = bool(low_level_frames) and low_level_frames != pre.low_level_frames
-    if wants_m or wants_fill or wants_t:
+    wanted = {"max_patches": max_patches, "low_level_frames": low_level_frames,
+              "high_level_frames": high_level_frames}
+    wanted = {k: int(v) for k, v in wanted.items() if v and v != getattr(pre, k)}
+    if patch_fill is not None and bool(patch_fill) != pre.patch_fill:
+        wanted["patch_fill"] = bool(patch_fill)
+    if wanted:
         pre = copy.copy(pre)
-        if wants_m:
-            pre.max_patches = int(max_patches)
-        if wants_fill:
-            pre.patch_fill = bool(patch_fill)
-        if wants_t:
-            pre.low_level_frames = int(low_level_frames)
-    from cpllm_model.frames import clip_length
-
+        for name, value in wanted.items():
+            setattr(pre, name, value)
     clip_length(pre.low_level_frames, pre.max_patches)
+    high_level_frames_check(pre.high_level_frames)
     return pre
 
 
@@ -273,19 +279,21 @@ class DecodeAndPreprocess(beam.DoFn):
     """
 
     def __init__(self, model, measure_artifacts, decode_timeout_s, max_patches=0,
-                 patch_fill=None, low_level_frames=0):
+                 patch_fill=None, low_level_frames=0, high_level_frames=0):
         self.model = model
         self.measure_artifacts = measure_artifacts
         self.decode_timeout_s = decode_timeout_s
         self.max_patches = max_patches
         self.patch_fill = patch_fill
         self.low_level_frames = low_level_frames
+        self.high_level_frames = high_level_frames
         self.ok = Metrics.counter(_NAMESPACE, "videos_preprocessed")
         self.failed = Metrics.counter(_NAMESPACE, "videos_failed")
 
     def setup(self):
         self.preprocessor = records_preprocessor(self.model, self.max_patches, self.patch_fill,
-                                                 self.low_level_frames)
+                                                 self.low_level_frames,
+                                                 self.high_level_frames)
 
     def process(self, row):
         from beam_pipelines import frame_stats, vmaf
@@ -296,7 +304,7 @@ class DecodeAndPreprocess(beam.DoFn):
             with storage.local_copy(row["uri"]) as path:
                 stage = "decode"
                 # Native size up to the model's cap (the same decode as scoring).
-                t = self.preprocessor.low_level_frames
+                t = self.preprocessor.frames_per_key
                 kf = keyframes.decode_keyframes(
                     path, k=self.preprocessor.num_keyframes,
                     max_side=self.preprocessor.decode_max_side(),
@@ -502,10 +510,12 @@ def run(argv=None, test_pipeline=None):
     if opts.max_patches < 0:
         raise ValueError(f"--max_patches must be >= 0, got {opts.max_patches}")
     patch_fill = parse_patch_fill(opts.patch_fill)
-    if opts.low_level_frames < 0:
-        raise ValueError(f"--low_level_frames must be >= 0, got {opts.low_level_frames}")
+    for flag in ("low_level_frames", "high_level_frames"):
+        if getattr(opts, flag) < 0:
+            raise ValueError(f"--{flag} must be >= 0, got {getattr(opts, flag)}")
     preprocessor = records_preprocessor(opts.model, opts.max_patches, patch_fill,
-                                        opts.low_level_frames)  # fail fast
+                                        opts.low_level_frames,
+                                        opts.high_level_frames)  # fail fast
 
     from beam_pipelines import records
 
@@ -534,6 +544,7 @@ def run(argv=None, test_pipeline=None):
             opts.model, opts.describer in ("auto", "generated"), opts.decode_timeout_s,
             max_patches=opts.max_patches, patch_fill=patch_fill,
             low_level_frames=opts.low_level_frames,
+            high_level_frames=opts.high_level_frames,
         )
     ).with_outputs(dead_letter.FAILURES, main="rows")
     examples = (

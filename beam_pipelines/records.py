@@ -54,7 +54,9 @@ class RecordSpec:
     patches were cut with `CPLLMPreprocessor.patch_fill` (a small frame's spare slots
     hold its cells in other orientations); manifests written before it existed read
     False. `low_level_frames`: T, the M slots hold M / T clips of T frames
-    (`CPLLMPreprocessor.low_level_frames`); manifests written before it existed read 1."""
+    (`CPLLMPreprocessor.low_level_frames`); manifests written before it existed read 1.
+    `high_level_frames`: Hf, each key frame's S x S view followed by the Hf - 1 frames
+    after it (`CPLLMPreprocessor.high_level_frames`); 1 in older manifests."""
 
     num_keyframes: int
     image_size: int
@@ -63,10 +65,12 @@ class RecordSpec:
     max_description_tokens: int = 128
     patch_fill: bool = False
     low_level_frames: int = 1
+    high_level_frames: int = 1
 
     @property
     def high_shape(self) -> tuple:
-        return (self.num_keyframes, self.image_size, self.image_size, 3)
+        return (self.num_keyframes * self.high_level_frames, self.image_size,
+                self.image_size, 3)
 
     @property
     def low_shape(self) -> tuple:
@@ -97,6 +101,7 @@ class RecordSpec:
             max_description_tokens=max_description_tokens,
             patch_fill=bool(preprocessor.patch_fill),
             low_level_frames=int(getattr(preprocessor, "low_level_frames", 1)),
+            high_level_frames=int(getattr(preprocessor, "high_level_frames", 1)),
         )
 
 
@@ -121,7 +126,7 @@ def encode_example(
     """Serializes one video's inputs and labels to a `tf.train.Example` (bytes).
 
     Args:
-      high_frames: uint8[K, S, S, 3]. low_patches: uint8[K, M, P, P, 3].
+      high_frames: uint8[K * Hf, S, S, 3]. low_patches: uint8[K, M, P, P, 3].
       patch_mask: float[K, M]. crf None (an original) is stored as -1; label/vmaf None as NaN.
     """
     import tensorflow as tf
@@ -132,7 +137,7 @@ def encode_example(
         raise TypeError("high_frames and low_patches must be uint8")
     if high_frames.ndim != 4 or low_patches.ndim != 5:
         raise ValueError(
-            f"bad shapes: high {high_frames.shape} (want K,S,S,3), "
+            f"bad shapes: high {high_frames.shape} (want K*Hf,S,S,3), "
             f"low {low_patches.shape} (want K,M,P,P,3)")
     patch_mask = np.asarray(patch_mask, np.float32)
     if patch_mask.shape != low_patches.shape[:2]:

@@ -1,7 +1,7 @@
 """CPLLMBackbone: SigLIP + VideoPrism encoders, Gemma prefix-LM decoder, MLP score head.
 
 Inputs (uint8 stays uint8 until inside the model):
-    high_frames   uint8[B, K, S, S, 3]      key frames resized to S x S (aspect ignored)
+    high_frames   uint8[B, K * Hf, S, S, 3] key frames (each followed by Hf - 1 frames) at S x S
     low_patches   uint8[B, K, M, P, P, 3]   M full-resolution P x P patches per key frame
     patch_mask    float32[B, K, M]          1.0 for real patches, 0.0 for padding cells
     token_ids     int32[B, T]               prompt (+ answer) tokens
@@ -40,7 +40,7 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
 
 from cpllm_model.clip_mixer import ClipMixer
 from cpllm_model.compression_statistics import CompressionStatistics
-from cpllm_model.frames import clip_length
+from cpllm_model.frames import clip_length, high_level_frames_check
 from cpllm_model.motion_shift import MotionShift
 from cpllm_model.score_head import ScoreHead
 
@@ -92,7 +92,7 @@ class ScoreMember(keras.layers.Layer):
     """One of `CPLLMBackbone.score_members`: a trained score-only backbone's score path run
     as a single layer, so that its layers stay out of the owner's functional graph.
 
-    (uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M]) -> frame_scores
+    (uint8[B, K * Hf, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M]) -> frame_scores
     float32[B, K] (`CPLLMBackbone.score_videos` of `backbone`).
     """
 
@@ -105,7 +105,7 @@ class ScoreMember(keras.layers.Layer):
         return self.backbone.score_videos(high_frames, low_patches, patch_mask)[0]
 
     def compute_output_spec(self, high_frames, low_patches, patch_mask):
-        return keras.KerasTensor(tuple(high_frames.shape[:2]), dtype="float32")
+        return keras.KerasTensor(tuple(patch_mask.shape[:2]), dtype="float32")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -153,7 +153,13 @@ class CPLLMBackbone(Backbone):
             shapes either way. The trainer then also ranks the same patch of two
             renditions of a source (`trainer.losses.patch_ranking_loss`).
         motion_input: add a trained shift of every score logit of a video from how much
-            its key frames differ (`MotionShift`, 0 until trained).
+            its frames differ (`MotionShift`, 0 until trained): consecutive key frames
+            when `high_level_frames` is 1, each key frame and the frame after it when 2.
+        high_level_frames: Hf, frames per key frame in `high_frames`
+            (uint8[B, K * Hf, S, S, 3], key-major; the preprocessor's
+            `high_level_frames` must be the same). The SigLIP path reads the key frames
+            alone; the rest are there for `MotionShift`, whose frame pairs are then one
+            frame apart whatever the video's length. No weights depend on it.
         low_level_frames: T. 1: every patch slot is one key frame's patch. T >= 2: the
             M slots hold M / T clips, each a grid cell of a key frame and of the T - 1
             frames after it (slot c * T + j, `frames.low_level_clips`; the preprocessor's
@@ -206,6 +212,7 @@ class CPLLMBackbone(Backbone):
         patch_scores=False,
         motion_input=False,
         low_level_frames=1,
+        high_level_frames=1,
         score_members=None,
         score_own_path=True,
         include_decoder=True,
@@ -252,8 +259,11 @@ class CPLLMBackbone(Backbone):
         self.score_head = ScoreHead(
             head_hidden_dim, score_bias, dtype=dtype, name="score_head"
         )
+        self.high_level_frames = high_level_frames_check(high_level_frames)
         self.motion_input = bool(motion_input)
-        self.motion_shift = MotionShift(name="motion_shift") if self.motion_input else None
+        self.motion_shift = MotionShift(
+            frames_per_key=self.high_level_frames,
+            name="motion_shift") if self.motion_input else None
         self.low_level_frames = clip_length(low_level_frames, max_patches)
         self.clip_mixer = None
         if self.low_level_frames > 1:
@@ -331,7 +341,8 @@ class CPLLMBackbone(Backbone):
         # === Functional model ===
         k, s, m, p = num_keyframes, self.image_size, max_patches, self.patch_size
         inputs = {
-            "high_frames": keras.Input((k, s, s, 3), dtype="uint8", name="high_frames"),
+            "high_frames": keras.Input((k * self.high_level_frames, s, s, 3), dtype="uint8",
+                                       name="high_frames"),
             "low_patches": keras.Input((k, m, p, p, 3), dtype="uint8", name="low_patches"),
             "patch_mask": keras.Input((k, m), dtype="float32", name="patch_mask"),
         }
@@ -391,9 +402,12 @@ class CPLLMBackbone(Backbone):
         return self.max_patches if m is None else int(m)
 
     def encode_high(self, high_frames):
-        """uint8[B, K, S, S, 3] -> projected SigLIP tokens [B, K, Nh, D]."""
+        """uint8[B, K * Hf, S, S, 3] -> projected SigLIP tokens of the K key frames
+        [B, K, Nh, D] (Hf = `high_level_frames`)."""
         enc = self.high_level_encoder
         s = self.image_size
+        if self.high_level_frames > 1:
+            high_frames = high_frames[:, ::self.high_level_frames]
         x = self.high_level_rescaling(ops.reshape(high_frames, (-1, s, s, 3)))
         x = enc.embedding(x)
         for block in enc.encoder_layers:
@@ -513,11 +527,11 @@ class CPLLMBackbone(Backbone):
                 raise ValueError(f"score_members[{i}] must be a score-only backbone "
                                  "(include_decoder=False) without members of its own")
             mine = (self.num_keyframes, self.image_size, self.patch_size,
-                    self.low_level_frames)
+                    self.low_level_frames, self.high_level_frames)
             theirs = (member.num_keyframes, member.image_size, member.patch_size,
-                      member.low_level_frames)
+                      member.low_level_frames, member.high_level_frames)
             if mine != theirs:
-                raise ValueError(f"score_members[{i}] reads (K, S, P, T) = {theirs}, this "
+                raise ValueError(f"score_members[{i}] reads (K, S, P, T, Hf) = {theirs}, this "
                                  f"backbone {mine}: members must read the same inputs")
 
     def encode_vision(self, high_frames, low_patches, patch_mask):
@@ -525,7 +539,7 @@ class CPLLMBackbone(Backbone):
         return self.encode_high(high_frames), self.encode_low(low_patches, patch_mask)
 
     def vision_outputs(self, high_frames, low_patches, patch_mask):
-        """Tokens and scores in one pass: uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3],
+        """Tokens and scores in one pass: uint8[B, K * Hf, S, S, 3], uint8[B, K, M, P, P, 3],
         float32[B, K, M] -> {"high": [B, K, Nh, D], "low": [B, K, Nl, D],
         "frame_scores": float32[B, K], "score": float32[B]}, plus with `patch_scores`
         "patch_logits" float32[B, K, M * V / T] and "patch_logit_mask" of the same shape
@@ -561,7 +575,7 @@ class CPLLMBackbone(Backbone):
 
     def score_videos(self, high_frames, low_patches, patch_mask):
         """The score path alone, the one every caller uses (task, trainer, tests):
-        uint8[B, K, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M] ->
+        uint8[B, K * Hf, S, S, 3], uint8[B, K, M, P, P, 3], float32[B, K, M] ->
         (frame_scores float32[B, K], score float32[B]); the decoder never runs, nor
         this backbone's own encoders when `score_own_path` is False."""
         if not self.score_own_path:
@@ -669,6 +683,7 @@ class CPLLMBackbone(Backbone):
                 "patch_scores": self.patch_scores,
                 "motion_input": self.motion_input,
                 "low_level_frames": self.low_level_frames,
+                "high_level_frames": self.high_level_frames,
                 "score_members": [_serialize(m.backbone) for m in self.score_members],
                 "score_own_path": self.score_own_path,
                 "include_decoder": self.include_decoder,

@@ -214,6 +214,15 @@ def clip_length(frames_per_key, max_patches: int) -> int:
     return int(frames_per_key)
 
 
+def high_level_frames_check(frames_per_key) -> int:
+    """Hf, checked: the frames per key frame in the high-level view, an integer >= 1 (1:
+    the key frames alone; 2: each key frame and the frame after it)."""
+    if isinstance(frames_per_key, bool) or int(frames_per_key) != frames_per_key \
+            or int(frames_per_key) < 1:
+        raise ValueError(f"high_level_frames must be an integer >= 1, got {frames_per_key!r}")
+    return int(frames_per_key)
+
+
 def low_level_clips(frames: np.ndarray, frames_per_key: int, max_side: int, patch: int,
                     max_patches: int, fill: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Patch clips: each of M / T grid cells cut from a key frame and from the T - 1
@@ -239,30 +248,37 @@ def low_level_clips(frames: np.ndarray, frames_per_key: int, max_side: int, patc
 
 def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
                        patch_size: int, max_patches: int, patch_fill: bool = False,
-                       frames_per_key: int = 1) -> dict:
-    """Decoded native-size frames uint8[K * T, H, W, 3] -> the model's frame inputs.
+                       frames_per_key: int = 1, high_frames_per_key: int = 1) -> dict:
+    """Decoded native-size frames uint8[K * F, H, W, 3] -> the model's frame inputs.
 
     The one function every path uses. The SigLIP view resizes its own copy of each key
     frame to S x S; the VideoPrism patches are cut at native resolution
-    (``low_level_patches``, with ``fill=patch_fill``). With T = ``frames_per_key`` > 1
-    the frames come key-major (key frame i at row i * T, then the T - 1 after it) and the
-    patches are clips (``low_level_clips``).
+    (``low_level_patches``, with ``fill=patch_fill``). The frames come key-major, F =
+    max(T, Hf) of them per key frame (key frame i at row i * F, then the F - 1 after it):
+    with T = ``frames_per_key`` > 1 the patches are clips of the first T
+    (``low_level_clips``); with Hf = ``high_frames_per_key`` > 1 the S x S view also
+    holds the Hf - 1 frames after each key frame (what ``MotionShift`` reads as a
+    per-frame motion measure).
 
-    Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
+    Returns {"high_frames": uint8[K * Hf, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
     "patch_mask": float32[K, M]}.
     """
     frames = np.asarray(frames)
-    t = int(frames_per_key)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or t < 1 or frames.shape[0] % t:
-        raise ValueError(f"frames must be uint8[K * {t}, H, W, 3], got shape {frames.shape}")
+    t, h = int(frames_per_key), high_level_frames_check(high_frames_per_key)
+    f = max(t, h)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or t < 1 or frames.shape[0] % f:
+        raise ValueError(f"frames must be uint8[K * {f}, H, W, 3], got shape {frames.shape}")
+    groups = frames.reshape(-1, f, *frames.shape[1:])
+    low = groups[:, :t].reshape(-1, *frames.shape[1:])
     if t == 1:
-        patches, mask = low_level_patches(frames, max_side, patch_size, max_patches,
+        patches, mask = low_level_patches(low, max_side, patch_size, max_patches,
                                           patch_fill)
     else:
-        patches, mask = low_level_clips(frames, t, max_side, patch_size, max_patches,
+        patches, mask = low_level_clips(low, t, max_side, patch_size, max_patches,
                                         patch_fill)
     return {
-        "high_frames": high_level_frames(frames[::t], image_size),
+        "high_frames": high_level_frames(groups[:, :h].reshape(-1, *frames.shape[1:]),
+                                         image_size),
         "low_patches": patches,
         "patch_mask": np.asarray(mask, np.float32),
     }

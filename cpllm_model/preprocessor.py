@@ -18,7 +18,7 @@ from keras_hub.src.tokenizers.sentence_piece_tokenizer import VOCAB_FILENAME
 
 from cpllm_model import preset_io, prompts
 from cpllm_model.backbone import PACKAGE, CPLLMBackbone
-from cpllm_model.frames import clip_length, model_frame_inputs
+from cpllm_model.frames import clip_length, high_level_frames_check, model_frame_inputs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -56,6 +56,11 @@ class CPLLMPreprocessor(Preprocessor):
             frame, `frames.low_level_clips`, for a backbone whose `low_level_frames` is
             T). M counts patch reads, so M / T cells per frame. Decoders hand
             `frame_inputs` K * T frames (`decode_keyframes(frames_per_key=T)`).
+        high_level_frames: Hf, frames per key frame in the high-level view: 1 (the key
+            frames) or more (each key frame and the Hf - 1 frames after it, at S x S,
+            for a backbone whose `high_level_frames` is Hf: its `MotionShift` reads
+            how much a frame differs from the next). Decoders hand `frame_inputs`
+            K * F frames, F = `frames_per_key` = max(T, Hf).
         sequence_length: default padded text length for training text.
         prompt_bucket: generation buffers are padded up to a multiple of this, so that
             `describe` compiles once per bucket, not once per length.
@@ -76,6 +81,7 @@ class CPLLMPreprocessor(Preprocessor):
         prompt_bucket=32,
         patch_fill=False,
         low_level_frames=1,
+        high_level_frames=1,
         **kwargs,
     ):
         if "low_level_fit" in kwargs:
@@ -95,6 +101,7 @@ class CPLLMPreprocessor(Preprocessor):
         self.prompt_bucket = prompt_bucket
         self.patch_fill = bool(patch_fill)
         self.low_level_frames = clip_length(low_level_frames, max_patches)
+        self.high_level_frames = high_level_frames_check(high_level_frames)
 
     @classmethod
     def from_preset(cls, preset, **kwargs):
@@ -113,7 +120,7 @@ class CPLLMPreprocessor(Preprocessor):
 
     # ----------------------------------------------------------------- frames
     GEOMETRY = ("num_keyframes", "image_size", "low_level_max_side", "patch_size",
-                "max_patches", "patch_fill", "low_level_frames")
+                "max_patches", "patch_fill", "low_level_frames", "high_level_frames")
 
     def input_geometry(self) -> dict:
         """{K, S, L, P, M by attribute name}: what `frame_inputs` makes of a video. Two
@@ -128,22 +135,27 @@ class CPLLMPreprocessor(Preprocessor):
         """
         return self.low_level_max_side
 
+    @property
+    def frames_per_key(self) -> int:
+        """F = max(T, Hf): the frames decoders bring for every key frame."""
+        return max(self.low_level_frames, self.high_level_frames)
+
     def frame_inputs(self, frames, num_keyframes=None):
-        """Decoded native-size uint8[K * T, H, W, 3] of one video -> unbatched inputs.
+        """Decoded native-size uint8[K * F, H, W, 3] of one video -> unbatched inputs.
 
         `cpllm_model.frames.model_frame_inputs` with this preprocessor's geometry; K is
-        `num_keyframes` (default: the preprocessor's own), T `low_level_frames` (the
-        frames come key-major, as `decode_keyframes(frames_per_key=T)` returns them).
-        Returns {"high_frames": uint8[K, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
-        "patch_mask": float32[K, M]}.
+        `num_keyframes` (default: the preprocessor's own), F `frames_per_key` (the
+        frames come key-major, as `decode_keyframes(frames_per_key=F)` returns them).
+        Returns {"high_frames": uint8[K * Hf, S, S, 3], "low_patches":
+        uint8[K, M, P, P, 3], "patch_mask": float32[K, M]}.
         """
         frames = np.asarray(frames)
-        k = (num_keyframes or self.num_keyframes) * self.low_level_frames
+        k = (num_keyframes or self.num_keyframes) * self.frames_per_key
         if frames.ndim != 4 or frames.shape[0] != k:
             raise ValueError(f"Expected uint8[{k}, H, W, 3] frames, got {frames.shape}")
         return model_frame_inputs(frames, self.image_size, self.low_level_max_side,
                                   self.patch_size, self.max_patches, self.patch_fill,
-                                  self.low_level_frames)
+                                  self.low_level_frames, self.high_level_frames)
 
     # ------------------------------------------------------------------- text
     def _ids(self, text):
@@ -261,6 +273,7 @@ class CPLLMPreprocessor(Preprocessor):
                 "prompt_bucket": self.prompt_bucket,
                 "patch_fill": self.patch_fill,
                 "low_level_frames": self.low_level_frames,
+                "high_level_frames": self.high_level_frames,
             }
         )
         return config

@@ -12,6 +12,13 @@
         [--apply_to out/scores_G.parquet --apply_catalog out/holdout_fill256/catalog.csv \
          --output /tmp/calib/scores_shifted.parquet]
 
+Or, for a per-frame motion input (`high_level_frames` 2: each key frame against the frame
+after it), on prepared records whose high-level view holds those pairs (`prepare
+--high_level_frames 2`), scores and activity both read from the records:
+
+    python -m trainer.fit_motion_shift --preset out/cpllm_tiny_paths/path3 \
+        --records out/tiny_data_hf2 --records out/illustration_data_hf2 --split train
+
 The fit: least squares, on the 0-100 scale, of 100 * sigmoid(logit(score / 100) + w *
 log(1 + activity) + c) against each rendition's `vmaf_raw`. activity (`activity_of`): the
 mean absolute difference of consecutive key frames (K = 8, `decode_keyframes`), each
@@ -71,6 +78,37 @@ def fit(score, activity, vmaf) -> tuple[float, float]:
     return float(result.x[0]), float(result.x[1])
 
 
+def records_fit_data(preset: str, data_dir: str, split: str = "train",
+                     batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score, activity, vmaf), float64[N] each, of the renditions (crf >= 0, finite VMAF)
+    of `split` of the records in `data_dir`, scored by `preset` read with the records'
+    high-level view (`trainer.train._with_added_layers` takes on Hf, no weight changes);
+    activity is `motion_shift.activity` of each record's own high-level frames."""
+    from beam_pipelines import records
+    from cpllm_model import CPLLM
+    from trainer import eval_callback, record_stream, train
+
+    spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    model = CPLLM.from_preset(preset)
+    if spec.high_level_frames != model.preprocessor.high_level_frames:
+        model = train._with_added_layers(model, {"high_level_frames":
+                                                 spec.high_level_frames})
+    data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
+                                        spec)
+    moved = []
+
+    def score(frames):
+        moved.append(np.asarray(motion_shift.activity(frames["high_frames"],
+                                                      spec.high_level_frames)))
+        return model.score(frames)["score"]
+
+    scores = eval_callback.HeldOutEvaluator(data, batch_size).predict(score)
+    act = np.concatenate(moved)[:len(scores)]
+    keep = (np.asarray(data.crf) >= 0) & np.isfinite(np.asarray(data.vmaf))
+    return (scores[keep].astype(np.float64), act[keep].astype(np.float64),
+            np.asarray(data.vmaf, np.float64)[keep])
+
+
 def read_scores(path: str) -> dict[str, float]:
     """{video_id: score} of a scoring run's output directory (its scores table) or of one
     Parquet file (video_id, score), e.g. `eval_families --scores_output`."""
@@ -98,6 +136,11 @@ def apply_shift(scores: dict[str, float], catalog: str, w: float, c: float,
 def define_flags():
     """The command line's flags (defined only when run as a program: `eval_families`
     defines --scores and --output too, also only as a program)."""
+    flags.DEFINE_string("preset", None, "With --records: the preset whose scores are "
+                        "shifted.")
+    flags.DEFINE_multi_string("records", None, "Prepared records to fit on (scores and "
+                              "activity read from them; instead of --catalog).")
+    flags.DEFINE_string("split", "train", "The --records split to fit on.")
     flags.DEFINE_string("catalog", None, "Calibration catalog (catalog.csv: video_id, uri, "
                         "source_id, crf, vmaf_raw).")
     flags.DEFINE_integer("max_sources", 0, "Use the first N sources (sorted ids); 0: all.")
@@ -142,14 +185,31 @@ def run(catalog, max_sources=0, write_catalog=None, scores=None, apply_to=None,
     return w, c
 
 
+def run_on_records(preset, data_dirs, split="train"):
+    """`records_fit_data` of every directory, pooled, fitted: returns (w, c)."""
+    parts = [records_fit_data(preset, d, split) for d in data_dirs]
+    score, act, vmaf = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    w, c = fit(score, act, vmaf)
+    rmse = [float(np.sqrt(np.mean((s - vmaf) ** 2))) for s in (score, shifted(score, act, w, c))]
+    print(f"{len(score)} renditions: w = {w:.4f}, c = {c:.4f}; activity median "
+          f"{np.median(act):.3f}; RMSE against VMAF {rmse[0]:.2f} -> {rmse[1]:.2f}")
+    return w, c
+
+
 def main(argv):
     del argv
     f = flags.FLAGS
+    if f.records:
+        if not f.preset:
+            raise app.UsageError("--records needs --preset")
+        run_on_records(f.preset, f.records, f.split)
+        return
+    if not f.catalog:
+        raise app.UsageError("--catalog (or --records) is required")
     run(f.catalog, f.max_sources, f.write_catalog, f.scores, f.apply_to, f.apply_catalog,
         f.output)
 
 
 if __name__ == "__main__":
     define_flags()
-    flags.mark_flags_as_required(["catalog"])
     app.run(main)

@@ -141,8 +141,9 @@ def build_model(config):
         backbone = model.backbone
         fresh = type(backbone).from_config(backbone.get_config())
         backbone.set_weights(fresh.get_weights())
-    if "low_level_frames" in overrides:  # reinitialized: the clips records and scoring cut
-        model.preprocessor.low_level_frames = int(overrides["low_level_frames"])
+    for name in FOLLOWED_BY_PREPROCESSOR:  # reinitialized: what records and scoring bring
+        if name in overrides:
+            setattr(model.preprocessor, name, int(overrides[name]))
     if "low_level_views" in config.model:
         model.set_low_level_views(config.model.low_level_views)
     check_model_config(model, config)
@@ -154,15 +155,18 @@ def build_model(config):
     return model
 
 
-# Backbone options that only add layers (which start as a no-op): a trained preset can
-# take them on without `model.reinitialize`, its weights kept. The value that switches
-# each on: motion_input True; low_level_frames T >= 2 (the preprocessor follows it, so
-# records and scoring cut clips of T frames).
-ADDED_LAYERS = {"motion_input": "motion_shift", "low_level_frames": "clip_mixer"}
+# Backbone options that only add layers (which start as a no-op) or read more of the same
+# frames: a trained preset can take them on without `model.reinitialize`, its weights
+# kept. The value that switches each on: motion_input True; low_level_frames T >= 2 and
+# high_level_frames Hf >= 2 (the preprocessor follows both, so records and scoring bring
+# the frames after each key frame). Hf adds no layer (None).
+ADDED_LAYERS = {"motion_input": "motion_shift", "low_level_frames": "clip_mixer",
+                "high_level_frames": None}
+FOLLOWED_BY_PREPROCESSOR = ("low_level_frames", "high_level_frames")
 
 
 def _switches_on(name, value) -> bool:
-    if name == "low_level_frames":
+    if name in FOLLOWED_BY_PREPROCESSOR:
         return not isinstance(value, bool) and isinstance(value, int) and value >= 2
     return value is True
 
@@ -176,8 +180,8 @@ def _with_added_layers(model, overrides):
             _switches_on(k, v) for k, v in overrides.items()):
         raise ValueError("model.backbone_overrides change the architecture: they need "
                          "model.reinitialize=True (trained weights would not fit), except "
-                         "motion_input=True and low_level_frames=T >= 2, which add a layer "
-                         f"to a trained preset; got {overrides}")
+                         "motion_input=True, low_level_frames=T >= 2 and high_level_frames="
+                         f"Hf >= 2, which a trained preset can take on; got {overrides}")
     old = model.backbone
     backbone_config = old.get_config()
     overrides = {k: v for k, v in overrides.items() if backbone_config.get(k) != v}
@@ -185,7 +189,8 @@ def _with_added_layers(model, overrides):
         return model
     backbone_config.update(overrides)
     new = type(old).from_config(backbone_config)
-    added = {id(v) for name in overrides for v in getattr(new, ADDED_LAYERS[name]).weights}
+    added = {id(v) for name in overrides if ADDED_LAYERS[name]
+             for v in getattr(new, ADDED_LAYERS[name]).weights}
     kept = [v for v in new.weights if id(v) not in added]
     if [tuple(v.shape) for v in kept] != [tuple(v.shape) for v in old.weights]:
         raise ValueError(f"backbone_overrides {overrides}: the rebuilt backbone's weights "
@@ -193,9 +198,11 @@ def _with_added_layers(model, overrides):
     for target, source in zip(kept, old.weights):
         target.assign(source)
     preprocessor = model.preprocessor
-    if "low_level_frames" in overrides:  # the decoders bring, and it cuts, clips of T
+    followed = {k: int(v) for k, v in overrides.items() if k in FOLLOWED_BY_PREPROCESSOR}
+    if followed:  # the decoders bring, and it cuts, clips of T / views of Hf frames
         preprocessor = copy.copy(preprocessor)
-        preprocessor.low_level_frames = int(overrides["low_level_frames"])
+        for name, value in followed.items():
+            setattr(preprocessor, name, value)
     return CPLLM(backbone=new, preprocessor=preprocessor)
 
 
@@ -258,17 +265,19 @@ def check_model_config(model, config):
 
 
 def check_spec(model, spec, config):
-    """Refuses records whose (K, S, M, P, T) are not the model's (M: `model.max_patches`,
-    T: the frames per patch clip, `low_level_frames`)."""
+    """Refuses records whose (K, S, M, P, T, Hf) are not the model's (M:
+    `model.max_patches`, T: the frames per patch clip, `low_level_frames`; Hf: the frames
+    per key frame of the high-level view, `high_level_frames`)."""
     p = model.preprocessor
     m = config.model.get("max_patches", p.max_patches)
-    want = (p.num_keyframes, p.image_size, m, p.patch_size, p.low_level_frames)
+    want = (p.num_keyframes, p.image_size, m, p.patch_size, p.low_level_frames,
+            p.high_level_frames)
     got = (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size,
-           spec.low_level_frames)
+           spec.low_level_frames, spec.high_level_frames)
     if want != got:
-        raise ValueError(f"data (K, S, M, P, T) = {got} does not match the config's {want}: "
-                         "prepare the data with the same preset, --max_patches "
-                         "model.max_patches and --low_level_frames T")
+        raise ValueError(f"data (K, S, M, P, T, Hf) = {got} does not match the config's "
+                         f"{want}: prepare the data with the same preset, --max_patches "
+                         "model.max_patches, --low_level_frames T and --high_level_frames Hf")
 
 
 def _shard(batch):

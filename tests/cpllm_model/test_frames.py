@@ -268,3 +268,37 @@ def test_clip_length_is_one_rule_for_preprocessor_and_backbone(t):
         F.clip_length(t, 16)
     with pytest.raises((ValueError, TypeError)):
         CPLLMPreprocessor(presets.tiny_tokenizer(), max_patches=16, low_level_frames=t)
+
+
+def test_high_level_view_can_keep_the_frame_after_each_key_frame():
+    rng = np.random.default_rng(5)
+    k, p, m = 3, 16, 4
+    frames = rng.integers(0, 256, (k * 2, 48, 64, 3), dtype=np.uint8)
+    x = F.model_frame_inputs(frames, 32, 3840, p, m, high_frames_per_key=2)
+    # Key-major: key frame i, then the frame after it; both at S x S.
+    np.testing.assert_array_equal(x["high_frames"], F.high_level_frames(frames, 32))
+    # The patches and the key frames' view are those of the key frames alone.
+    keys = F.model_frame_inputs(frames[::2], 32, 3840, p, m)
+    np.testing.assert_array_equal(x["high_frames"][::2], keys["high_frames"])
+    np.testing.assert_array_equal(x["low_patches"], keys["low_patches"])
+    # With patch clips of T = 2 as well, both read the same two frames of each key.
+    both = F.model_frame_inputs(frames, 32, 3840, p, m, frames_per_key=2,
+                                high_frames_per_key=2)
+    clips = F.model_frame_inputs(frames, 32, 3840, p, m, frames_per_key=2)
+    np.testing.assert_array_equal(both["low_patches"], clips["low_patches"])
+    np.testing.assert_array_equal(both["high_frames"], x["high_frames"])
+    with pytest.raises(ValueError, match="high_level_frames must be"):
+        F.model_frame_inputs(frames, 32, 3840, p, m, high_frames_per_key=0)
+
+
+def test_preprocessor_asks_decoders_for_the_frames_both_views_read():
+    from cpllm_model import CPLLMPreprocessor, presets
+
+    pre = CPLLMPreprocessor(presets.tiny_tokenizer(), num_keyframes=2, image_size=32,
+                            patch_size=16, max_patches=4, high_level_frames=2)
+    assert pre.frames_per_key == 2 and pre.input_geometry()["high_level_frames"] == 2
+    assert CPLLMPreprocessor.from_config(pre.get_config()).high_level_frames == 2
+    frames = np.random.default_rng(6).integers(0, 256, (4, 32, 48, 3), dtype=np.uint8)
+    assert pre.frame_inputs(frames)["high_frames"].shape == (4, 32, 32, 3)
+    with pytest.raises(ValueError, match=r"uint8\[4, H, W, 3\]"):
+        pre.frame_inputs(frames[::2])

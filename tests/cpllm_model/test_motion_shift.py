@@ -84,3 +84,51 @@ def test_only_layer_adding_options_skip_reinitialize(own_path, with_motion):
     with pytest.raises(ValueError, match="reinitialize=True"):
         train._with_added_layers(own_path, {"motion_input": False})
     assert train._with_added_layers(with_motion, {"motion_input": True}) is with_motion
+
+
+def test_per_frame_activity_reads_each_key_frame_against_the_frame_after_it():
+    s = 8
+    x = np.zeros((1, 6, s, s, 3), np.uint8)  # K = 3 pairs (key, next)
+    x[:, 1] = 30                             # pair 0 differs by 30
+    x[:, 2:4] = 200                          # pair 1 equal (a cut between pairs)
+    x[:, 5, : s // 2] = 60                   # pair 2: half the pixels by 60
+    got = float(np.asarray(motion_shift.activity(x, frames_per_key=2))[0])
+    np.testing.assert_allclose(got, (30 + 0 + 30) / 3, rtol=1e-6)
+    # Read as consecutive key frames it would count the cut between pairs.
+    assert float(np.asarray(motion_shift.activity(x))[0]) > got
+    layer = motion_shift.MotionShift(frames_per_key=2)
+    assert motion_shift.MotionShift.from_config(layer.get_config()).frames_per_key == 2
+
+
+def test_per_frame_view_added_to_a_trained_preset(own_path, make_videos, tmp_path):
+    """high_level_frames = 2 (with or without the shift) keeps every score of the key
+    frames; the shift then reads each key frame against the frame after it."""
+    from cpllm_model import CPLLM
+    from trainer import train
+
+    videos = make_videos(2, seed=13)
+    keys = videos["high_frames"]
+    nxt = keys.copy()
+    nxt[1] = np.clip(nxt[1].astype(int) + 40, 0, 255).astype(np.uint8)  # video 1 moves
+    paired = dict(videos, high_frames=np.stack([keys, nxt], axis=2).reshape(
+        keys.shape[0], -1, *keys.shape[2:]))
+    control = train._with_added_layers(own_path, {"high_level_frames": 2})
+    assert control.preprocessor.high_level_frames == 2
+    assert own_path.preprocessor.high_level_frames == 1  # the preset's own is left alone
+    want = own_path.score(videos)["score"]
+    np.testing.assert_array_equal(control.score(paired)["score"], want)
+    moving = train._with_added_layers(own_path, {"motion_input": True,
+                                                 "high_level_frames": 2})
+    assert moving.backbone.motion_shift.frames_per_key == 2
+    np.testing.assert_array_equal(moving.score(paired)["score"], want)
+    moving.backbone.motion_shift.weight.assign(-1.0)
+    act = np.asarray(motion_shift.activity(paired["high_frames"], 2))
+    assert act[0] == 0.0 and act[1] > 20.0
+    got = moving.score(paired)["score"]
+    assert got[0] == pytest.approx(want[0], abs=1e-4) and got[1] < want[1] - 1.0
+    path = str(tmp_path / "per_frame")
+    moving.save_to_preset(path)
+    loaded = CPLLM.from_preset(path)
+    assert loaded.preprocessor.frames_per_key == 2
+    assert loaded.backbone.motion_shift.frames_per_key == 2
+    np.testing.assert_array_equal(loaded.score(paired)["score"], got)

@@ -65,7 +65,7 @@ def _write_records(root, preprocessor, videos):
                         transcode(master, clip, crf, preset="veryfast")
                     frames = decode_keyframes(
                         clip, spec.num_keyframes,
-                        frames_per_key=preprocessor.low_level_frames).frames
+                        frames_per_key=preprocessor.frames_per_key).frames
                     x = preprocessor.frame_inputs(frames)
                     label = 95.0 - crf
                     description = (f"A {source} test pattern. Synthetic pattern. "
@@ -103,6 +103,17 @@ def tiny_clip_data(tiny_model, tiny_videos, tmp_path_factory):
     pre = copy.copy(tiny_model.preprocessor)
     pre.low_level_frames = 2
     return _write_records(tmp_path_factory.mktemp("tiny_clip_data"), pre, tiny_videos)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair_data(tiny_model, tiny_videos, tmp_path_factory):
+    """`tiny_data` whose high-level view holds each key frame and the frame after it
+    (`CPLLMPreprocessor.high_level_frames` = 2, as `prepare --high_level_frames 2`)."""
+    import copy
+
+    pre = copy.copy(tiny_model.preprocessor)
+    pre.high_level_frames = 2
+    return _write_records(tmp_path_factory.mktemp("tiny_pair_data"), pre, tiny_videos)
 
 
 @pytest.fixture(scope="session")

@@ -81,3 +81,24 @@ def test_cli_writes_the_calibration_catalog_and_checks_its_flags(tmp_path):
         fms.run(str(path))
     with pytest.raises(app.UsageError, match="--apply_catalog"):
         fms.run(str(path), scores="x", apply_to="y")
+
+
+def test_fit_on_records_reads_scores_and_frame_pairs_from_the_records(tiny_preset,
+                                                                      tiny_pair_data):
+    from cpllm_model import CPLLM, motion_shift
+    from trainer import input_pipeline
+
+    score, activity, vmaf = fms.records_fit_data(tiny_preset, tiny_pair_data, "train")
+    split = input_pipeline.load_split(tiny_pair_data, "train")
+    assert len(score) == len(split.label) == 6  # 2 sources x 3 CRFs, all with VMAF
+    np.testing.assert_allclose(
+        activity, np.asarray(motion_shift.activity(split.frames["high_frames"], 2)),
+        rtol=1e-6)
+    assert activity.min() > 0.0  # generator patterns move from frame to frame
+    # The preset (one-frame view) scores the pairs' key frames as it scores them alone.
+    plain = CPLLM.from_preset(tiny_preset)
+    keys = dict(split.frames, high_frames=split.frames["high_frames"][:, ::2])
+    np.testing.assert_allclose(score, plain.score(keys)["score"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(vmaf, split.vmaf)
+    w, c = fms.run_on_records(tiny_preset, [tiny_pair_data])
+    assert np.isfinite(w) and np.isfinite(c)

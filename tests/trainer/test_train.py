@@ -462,3 +462,42 @@ def test_a_trained_path_takes_on_patch_clips_and_trains_them(tiny_config, tiny_p
     without.model.init_clip_gate = 0.25
     with pytest.raises(ValueError, match="init_clip_gate needs"):
         train.train_and_evaluate(without, str(tmp_path / "work2"))
+
+
+def test_a_trained_path_takes_on_a_per_frame_motion_input(tiny_config, tiny_preset,
+                                                          tiny_pair_data, tiny_data, tmp_path):
+    """model.backbone_overrides={"motion_input": True, "high_level_frames": 2} on a
+    trained (here: untrained test) preset: the shift reads each key frame against the
+    frame after it, the records must hold those pairs (one-frame records are refused),
+    the shift trains from its init, and the export keeps both (docs/TRAINING.md
+    "A motion input read frame to frame")."""
+    from beam_pipelines import records
+    from cpllm_model import CPLLM
+
+    config = config_lib.apply_overrides(tiny_config, [
+        f"model.preset={tiny_preset}", "model.reinitialize=False",
+        "model.init_score_bias_to_label_mean=False", "model.backbone_overrides=None",
+        f"data.dir={tiny_pair_data}", "num_steps=2", "checkpoint_every=2",
+        "optimizer.learning_rate=0.01"])
+    config.model.backbone_overrides = {"motion_input": True, "high_level_frames": 2}
+    config.model.init_motion_shift = (-0.3, 0.2)
+    model = train.build_model(config)
+    assert model.backbone.high_level_frames == model.preprocessor.high_level_frames == 2
+    assert model.preprocessor.frames_per_key == 2
+    pairs = records.RecordSpec.from_manifest(os.path.join(tiny_pair_data, "manifest.json"))
+    assert pairs.high_level_frames == 2 and pairs.high_shape[0] == 2 * pairs.num_keyframes
+    train.check_spec(model, pairs, config)
+    single = records.RecordSpec.from_manifest(os.path.join(tiny_data, "manifest.json"))
+    with pytest.raises(ValueError, match="--high_level_frames"):
+        train.check_spec(model, single, config)
+    preset = str(tmp_path / "preset")
+    train.train_and_evaluate(config, str(tmp_path / "work"), export_preset=preset)
+    after = CPLLM.from_preset(preset)
+    assert after.backbone.high_level_frames == after.preprocessor.high_level_frames == 2
+    shift = after.backbone.motion_shift
+    assert shift.frames_per_key == 2
+    w = float(shift.weight.numpy())
+    assert w != -0.3 and abs(w + 0.3) < 0.03  # trained from its init, two small steps
+    frames = input_pipeline.load_split(tiny_pair_data, "holdout").frames
+    scores = after.score(frames)["score"]
+    assert np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 100))

@@ -178,6 +178,14 @@ def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
     assert prepare.records_preprocessor("cpllm_tiny", 16, None, 2).low_level_frames == 2
     with pytest.raises(ValueError, match="divides the patch slots M = 15"):
         prepare.records_preprocessor("cpllm_tiny", 15, None, 2)
+    # A high-level view of each key frame and the frame after it: the decode brings two
+    # frames a key frame; the patches stay one key frame's.
+    pairs = prepare.records_preprocessor("cpllm_tiny", 16, None, 0, 2)
+    assert (pairs.high_level_frames, pairs.low_level_frames, pairs.frames_per_key) == (2, 1, 2)
+    assert shared.high_level_frames == 1
+    opts, _ = prepare.parse_args(["--catalog=c.csv", "--output_dir=o",
+                                  "--high_level_frames=2"])
+    assert opts.high_level_frames == 2
 
 
 def test_records_patch_fill_is_the_presets_unless_named():

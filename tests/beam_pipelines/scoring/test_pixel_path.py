@@ -62,40 +62,66 @@ def test_prepare_and_score_produce_identical_tensors(clip_720p):
                                       native[:, top:top + p, left:left + p])
 
 
-def test_patch_clips_are_the_same_in_prepare_and_score(clip_720p, tmp_path):
-    """A preset whose preprocessor cuts clips of T = 2 frames: both paths decode every key
-    frame with the frame after it and cut the same clips."""
+def _both_paths(clip, tmp_path, **preprocessor_config):
+    """(prepare's row, score's inputs) of `clip` for the bundled preset with
+    `preprocessor_config` changed, and that preprocessor."""
     import json
     import shutil
 
     from beam_pipelines import dofns, prepare, score
-    from beam_pipelines.media import keyframes
     from cpllm_model import preset_registry
-    from cpllm_model.frames import low_level_patches
 
-    preset = tmp_path / "clips"
+    preset = tmp_path / "changed"
     shutil.copytree(preset_registry.resolve(PRESET), preset)
     config = json.loads((preset / "preprocessor.json").read_text())
-    config["config"]["low_level_frames"] = 2
+    config["config"].update(preprocessor_config)
     (preset / "preprocessor.json").write_text(json.dumps(config))
 
     prep = prepare.DecodeAndPreprocess(str(preset), measure_artifacts=False,
                                        decode_timeout_s=60)
     prep.setup()
-    (prepared,) = list(prep.process({"video_id": "v", "uri": clip_720p, "blockiness": None,
+    (prepared,) = list(prep.process({"video_id": "v", "uri": clip, "blockiness": None,
                                      "blur": None}))
     frame_inputs, k, side = score.model_preprocessing(str(preset))
     decode = dofns.DecodeKeyframes(frame_inputs, k, max_side=side, timeout_s=60)
-    ((_, value),) = list(decode.process({"video_id": "v", "uri": clip_720p}))
+    ((_, value),) = list(decode.process({"video_id": "v", "uri": clip}))
     for name, b in value["inputs"].items():
         assert np.asarray(prepared[name]).tobytes() == np.asarray(b).tobytes(), name
+    return prepared, value["inputs"], prep.preprocessor
 
-    pre = prep.preprocessor
+
+def test_patch_clips_are_the_same_in_prepare_and_score(clip_720p, tmp_path):
+    """A preset whose preprocessor cuts clips of T = 2 frames: both paths decode every key
+    frame with the frame after it and cut the same clips."""
+    from beam_pipelines.media import keyframes
+    from cpllm_model.frames import low_level_patches
+
+    _, inputs, pre = _both_paths(clip_720p, tmp_path, low_level_frames=2)
+    k = pre.num_keyframes
     native = keyframes.decode_keyframes(clip_720p, k=k, timeout_s=60, frames_per_key=2)
     m = pre.max_patches
     for j in range(2):  # slot 2c + j: cell c of the key frame (j = 0) or the next (j = 1)
         want, _ = low_level_patches(native.frames[j::2], pre.low_level_max_side,
                                     pre.patch_size, m // 2)
-        np.testing.assert_array_equal(value["inputs"]["low_patches"][:, j::2], want)
+        np.testing.assert_array_equal(inputs["low_patches"][:, j::2], want)
     # testsrc2 moves: the frame after a key frame is another picture.
     assert not np.array_equal(native.frames[0::2], native.frames[1::2])
+
+
+def test_frame_pairs_of_the_high_level_view_are_the_same_in_prepare_and_score(
+        clip_720p, tmp_path):
+    """A preset whose high-level view holds each key frame and the frame after it
+    (`high_level_frames` 2, the per-frame motion input): both paths decode the pairs;
+    the patches stay the key frames' own, as with one frame."""
+    from beam_pipelines.media import keyframes
+    from cpllm_model.frames import high_level_frames
+
+    _, inputs, pre = _both_paths(clip_720p, tmp_path, high_level_frames=2)
+    k = pre.num_keyframes
+    native = keyframes.decode_keyframes(clip_720p, k=k, timeout_s=60, frames_per_key=2)
+    assert inputs["high_frames"].shape == (2 * k, pre.image_size, pre.image_size, 3)
+    np.testing.assert_array_equal(inputs["high_frames"],
+                                  high_level_frames(native.frames, pre.image_size))
+    one = pre.__class__.from_config({**pre.get_config(), "high_level_frames": 1})
+    np.testing.assert_array_equal(inputs["low_patches"],
+                                  one.frame_inputs(native.frames[::2])["low_patches"])
