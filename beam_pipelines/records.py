@@ -13,8 +13,8 @@ Features of one example (K key frames, S high-level size, M patches of P×P, T t
   is_original             int64        1 for an original (lossless master / catalog source)
   label                   float        pseudo-MOS, 0-100, higher is better; NaN if unknown
   vmaf                    float        VMAF vs. the lossless master; NaN if not measured
-  high_frames             bytes        raw uint8[K, S, S, 3], C order
-  high_frames_shape       int64[4]     (K, S, S, 3)
+  high_frames             bytes        raw uint8[K * Hf, S, S, 3], C order (Hf: spec.high_level_frames)
+  high_frames_shape       int64[4]     (K * Hf, S, S, 3)
   low_patches             bytes        raw uint8[K, M, P, P, 3], C order
   low_patches_shape       int64[5]     (K, M, P, P, 3)
   patch_mask              float[K*M]   1.0 for real patches, 0.0 for padding cells
@@ -24,7 +24,7 @@ Features of one example (K key frames, S high-level size, M patches of P×P, T t
 
 Parsed (one example, unbatched), `parse(serialized) -> (inputs, targets)`:
   inputs = {
-    "high_frames": uint8[K, S, S, 3],
+    "high_frames": uint8[K * Hf, S, S, 3],
     "low_patches": uint8[K, M, P, P, 3],
     "patch_mask": float32[K, M],
     "description_token_ids": int32[T_max]   (truncated / right-padded with 0),

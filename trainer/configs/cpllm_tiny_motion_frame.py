@@ -19,7 +19,7 @@ else is the control's (`cpllm_tiny_motion_frame_control.py`).
 """
 from trainer.configs import cpllm_tiny_motion_frame_control
 
-INIT = None  # (w, c), set from the fit above before the run
+INIT = (-0.3787, 0.3793)  # the fit above: 3,360 renditions, RMSE against VMAF 13.89 -> 12.70
 
 
 def get_config():
