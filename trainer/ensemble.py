@@ -11,7 +11,10 @@ score-only, `CPLLM.from_preset(..., score_only=True)`) as one of the backbone's
 (`CPLLMBackbone.score_members`). Descriptions and pairwise answers come from the primary's
 decoder and vision tokens, unchanged. Members must read the same inputs as the primary
 (the preprocessor configs must be equal, tokenizer aside); they follow the primary's
-`low_level_views`. Weights are copied, never changed.
+`low_level_views`. A primary without a motion input takes on its members' high-level view
+(`high_level_frames`, the frame after each key frame that their motion input reads): its
+own scores and descriptions read the key frames only and do not change. Weights are
+copied, never changed.
 
 `--noscore_own_path` leaves the primary's own score path out of the mean (the score is
 the members' mean alone, and scoring does not run the primary's encoders): for a primary
@@ -64,10 +67,11 @@ def build(preset: str, members: list[str], score_own_path: bool = True):
         raise ValueError(f"{preset} already has score members: start from a single run")
     if getattr(primary.backbone, "_lora_rank", None) is not None:
         raise ValueError(f"{preset} has LoRA enabled: export it merged first")
+    loaded_members = [CPLLM.from_preset(path, score_only=True) for path in members]
+    primary = _with_members_view(primary, loaded_members, preset)
     want = primary.preprocessor.input_geometry()
     loaded = []
-    for path in members:
-        member = CPLLM.from_preset(path, score_only=True)
+    for path, member in zip(members, loaded_members, strict=True):
         got = member.preprocessor.input_geometry()
         if got != want:
             raise ValueError(f"member {path} prepares its inputs as {got}, the primary as "
@@ -80,6 +84,25 @@ def build(preset: str, members: list[str], score_own_path: bool = True):
     for src, dst in zip(own_layers(primary.backbone), own_layers(backbone), strict=True):
         dst.set_weights(src.get_weights())  # Keras refuses a shape that differs
     return CPLLM(backbone=backbone, preprocessor=primary.preprocessor)
+
+
+def _with_members_view(primary, members, preset):
+    """`primary` given its members' high-level view (Hf frames per key frame) when it
+    reads fewer: it adds no layer and changes no weight, and the primary's encoders and
+    decoder read the key frames only, so its scores and descriptions stay what they were.
+    A primary with a motion input is refused (that input would read other frames)."""
+    from trainer import train
+
+    views = {m.preprocessor.high_level_frames for m in members}
+    mine = primary.preprocessor.high_level_frames
+    if len(views) != 1 or views == {mine}:
+        return primary  # members that disagree are refused with the other geometry
+    (hf,) = views
+    if hf < mine or primary.backbone.motion_input:
+        raise ValueError(f"members read {hf} high-level frames per key frame, {preset} "
+                         f"reads {mine}" + (" and has a motion input" if hf > mine else "")
+                         + ": members must read the same inputs")
+    return train.with_added_layers(primary, {"high_level_frames": hf})
 
 
 def unpack(preset: str, output_dir: str) -> list[str]:

@@ -82,7 +82,7 @@ def records_fit_data(preset: str, data_dir: str, split: str = "train",
                      batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, activity, vmaf), float64[N] each, of the renditions (crf >= 0, finite VMAF)
     of `split` of the records in `data_dir`, scored by `preset` read with the records'
-    high-level view (`trainer.train._with_added_layers` takes on Hf, no weight changes);
+    high-level view (`trainer.train.with_added_layers` takes on Hf, no weight changes);
     activity is `motion_shift.activity` of each record's own high-level frames."""
     from beam_pipelines import records
     from cpllm_model import CPLLM
@@ -91,7 +91,7 @@ def records_fit_data(preset: str, data_dir: str, split: str = "train",
     spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
     model = CPLLM.from_preset(preset)
     if spec.high_level_frames != model.preprocessor.high_level_frames:
-        model = train._with_added_layers(model, {"high_level_frames":
+        model = train.with_added_layers(model, {"high_level_frames":
                                                  spec.high_level_frames})
     data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
                                         spec)

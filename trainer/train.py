@@ -128,7 +128,7 @@ def build_model(config):
                               own_run_only=bool(config.model.reinitialize))
     overrides = dict(config.model.get("backbone_overrides") or {})
     if overrides and not config.model.reinitialize:
-        model = _with_added_layers(model, overrides)
+        model = with_added_layers(model, overrides)
     elif overrides:
         backbone_config = model.backbone.get_config()
         unknown = sorted(set(overrides) - set(backbone_config))
@@ -171,7 +171,7 @@ def _switches_on(name, value) -> bool:
     return value is True
 
 
-def _with_added_layers(model, overrides):
+def with_added_layers(model, overrides):
     """`model` rebuilt with `overrides` (each one of ADDED_LAYERS, switched on), every
     trained weight copied over; the added layers keep their initial (no-op) weights."""
     from cpllm_model import CPLLM

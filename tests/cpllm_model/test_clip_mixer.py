@@ -41,7 +41,7 @@ def own_path(tiny_model):
 def with_clips(own_path):
     from trainer import train
 
-    return train._with_added_layers(own_path, {"low_level_frames": 2})
+    return train.with_added_layers(own_path, {"low_level_frames": 2})
 
 
 def _key_slots(videos):
@@ -99,5 +99,5 @@ def test_only_switching_clips_on_skips_reinitialize(own_path, with_clips):
 
     for value in (1, True, 0):
         with pytest.raises(ValueError, match="reinitialize=True"):
-            train._with_added_layers(own_path, {"low_level_frames": value})
-    assert train._with_added_layers(with_clips, {"low_level_frames": 2}) is with_clips
+            train.with_added_layers(own_path, {"low_level_frames": value})
+    assert train.with_added_layers(with_clips, {"low_level_frames": 2}) is with_clips

@@ -29,7 +29,7 @@ def own_path(tiny_model):
 def with_motion(own_path):
     from trainer import train
 
-    return train._with_added_layers(own_path, {"motion_input": True})
+    return train.with_added_layers(own_path, {"motion_input": True})
 
 
 def test_added_to_a_trained_preset_it_changes_no_score(own_path, with_motion, make_videos):
@@ -80,10 +80,10 @@ def test_only_layer_adding_options_skip_reinitialize(own_path, with_motion):
     from trainer import train
 
     with pytest.raises(ValueError, match="reinitialize=True"):
-        train._with_added_layers(own_path, {"patch_scores": False})
+        train.with_added_layers(own_path, {"patch_scores": False})
     with pytest.raises(ValueError, match="reinitialize=True"):
-        train._with_added_layers(own_path, {"motion_input": False})
-    assert train._with_added_layers(with_motion, {"motion_input": True}) is with_motion
+        train.with_added_layers(own_path, {"motion_input": False})
+    assert train.with_added_layers(with_motion, {"motion_input": True}) is with_motion
 
 
 def test_per_frame_activity_reads_each_key_frame_against_the_frame_after_it():
@@ -112,12 +112,12 @@ def test_per_frame_view_added_to_a_trained_preset(own_path, make_videos, tmp_pat
     nxt[1] = np.clip(nxt[1].astype(int) + 40, 0, 255).astype(np.uint8)  # video 1 moves
     paired = dict(videos, high_frames=np.stack([keys, nxt], axis=2).reshape(
         keys.shape[0], -1, *keys.shape[2:]))
-    control = train._with_added_layers(own_path, {"high_level_frames": 2})
+    control = train.with_added_layers(own_path, {"high_level_frames": 2})
     assert control.preprocessor.high_level_frames == 2
     assert own_path.preprocessor.high_level_frames == 1  # the preset's own is left alone
     want = own_path.score(videos)["score"]
     np.testing.assert_array_equal(control.score(paired)["score"], want)
-    moving = train._with_added_layers(own_path, {"motion_input": True,
+    moving = train.with_added_layers(own_path, {"motion_input": True,
                                                  "high_level_frames": 2})
     assert moving.backbone.motion_shift.frames_per_key == 2
     np.testing.assert_array_equal(moving.score(paired)["score"], want)

@@ -10,7 +10,8 @@ def _videos(preprocessor, batch, seed):
     k, s, m, ps = p.num_keyframes, p.image_size, p.max_patches, p.patch_size
     mask = np.ones((batch, k, m), "float32")
     mask[:, :, m - 2:] = rng.integers(0, 2, (batch, k, 2))
-    return {"high_frames": rng.integers(0, 256, (batch, k, s, s, 3), dtype=np.uint8),
+    hf = p.high_level_frames
+    return {"high_frames": rng.integers(0, 256, (batch, k * hf, s, s, 3), dtype=np.uint8),
             "low_patches": rng.integers(0, 256, (batch, k, m, ps, ps, 3), dtype=np.uint8),
             "patch_mask": mask}
 
@@ -221,3 +222,43 @@ def test_no_own_path_and_no_members_is_refused(tiny_model):
                   score_own_path=False)
     with pytest.raises(ValueError, match="needs score_members"):
         type(tiny_model.backbone).from_config(config)
+
+
+def test_members_reading_frame_pairs_give_the_primary_their_view(runs, tmp_path):
+    """Members with a motion input read frame to frame (Hf = 2) and a primary reading key
+    frames only: the pack reads the pairs, the primary's scores and tokens do not move."""
+    from cpllm_model import CPLLM
+    from trainer import ensemble, train
+
+    primary, members, _ = runs
+    paired = []
+    for i, path in enumerate(members):
+        run = train.with_added_layers(CPLLM.from_preset(path),
+                                      {"motion_input": True, "high_level_frames": 2})
+        run.backbone.motion_shift.weight.assign(-0.01 * (i + 1))
+        paired.append(str(tmp_path / f"paired{i}"))
+        run.save_to_preset(paired[-1])
+    pack_path = str(tmp_path / "pack")
+    ensemble.build(primary, paired, score_own_path=False).save_to_preset(pack_path)
+    pack = CPLLM.from_preset(pack_path)
+    assert pack.preprocessor.high_level_frames == 2 and pack.preprocessor.frames_per_key == 2
+    videos = _videos(pack.preprocessor, 2, seed=12)
+    keys = dict(videos, high_frames=videos["high_frames"][:, ::2])
+    each = [CPLLM.from_preset(p).score(videos)["frame_scores"] for p in paired]
+    unshifted = CPLLM.from_preset(members[0]).score(keys)["frame_scores"]
+    assert np.abs(each[0] - unshifted).max() > 0.1  # the members do read the second frame
+    np.testing.assert_allclose(pack.score(videos)["frame_scores"], np.mean(each, axis=0),
+                               atol=1e-4)
+    before = CPLLM.from_preset(primary)
+    own = CPLLM.from_preset(pack_path, own_run_only=True)
+    np.testing.assert_array_equal(own.score(videos)["score"], before.score(keys)["score"])
+    one = lambda v: {k: x[:1] for k, x in v.items()}
+    np.testing.assert_allclose(np.asarray(pack._encode(one(videos))[0]),
+                               np.asarray(before._encode(one(keys))[0]), atol=1e-5)
+    with_motion = str(tmp_path / "primary_with_motion")
+    train.with_added_layers(CPLLM.from_preset(primary),
+                            {"motion_input": True}).save_to_preset(with_motion)
+    with pytest.raises(ValueError, match="has a motion input"):
+        ensemble.build(with_motion, paired)
+    with pytest.raises(ValueError, match="must read the same inputs"):
+        ensemble.build(paired[0], members)  # members reading fewer frames than the primary
