@@ -90,7 +90,7 @@ def main(argv=None):
                 path = encode(master, os.path.join(args.work, f"{title}_{h}p_crf{crf}.mp4"),
                               w, h, crf)
                 frames = keyframes.decode_keyframes(
-                    path, k, frames_per_key=model.preprocessor.low_level_frames).frames
+                    path, k, frames_per_key=model.preprocessor.frames_per_key).frames
                 shown = np.stack([np.asarray(Image.fromarray(f).resize((mw, mh),
                                                                        Image.BICUBIC))
                                   for f in frames])

@@ -255,6 +255,8 @@ def test_members_reading_frame_pairs_give_the_primary_their_view(runs, tmp_path)
     one = lambda v: {k: x[:1] for k, x in v.items()}
     np.testing.assert_allclose(np.asarray(pack._encode(one(videos))[0]),
                                np.asarray(before._encode(one(keys))[0]), atol=1e-5)
+    assert pack.describe(one(videos), max_new_tokens=12) == before.describe(
+        one(keys), max_new_tokens=12)
     with_motion = str(tmp_path / "primary_with_motion")
     train.with_added_layers(CPLLM.from_preset(primary),
                             {"motion_input": True}).save_to_preset(with_motion)
