@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(PY) -m beam_pipelines.demo --output_dir demo_out
 
 test: $(STAMP)
-	$(PY) -m pytest -p no:cacheprovider --durations=15 tests
+	$(PY) -m pytest -p no:cacheprovider --durations=30 tests
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
