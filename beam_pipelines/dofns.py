@@ -39,21 +39,23 @@ def default_reader(uri):
     return storage.local_copy(uri)
 
 
-def default_decoder(path, k, *, max_side, timeout_s, frames_per_key=1):
+def default_decoder(path, k, *, max_side, timeout_s, frames_per_key=1, frame_gap_s=None):
     """media.keyframes.decode_keyframes -> Keyframes(frames, times_s, info)."""
     from beam_pipelines.media import keyframes
 
     return keyframes.decode_keyframes(path, k, max_side=max_side, timeout_s=timeout_s,
-                                      frames_per_key=frames_per_key)
+                                      frames_per_key=frames_per_key, frame_gap_s=frame_gap_s)
 
 
-def default_segment_opener(uri, segment_seconds, *, max_side, timeout_s, frames_per_key=1):
+def default_segment_opener(uri, segment_seconds, *, max_side, timeout_s, frames_per_key=1,
+                           frame_gap_s=None):
     """media.keyframes.SegmentedVideo: a context manager (read + probe once) whose
     `decode(j, k)` gives segment j's Keyframes (None past the last segment)."""
     from beam_pipelines.media import keyframes
 
     return keyframes.SegmentedVideo(uri, segment_seconds, max_side=max_side,
-                                    timeout_s=timeout_s, frames_per_key=frames_per_key)
+                                    timeout_s=timeout_s, frames_per_key=frames_per_key,
+                                    frame_gap_s=frame_gap_s)
 
 
 class FrameInputs:
@@ -86,6 +88,11 @@ class FrameInputs:
         """F: the frames the decoder must bring for every key frame (the preprocessor's
         `frames_per_key`: patch clips of T, high-level views of Hf frames)."""
         return int(self.preprocessor().frames_per_key)
+
+    def frame_gap_s(self):
+        """Seconds between those frames, or None: the frames right after each key frame
+        (the preprocessor's `frame_gap_s`)."""
+        return self.preprocessor().frame_gap_s
 
     def __call__(self, frames):
         return as_numpy(self.preprocessor().frame_inputs(frames))
@@ -162,11 +169,15 @@ class DecodeKeyframes(beam.DoFn):
 
     def _clip_frames(self):
         """{"frames_per_key": F} when the preprocessor reads more than the key frames
-        (patch clips, a per-frame motion view), else {} (so decoders that know nothing of
-        it keep working)."""
+        (patch clips, a per-frame motion view), with "frame_gap_s" when it asks for them a
+        time apart, else {} (so decoders that know nothing of it keep working)."""
         get = getattr(self._frame_inputs, "frames_per_key", None)
         t = int(get()) if callable(get) else 1
-        return {"frames_per_key": t} if t > 1 else {}
+        if t == 1:
+            return {}
+        gap = getattr(self._frame_inputs, "frame_gap_s", None)
+        gap = gap() if callable(gap) else None
+        return {"frames_per_key": t} | ({"frame_gap_s": gap} if gap is not None else {})
 
     def _decode_once(self, uri):
         """Returns (keyframes, None) or (None, (stage, exception, retryable))."""

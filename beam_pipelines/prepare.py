@@ -309,6 +309,7 @@ class DecodeAndPreprocess(beam.DoFn):
                     path, k=self.preprocessor.num_keyframes,
                     max_side=self.preprocessor.decode_max_side(),
                     timeout_s=self.decode_timeout_s, frames_per_key=t,
+                    frame_gap_s=self.preprocessor.frame_gap_s,
                 )
                 if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
                     row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))

@@ -214,6 +214,13 @@ def clip_length(frames_per_key, max_patches: int) -> int:
     return int(frames_per_key)
 
 
+# Seconds between a key frame and the next frame of a high-level view of Hf >= 2 frames
+# (decoders bring the frame this long after each key frame, at any frame rate): the
+# frame interval of the 12 fps clips the motion input was trained on, so that it reads
+# motion on one time scale whether the video runs at 12, 30 or 60 fps.
+MOTION_FRAME_GAP_S = 1 / 12
+
+
 def high_level_frames_check(frames_per_key) -> int:
     """Hf, checked: the frames per key frame in the high-level view, an integer >= 1 (1:
     the key frames alone; 2: each key frame and the frame after it)."""

@@ -23,7 +23,8 @@ PACKAGE = "cpllm"
 def activity(high_frames, frames_per_key=1):
     """uint8[B, K * Hf, S, S, 3] -> float32[B]: the mean absolute difference of
     consecutive key frames (Hf = `frames_per_key` 1) or of each key frame and the frame
-    after it (Hf >= 2)."""
+    after it (Hf >= 2; decoders bring that frame `frames.MOTION_FRAME_GAP_S` after the key
+    frame, so the difference is measured over 1/12 s at any frame rate)."""
     x = ops.cast(high_frames, "float32")
     if frames_per_key == 1:
         return ops.mean(ops.abs(x[:, 1:] - x[:, :-1]), axis=(1, 2, 3, 4))

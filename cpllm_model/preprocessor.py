@@ -18,7 +18,12 @@ from keras_hub.src.tokenizers.sentence_piece_tokenizer import VOCAB_FILENAME
 
 from cpllm_model import preset_io, prompts
 from cpllm_model.backbone import PACKAGE, CPLLMBackbone
-from cpllm_model.frames import clip_length, high_level_frames_check, model_frame_inputs
+from cpllm_model.frames import (
+    MOTION_FRAME_GAP_S,
+    clip_length,
+    high_level_frames_check,
+    model_frame_inputs,
+)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -60,7 +65,7 @@ class CPLLMPreprocessor(Preprocessor):
             frames) or more (each key frame and the Hf - 1 frames after it, at S x S,
             for a backbone whose `high_level_frames` is Hf: its `MotionShift` reads
             how much a frame differs from the next). Decoders hand `frame_inputs`
-            K * F frames, F = `frames_per_key` = max(T, Hf).
+            K * F frames, F = `frames_per_key` = max(T, Hf), `frame_gap_s` apart.
         sequence_length: default padded text length for training text.
         prompt_bucket: generation buffers are padded up to a multiple of this, so that
             `describe` compiles once per bucket, not once per length.
@@ -139,6 +144,14 @@ class CPLLMPreprocessor(Preprocessor):
     def frames_per_key(self) -> int:
         """F = max(T, Hf): the frames decoders bring for every key frame."""
         return max(self.low_level_frames, self.high_level_frames)
+
+    @property
+    def frame_gap_s(self):
+        """Seconds between the frames decoders bring after each key frame, or None: the
+        frames right after it. With Hf >= 2, `frames.MOTION_FRAME_GAP_S` (1/12 s: the
+        next frame of a 12 fps video, the 5th of a 60 fps one), so the motion input
+        reads one time scale at every frame rate (patch clips, if any, follow it)."""
+        return MOTION_FRAME_GAP_S if self.high_level_frames > 1 else None
 
     def frame_inputs(self, frames, num_keyframes=None):
         """Decoded native-size uint8[K * F, H, W, 3] of one video -> unbatched inputs.

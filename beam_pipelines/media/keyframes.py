@@ -38,7 +38,10 @@ follow it, found by the same rule at s_i + j / f (j = 1 .. T - 1): the key frame
 neighbours in display order, whatever the spacing of the key frames. Frames come
 key-major, uint8[K * T, H, W, 3] (key frame i at row i * T). The "seek" strategy ends
 each branch after T frames instead of one, so its cost barely grows; a neighbour past the
-last frame repeats the last frame.
+last frame repeats the last frame. ``frame_gap_s`` g spaces them in time instead: the
+frames n, 2n, ... after each key frame, n = max(1, round(g f)) (a preset whose motion
+input reads two frames a fixed time apart, whatever the frame rate; at f = 1 / g, n = 1
+and the frames are the neighbours).
 
 Short videos (fewer than K frames) return K frames anyway: targets that share a frame
 repeat it. Targets that land after the last decodable frame repeat it when it is within
@@ -73,7 +76,7 @@ _HDR_CHAIN = ("zscale=tin={tin}:min={min}:pin={pin}:t=linear:npl=100,format=gbrp
 class Keyframes:
     """frames: uint8[K * T, H, W, 3] RGB (display orientation, after max_side), T =
     frames_per_key (1 unless asked: key frame i and the T - 1 frames after it at rows
-    i * T ...); times_s: float64[K] the target times t_i; frame_times_s: float64[K * T]
+    i * T ..., `frame_stride` frames apart); times_s: float64[K] the target times t_i; frame_times_s: float64[K * T]
     the timestamps of the frames actually returned (seconds from the file's start); info:
     the probe; strategy: "select" or "seek"; decoded_frames: ffmpeg's count over all its
     inputs."""
@@ -85,6 +88,7 @@ class Keyframes:
     strategy: str = ""
     decoded_frames: int = -1  # frames ffmpeg decoded in total (cost telemetry), -1 unknown
     frames_per_key: int = 1
+    frame_stride: int = 1
 
 
 def target_times(duration_s: float, k: int) -> np.ndarray:
@@ -115,7 +119,7 @@ def output_size(info: probe_lib.VideoInfo, max_side: int | None) -> tuple[int, i
 
 def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
                      timeout_s: float = 120.0, strategy: str = "auto",
-                     frames_per_key: int = 1) -> Keyframes:
+                     frames_per_key: int = 1, frame_gap_s: float | None = None) -> Keyframes:
     """Decodes K frames at uniform target times (see the module docstring).
 
     Args:
@@ -125,6 +129,8 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
         timeout_s: limit for each ffmpeg call (probe and decode).
         strategy: "auto", "select" or "seek" (benchmarks and tests).
         frames_per_key: T, each key frame and the T - 1 frames after it.
+        frame_gap_s: None (the frames right after each key frame) or g > 0: the frames
+            n, 2n, ... after it, n = max(1, round(g * fps)).
 
     Returns:
         Keyframes with frames uint8[K * T, H, W, 3].
@@ -136,12 +142,13 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     _check_frames_per_key(frames_per_key)
+    _check_frame_gap(frame_gap_s)
     with storage.local_copy(uri) as path:
         info = probe_lib.probe_local(path, timeout_s=timeout_s, uri=uri)
         url = storage.ffmpeg_input(path)
         try:
             return _decode(url, info, info.duration_s, k, max_side, timeout_s, strategy, uri,
-                           frames_per_key=frames_per_key)
+                           frames_per_key=frames_per_key, frame_gap_s=frame_gap_s)
         except _PastTheEnd as e:
             # The stated duration may cover a longer audio track or another video stream:
             # measure this stream (demux only) and sample its own length instead.
@@ -149,7 +156,7 @@ def decode_keyframes(uri: str, k: int = 8, *, max_side: int | None = None,
             if not clean or end <= 0 or end >= 0.99 * e.duration:
                 raise errors.DecodeError(f"{e} (truncated?)", uri=uri) from None
             return _decode(url, info, end, k, max_side, timeout_s, strategy, uri,
-                           frames_per_key=frames_per_key)
+                           frames_per_key=frames_per_key, frame_gap_s=frame_gap_s)
 
 
 # Segments (score --segment_seconds N): a trailing remainder shorter than this (or N / 2
@@ -196,9 +203,11 @@ class SegmentedVideo:
     """
 
     def __init__(self, uri: str, segment_seconds: float, *, max_side: int | None = None,
-                 timeout_s: float = 120.0, frames_per_key: int = 1):
+                 timeout_s: float = 120.0, frames_per_key: int = 1,
+                 frame_gap_s: float | None = None):
         self.uri = uri
         self.frames_per_key = _check_frames_per_key(frames_per_key)
+        self.frame_gap_s = _check_frame_gap(frame_gap_s)
         self.segment_seconds = float(segment_seconds)
         self.max_side = max_side
         self.timeout_s = timeout_s
@@ -237,7 +246,7 @@ class SegmentedVideo:
         try:
             return _decode(self._url, self.info, b - a, k, self.max_side, self.timeout_s,
                            "auto" if whole else "seek", self.uri, start=a,
-                           frames_per_key=self.frames_per_key)
+                           frames_per_key=self.frames_per_key, frame_gap_s=self.frame_gap_s)
         except _PastTheEnd as e:
             if self._measured:
                 raise errors.DecodeError(f"{e} (truncated?)", uri=self.uri) from None
@@ -262,16 +271,31 @@ def _check_frames_per_key(t) -> int:
     return int(t)
 
 
+def _check_frame_gap(g):
+    if g is not None and not (isinstance(g, (int, float)) and not isinstance(g, bool)
+                              and math.isfinite(g) and g > 0):
+        raise ValueError(f"frame_gap_s must be None or a number of seconds > 0, got {g!r}")
+    return g
+
+
+def frame_stride(fps: float, frame_gap_s: float | None) -> int:
+    """n: frames between the frames brought after a key frame (1 without a gap)."""
+    if frame_gap_s is None:
+        return 1
+    return max(1, int(round(frame_gap_s * (fps if fps > 0 else DEFAULT_FPS))))
+
+
 def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
-            start=0.0, frames_per_key=1) -> Keyframes:
+            start=0.0, frames_per_key=1, frame_gap_s=None) -> Keyframes:
     """K (x T) frames over [start, start + duration) (the whole video: start 0)."""
     fps = info.fps if info.fps > 0 else DEFAULT_FPS
     # A single-frame video may state no duration: sample its first frame.
     duration = duration if duration > 0 else 1.0 / fps
     key_times = start + target_times(duration, k)
     key_seeks = seek_points(key_times, fps)
-    # Key-major: key frame i, then the frames after it (the same rule, j frames later).
-    step = np.arange(frames_per_key, dtype=np.float64) / fps
+    # Key-major: key frame i, then the frames after it (the same rule, j * n frames later).
+    stride = frame_stride(fps, frame_gap_s)
+    step = np.arange(frames_per_key, dtype=np.float64) * stride / fps
     times = (key_times[:, None] + step[None, :]).ravel()
     seeks = (key_seeks[:, None] + step[None, :]).ravel()
     if strategy == "auto":
@@ -282,7 +306,8 @@ def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
         proc, got_frames, got_times = _decode_select(url, info, seeks, chain, w, h, timeout_s)
     elif strategy == "seek":
         proc, got_frames, got_times = _decode_seek(url, info, key_seeks, chain, w, h,
-                                                   timeout_s, frames=frames_per_key)
+                                                   timeout_s,
+                                                   frames=(frames_per_key - 1) * stride + 1)
     else:
         raise ValueError(f"unknown strategy {strategy!r}")
     frames, frame_times = _assign(got_frames, got_times, seeks, times, duration, uri)
@@ -309,7 +334,7 @@ def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,
                     frames[i], frame_times[i] = f2[cand[0]], t2[cand[0]]
     return Keyframes(frames=frames, times_s=key_times, info=info, frame_times_s=frame_times,
                      strategy=strategy, decoded_frames=decoded,
-                     frames_per_key=frames_per_key)
+                     frames_per_key=frames_per_key, frame_stride=stride)
 
 
 def _conversion_chain(info: probe_lib.VideoInfo, w: int, h: int) -> str:

@@ -297,6 +297,9 @@ def test_preprocessor_asks_decoders_for_the_frames_both_views_read():
     pre = CPLLMPreprocessor(presets.tiny_tokenizer(), num_keyframes=2, image_size=32,
                             patch_size=16, max_patches=4, high_level_frames=2)
     assert pre.frames_per_key == 2 and pre.input_geometry()["high_level_frames"] == 2
+    assert pre.frame_gap_s == F.MOTION_FRAME_GAP_S == 1 / 12  # the training clips' interval
+    assert CPLLMPreprocessor.from_config(
+        {**pre.get_config(), "high_level_frames": 1}).frame_gap_s is None
     assert CPLLMPreprocessor.from_config(pre.get_config()).high_level_frames == 2
     frames = np.random.default_rng(6).integers(0, 256, (4, 32, 48, 3), dtype=np.uint8)
     assert pre.frame_inputs(frames)["high_frames"].shape == (4, 32, 32, 3)

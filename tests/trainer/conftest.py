@@ -65,7 +65,8 @@ def _write_records(root, preprocessor, videos):
                         transcode(master, clip, crf, preset="veryfast")
                     frames = decode_keyframes(
                         clip, spec.num_keyframes,
-                        frames_per_key=preprocessor.frames_per_key).frames
+                        frames_per_key=preprocessor.frames_per_key,
+                        frame_gap_s=preprocessor.frame_gap_s).frames
                     x = preprocessor.frame_inputs(frames)
                     label = 95.0 - crf
                     description = (f"A {source} test pattern. Synthetic pattern. "

@@ -62,6 +62,34 @@ def test_frames_per_key_past_the_last_frame_repeats_it(media_dir):
         assert [read_barcode(f) for f in kf.frames] == [4, 5, 6, 6, 6, 6]
 
 
+@pytest.mark.parametrize("fps,stride", [(60, 5), (24, 2), (12, 1), (10, 1)])
+def test_a_frame_gap_spaces_the_frames_after_each_key_frame_in_time(media_dir, fps, stride):
+    # 2 s of barcodes at `fps`; a gap of 1/12 s is `stride` frames at that rate.
+    n = 2 * fps
+    clip = encode_rgb(media_dir / f"gap{fps}.mp4", barcode_frames(range(n)), fps=fps)
+    want = expected_indices(2.0, 4, fps)
+    for strategy in ("select", "seek"):
+        kf = keyframes.decode_keyframes(clip, 4, strategy=strategy, frames_per_key=3,
+                                        frame_gap_s=1 / 12)
+        got = np.array([read_barcode(f) for f in kf.frames]).reshape(4, 3)
+        np.testing.assert_array_equal(got, np.minimum(
+            want[:, None] + stride * np.arange(3)[None, :], n - 1), err_msg=strategy)
+        assert kf.frame_stride == stride
+        np.testing.assert_allclose(kf.frame_times_s, got.ravel() / fps, atol=1e-3)
+    with keyframes.SegmentedVideo(clip, 1.0, frames_per_key=2, frame_gap_s=1 / 12) as video:
+        kf = video.decode(1, 4)  # the second second, sought
+        got = np.array([read_barcode(f) for f in kf.frames]).reshape(4, 2)
+        first = fps + expected_indices(1.0, 4, fps)
+        np.testing.assert_array_equal(got, np.minimum(
+            first[:, None] + stride * np.arange(2)[None, :], n - 1))
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, float("nan"), "1/12", True])
+def test_a_frame_gap_must_be_a_positive_number_of_seconds(idx_clip, bad):
+    with pytest.raises(ValueError, match="frame_gap_s"):
+        keyframes.decode_keyframes(idx_clip, 4, frames_per_key=2, frame_gap_s=bad)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_frames_per_key_must_be_a_positive_integer(idx_clip, bad):
     with pytest.raises(ValueError, match="frames_per_key"):

@@ -21,6 +21,15 @@ def clip_720p(tmp_path_factory):
                              lossless=False)
 
 
+@pytest.fixture(scope="module")
+def clip_720p_24fps(tmp_path_factory):
+    from beam_pipelines.media import samples
+
+    path = tmp_path_factory.mktemp("pixel_path_24") / "testsrc2_720p_24fps.mp4"
+    return samples.make_clip(str(path), "testsrc2", seconds=1.0, size=SIZE, fps=24,
+                             lossless=False)
+
+
 def test_prepare_and_score_produce_identical_tensors(clip_720p):
     from beam_pipelines import dofns, prepare, score
     from beam_pipelines.media import keyframes
@@ -109,16 +118,22 @@ def test_patch_clips_are_the_same_in_prepare_and_score(clip_720p, tmp_path):
 
 
 def test_frame_pairs_of_the_high_level_view_are_the_same_in_prepare_and_score(
-        clip_720p, tmp_path):
-    """A preset whose high-level view holds each key frame and the frame after it
-    (`high_level_frames` 2, the per-frame motion input): both paths decode the pairs;
-    the patches stay the key frames' own, as with one frame."""
+        clip_720p_24fps, tmp_path):
+    """A preset whose high-level view holds each key frame and the frame 1/12 s after it
+    (`high_level_frames` 2, the per-frame motion input): both paths decode the pairs,
+    two frames apart at 24 fps; the patches stay the key frames' own, as with one frame."""
     from beam_pipelines.media import keyframes
-    from cpllm_model.frames import high_level_frames
+    from cpllm_model.frames import MOTION_FRAME_GAP_S, high_level_frames
 
-    _, inputs, pre = _both_paths(clip_720p, tmp_path, high_level_frames=2)
+    clip = clip_720p_24fps
+    _, inputs, pre = _both_paths(clip, tmp_path, high_level_frames=2)
     k = pre.num_keyframes
-    native = keyframes.decode_keyframes(clip_720p, k=k, timeout_s=60, frames_per_key=2)
+    assert pre.frame_gap_s == MOTION_FRAME_GAP_S
+    native = keyframes.decode_keyframes(clip, k=k, timeout_s=60, frames_per_key=2,
+                                        frame_gap_s=MOTION_FRAME_GAP_S)
+    assert native.frame_stride == 2
+    gaps = native.frame_times_s[1::2] - native.frame_times_s[::2]
+    np.testing.assert_allclose(gaps[:-1], 2 / 24, atol=1e-3)  # the last one: past the end
     assert inputs["high_frames"].shape == (2 * k, pre.image_size, pre.image_size, 3)
     np.testing.assert_array_equal(inputs["high_frames"],
                                   high_level_frames(native.frames, pre.image_size))
