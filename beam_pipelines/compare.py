@@ -43,11 +43,8 @@ def compare_videos(model, uri_a: str, uri_b: str, *, timeout_s: float = 120.0,
         raise ValueError(f"num_keyframes must be >= 1, got {k}")
     inputs = []
     for uri in (uri_a, uri_b):
-        kf = keyframes.decode_keyframes(uri, k=k,
-                                        max_side=model.preprocessor.decode_max_side(),
-                                        timeout_s=timeout_s,
-                                        frames_per_key=model.preprocessor.frames_per_key,
-                                        frame_gap_s=model.preprocessor.frame_gap_s)
+        kf = keyframes.decode_keyframes(uri, k=k, timeout_s=timeout_s,
+                                        **model.preprocessor.decode_options())
         inputs.append(model.preprocessor.frame_inputs(kf.frames, num_keyframes=k))
     result = dict(model.compare(inputs[0], inputs[1]))
     result.update(uri_a=uri_a, uri_b=uri_b,

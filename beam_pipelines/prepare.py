@@ -304,20 +304,16 @@ class DecodeAndPreprocess(beam.DoFn):
             with storage.local_copy(row["uri"]) as path:
                 stage = "decode"
                 # Native size up to the model's cap (the same decode as scoring).
-                t = self.preprocessor.frames_per_key
                 kf = keyframes.decode_keyframes(
                     path, k=self.preprocessor.num_keyframes,
-                    max_side=self.preprocessor.decode_max_side(),
-                    timeout_s=self.decode_timeout_s, frames_per_key=t,
-                    frame_gap_s=self.preprocessor.frame_gap_s,
-                )
+                    timeout_s=self.decode_timeout_s, **self.preprocessor.decode_options())
                 if self.measure_artifacts and (row["blockiness"] is None or row["blur"] is None):
                     row = dict(row, **vmaf.no_reference(path, timeout_s=self.decode_timeout_s))
             stage = "preprocess"
             # What the model can see (brightness, colour, detail, motion, flat regions,
             # edges) for the describer, measured on the decoded key frames. Its float
             # `motion` replaces the catalog's motion-type column (only the describer reads it).
-            row = dict(row, **frame_stats.measure(kf.frames[::t]))
+            row = dict(row, **frame_stats.measure(kf.frames[::kf.frames_per_key]))
             inputs = self.preprocessor.frame_inputs(kf.frames)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             self.failed.inc()

@@ -153,6 +153,13 @@ class CPLLMPreprocessor(Preprocessor):
         reads one time scale at every frame rate (patch clips, if any, follow it)."""
         return MOTION_FRAME_GAP_S if self.high_level_frames > 1 else None
 
+    def decode_options(self) -> dict:
+        """{max_side, frames_per_key, frame_gap_s}: the keyword arguments of
+        `beam_pipelines.media.keyframes.decode_keyframes` that bring the frames
+        `frame_inputs` reads (`decode_keyframes(uri, K, **pre.decode_options())`)."""
+        return {"max_side": self.decode_max_side(), "frames_per_key": self.frames_per_key,
+                "frame_gap_s": self.frame_gap_s}
+
     def frame_inputs(self, frames, num_keyframes=None):
         """Decoded native-size uint8[K * F, H, W, 3] of one video -> unbatched inputs.
 

@@ -18,7 +18,8 @@ def random_videos(batch, model, seed):
     mask = np.ones((batch, k, m), "float32")
     mask[:, :, m - 1] = rng.integers(0, 2, (batch, k))
     return {
-        "high_frames": rng.integers(0, 256, (batch, k, s, s, 3), dtype=np.uint8),
+        "high_frames": rng.integers(0, 256, (batch, k * p.high_level_frames, s, s, 3),
+                                    dtype=np.uint8),
         "low_patches": rng.integers(0, 256, (batch, k, m, ps, ps, 3), dtype=np.uint8),
         "patch_mask": mask,
     }
@@ -35,6 +36,33 @@ def tiny_model():
 def make_videos(tiny_model):
     """make_videos(batch, seed) -> random vision inputs for the tiny model."""
     return lambda batch, seed: random_videos(batch, tiny_model, seed)
+
+
+@pytest.fixture(scope="session")
+def videos_for():
+    """videos_for(batch, model, seed) -> random vision inputs for `model`."""
+    return random_videos
+
+
+@pytest.fixture(scope="session")
+def own_key_frame_path(tiny_model):
+    """The bundled model's own score path (its score members left out) reading the key
+    frames alone (high_level_frames 1, no weight changed): the trained preset that the
+    tests of layers added to a trained preset start from."""
+    import copy
+
+    from cpllm_model import CPLLM
+
+    own = CPLLM.from_preset("cpllm_tiny", own_run_only=True)
+    if own.preprocessor.high_level_frames == 1:
+        return own
+    bb = own.backbone
+    assert not bb.motion_input  # its own path reads key frames only
+    view = type(bb).from_config({**bb.get_config(), "high_level_frames": 1})
+    view.set_weights(bb.get_weights())
+    pre = copy.copy(own.preprocessor)
+    pre.high_level_frames = 1
+    return CPLLM(backbone=view, preprocessor=pre)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,12 @@ def lively_model():
     return model
 
 
+@pytest.fixture(scope="module")
+def lively_videos(lively_model, videos_for):
+    """lively_videos(batch, seed) -> random vision inputs for `lively_model`."""
+    return lambda batch, seed: videos_for(batch, lively_model, seed)
+
+
 def _prompted(model, videos, prompt, max_new_tokens):
     inputs = dict(videos)
     text = model.preprocessor.generation_inputs(prompt, len(videos["patch_mask"]),
@@ -26,8 +32,8 @@ def _prompted(model, videos, prompt, max_new_tokens):
     return inputs, int(text["padding_mask"].sum(axis=1)[0])
 
 
-def test_cached_equals_uncached_greedy(lively_model, make_videos):
-    videos = make_videos(2, seed=21)
+def test_cached_equals_uncached_greedy(lively_model, lively_videos):
+    videos = lively_videos(2, seed=21)
     inputs, n = _prompted(lively_model, videos, prompts.describe_prompt(), 16)
     cached = lively_model.generate_tokens(inputs, 16)  # same compile as describe()
     uncached = greedy_uncached(lively_model, inputs, 16)
@@ -41,8 +47,8 @@ def test_cached_equals_uncached_greedy(lively_model, make_videos):
     assert not np.array_equal(cached[0, n : n + 8], cached[1, n : n + 8])
 
 
-def test_cached_equals_uncached_pairwise(lively_model, make_videos):
-    a, b = make_videos(1, seed=22), make_videos(1, seed=23)
+def test_cached_equals_uncached_pairwise(lively_model, lively_videos):
+    a, b = lively_videos(1, seed=22), lively_videos(1, seed=23)
     inputs, n = _prompted(lively_model, a, prompts.compare_prompt(), 8)
     inputs.update({k + "_b": v for k, v in b.items()})
     cached = lively_model.generate_tokens(inputs, 8, stop=False)
@@ -50,8 +56,8 @@ def test_cached_equals_uncached_pairwise(lively_model, make_videos):
     np.testing.assert_array_equal(cached[:, : n + 8], uncached[:, : n + 8])
 
 
-def test_describe_greedy_and_seeded_sampler(lively_model, make_videos):
-    videos = make_videos(2, seed=24)
+def test_describe_greedy_and_seeded_sampler(lively_model, lively_videos):
+    videos = lively_videos(2, seed=24)
     greedy = lively_model.describe(videos, max_new_tokens=12)
     assert greedy == lively_model.describe(videos, max_new_tokens=12)
     assert len(greedy) == 2 and all(isinstance(t, str) and t for t in greedy)
@@ -60,7 +66,7 @@ def test_describe_greedy_and_seeded_sampler(lively_model, make_videos):
     assert s3 != lively_model.describe(videos, max_new_tokens=12, sampler="random", seed=4)
 
 
-def test_generation_buckets_avoid_recompiles(lively_model, make_videos):
+def test_generation_buckets_avoid_recompiles(lively_model, lively_videos):
     p = lively_model.preprocessor
     a = p.generation_inputs(prompts.describe_prompt(), 2, 10)["token_ids"].shape
     b = p.generation_inputs(prompts.describe_prompt(), 2, 20)["token_ids"].shape

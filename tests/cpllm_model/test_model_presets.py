@@ -47,10 +47,11 @@ def test_frame_inputs_on_decoded_video(tiny_model, tmp_path):
 
     clip = samples.make_clip(str(tmp_path / "a.mp4"), "astronaut", seconds=1.0,
                              size=(320, 240), lossless=False)
-    frames = keyframes.decode_keyframes(clip, k=tiny_model.num_keyframes).frames
-    x = tiny_model.preprocessor.frame_inputs(frames)
     p = tiny_model.preprocessor
-    assert x["high_frames"].shape == (8, p.image_size, p.image_size, 3)
+    frames = keyframes.decode_keyframes(clip, k=tiny_model.num_keyframes,
+                                        **p.decode_options()).frames
+    x = p.frame_inputs(frames)
+    assert x["high_frames"].shape == (8 * p.high_level_frames, p.image_size, p.image_size, 3)
     assert x["low_patches"].shape == (8, p.max_patches, p.patch_size, p.patch_size, 3)
     assert x["high_frames"].dtype == x["low_patches"].dtype == np.uint8
     assert x["patch_mask"].dtype == np.float32 and x["patch_mask"].sum() > 0
@@ -73,9 +74,10 @@ def test_patch_fill_travels_with_the_preprocessor(tiny_model):
     assert isinstance(loaded, CPLLMPreprocessor)
     assert loaded.patch_fill and loaded.input_geometry() == pre.input_geometry()
     rng = np.random.default_rng(0)
-    small = rng.integers(0, 256, (pre.num_keyframes, 96, 128, 3), np.uint8)  # 12 cells
+    f = pre.frames_per_key
+    small = rng.integers(0, 256, (pre.num_keyframes * f, 96, 128, 3), np.uint8)  # 12 cells
     x = loaded.frame_inputs(small)
-    want, mask = frames.low_level_patches(small, pre.low_level_max_side, pre.patch_size,
+    want, mask = frames.low_level_patches(small[::f], pre.low_level_max_side, pre.patch_size,
                                           pre.max_patches, fill=True)
     np.testing.assert_array_equal(x["low_patches"], want)
     np.testing.assert_array_equal(x["patch_mask"], mask)

@@ -159,11 +159,17 @@ def test_score_bias_is_the_initial_score_and_round_trips(tiny_model, videos8):
 
 
 def test_any_number_of_keyframes_scores_per_frame(tiny_model, videos8):
-    """Frame scores are per frame: the first 4 frames alone score as they do among 8."""
-    four = {k: v[:, :4] for k, v in videos8.items()}
-    out8, out4 = tiny_model.score(videos8), tiny_model.score(four)
-    assert out4["frame_scores"].shape == (8, 4)
+    """Frame scores are per frame: 4 key frames alone score as they do among 8 (the same
+    4 twice, so that a motion input, a per-video shift from the mean change over the key
+    frames' pairs, reads the same video in both)."""
+    hf = tiny_model.preprocessor.high_level_frames
+    four = {k: v[:, :4 * hf] if k == "high_frames" else v[:, :4] for k, v in videos8.items()}
+    eight = {k: np.concatenate([v, v], axis=1) for k, v in four.items()}
+    out8, out4 = tiny_model.score(eight), tiny_model.score(four)
+    assert out4["frame_scores"].shape == (8, 4) and out8["frame_scores"].shape == (8, 8)
     np.testing.assert_allclose(out4["frame_scores"], out8["frame_scores"][:, :4],
+                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(out8["frame_scores"][:, 4:], out8["frame_scores"][:, :4],
                                rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(out4["score"], out4["frame_scores"].mean(axis=1), rtol=1e-6)
 

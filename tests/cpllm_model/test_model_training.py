@@ -18,6 +18,12 @@ def fresh_model():
     return build_tiny(seed=0)
 
 
+@pytest.fixture(scope="module")
+def make_videos(fresh_model, videos_for):
+    """Random vision inputs for `fresh_model`."""
+    return lambda batch, seed: videos_for(batch, fresh_model, seed)
+
+
 def _paths(weights):
     return {w.path for w in weights}
 

@@ -18,11 +18,15 @@ def test_activity_is_the_mean_absolute_difference_of_consecutive_frames():
 
 
 @pytest.fixture(scope="module")
-def own_path(tiny_model):
-    """The bundled model's own score path, without its score members."""
-    from cpllm_model import CPLLM
+def own_path(own_key_frame_path):
+    """The bundled model's own score path, without its score members, on key frames."""
+    return own_key_frame_path
 
-    return CPLLM.from_preset("cpllm_tiny", own_run_only=True)
+
+@pytest.fixture(scope="module")
+def make_videos(own_path, videos_for):
+    """Random inputs for `own_path` (key frames only)."""
+    return lambda batch, seed: videos_for(batch, own_path, seed)
 
 
 @pytest.fixture(scope="module")

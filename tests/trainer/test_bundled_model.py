@@ -34,9 +34,7 @@ def _ladder_inputs(model, spec, tmp_path):
         clip = str(tmp_path / f"crf{crf}.mp4")
         transcode(master, clip, crf, preset="veryfast")
         kf = decode_keyframes(clip, model.num_keyframes,
-                              max_side=model.preprocessor.decode_max_side(),
-                              frames_per_key=model.preprocessor.frames_per_key,
-                              frame_gap_s=model.preprocessor.frame_gap_s)
+                              **model.preprocessor.decode_options())
         batch.append(model.preprocessor.frame_inputs(kf.frames))
     return {k: np.stack([b[k] for b in batch]) for k in batch[0]}
 

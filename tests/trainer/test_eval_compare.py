@@ -40,8 +40,8 @@ def test_figures_by_hand():
     assert f["mae_vs_head"] == pytest.approx((2 + 2 + 2 + 2 + 5 + 15 + 5 + 5) / 8)
 
 
-def test_evaluate_runs_compare_on_real_records(tiny_data):
-    f, answers = eval_compare.evaluate("cpllm_tiny", tiny_data, "holdout",
+def test_evaluate_runs_compare_on_real_records(tiny_preset, tiny_data):
+    f, answers = eval_compare.evaluate(tiny_preset, tiny_data, "holdout",
                                        max_pairs_per_source=6)
     assert f["questions"] == 4 == len(answers)  # 1 source x 3 CRFs: 2 neighbouring pairs,
     # both orders; each question keeps its videos and the answer's own words

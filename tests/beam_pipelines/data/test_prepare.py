@@ -115,7 +115,7 @@ def test_records_parse_back_with_shapes_dtypes_labels(prepared):
     for split, source in (("train", "testsrc2__static"), ("holdout", "mandelbrot__zoom")):
         for inputs, targets in _read(out, split, spec):
             assert targets["source_id"].numpy().decode() == source
-            assert inputs["high_frames"].shape == (k, s, s, 3)
+            assert inputs["high_frames"].shape == (k * spec.high_level_frames, s, s, 3)
             assert inputs["high_frames"].dtype == tf.uint8
             assert inputs["low_patches"].shape == (k, m, p, p, 3)
             assert inputs["low_patches"].dtype == tf.uint8
@@ -166,8 +166,8 @@ def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
     fewer = prepare.records_preprocessor("cpllm_tiny", 4)
     assert fewer.max_patches == 4 and shared.max_patches == m  # the preset's is untouched
     assert prepare.records_preprocessor("cpllm_tiny", 0) is shared
-    frames = np.random.default_rng(0).integers(0, 256, (fewer.num_keyframes, 360, 640, 3),
-                                               dtype=np.uint8)
+    frames = np.random.default_rng(0).integers(
+        0, 256, (fewer.num_keyframes * fewer.frames_per_key, 360, 640, 3), dtype=np.uint8)
     x = fewer.frame_inputs(frames)
     assert np.asarray(x["low_patches"]).shape[:2] == (fewer.num_keyframes, 4)
     assert np.asarray(shared.frame_inputs(frames)["low_patches"]).shape[1] == m
@@ -180,9 +180,10 @@ def test_records_can_carry_fewer_patches_than_the_preset_scores_with():
         prepare.records_preprocessor("cpllm_tiny", 15, None, 2)
     # A high-level view of each key frame and the frame after it: the decode brings two
     # frames a key frame; the patches stay one key frame's.
+    shared_views = shared.high_level_frames
     pairs = prepare.records_preprocessor("cpllm_tiny", 16, None, 0, 2)
     assert (pairs.high_level_frames, pairs.low_level_frames, pairs.frames_per_key) == (2, 1, 2)
-    assert shared.high_level_frames == 1
+    assert shared.high_level_frames == shared_views  # the preset's is untouched
     opts, _ = prepare.parse_args(["--catalog=c.csv", "--output_dir=o",
                                   "--high_level_frames=2"])
     assert opts.high_level_frames == 2
@@ -200,8 +201,8 @@ def test_records_patch_fill_is_the_presets_unless_named():
     filled = prepare.records_preprocessor("cpllm_tiny", 16, True)
     assert not grid_only.patch_fill and filled.patch_fill and shared.patch_fill
     # 96x64 at P = 32: 6 grid cells for 16 slots; fill repeats them in 2 whole rounds.
-    frames = np.random.default_rng(0).integers(0, 256, (shared.num_keyframes, 64, 96, 3),
-                                               dtype=np.uint8)
+    frames = np.random.default_rng(0).integers(
+        0, 256, (shared.num_keyframes * shared.frames_per_key, 64, 96, 3), dtype=np.uint8)
     assert np.asarray(grid_only.frame_inputs(frames)["patch_mask"])[0].sum() == 6
     assert np.asarray(filled.frame_inputs(frames)["patch_mask"])[0].sum() == 12
     assert not records.RecordSpec.from_preprocessor(grid_only, 8).patch_fill

@@ -33,7 +33,7 @@ def test_compare_cli_prints_answer_and_both_scores(two_crfs, capsys):
     model = compare.load_model("cpllm_tiny")
     inputs = [model.preprocessor.frame_inputs(
         keyframes.decode_keyframes(u, k=model.num_keyframes,
-                                   max_side=model.preprocessor.decode_max_side()).frames)
+                                   **model.preprocessor.decode_options()).frames)
         for u in (a, b)]
     result = model.compare(*inputs)
     assert better == result["better"]
@@ -64,8 +64,8 @@ def test_compare_cli_num_keyframes_sets_k(two_crfs, capsys):
     pre = model.preprocessor
     inputs = []
     for uri in (a, b):
-        frames = keyframes.decode_keyframes(uri, k=4, max_side=pre.decode_max_side()).frames
-        assert frames.shape[0] == 4
+        frames = keyframes.decode_keyframes(uri, k=4, **pre.decode_options()).frames
+        assert frames.shape[0] == 4 * pre.frames_per_key
         inputs.append(pre.frame_inputs(frames, num_keyframes=4))
         assert inputs[-1]["low_patches"].shape[:2] == (4, pre.max_patches)
     # The CLI's answer is the model's on those 4 key frames (greedy: deterministic).

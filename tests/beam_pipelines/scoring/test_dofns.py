@@ -55,8 +55,9 @@ def _shapes(element):
 def test_transient_read_error_is_retried_then_scores(ladder_rows):
     entry = _entry(ladder_rows[0])
     p, decoded, failures = _decode([entry], reader=FlakyReader(failures=2), max_attempts=3)
-    assert_that(decoded | beam.Map(_shapes),
-                equal_to([(entry["video_id"], "uint8", "uint8", 8, 8, 96, 64)]))
+    pre = dofns.FrameInputs(PRESET).preprocessor()  # K = 8 key frames (8 frame times)
+    want = (entry["video_id"], "uint8", "uint8", 8 * pre.high_level_frames, 8, 96, 64)
+    assert_that(decoded | beam.Map(_shapes), equal_to([want]))
     assert_that(failures, equal_to([]), label="NoFailures")
     p.run().wait_until_finish()
 
@@ -131,7 +132,8 @@ def _examples(preset, rows):
     frame_inputs = dofns.FrameInputs(preset)
     out = []
     for row in rows:
-        kf = keyframes.decode_keyframes(row["uri"], 8)
+        kf = keyframes.decode_keyframes(row["uri"], 8,
+                                        **frame_inputs.preprocessor().decode_options())
         out.append({"inputs": frame_inputs(kf.frames), "meta": {"uri": row["uri"]}})
     return out
 

@@ -33,7 +33,8 @@ def _fetched(caplog):
                          ids=["score", "prepare"])
 def test_gs_preset_preprocessor_fetches_no_weights(caplog, loader):
     local = CPLLMPreprocessor.from_preset("cpllm_tiny")
-    frames = np.random.default_rng(0).integers(0, 255, (8, 120, 160, 3), np.uint8)
+    frames = np.random.default_rng(0).integers(
+        0, 255, (local.num_keyframes * local.frames_per_key, 120, 160, 3), np.uint8)
     with gcs_emulator(buckets=("presets",)) as gcs:
         _upload_tiny(gcs, "presets", "models/tiny v1")
         assert any(n.endswith(".weights.h5") for n in os.listdir(TINY))

@@ -97,7 +97,10 @@ def test_every_catalog_row_lands_in_exactly_one_table(runs, corpus):
     # Beam metrics agree with the tables.
     m = runs["summary1"]["metrics"]
     stages = [f["stage"] for f in runs["failures1"]]
-    assert m["videos_scored"] == len(scored) and m["frames_decoded"] == K * len(scored)
+    from cpllm_model import CPLLMPreprocessor
+
+    per_video = K * CPLLMPreprocessor.from_preset("cpllm_tiny").frames_per_key
+    assert m["videos_scored"] == len(scored) and m["frames_decoded"] == per_video * len(scored)
     assert m["malformed_rows"] + m["duplicate_rows"] == stages.count("catalog")
     for stage in ("read", "probe"):
         assert m[f"failed_{stage}"] == stages.count(stage), stage
