@@ -91,6 +91,18 @@ class RecordSpec:
         with tf.io.gfile.GFile(path) as f:
             return cls.from_dict(json.load(f)["spec"])
 
+    def check_read_by(self, preprocessor, what: str = "the preset") -> None:
+        """Raises ValueError unless `preprocessor` reads frame tensors of these records'
+        geometry: (K, S, P, T, Hf) equal. M may differ (the model takes any M)."""
+        names = ("num_keyframes", "image_size", "patch_size", "low_level_frames",
+                 "high_level_frames")
+        mine = tuple(int(getattr(self, n)) for n in names)
+        theirs = tuple(int(getattr(preprocessor, n, 1)) for n in names)
+        if mine != theirs:
+            raise ValueError(f"records (K, S, P, T, Hf) = {mine}, {what} reads {theirs}: "
+                             "prepare the records with it (beam_pipelines.prepare --model, "
+                             "--low_level_frames, --high_level_frames)")
+
     @classmethod
     def from_preprocessor(cls, preprocessor, max_description_tokens: int = 128) -> RecordSpec:
         return cls(

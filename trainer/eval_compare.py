@@ -94,6 +94,7 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout",
 
     model = CPLLM.from_preset(preset)
     spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    spec.check_read_by(model.preprocessor, preset)
     data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
                                         spec)
     if pairs == "extremes":

@@ -124,6 +124,7 @@ def evaluate(preset: str, data_dir: str, split: str = "holdout", rungs_per_sourc
 
     model = CPLLM.from_preset(preset)
     spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    spec.check_read_by(model.preprocessor, preset)
     data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
                                         spec)
     chosen = rungs(data.source_id, data.crf, rungs_per_source)

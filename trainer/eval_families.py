@@ -172,6 +172,7 @@ def score_split(preset: str, data_dir: str, split: str = "holdout",
     if low_level_views is not None:
         model.set_low_level_views(low_level_views)
     spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
+    spec.check_read_by(model.preprocessor, preset)
     logging.info("records as prepared: %s; scored with V = %d", spec,
                  model.backbone.low_level_views)
     data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),

@@ -93,6 +93,7 @@ def records_fit_data(preset: str, data_dir: str, split: str = "train",
     if spec.high_level_frames != model.preprocessor.high_level_frames:
         model = train.with_added_layers(model, {"high_level_frames":
                                                  spec.high_level_frames})
+    spec.check_read_by(model.preprocessor, preset)
     data = record_stream.StreamingSplit(record_stream.load_index(data_dir, split, spec),
                                         spec)
     moved = []

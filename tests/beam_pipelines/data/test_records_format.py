@@ -92,3 +92,19 @@ def test_spec_round_trips_through_the_manifest_and_old_manifests_read_no_fill():
     assert records.RecordSpec.from_dict(clips.to_dict()) == clips
     before_clips = {k: v for k, v in clips.to_dict().items() if k != "low_level_frames"}
     assert records.RecordSpec.from_dict(before_clips).low_level_frames == 1
+
+
+def test_records_are_checked_against_the_preprocessor_that_reads_them():
+    from cpllm_model import CPLLMPreprocessor, presets
+
+    pre = CPLLMPreprocessor(presets.tiny_tokenizer(), num_keyframes=2, image_size=32,
+                            patch_size=16, max_patches=4)
+    spec = records.RecordSpec.from_preprocessor(pre)
+    spec.check_read_by(pre)
+    records.RecordSpec(**{**spec.to_dict(), "max_patches": 16}).check_read_by(pre)  # any M
+    pairs = CPLLMPreprocessor.from_config({**pre.get_config(), "high_level_frames": 2})
+    with pytest.raises(ValueError, match=r"records \(K, S, P, T, Hf\) = \(2, 32, 16, 1, 1\), "
+                                          r"P reads \(2, 32, 16, 1, 2\)"):
+        spec.check_read_by(pairs, "P")
+    with pytest.raises(ValueError, match="reads"):
+        records.RecordSpec(**{**spec.to_dict(), "num_keyframes": 8}).check_read_by(pre)
