@@ -84,15 +84,11 @@ class FrameInputs:
             self._CACHE[key] = pre
         return self._CACHE[key]
 
-    def frames_per_key(self):
-        """F: the frames the decoder must bring for every key frame (the preprocessor's
-        `frames_per_key`: patch clips of T, high-level views of Hf frames)."""
-        return int(self.preprocessor().frames_per_key)
-
-    def frame_gap_s(self):
-        """Seconds between those frames, or None: the frames right after each key frame
-        (the preprocessor's `frame_gap_s`)."""
-        return self.preprocessor().frame_gap_s
+    def decode_options(self):
+        """{frames_per_key, frame_gap_s}: what the decoder must bring for every key frame
+        (the preprocessor's `decode_options()` but max_side, which the pipeline sets)."""
+        opts = self.preprocessor().decode_options()
+        return {k: v for k, v in opts.items() if k != "max_side"}
 
     def __call__(self, frames):
         return as_numpy(self.preprocessor().frame_inputs(frames))
@@ -168,16 +164,14 @@ class DecodeKeyframes(beam.DoFn):
             load()
 
     def _clip_frames(self):
-        """{"frames_per_key": F} when the preprocessor reads more than the key frames
-        (patch clips, a per-frame motion view), with "frame_gap_s" when it asks for them a
-        time apart, else {} (so decoders that know nothing of it keep working)."""
-        get = getattr(self._frame_inputs, "frames_per_key", None)
-        t = int(get()) if callable(get) else 1
-        if t == 1:
+        """The frame_inputs' `decode_options()` when it reads more than the key frames
+        (patch clips, a per-frame motion view), else {} (so decoders that know nothing of
+        them keep working)."""
+        get = getattr(self._frame_inputs, "decode_options", None)
+        opts = get() if callable(get) else {}
+        if int(opts.get("frames_per_key", 1)) == 1:
             return {}
-        gap = getattr(self._frame_inputs, "frame_gap_s", None)
-        gap = gap() if callable(gap) else None
-        return {"frames_per_key": t} | ({"frame_gap_s": gap} if gap is not None else {})
+        return {k: v for k, v in opts.items() if v is not None}
 
     def _decode_once(self, uri):
         """Returns (keyframes, None) or (None, (stage, exception, retryable))."""

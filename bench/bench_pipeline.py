@@ -98,8 +98,7 @@ def standalone(catalog, model, batch_size=4):
     for row in rows:
         t = time.perf_counter()
         kf = keyframes.decode_keyframes(row["uri"], k,
-                                        frames_per_key=frame_inputs.frames_per_key(),
-                                        frame_gap_s=frame_inputs.frame_gap_s())
+                                        **frame_inputs.preprocessor().decode_options())
         inputs.append(frame_inputs(kf.frames))
         decode_s += time.perf_counter() - t
     infer_s, scores = 0.0, []

@@ -265,19 +265,15 @@ def check_model_config(model, config):
 
 
 def check_spec(model, spec, config):
-    """Refuses records whose (K, S, M, P, T, Hf) are not the model's (M:
-    `model.max_patches`, T: the frames per patch clip, `low_level_frames`; Hf: the frames
-    per key frame of the high-level view, `high_level_frames`)."""
-    p = model.preprocessor
-    m = config.model.get("max_patches", p.max_patches)
-    want = (p.num_keyframes, p.image_size, m, p.patch_size, p.low_level_frames,
-            p.high_level_frames)
-    got = (spec.num_keyframes, spec.image_size, spec.max_patches, spec.patch_size,
-           spec.low_level_frames, spec.high_level_frames)
-    if want != got:
-        raise ValueError(f"data (K, S, M, P, T, Hf) = {got} does not match the config's "
-                         f"{want}: prepare the data with the same preset, --max_patches "
-                         "model.max_patches, --low_level_frames T and --high_level_frames Hf")
+    """Refuses records the model does not read (`RecordSpec.check_read_by`: K, S, P, T,
+    Hf) or whose M is not the config's `model.max_patches` (training reads the patches as
+    prepared)."""
+    spec.check_read_by(model.preprocessor, "the config's model")
+    m = int(config.model.get("max_patches", model.preprocessor.max_patches))
+    if int(spec.max_patches) != m:
+        raise ValueError(f"records M = {spec.max_patches}, the config's model.max_patches = "
+                         f"{m}: prepare the data with --max_patches {m} or set "
+                         f"model.max_patches={spec.max_patches}")
 
 
 def _shard(batch):

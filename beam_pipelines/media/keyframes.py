@@ -76,10 +76,10 @@ _HDR_CHAIN = ("zscale=tin={tin}:min={min}:pin={pin}:t=linear:npl=100,format=gbrp
 class Keyframes:
     """frames: uint8[K * T, H, W, 3] RGB (display orientation, after max_side), T =
     frames_per_key (1 unless asked: key frame i and the T - 1 frames after it at rows
-    i * T ..., `frame_stride` frames apart); times_s: float64[K] the target times t_i; frame_times_s: float64[K * T]
-    the timestamps of the frames actually returned (seconds from the file's start); info:
-    the probe; strategy: "select" or "seek"; decoded_frames: ffmpeg's count over all its
-    inputs."""
+    i * T ..., `frame_stride` frames apart); times_s: float64[K] the target times t_i;
+    frame_times_s: float64[K * T] the timestamps of the frames actually returned
+    (seconds from the file's start); info: the probe; strategy: "select" or "seek";
+    decoded_frames: ffmpeg's count over all its inputs."""
 
     frames: np.ndarray
     times_s: np.ndarray
@@ -279,10 +279,11 @@ def _check_frame_gap(g):
 
 
 def frame_stride(fps: float, frame_gap_s: float | None) -> int:
-    """n: frames between the frames brought after a key frame (1 without a gap)."""
+    """n: frames between the frames brought after a key frame (1 without a gap); fps > 0
+    (the caller falls back to DEFAULT_FPS)."""
     if frame_gap_s is None:
         return 1
-    return max(1, int(round(frame_gap_s * (fps if fps > 0 else DEFAULT_FPS))))
+    return max(1, int(round(frame_gap_s * fps)))
 
 
 def _decode(url, info, duration, k, max_side, timeout_s, strategy, uri,

@@ -94,7 +94,8 @@ def test_key_frames_are_real_pixels_not_padding(corpus, corpus_run):
         uri = catalog.resolve_uri(corpus["cases"][r["video_id"]][0]["uri"], corpus["catalog"])
         kf = keyframes.decode_keyframes(uri, K, max_side=max_side)
         np.testing.assert_array_equal(kf.times_s, r["frame_times_s"], err_msg=r["video_id"])
-        frames = kf.frames.reshape(K, -1, 3).astype(np.float32)
+        step = max(1, kf.frames.shape[1] // 256)  # the 8K case: statistics on a grid
+        frames = kf.frames[:, ::step, ::step].reshape(K, -1, 3).astype(np.float32)
         # testsrc2 everywhere: colourful, never black, never one flat colour.
         assert (frames.mean(axis=(1, 2)) > 20).all(), r["video_id"]
         assert (frames.std(axis=1).mean(axis=1) > 10).all(), r["video_id"]

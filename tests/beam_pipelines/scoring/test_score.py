@@ -8,6 +8,7 @@ import csv
 import glob
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,27 @@ def test_nothing_written_outside_the_output_dir(runs):
     assert all(f.endswith(".parquet") and f.split("-")[0] in score.TABLE_NAMES
                for f in leftovers)
     assert "notes.txt" in os.listdir(runs["out"])
+
+
+def test_tables_are_snappy_and_small_tables_have_one_shard(runs):
+    """The second run's tables (two worker processes): snappy-compressed Parquet, every
+    table but scores in one shard (issue 14 item 17). Read back with pyarrow."""
+    shard_sets = {}
+    for path in sorted(glob.glob(os.path.join(runs["out"], "*.parquet"))):
+        m = re.fullmatch(r"(\w+)-(\d{5})-of-(\d{5})\.parquet", os.path.basename(path))
+        assert m, path
+        shard_sets.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
+        meta = pq.ParquetFile(path).metadata
+        for g in range(meta.num_row_groups):
+            for c in range(meta.num_columns):
+                assert meta.row_group(g).column(c).compression == "SNAPPY", (path, c)
+    assert set(score.TABLE_NAMES) <= set(shard_sets)
+    for name, shards in shard_sets.items():
+        if name != "scores":
+            assert shards == [(0, 1)], (name, shards)
+    assert len(runs["failures2"]) == runs["summary2"]["failed"] > 0
+    assert len(runs["scores2"]) == runs["summary2"]["scored"] > 0
+    assert len(runs["flip_rate2"]) > 0
 
 
 def test_cli_help_explains_every_flag():
