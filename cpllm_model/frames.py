@@ -271,9 +271,10 @@ def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
     "patch_mask": float32[K, M]}.
     """
     frames = np.asarray(frames)
-    t, h = int(frames_per_key), high_level_frames_check(high_frames_per_key)
+    t = clip_length(frames_per_key, max_patches)
+    h = high_level_frames_check(high_frames_per_key)
     f = max(t, h)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or t < 1 or frames.shape[0] % f:
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] % f:
         raise ValueError(f"frames must be uint8[K * {f}, H, W, 3], got shape {frames.shape}")
     groups = frames.reshape(-1, f, *frames.shape[1:])
     low = groups[:, :t].reshape(-1, *frames.shape[1:])

@@ -239,6 +239,8 @@ def test_clips_need_whole_clips_of_frames_and_of_slots():
         F.model_frame_inputs(frames, 16, 3840, 16, 5, frames_per_key=2)
     with pytest.raises(ValueError, match="frames must be"):
         F.model_frame_inputs(frames[:5], 16, 3840, 16, 4, frames_per_key=2)
+    with pytest.raises(ValueError, match="low_level_frames T must be"):
+        F.model_frame_inputs(frames, 16, 3840, 16, 4, frames_per_key=0)
 
 
 def test_preprocessor_cuts_clips_from_k_times_t_frames():
