@@ -73,8 +73,9 @@ def _videos(model, batch, seed=0):
     p = model.preprocessor
     rng = np.random.default_rng(seed)
     k, s, m, ps = p.num_keyframes, p.image_size, p.max_patches, p.patch_size
+    hf = p.high_level_frames  # the bundled pack reads each key frame and the next (2)
     return {
-        "high_frames": rng.integers(0, 256, (batch, k, s, s, 3), dtype=np.uint8),
+        "high_frames": rng.integers(0, 256, (batch, k * hf, s, s, 3), dtype=np.uint8),
         "low_patches": rng.integers(0, 256, (batch, k, m, ps, ps, 3), dtype=np.uint8),
         "patch_mask": np.ones((batch, k, m), "float32"),
     }

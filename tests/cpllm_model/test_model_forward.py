@@ -151,3 +151,13 @@ def test_build_training_text(tiny_model):
         n = int(empty["padding_mask"].sum())
         assert tok.detokenize(empty["token_ids"][1:n]) == prompts.describe_prompt()
         assert tok.end_token_id not in empty["token_ids"][:n].tolist()
+
+
+def test_bench_model_inputs_are_read_by_the_bundled_model(tiny_model):
+    """`bench.bench_model`'s random videos take the preset's geometry: the bundled pack
+    reads K · Hf high-level frames (before, the bench made K and `--parts tiny` stopped
+    with a shape error in the score head)."""
+    from bench import bench_model
+
+    scores = np.asarray(tiny_model.score(bench_model._videos(tiny_model, 1))["score"])
+    assert scores.shape == (1,) and 0.0 <= scores[0] <= 100.0
