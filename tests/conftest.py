@@ -1,5 +1,5 @@
 """Shared pytest set-up: the JAX backend, and one real scoring run (score.run on
-DirectRunner with the bundled tiny model over a tiny ladder plus one missing file) that
+DirectRunner with the bundled pack's primary path (`plumbing_preset`) over a tiny ladder plus one missing file) that
 the report, SQL, gs:// and trainer.evaluate tests read."""
 import csv
 import os
@@ -29,7 +29,22 @@ def _compilation_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pipeline_output(tmp_path_factory):
+def plumbing_preset(tmp_path_factory):
+    """The bundled pack's primary alone, saved as a preset: its trained weights and the
+    pack's geometry (K = 8 key frames each read with the next frame, M = 256 × 2
+    views), one score path instead of three (about 2.5× cheaper to score). For tests of
+    what the pipelines do around the scores (tables, failures, re-runs, segments,
+    reports); the bundled preset itself runs in test_score, test_bundled_model, test_demo
+    and the CLI tests."""
+    from cpllm_model import CPLLM
+
+    path = str(tmp_path_factory.mktemp("presets") / "cpllm_tiny_primary")
+    CPLLM.from_preset("cpllm_tiny", own_run_only=True).save_to_preset(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pipeline_output(tmp_path_factory, plumbing_preset):
     """Output dir of `beam_pipelines.score` for 2 sources x 3 CRFs (96x64, 1 s, 8 fps)
     and one catalog row whose file does not exist (a failure at stage "read")."""
     from beam_pipelines import score
@@ -50,5 +65,5 @@ def pipeline_output(tmp_path_factory):
         writer.writeheader()
         writer.writerows(rows)
     out = str(root / "out")
-    score.run(["--catalog", str(catalog), "--output_dir", out])
+    score.run(["--catalog", str(catalog), "--output_dir", out, "--model", plumbing_preset])
     return out

@@ -8,8 +8,9 @@ writes them); CSV and Parquet must be UTF-8 text.
 
 `corpus` maps a case name to (catalog line, expected outcome); an outcome is SCORED or
 (stage, error_type). `corpus_run` runs `beam_pipelines.score.run` once (DirectRunner ->
-FnApiRunner, in_memory, bundled cpllm_tiny) with a gs:// emulator up, a loopback HTTP
-listener that must never see a connection, OS temp redirected to an empty directory,
+FnApiRunner, in_memory, the bundled pack's primary path) with a gs:// emulator up, a
+loopback HTTP listener that must never see a connection, OS temp redirected to an empty
+directory,
 and snapshots of the test's directory tree before and after.
 """
 import json
@@ -190,7 +191,7 @@ def corpus(tmp_path_factory, listener):
 
 
 @pytest.fixture(scope="session")
-def corpus_run(tmp_path_factory, corpus, listener):
+def corpus_run(tmp_path_factory, corpus, listener, plumbing_preset):
     """One real pipeline run over the corpus; the tables and what changed on disk."""
     from beam_pipelines import score
 
@@ -204,7 +205,7 @@ def corpus_run(tmp_path_factory, corpus, listener):
             mp.setenv("TMPDIR", str(tmp))
             mp.setattr("tempfile.tempdir", str(tmp))
             summary = score.run(["--catalog", corpus["catalog"], "--output_dir", str(out),
-                                 "--decode_timeout_s", "60"])
+                                 "--decode_timeout_s", "60", "--model", plumbing_preset])
         after = tree(base)
     try:
         conn, _ = listener.accept()

@@ -156,7 +156,7 @@ PRESETS = ("ultrafast", "slow")  # A, B: slow spends fewer bits for the same qua
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
+def real_run(tmp_path_factory, plumbing_preset):
     from beam_pipelines import score, vmaf
     from beam_pipelines.media import samples
 
@@ -176,7 +176,7 @@ def real_run(tmp_path_factory):
         w.writeheader()
         w.writerows(rows)
     out = str(root / "out")
-    score.run(["--catalog", cat, "--output_dir", out])
+    score.run(["--catalog", cat, "--output_dir", out, "--model", plumbing_preset])
     return {"rows": rows, "catalog": cat, "out": out}
 
 

@@ -23,7 +23,7 @@ BUCKET = "cpllm-videos"
 
 
 @pytest.fixture(scope="module")
-def cloud_run(ladder_rows, tmp_path_factory):
+def cloud_run(ladder_rows, tmp_path_factory, plumbing_preset):
     tmp = tmp_path_factory.mktemp("bq")
     with pytest.MonkeyPatch.context() as mp, gcs_emulator(buckets=(BUCKET,)) as gcs, \
             bigquery_emulator(mp) as (_, client):
@@ -46,7 +46,7 @@ def cloud_run(ladder_rows, tmp_path_factory):
         summary = score.run([
             "--catalog", catalog, "--output_dir", out,
             "--bigquery_dataset", f"{PROJECT}:quality", "--bigquery_method",
-            "STREAMING_INSERTS", "--temp_location", str(tmp)])
+            "STREAMING_INSERTS", "--temp_location", str(tmp), "--model", plumbing_preset])
         written = {name: tables.read_table(out, name) for name in score.TABLE_NAMES}
         objects = sorted(b.name for b in gcs.client().list_blobs(BUCKET, prefix="tables/"))
         bq_streamed = {name: query_rows(client, f"SELECT * FROM `{PROJECT}.quality.{name}`")

@@ -40,10 +40,11 @@ def _shards(out):
 
 
 def test_a_failed_run_leaves_the_previous_tables_and_run_ids_tell_runs_apart(
-        tmp_path, monkeypatch, ladder_rows):
+        tmp_path, monkeypatch, ladder_rows, plumbing_preset):
     out = str(tmp_path / "out")
     rows = list(ladder_rows[:3]) + [{"video_id": "gone", "uri": str(tmp_path / "gone.mp4")}]
-    argv = ["--catalog", _catalog(tmp_path / "c.csv", rows), "--output_dir", out]
+    argv = ["--catalog", _catalog(tmp_path / "c.csv", rows), "--output_dir", out,
+            "--model", plumbing_preset]
 
     first = score.run(argv)
     run1 = first["run_id"]

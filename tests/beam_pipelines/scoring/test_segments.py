@@ -1,7 +1,7 @@
 """Long videos by segment: `score --segment_seconds N` (issue 12 section 4).
 
 Real ffmpeg (a 125 s testsrc2 clip, 96x64 at 4 fps, and a 10 s one), one real
-DirectRunner run of the real cpllm_tiny model, Parquet read back with pyarrow; the join
+DirectRunner run of the bundled pack's primary path (`plumbing_preset`), Parquet read back with pyarrow; the join
 and the DoFn's failure accounting on their own (no ffmpeg).
 """
 import glob
@@ -36,14 +36,14 @@ def _read(out, name):
 
 
 @pytest.fixture(scope="module")
-def segmented_run(tmp_path_factory):
+def segmented_run(tmp_path_factory, plumbing_preset):
     d = tmp_path_factory.mktemp("segments")
     long_uri, short_uri = _clip(d / "long.mp4", LONG_S), _clip(d / "short.mp4", SHORT_S)
     catalog = d / "catalog.csv"
     catalog.write_text(f"video_id,uri\nlong,{long_uri}\nshort,{short_uri}\n")
     out = str(d / "out")
     summary = score.run(["--catalog", str(catalog), "--output_dir", out,
-                         "--segment_seconds", f"{N:g}"])
+                         "--segment_seconds", f"{N:g}", "--model", plumbing_preset])
     scores = {r["video_id"]: r for r in _read(out, "scores")}
     return {"summary": summary, "scores": scores, "failures": _read(out, "failures"),
             "catalog": str(catalog), "out": out}
