@@ -90,8 +90,7 @@ def main(argv=None):
                 path = encode(master, os.path.join(args.work, f"{title}_{h}p_crf{crf}.mp4"),
                               w, h, crf)
                 frames = keyframes.decode_keyframes(
-                    path, k, frames_per_key=model.preprocessor.frames_per_key,
-                    frame_gap_s=model.preprocessor.frame_gap_s).frames
+                    path, k, **model.preprocessor.decode_options()).frames
                 shown = np.stack([np.asarray(Image.fromarray(f).resize((mw, mh),
                                                                        Image.BICUBIC))
                                   for f in frames])
