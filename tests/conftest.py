@@ -1,6 +1,6 @@
 """Shared pytest set-up: the JAX backend, and one real scoring run (score.run on
-DirectRunner with the bundled pack's primary path (`plumbing_preset`) over a tiny ladder plus one missing file) that
-the report, SQL, gs:// and trainer.evaluate tests read."""
+DirectRunner with the bundled pack's primary path, `plumbing_preset`, over a tiny ladder
+plus one missing file) that the report, SQL, gs:// and trainer.evaluate tests read."""
 import csv
 import os
 
