@@ -70,14 +70,15 @@ def matmul_gflops(dtype, n=2048, repeats=5):
 def _videos(model, batch, seed=0):
     import numpy as np
 
-    p = model.preprocessor
+    from beam_pipelines import records
+
+    # The shapes the preset reads (K * Hf high-level frames), as its records hold them.
+    spec = records.RecordSpec.from_preprocessor(model.preprocessor)
     rng = np.random.default_rng(seed)
-    k, s, m, ps = p.num_keyframes, p.image_size, p.max_patches, p.patch_size
-    hf = p.high_level_frames  # the bundled pack reads each key frame and the next (2)
     return {
-        "high_frames": rng.integers(0, 256, (batch, k * hf, s, s, 3), dtype=np.uint8),
-        "low_patches": rng.integers(0, 256, (batch, k, m, ps, ps, 3), dtype=np.uint8),
-        "patch_mask": np.ones((batch, k, m), "float32"),
+        "high_frames": rng.integers(0, 256, (batch, *spec.high_shape), dtype=np.uint8),
+        "low_patches": rng.integers(0, 256, (batch, *spec.low_shape), dtype=np.uint8),
+        "patch_mask": np.ones((batch, *spec.low_shape[:2]), "float32"),
     }
 
 

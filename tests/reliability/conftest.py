@@ -10,8 +10,7 @@ writes them); CSV and Parquet must be UTF-8 text.
 (stage, error_type). `corpus_run` runs `beam_pipelines.score.run` once (DirectRunner ->
 FnApiRunner, in_memory, the bundled pack's primary path) with a gs:// emulator up, a
 loopback HTTP listener that must never see a connection, OS temp redirected to an empty
-directory,
-and snapshots of the test's directory tree before and after.
+directory, and snapshots of the test's directory tree before and after.
 """
 import json
 import os

@@ -1,8 +1,8 @@
 """Long videos by segment: `score --segment_seconds N` (issue 12 section 4).
 
 Real ffmpeg (a 125 s testsrc2 clip, 96x64 at 4 fps, and a 10 s one), one real
-DirectRunner run of the bundled pack's primary path (`plumbing_preset`), Parquet read back with pyarrow; the join
-and the DoFn's failure accounting on their own (no ffmpeg).
+DirectRunner run of the bundled pack's primary path (`plumbing_preset`), Parquet read
+back with pyarrow; the join and the DoFn's failure accounting on their own (no ffmpeg).
 """
 import glob
 import math
