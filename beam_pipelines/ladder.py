@@ -29,7 +29,9 @@ Then, per source and in increasing CRF (the source first), the running minimum i
 a higher CRF is never better than a lower one of the same source, which is the paper's
 order assumption. VMAF noise that breaks the order is thereby clamped to a tie; each
 clamped rendition is counted (`order_fixes` in ladder_stats.json and Beam metrics), and
-`vmaf` holds the clamped VMAF.
+`vmaf` holds the clamped VMAF. A ladder whose rungs use several x264 presets
+(`ladder_presets`) is clamped preset by preset, each chain below the source: a `slow`
+rung may beat a `veryfast` one of lower CRF, and is not clamped to it.
 """
 
 from __future__ import annotations
@@ -126,14 +128,17 @@ def _safe(name: str) -> str:
 def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
     """Labels one source's ladder; returns (rows with mos/vmaf set, number of order fixes).
 
-    `ladder`: rows with `crf` (None for the source), `vmaf_raw`, and the source's `mos`
-    on every row as `source_mos` (None when unknown). `rule`: "auto" | "mos" | "vmaf".
+    `ladder`: rows with `crf` (None for the source), `vmaf_raw`, the source's `mos`
+    on every row as `source_mos` (None when unknown), and optionally the rendition's
+    `x264_preset`: the running minimum is taken per preset, each chain starting from
+    the source. `rule`: "auto" | "mos" | "vmaf".
     """
     rows = sorted(ladder, key=lambda r: -1 if r["crf"] is None else r["crf"])
     fixes = 0
-    best = math.inf
-    best_vmaf = math.inf
+    best, best_vmaf = {}, {}  # chain (x264 preset) -> running minimum
+    presets = {r.get("x264_preset") for r in rows if r["crf"] is not None} or {None}
     for r in rows:
+        chains = presets if r["crf"] is None else {r.get("x264_preset")}
         source_mos = r.get("source_mos")
         use = rule if rule != "auto" else ("mos" if source_mos is not None else "vmaf")
         if use == "mos" and source_mos is None:
@@ -143,13 +148,15 @@ def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
             value = source_mos if r["crf"] is None else min(source_mos, source_mos * vmaf / 100.0)
         else:
             value = vmaf
-        if value > best:
+        top = min(best.get(c, math.inf) for c in chains)
+        if value > top:
             fixes += 1
-            value = best
-        best = value
-        best_vmaf = min(best_vmaf, vmaf)
+            value = top
+        vmaf = min(vmaf, min(best_vmaf.get(c, math.inf) for c in chains))
+        for c in chains:
+            best[c], best_vmaf[c] = value, vmaf
         r["mos"] = float(value)
-        r["vmaf"] = float(best_vmaf)
+        r["vmaf"] = float(vmaf)
     return rows, fixes
 
 
@@ -264,7 +271,7 @@ class EncodeRendition(beam.DoFn):
             yield _failure(video_id, dst, e)
             return
         self.encoded.inc()
-        yield dict(row, video_id=video_id, uri=dst)
+        yield dict(row, video_id=video_id, uri=dst, x264_preset=preset)
 
 
 class MeasureQuality(beam.DoFn):

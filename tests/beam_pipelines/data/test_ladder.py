@@ -110,6 +110,9 @@ def test_ladder_presets_encode_each_rung_with_its_own_preset(masters, tmp_path):
     assert "cabac=0" in options["card__crf26"] and " subme=0 " in options["card__crf26"]
     assert "cabac=1" in options["card__crf30"] and " subme=8 " in options["card__crf30"]
     assert " subme=2 " in options["fractal__crf26"]
+    # each rendition names its preset, so pseudo_mos clamps the two presets apart
+    assert {k: r["x264_preset"] for k, r in rows.items()} == {
+        "card__crf26": "ultrafast", "card__crf30": "slow", "fractal__crf26": "veryfast"}
 
 
 def test_ladder_presets_that_do_not_match_the_rungs_are_refused(tmp_path):
