@@ -35,7 +35,10 @@ GENERATOR_SOURCES = {
     "cellauto": "cellauto=size={w}x{h}:rate={fps}:rule=110:seed=7:random_fill_ratio=0.5",
     "life": "life=size={w}x{h}:rate={fps}:seed=7:ratio=0.2:mold=10:"
             "life_color=#00ff00:death_color=#c83232:mold_color=#101080",
-    "gradients": "gradients=size={w}x{h}:rate={fps}:seed=7:speed=0.02",
+    # gradients' colours default to "random", drawn from the clock (not from `seed`):
+    # name them, or every render differs.
+    "gradients": "gradients=size={w}x{h}:rate={fps}:seed=7:speed=0.02:"
+                 "nb_colors=2:c0=0x2a6fdb:c1=0xf2b134",
 }
 SOURCES = [*IMAGE_SOURCES, *GENERATOR_SOURCES]
 
