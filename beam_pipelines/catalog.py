@@ -3,7 +3,9 @@
 Columns: `video_id`, `uri` (required); `source_id`, `crf`, `mos`, `description`,
 `bitrate_kbps` (the rendition's bitrate as the catalog knows it; overrides the probed
 one), `ladder_id` (which encoder/configuration made the rendition; default: the
-`source_id`, one ladder per source) (optional); other columns are ignored, header
+`source_id`, one ladder per source), `display_height` (the height the rendition is
+shown at, e.g. its ladder's largest rung: a shorter rendition is scored as enlarged to
+it, `cpllm_model.frames.display_frames`) (optional); other columns are ignored, header
 names are matched case-insensitively. A relative `uri` is resolved against the catalog's own directory.
 
 `check_catalog(path)` runs on the launcher and reads only the head of the file (a CSV's
@@ -12,7 +14,7 @@ is not a table at all (unknown extension, unreadable, not UTF-8 at the start, no
 Parquet, no `video_id`/`uri` columns) with a CatalogError. `ReadCatalog` streams the rows
 on the workers (Beam's FileSystems, row index kept; Parquet split per row group). Row
 problems never stop a run: `ReadCatalog` emits every row either as a clean entry or as a
-failure row at stage `catalog` (empty id, missing uri, bad crf/mos/bitrate_kbps,
+failure row at stage `catalog` (empty id, missing uri, bad crf/mos/bitrate_kbps/display_height,
 source_id "*" (reserved for the flip-rate all-sources rows), bytes that are not UTF-8,
 broken CSV quoting, repeated video_id: the first occurrence in file order is kept).
 """
@@ -34,7 +36,8 @@ from apache_beam.metrics import Metrics
 from beam_pipelines import dead_letter, schemas
 
 REQUIRED = ("video_id", "uri")
-OPTIONAL = ("source_id", "crf", "mos", "description", "bitrate_kbps", "ladder_id")
+OPTIONAL = ("source_id", "crf", "mos", "description", "bitrate_kbps", "ladder_id",
+            "display_height")
 FORMATS = {
     ".csv": "csv",
     ".jsonl": "jsonl",
@@ -270,6 +273,17 @@ def _bitrate(value):
     return number
 
 
+def display_height(value, name="display_height"):
+    """A display height in pixels (an integer in 1..8640), None when empty; RowError
+    otherwise."""
+    number = _number(value, name)
+    if number is None:
+        return None
+    if number != int(number) or not 1 <= number <= 8640:
+        raise RowError(f"{name} {value!r} is not a height in pixels (an integer in 1..8640)")
+    return int(number)
+
+
 def resolve_uri(uri, catalog_path):
     """Relative paths are relative to the catalog's directory; absolute paths and
     anything with a scheme (gs://, file:, and schemes media.storage refuses) are kept."""
@@ -321,6 +335,7 @@ def normalize_row(raw, catalog_path):
         "description": _text(row.get("description")),
         "bitrate_kbps": _bitrate(row.get("bitrate_kbps")),
         "ladder_id": _text(row.get("ladder_id")) or source_id,
+        "display_height": display_height(row.get("display_height")),
     }
 
 

@@ -90,8 +90,8 @@ class FrameInputs:
         opts = self.preprocessor().decode_options()
         return {k: v for k, v in opts.items() if k != "max_side"}
 
-    def __call__(self, frames):
-        return as_numpy(self.preprocessor().frame_inputs(frames))
+    def __call__(self, frames, display_height=None):
+        return as_numpy(self.preprocessor().frame_inputs(frames, display_height=display_height))
 
 
 class DecodeKeyframes(beam.DoFn):
@@ -134,8 +134,10 @@ class DecodeKeyframes(beam.DoFn):
         decoder=default_decoder,
         segment_seconds=None,
         segment_opener=default_segment_opener,
+        display_height=None,
     ):
         self._frame_inputs = frame_inputs
+        self._display_height = display_height
         self._k = num_keyframes
         self._max_side = max_side
         self._timeout_s = timeout_s
@@ -201,6 +203,8 @@ class DecodeKeyframes(beam.DoFn):
         return True
 
     def process(self, entry):
+        if self._display_height is not None and not entry.get("display_height"):
+            entry = dict(entry, display_height=self._display_height)
         if self._segment_seconds is not None:
             yield from self._process_segmented(entry)
             return
@@ -223,7 +227,7 @@ class DecodeKeyframes(beam.DoFn):
             yield self._failure_or_raise(video_id, uri, failure, attempt)
             return
         try:
-            inputs = self._frame_inputs(keyframes.frames)
+            inputs = self._inputs(keyframes.frames, entry)
         except Exception as e:  # noqa: BLE001 - classified below
             if not faults.is_input_error(e):
                 raise faults.WorkerFault(
@@ -284,10 +288,19 @@ class DecodeKeyframes(beam.DoFn):
             ) from exc
         return self._fail(video_id, uri, stage, exc, attempt)
 
-    def _preprocess(self, video_id, uri, frames, attempt):
+    def _inputs(self, frames, entry):
+        """The model's inputs of one video's frames, at the entry's `display_height`
+        (the catalog's, else the pipeline's; neither: native size)."""
+        height = entry.get("display_height")
+        if height is None:  # frame_inputs callables that know nothing of display sizes
+            return self._frame_inputs(frames)
+        return self._frame_inputs(frames, display_height=int(height))
+
+    def _preprocess(self, entry, frames, attempt):
         """(inputs, None) or (None, failure output); raises WorkerFault."""
+        video_id, uri = entry["video_id"], entry["uri"]
         try:
-            return self._frame_inputs(frames), None
+            return self._inputs(frames, entry), None
         except Exception as e:  # noqa: BLE001 - classified below
             if not faults.is_input_error(e):
                 raise faults.WorkerFault(
@@ -329,7 +342,7 @@ class DecodeKeyframes(beam.DoFn):
                 if kf is None:
                     break
                 bounds = video.bounds
-                inputs, failed = self._preprocess(video_id, uri, kf.frames, attempt)
+                inputs, failed = self._preprocess(entry, kf.frames, attempt)
                 if failed is not None:
                     yield failed
                     return
@@ -443,6 +456,7 @@ def score_row(video_id, meta, out, model_id):
         "description": out.get("description"),
         "width": meta["width"],
         "height": meta["height"],
+        "display_height": meta.get("display_height"),
         "duration_s": meta["duration_s"],
         "fps": meta["fps"],
         "codec": meta["codec"],

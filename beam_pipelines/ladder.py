@@ -1,17 +1,25 @@
 """Source catalog -> H.264 CRF ladder with a pseudo-MOS per rendition (Beam pipeline).
 
     python -m beam_pipelines.ladder --catalog SRC.csv --output_dir DIR \
-        --crfs 18,23,28,33,38,43 [--preset veryfast] [--label auto|mos|vmaf]
+        --crfs 18,23,28,33,38,43 [--preset veryfast] [--label auto|mos|vmaf] \
+        [--heights 720,480,360]
 
 Input: a catalog (CSV/JSONL/Parquet, `beam_pipelines.catalog`) of source videos:
 `video_id, uri`, optional `source_id` (defaults to video_id) and `mos`, and optional
 per-source ladders: `ladder_crfs` ("19;24;29", replaces --crfs for that source),
 `ladder_preset` (replaces --preset) and `ladder_presets` ("veryfast;slow;veryfast", one
-x264 preset per rung of `ladder_crfs`, in its order; replaces both presets rung by rung).
+x264 preset per rung of `ladder_crfs`, in its order; replaces both presets rung by rung),
+and `ladder_heights` ("720;480;360": every CRF rung is also encoded downscaled to each of
+these heights below the source's, Lanczos, width kept to the aspect: a multi-size ladder).
 Output:
   DIR/videos/<source_id>/crfNN.mp4   the renditions (libx264, yuv420p, same size)
-  DIR/catalog.csv   video_id, uri, source_id, crf, mos, vmaf, vmaf_raw, blockiness, blur
-                    one row per original (crf empty) and per rendition
+  DIR/videos/<source_id>/hHHHH_crfNN.mp4   with ladder_heights: the downscaled rungs
+  DIR/catalog.csv   video_id, uri, source_id, crf, mos, vmaf, vmaf_raw, blockiness, blur,
+                    display_height; one row per original (crf empty) and per rendition.
+                    A downscaled rung (video_id `<source_id>__hHHHH_crfNN`) has its VMAF
+                    measured at the source's size (bicubic upscale, VMAF at display
+                    size) and `display_height` = the source's height, which `prepare`
+                    and `score` honour (its patches cut as shown at that height).
   DIR/failures/failures-*.parquet   dead letter (schemas.FAILURES_SCHEMA)
   DIR/ladder_stats.json             counts: sources, renditions, order fixes
 
@@ -31,7 +39,8 @@ order assumption. VMAF noise that breaks the order is thereby clamped to a tie; 
 clamped rendition is counted (`order_fixes` in ladder_stats.json and Beam metrics), and
 `vmaf` holds the clamped VMAF. A ladder whose rungs use several x264 presets
 (`ladder_presets`) is clamped preset by preset, each chain below the source: a `slow`
-rung may beat a `veryfast` one of lower CRF, and is not clamped to it.
+rung may beat a `veryfast` one of lower CRF, and is not clamped to it. A multi-size
+ladder is clamped size by size the same way.
 """
 
 from __future__ import annotations
@@ -70,6 +79,7 @@ CSV_COLUMNS = (
     "blockiness",
     "blur",
     "description",
+    "display_height",
 )
 _NAMESPACE = "cpllm.ladder"
 # (prefix, suffix, sharded) of what the pipeline writes, for outputs.clear_previous.
@@ -94,12 +104,18 @@ def parse_args(argv=None):
                              "source_id, mos, and per source ladder_crfs (\"19;24;29\", "
                              "replaces --crfs), ladder_preset (replaces --preset), "
                              "ladder_presets (\"veryfast;slow;veryfast\", one x264 preset "
-                             "per rung of ladder_crfs).")
+                             "per rung of ladder_crfs), ladder_heights (\"720;480\", each "
+                             "CRF rung also encoded at these smaller heights).")
     parser.add_argument("--output_dir", required=True, help="Output directory.")
     parser.add_argument(
         "--crfs", default=",".join(map(str, DEFAULT_CRFS)), help="Comma-separated CRF rungs."
     )
     parser.add_argument("--preset", default="veryfast", help="libx264 preset.")
+    parser.add_argument("--heights", default="",
+                        help="Also encode every CRF rung downscaled to each of these "
+                             "heights below the source's (\"720,480,360\"; a source's "
+                             "ladder_heights column wins), VMAF measured at the source's "
+                             "size. Default: none, one frame size per ladder.")
     parser.add_argument(
         "--label",
         default="auto",
@@ -117,8 +133,18 @@ def parse_crfs(text: str) -> list[int]:
     return crfs
 
 
-def rendition_path(output_dir: str, source_id: str, crf: int) -> str:
-    return FileSystems.join(output_dir, "videos", _safe(source_id), f"crf{crf:02d}.mp4")
+def rendition_name(source_id: str, crf: int, height: int | None = None) -> str:
+    """The video_id of a rung: `<source_id>__crfNN`, downscaled `<source_id>__hHHHH_crfNN`."""
+    return f"{source_id}__{rung_stem(crf, height)}"
+
+
+def rung_stem(crf: int, height: int | None = None) -> str:
+    return f"crf{crf:02d}" if height is None else f"h{int(height):04d}_crf{crf:02d}"
+
+
+def rendition_path(output_dir: str, source_id: str, crf: int, height: int | None = None) -> str:
+    return FileSystems.join(output_dir, "videos", _safe(source_id),
+                            f"{rung_stem(crf, height)}.mp4")
 
 
 def _safe(name: str) -> str:
@@ -130,15 +156,19 @@ def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
 
     `ladder`: rows with `crf` (None for the source), `vmaf_raw`, the source's `mos`
     on every row as `source_mos` (None when unknown), and optionally the rendition's
-    `x264_preset`: the running minimum is taken per preset, each chain starting from
-    the source. `rule`: "auto" | "mos" | "vmaf".
+    `x264_preset` and `rung_height` (a downscaled rung): the running minimum is taken
+    per (preset, height) chain, each chain starting from the source. `rule`: "auto" |
+    "mos" | "vmaf".
     """
+    def chain(r):
+        return r.get("x264_preset"), r.get("rung_height")
+
     rows = sorted(ladder, key=lambda r: -1 if r["crf"] is None else r["crf"])
     fixes = 0
-    best, best_vmaf = {}, {}  # chain (x264 preset) -> running minimum
-    presets = {r.get("x264_preset") for r in rows if r["crf"] is not None} or {None}
+    best, best_vmaf = {}, {}  # chain (x264 preset, height) -> running minimum
+    presets = {chain(r) for r in rows if r["crf"] is not None} or {(None, None)}
     for r in rows:
-        chains = presets if r["crf"] is None else {r.get("x264_preset")}
+        chains = presets if r["crf"] is None else {chain(r)}
         source_mos = r.get("source_mos")
         use = rule if rule != "auto" else ("mos" if source_mos is not None else "vmaf")
         if use == "mos" and source_mos is None:
@@ -161,16 +191,19 @@ def pseudo_mos(ladder: list[dict], rule: str) -> tuple[list[dict], int]:
 
 
 class ExpandRungs(beam.DoFn):
-    """source entry -> one job per rung: (entry, None) for the source, (entry, crf).
+    """source entry -> one job per rung: (entry, None) for the source, (entry, crf), and
+    (entry, crf, height) for each of its `ladder_heights`.
 
-    `per_source`: {video_id: {"crfs": [...], "preset": str, "rung_presets": {crf: str}}}
-    from the catalog's optional `ladder_crfs` ("19;24;29"), `ladder_preset` and
-    `ladder_presets` columns; a source without them gets `crfs` and the pipeline's preset.
+    `per_source`: {video_id: {"crfs": [...], "preset": str, "rung_presets": {crf: str},
+    "heights": [...]}} from the catalog's optional `ladder_crfs` ("19;24;29"),
+    `ladder_preset`, `ladder_presets` and `ladder_heights` columns; a source without
+    them gets `crfs` and the pipeline's preset, at its own size only.
     """
 
-    def __init__(self, crfs, per_source=None):
+    def __init__(self, crfs, per_source=None, heights=()):
         self.crfs = list(crfs)
         self.per_source = dict(per_source or {})
+        self.heights = list(heights)
 
     def process(self, entry):
         entry = dict(entry)
@@ -183,6 +216,8 @@ class ExpandRungs(beam.DoFn):
         yield entry, None
         for crf in own.get("crfs") or self.crfs:
             yield entry, crf
+            for height in own.get("heights") or self.heights:
+                yield entry, crf, height
 
 
 def parse_rung_presets(crfs_text: str, presets_text: str) -> dict[int, str]:
@@ -195,10 +230,24 @@ def parse_rung_presets(crfs_text: str, presets_text: str) -> dict[int, str]:
     return dict(zip(crfs, presets))
 
 
+def parse_heights(text: str) -> list[int]:
+    """"720;480;360" -> [720, 480, 360] (distinct, largest first; ValueError unless
+    positive integers)."""
+    try:
+        heights = sorted({int(h) for h in text.replace(";", ",").split(",") if h.strip()},
+                         reverse=True)
+    except ValueError:
+        raise ValueError(f"ladder_heights {text!r} must be heights in pixels, e.g. "
+                         "\"720;480;360\"") from None
+    if not heights or heights[-1] < 16:
+        raise ValueError(f"ladder_heights {text!r} must be heights of at least 16 pixels")
+    return heights
+
+
 def per_source_ladders(path):
-    """{video_id: {"crfs", "preset", "rung_presets"}} from a catalog's `ladder_crfs`,
-    `ladder_preset` and `ladder_presets` (ValueError naming the row if the last does not
-    match the first)."""
+    """{video_id: {"crfs", "preset", "rung_presets", "heights"}} from a catalog's
+    `ladder_crfs`, `ladder_preset`, `ladder_presets` and `ladder_heights` (ValueError
+    naming the row if the third does not match the first, or the last is not heights)."""
     out = {}
     for error, raw in catalog.iter_raw_rows(path):
         if error is not None:
@@ -207,17 +256,20 @@ def per_source_ladders(path):
         crfs = str(row.get("ladder_crfs") or "").strip()
         preset = str(row.get("ladder_preset") or "").strip()
         rung_presets = str(row.get("ladder_presets") or "").strip()
-        if not (crfs or preset or rung_presets) or not row.get("video_id"):
+        heights = str(row.get("ladder_heights") or "").strip()
+        if not (crfs or preset or rung_presets or heights) or not row.get("video_id"):
             continue
         video_id = str(row["video_id"]).strip()
         try:
             rungs = parse_rung_presets(crfs, rung_presets) if rung_presets else None
+            heights = parse_heights(heights) if heights else None
         except ValueError as e:
             raise ValueError(f"{path}: video_id {video_id!r}: {e}") from None
         out[video_id] = {
             "crfs": parse_crfs(crfs.replace(";", ",")) if crfs else None,
             "preset": preset or None,
             "rung_presets": rungs,
+            "heights": heights,
         }
     return out
 
@@ -228,17 +280,20 @@ def _failure(video_id, uri, e, default_stage="decode"):
 
 
 class EncodeRendition(beam.DoFn):
-    """(source entry, crf) -> rendition row (uri written); the source passes through."""
+    """(source entry, crf[, height]) -> rendition row (uri written); the source passes
+    through. A height at or above the source's is skipped (a ladder only shrinks)."""
 
     def __init__(self, output_dir, preset):
         self.output_dir = output_dir
         self.preset = preset
         self.encoded = Metrics.counter(_NAMESPACE, "renditions_encoded")
+        self.skipped = Metrics.counter(_NAMESPACE, "heights_not_below_source")
 
     def process(self, job):
-        from beam_pipelines.media import storage, transcode
+        from beam_pipelines.media import probe, storage, transcode
 
-        entry, crf = job
+        entry, crf, *rest = job
+        height = rest[0] if rest else None
         row = {
             "source_id": entry["source_id"],
             "source_uri": entry["uri"],
@@ -252,21 +307,28 @@ class EncodeRendition(beam.DoFn):
             yield dict(row, video_id=entry["video_id"], uri=entry["uri"],
                        description=entry.get("description"))
             return
-        video_id = f"{entry['source_id']}__crf{crf:02d}"
+        video_id = rendition_name(entry["source_id"], crf, height)
         preset = ((entry.get("rung_presets") or {}).get(crf)
                   or entry.get("ladder_preset") or self.preset)
-        dst = rendition_path(self.output_dir, entry["source_id"], crf)
+        dst = rendition_path(self.output_dir, entry["source_id"], crf, height)
         try:
             with storage.local_copy(entry["uri"]) as src:
+                if height is not None:
+                    info = probe.probe_local(src, uri=entry["uri"])
+                    if height >= info.height:
+                        self.skipped.inc()
+                        return
+                    row.update(rung_height=int(height), display_height=int(info.height),
+                               display_width=int(info.width))
                 if "://" in dst:
                     with tempfile.TemporaryDirectory() as tmp:
                         local = os.path.join(tmp, "out.mp4")
-                        transcode.transcode(src, local, crf, preset=preset)
+                        transcode.transcode(src, local, crf, preset=preset, height=height)
                         with open(local, "rb") as f, FileSystems.create(dst) as out:
                             out.write(f.read())
                 else:
                     os.makedirs(os.path.dirname(dst), exist_ok=True)
-                    transcode.transcode(src, dst, crf, preset=preset)
+                    transcode.transcode(src, dst, crf, preset=preset, height=height)
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             yield _failure(video_id, dst, e)
             return
@@ -275,7 +337,8 @@ class EncodeRendition(beam.DoFn):
 
 
 class MeasureQuality(beam.DoFn):
-    """rendition row -> + vmaf_raw (vs. the source), blockiness, blur."""
+    """rendition row -> + vmaf_raw (vs. the source; a downscaled rung upscaled to the
+    source's size first), blockiness, blur."""
 
     def __init__(self, vmaf_threads=1):
         self.vmaf_threads = vmaf_threads
@@ -291,13 +354,21 @@ class MeasureQuality(beam.DoFn):
             ):
                 row = dict(
                     row,
-                    vmaf_raw=vmaf.vmaf(dist, ref, n_threads=self.vmaf_threads),
+                    vmaf_raw=vmaf.vmaf(dist, ref, n_threads=self.vmaf_threads,
+                                       size=_display_size(row)),
                     **vmaf.no_reference(dist),
                 )
         except Exception as e:  # noqa: BLE001
             yield _failure(row["video_id"], row["uri"], e)
             return
         yield row
+
+
+def _display_size(row):
+    """(width, height) a downscaled rung's VMAF is measured at (the source's), else None."""
+    if row.get("display_height") is None:
+        return None
+    return int(row["display_width"]), int(row["display_height"])
 
 
 class AssignPseudoMos(beam.DoFn):
@@ -382,7 +453,9 @@ def run(argv=None, test_pipeline=None):
     cat = p | "ReadCatalog" >> catalog.ReadCatalog(opts.catalog)
     encoded = (
         cat.entries
-        | "ExpandRungs" >> beam.ParDo(ExpandRungs(crfs, per_source_ladders(opts.catalog)))
+        | "ExpandRungs" >> beam.ParDo(ExpandRungs(
+            crfs, per_source_ladders(opts.catalog),
+            parse_heights(opts.heights) if opts.heights.strip() else ()))
         | "Reshuffle" >> beam.Reshuffle()
         | "EncodeRendition"
         >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs(dead_letter.FAILURES, main="rows")

@@ -3,7 +3,7 @@
     python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0] \
         [--num_train 240] [--num_holdout 36] [--until masters|ladder|prepare] \
         [--train_from N] [--train_rung_steps 2,3,4] [--families graphics] \
-        [--train_mixed_presets]
+        [--train_mixed_presets] [--keep_rungs 1,3,5] [--heights 720,480,360,240]
 
 1. Sources (`beam_pipelines.sources`, a Beam pipeline): `--num_train` + `--num_holdout`
    distinct lossless masters drawn from procedural content families, scikit-image
@@ -16,6 +16,9 @@
    source, `sources.TRAIN_RUNGS`) with a per-source x264 preset (ultrafast..medium), or
    with `--train_mixed_presets` a fast and a slow preset alternating rung by rung;
    held-out sources the coarse (19..49 step 5) and fine (24..36 step 2) ladders together.
+   `--keep_rungs` keeps only these rungs (0-based, in CRF order) of each planned ladder;
+   `--heights` adds each kept rung downscaled to these heights below the source's (a
+   multi-size ladder, VMAF at the source's size, `ladder --heights`).
 3. `beam_pipelines.prepare` with the cpllm_tiny preprocessor and measured descriptions,
    split by source (train / holdout).
 4. No-reference baselines on the held-out ladders (ffmpeg blockdetect and blurdetect, and
@@ -111,6 +114,21 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
     return out
 
 
+def keep_rungs(source: dict, indices: str) -> None:
+    """Keeps only rungs `indices` ("1,3,5", 0-based in CRF order) of a planned source's
+    `ladder_crfs` (and of its `ladder_presets`, rung by rung); ValueError if one is out
+    of range."""
+    crfs = source["ladder_crfs"].split(";")
+    presets = source.get("ladder_presets", "").split(";") if source.get("ladder_presets") else []
+    keep = [int(i) for i in indices.split(",") if i.strip()]
+    if not keep or min(keep) < 0 or max(keep) >= len(crfs):
+        raise ValueError(f"--keep_rungs {indices!r}: {source['source_id']} has "
+                         f"{len(crfs)} rungs")
+    source["ladder_crfs"] = ";".join(crfs[i] for i in keep)
+    if presets:
+        source["ladder_presets"] = ";".join(presets[i] for i in keep)
+
+
 def check_ladders_made_renditions(plan: list[dict], rows: list[dict], out: str) -> None:
     """Fails loudly when a planned split's ladder produced no rendition at all (every
     one went to its failures table), instead of a build that ends with 0 examples."""
@@ -161,6 +179,13 @@ def main(argv=None):
                         help="Training ladders alternate a fast and a slow x264 preset "
                              "rung by rung (sources.mixed_presets); default one preset "
                              "per source.")
+    parser.add_argument("--keep_rungs", default="",
+                        help="Keep only these rungs of each planned ladder, 0-based in CRF "
+                             "order, e.g. 1,3,5 (a multi-size build's cost); default all.")
+    parser.add_argument("--heights", default="",
+                        help="Also encode every rung downscaled to each of these heights "
+                             "below the source's, e.g. 720,480,360,240, labelled by VMAF at "
+                             "the source's size (multi-size ladders); default none.")
     parser.add_argument("--model", default="cpllm_tiny")
     parser.add_argument("--until", default="prepare", choices=("masters", "ladder", "prepare"),
                         help="Stop after this stage (a later run resumes).")
@@ -195,6 +220,8 @@ def main(argv=None):
             if int(p["source_id"][1:5]) <= limit[p["split"]]]
     for p in plan:
         p["blur_taps"] = p.pop("blur", "")
+        if args.keep_rungs:
+            keep_rungs(p, args.keep_rungs)
     timings["masters_s"] = round(time.time() - t0, 1)
     print(f"{len(plan)} masters ({timings['masters_s']} s)", flush=True)
     if args.until == "masters":
@@ -212,7 +239,7 @@ def main(argv=None):
         ladder_dir = os.path.join(out, f"ladder_{split}")
         if not os.path.exists(os.path.join(ladder_dir, "catalog.csv")):
             ladder.run([f"--catalog={split_csv}", f"--output_dir={ladder_dir}",
-                        "--label=vmaf", *beam_args])
+                        "--label=vmaf", f"--heights={args.heights}", *beam_args])
         catalogs.append(os.path.join(ladder_dir, "catalog.csv"))
         timings[f"ladder_{split}_s"] = round(time.time() - t, 1)
         print(f"ladder {split} ({timings[f'ladder_{split}_s']} s)", flush=True)

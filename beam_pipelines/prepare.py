@@ -6,7 +6,9 @@
 Input: a catalog (`beam_pipelines.catalog`: video_id, uri, optional source_id, crf, mos,
 description), e.g. the one `beam_pipelines.ladder` writes (its extra columns `vmaf`,
 `blockiness`, `blur` are picked up when present). `mos` is the label (pseudo-MOS for
-renditions); a row without `crf` is an original. A repeated `video_id` is handled as in
+renditions); a row without `crf` is an original; a row with `display_height` (a rung
+of a multi-size ladder) gets its patches cut as shown at that height, as score does
+(`CPLLMPreprocessor.frame_inputs`). A repeated `video_id` is handled as in
 score: the first valid row in file order is prepared, with that row's extra columns;
 the later rows are `catalog` / `DuplicateVideoId` failure rows.
 
@@ -314,7 +316,9 @@ class DecodeAndPreprocess(beam.DoFn):
             # edges) for the describer, measured on the decoded key frames. Its float
             # `motion` replaces the catalog's motion-type column (only the describer reads it).
             row = dict(row, **frame_stats.measure(kf.frames[::kf.frames_per_key]))
-            inputs = self.preprocessor.frame_inputs(kf.frames)
+            # A rung of a multi-size ladder: its patches as shown at the ladder's size.
+            inputs = self.preprocessor.frame_inputs(
+                kf.frames, display_height=row.get("display_height"))
         except Exception as e:  # noqa: BLE001 - every failure goes to the dead letter
             self.failed.inc()
             yield dead_letter.tagged(dead_letter.failure_from_exception(

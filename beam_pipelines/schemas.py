@@ -129,6 +129,14 @@ _SCORES = [
     ("description", pa.string(), "STRING", "NULLABLE", "Model description (with --describe)."),
     ("width", pa.int64(), "INT64", "REQUIRED", "Display width after rotation."),
     ("height", pa.int64(), "INT64", "REQUIRED", "Display height after rotation."),
+    (
+        "display_height",
+        pa.int64(),
+        "INT64",
+        "NULLABLE",
+        "Height the video was scored as shown at (catalog display_height or "
+        "--display_height): a shorter video was enlarged to it first. Null: its own size.",
+    ),
     ("duration_s", pa.float64(), "FLOAT64", "REQUIRED", "Duration in seconds."),
     ("fps", pa.float64(), "FLOAT64", "REQUIRED", "Average frame rate."),
     ("codec", pa.string(), "STRING", "REQUIRED", "Video codec name."),

@@ -2,6 +2,7 @@ r"""Batch video-quality scoring: catalog in, quality tables out.
 
     python -m beam_pipelines.score --catalog catalog.csv --output_dir out/ \
         [--model cpllm_tiny] [--describe] [--num_keyframes K] [--segment_seconds N] \
+        [--display_height H] \
         [--bigquery_dataset PROJECT:DATASET] [Beam options, e.g. \
         --direct_running_mode=multi_processing --direct_num_workers=2]
 
@@ -130,6 +131,17 @@ class ScoreOptions(PipelineOptions):
             "apart (segment_scores, worst_segment_start_s, ... in the scores table). "
             "Shorter videos are scored whole (null segment columns). Default: off, every "
             "video scored whole. Not with --describe.",
+        )
+        parser.add_argument(
+            "--display_height",
+            type=int,
+            default=None,
+            help="Score every video as shown at this height (e.g. 1080, the largest rung "
+            "of a multi-size ladder): a shorter rendition's frames are enlarged to it "
+            "(bilinear, aspect kept) before the model's patches are cut, so a 360p rung "
+            "is judged by the upscaled picture a viewer sees, as VMAF at display size "
+            "judges it. A catalog's display_height column wins per row. Default: each "
+            "video at its own size (compare rungs of one size only).",
         )
         parser.add_argument(
             "--max_batch_size",
@@ -390,6 +402,11 @@ def build(p, opts):
         segment_seconds = segments.check_segment_seconds(opts.segment_seconds)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if opts.display_height is not None:
+        try:
+            catalog.display_height(opts.display_height, "--display_height")
+        except catalog.RowError as e:
+            raise ConfigError(str(e)) from None
     if segment_seconds is not None and opts.describe:
         raise ConfigError("--segment_seconds scores long videos by segment; --describe "
                           "describes a video's K key frames as one clip: use one or the other")
@@ -417,6 +434,7 @@ def build(p, opts):
             max_attempts=opts.max_attempts,
             progress_every=opts.progress_every,
             segment_seconds=segment_seconds,
+            display_height=opts.display_height,
             # At most --max_concurrent_decodes videos (temp copies, ffmpeg processes) at
             # once per worker process, --decoder_threads each (issue 14 item 16).
             reader=decode_limits.BoundedReader(

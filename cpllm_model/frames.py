@@ -253,9 +253,30 @@ def low_level_clips(frames: np.ndarray, frames_per_key: int, max_side: int, patc
     return patches.reshape(k, max_patches, *patches.shape[3:]), mask.reshape(k, max_patches)
 
 
+def display_size(height: int, width: int, display_height: int | None) -> tuple[int, int]:
+    """(h, w) of a frame as a player shows it at ``display_height``: a frame shorter than
+    that is enlarged to it (aspect kept, width rounded); others keep their size."""
+    if display_height is None or height >= int(display_height):
+        return height, width
+    return int(display_height), max(1, round(width * int(display_height) / height))
+
+
+def display_frames(frames: np.ndarray, display_height: int | None) -> np.ndarray:
+    """uint8[N, H, W, 3] -> uint8[N, H', W', 3] at ``display_size`` (bilinear, the
+    triangle filter of ``resize_bilinear``): a rung of a multi-size ladder seen at the
+    size of the ladder's largest rung, as a viewer sees it and as VMAF at display size
+    measures it. None, or a frame at least that tall: the frames unchanged."""
+    frames = np.asarray(frames)
+    h, w = display_size(frames.shape[1], frames.shape[2], display_height)
+    if (h, w) == frames.shape[1:3]:
+        return frames
+    return resize_bilinear(frames, h, w)
+
+
 def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
                        patch_size: int, max_patches: int, patch_fill: bool = False,
-                       frames_per_key: int = 1, high_frames_per_key: int = 1) -> dict:
+                       frames_per_key: int = 1, high_frames_per_key: int = 1,
+                       display_height: int | None = None) -> dict:
     """Decoded native-size frames uint8[K * F, H, W, 3] -> the model's frame inputs.
 
     The one function every path uses. The SigLIP view resizes its own copy of each key
@@ -265,7 +286,10 @@ def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
     with T = ``frames_per_key`` > 1 the patches are clips of the first T
     (``low_level_clips``); with Hf = ``high_frames_per_key`` > 1 the S x S view also
     holds the Hf - 1 frames after each key frame (what ``MotionShift`` reads as a
-    per-frame motion measure).
+    per-frame motion measure). With ``display_height`` the patches are cut from the
+    frames as displayed at that height (``display_frames``: a smaller rung enlarged
+    first, so its patches hold the upscaled pixels a viewer sees); the S x S view is the
+    same either way.
 
     Returns {"high_frames": uint8[K * Hf, S, S, 3], "low_patches": uint8[K, M, P, P, 3],
     "patch_mask": float32[K, M]}.
@@ -277,7 +301,7 @@ def model_frame_inputs(frames: np.ndarray, image_size: int, max_side: int,
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] % f:
         raise ValueError(f"frames must be uint8[K * {f}, H, W, 3], got shape {frames.shape}")
     groups = frames.reshape(-1, f, *frames.shape[1:])
-    low = groups[:, :t].reshape(-1, *frames.shape[1:])
+    low = display_frames(groups[:, :t].reshape(-1, *frames.shape[1:]), display_height)
     if t == 1:
         patches, mask = low_level_patches(low, max_side, patch_size, max_patches,
                                           patch_fill)

@@ -160,12 +160,14 @@ class CPLLMPreprocessor(Preprocessor):
         return {"max_side": self.decode_max_side(), "frames_per_key": self.frames_per_key,
                 "frame_gap_s": self.frame_gap_s}
 
-    def frame_inputs(self, frames, num_keyframes=None):
+    def frame_inputs(self, frames, num_keyframes=None, display_height=None):
         """Decoded native-size uint8[K * F, H, W, 3] of one video -> unbatched inputs.
 
         `cpllm_model.frames.model_frame_inputs` with this preprocessor's geometry; K is
         `num_keyframes` (default: the preprocessor's own), F `frames_per_key` (the
         frames come key-major, as `decode_keyframes(frames_per_key=F)` returns them).
+        `display_height`: the patches are cut from the frames as shown at that height (a
+        smaller rung of a multi-size ladder enlarged first, `frames.display_frames`).
         Returns {"high_frames": uint8[K * Hf, S, S, 3], "low_patches":
         uint8[K, M, P, P, 3], "patch_mask": float32[K, M]}.
         """
@@ -175,7 +177,8 @@ class CPLLMPreprocessor(Preprocessor):
             raise ValueError(f"Expected uint8[{k}, H, W, 3] frames, got {frames.shape}")
         return model_frame_inputs(frames, self.image_size, self.low_level_max_side,
                                   self.patch_size, self.max_patches, self.patch_fill,
-                                  self.low_level_frames, self.high_level_frames)
+                                  self.low_level_frames, self.high_level_frames,
+                                  display_height)
 
     # ------------------------------------------------------------------- text
     def _ids(self, text):

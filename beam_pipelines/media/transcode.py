@@ -8,13 +8,15 @@ _CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63),
 
 
 def transcode(src: str, dst: str, crf: int, *, codec: str = "libx264",
-              preset: str = "medium", timeout_s: float = 600.0) -> None:
+              preset: str = "medium", timeout_s: float = 600.0,
+              height: int | None = None) -> None:
     """Encodes the first video stream of local ``src`` to ``dst`` at constant quality.
 
     8-bit 4:2:0 output (``yuv420p``), no audio, ``-threads 1`` so the same call gives the
     same bytes on any machine (x264's output depends on its thread count). ``preset`` is
     x264/x265's speed preset (ignored by other encoders). The container follows ``dst``'s
-    extension; ``.mp4`` files get ``+faststart``.
+    extension; ``.mp4`` files get ``+faststart``. ``height``: downscale to that height
+    first (Lanczos, width kept to the aspect and even), a rung of a multi-size ladder.
 
     Raises:
         ValueError: unknown codec or a CRF outside its range.
@@ -30,9 +32,11 @@ def transcode(src: str, dst: str, crf: int, *, codec: str = "libx264",
     os.makedirs(os.path.dirname(os.path.abspath(dst)) or ".", exist_ok=True)
     args = ["-hide_banner", "-loglevel", "error", "-y",
             "-protocol_whitelist", ffmpeg_bin.PROTOCOL_WHITELIST,
-            "-i", storage.ffmpeg_input(src_path), "-map", "0:v:0", "-an", "-sn", "-dn",
-            "-c:v", codec, "-crf", str(int(crf)), "-pix_fmt", "yuv420p", "-threads", "1",
-            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact"]
+            "-i", storage.ffmpeg_input(src_path), "-map", "0:v:0", "-an", "-sn", "-dn"]
+    if height is not None:
+        args += ["-vf", f"scale=-2:{int(height)}:flags=lanczos"]
+    args += ["-c:v", codec, "-crf", str(int(crf)), "-pix_fmt", "yuv420p", "-threads", "1",
+             "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact"]
     if codec in ("libx264", "libx265"):
         args += ["-preset", preset]
     if codec == "libx265":

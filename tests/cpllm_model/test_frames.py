@@ -307,3 +307,29 @@ def test_preprocessor_asks_decoders_for_the_frames_both_views_read():
     assert pre.frame_inputs(frames)["high_frames"].shape == (4, 32, 32, 3)
     with pytest.raises(ValueError, match=r"uint8\[4, H, W, 3\]"):
         pre.frame_inputs(frames[::2])
+
+
+def test_display_height_cuts_the_patches_from_the_enlarged_frame():
+    """A 60-row rung shown at 120 rows: its patches are those of the frame enlarged
+    (bilinear, aspect kept) to 160 x 120, the S x S view is unchanged; a frame already
+    that tall, or no display height, gives today's inputs."""
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (2, 60, 80, 3), dtype=np.uint8)
+    assert F.display_size(60, 80, 120) == (120, 160)
+    assert F.display_size(120, 160, 60) == (120, 160)
+    assert F.display_size(60, 80, None) == (60, 80)
+    shown = F.resize_bilinear(small, 120, 160)
+    got = F.model_frame_inputs(small, 32, 3840, 16, 12, display_height=120)
+    want = F.model_frame_inputs(shown, 32, 3840, 16, 12)
+    np.testing.assert_array_equal(got["low_patches"], want["low_patches"])
+    np.testing.assert_array_equal(got["patch_mask"], want["patch_mask"])
+    np.testing.assert_array_equal(got["high_frames"],
+                                  F.model_frame_inputs(small, 32, 3840, 16, 12)["high_frames"])
+    # Enlarged, a cell holds a quarter of the pixels it held: smoother than the native one.
+    native = F.model_frame_inputs(small, 32, 3840, 16, 12)["low_patches"].astype(float)
+    assert np.abs(np.diff(got["low_patches"].astype(float), axis=3)).mean() \
+        < 0.7 * np.abs(np.diff(native, axis=3)).mean()
+    for height in (None, 60, 40):
+        np.testing.assert_array_equal(
+            F.model_frame_inputs(small, 32, 3840, 16, 12, display_height=height)["low_patches"],
+            native.astype(np.uint8))

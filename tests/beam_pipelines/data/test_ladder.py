@@ -94,7 +94,7 @@ def test_ladder_presets_encode_each_rung_with_its_own_preset(masters, tmp_path):
         w.writerow(["fractal", masters["mandelbrot"], "26", "veryfast", ""])
     own = ladder.per_source_ladders(str(cat))
     assert own["card"] == {"crfs": [26, 30], "preset": "medium",
-                           "rung_presets": {30: "slow", 26: "ultrafast"}}
+                           "rung_presets": {30: "slow", 26: "ultrafast"}, "heights": None}
     assert own["fractal"]["rung_presets"] is None
     entries = [{"video_id": "card", "uri": masters["testsrc2"]},
                {"video_id": "fractal", "uri": masters["mandelbrot"]}]
@@ -121,4 +121,57 @@ def test_ladder_presets_that_do_not_match_the_rungs_are_refused(tmp_path):
     cat = tmp_path / "sources.csv"
     cat.write_text("video_id,uri,ladder_crfs,ladder_presets\nv1,/a.mp4,20;30,slow\n")
     with pytest.raises(ValueError, match=r"'v1'.*one preset for each of the distinct"):
+        ladder.per_source_ladders(str(cat))
+
+
+def test_ladder_heights_make_a_multi_size_ladder_measured_at_the_source_size(masters, tmp_path):
+    """Each CRF rung also at the catalog's smaller heights (a height at or above the
+    source's is skipped), VMAF measured at the source's size, display_height = the
+    source's height, and the order clamp taken size by size."""
+    from beam_pipelines import ladder
+    from beam_pipelines.media import probe
+
+    cat = tmp_path / "sources.csv"
+    cat.write_text(f"video_id,uri,ladder_crfs,ladder_heights\n"
+                   f"card,{masters['testsrc2']},22;40,60;120;240\n")
+    out = tmp_path / "out"
+    ladder.run([f"--catalog={cat}", f"--output_dir={out}", "--preset=ultrafast"])
+    with open(out / "catalog.csv") as f:
+        rows = {r["video_id"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"card", "card__crf22", "card__crf40", "card__h0060_crf22",
+                         "card__h0060_crf40"}
+    small = probe.probe_local(rows["card__h0060_crf22"]["uri"])
+    assert (small.width, small.height) == (80, 60)
+    assert rows["card__h0060_crf22"]["display_height"] == "120"
+    assert rows["card__crf22"]["display_height"] == ""
+    vmaf = {k: float(r["vmaf_raw"]) for k, r in rows.items()}
+    # Half the rows and columns gone: far below the full-size rung at the same CRF.
+    assert vmaf["card__h0060_crf22"] < vmaf["card__crf22"] - 10
+    assert vmaf["card__h0060_crf40"] < vmaf["card__h0060_crf22"]
+    with open(out / "ladder_stats.json") as f:
+        assert json.load(f)["renditions"] == 4
+
+
+def test_pseudo_mos_clamps_each_frame_size_apart():
+    from beam_pipelines import ladder
+
+    rows = [{"source_id": "s", "crf": None, "vmaf_raw": 99.0},
+            {"source_id": "s", "crf": 20, "vmaf_raw": 90.0},
+            {"source_id": "s", "crf": 20, "vmaf_raw": 40.0, "rung_height": 120},
+            {"source_id": "s", "crf": 30, "vmaf_raw": 80.0},
+            {"source_id": "s", "crf": 30, "vmaf_raw": 45.0, "rung_height": 120}]
+    labelled, fixes = ladder.pseudo_mos(rows, "vmaf")
+    got = {(r["crf"], r.get("rung_height")): r["vmaf"] for r in labelled}
+    # The small chain is clamped within itself (45 -> 40), never to the full-size one.
+    assert got == {(None, None): 99.0, (20, None): 90.0, (20, 120): 40.0,
+                   (30, None): 80.0, (30, 120): 40.0}
+    assert fixes == 1
+
+
+def test_ladder_heights_that_are_not_heights_are_refused(tmp_path):
+    from beam_pipelines import ladder
+
+    cat = tmp_path / "sources.csv"
+    cat.write_text("video_id,uri,ladder_heights\nv1,/a.mp4,720;big\n")
+    with pytest.raises(ValueError, match=r"'v1'.*ladder_heights"):
         ladder.per_source_ladders(str(cat))

@@ -241,3 +241,14 @@ def test_held_out_sources_follow_the_training_count_and_train_from_rebuilds_them
     assert alone == [p for p in full if p["split"] == "holdout"]
     no_train = sources.plan(num_train=0, num_holdout=12, seed=0, frames=8)
     assert ids(no_train, "holdout") != ids(full, "holdout")
+
+
+def test_keep_rungs_keeps_the_named_rungs_and_their_presets():
+    plan = sources.plan(num_train=4, num_holdout=0, seed=8, train_mixed_presets=True)
+    src = dict(plan[0])
+    crfs, presets = src["ladder_crfs"].split(";"), src["ladder_presets"].split(";")
+    mtd.keep_rungs(src, "1,3,5")
+    assert src["ladder_crfs"].split(";") == crfs[1::2]
+    assert src["ladder_presets"].split(";") == presets[1::2]
+    with pytest.raises(ValueError, match="has 6 rungs"):
+        mtd.keep_rungs(dict(plan[1]), "0,6")

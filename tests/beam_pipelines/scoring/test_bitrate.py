@@ -102,10 +102,12 @@ def test_scores_columns():
     assert names == ["video_id", "uri", "source_id", "crf", "ladder_id", "bitrate_kbps",
                      "bitrate_source", "on_hull", "score", "frame_scores", "frame_times_s",
                      "segment_seconds", "segment_starts_s", "segment_scores",
-                     "worst_segment_start_s", "worst_segment_score", "description", "width", "height", "duration_s", "fps", "codec",
+                     "worst_segment_start_s", "worst_segment_score", "description", "width",
+                     "height", "display_height", "duration_s", "fps", "codec",
                      "model_id", "scored_at", "run_id"]
     assert [f["name"] for f in schemas.SCORES_BQ_SCHEMA["fields"]] == names
     bq = {f["name"]: (f["type"], f["mode"]) for f in schemas.SCORES_BQ_SCHEMA["fields"]}
     assert bq["bitrate_kbps"] == ("FLOAT64", "NULLABLE")
     assert bq["bitrate_source"] == bq["ladder_id"] == ("STRING", "NULLABLE")
     assert bq["on_hull"] == ("BOOL", "NULLABLE")
+    assert bq["display_height"] == ("INT64", "NULLABLE")

@@ -146,6 +146,21 @@ def test_headers_case_insensitive_and_extra_columns_ignored(tmp_path):
     entry = catalog.normalize_row(raw, str(path))
     assert err is None and entry["video_id"] == "v1" and entry["uri"].endswith("/v1.mp4")
     assert entry["source_id"] is None and entry["crf"] is None
+    assert entry["display_height"] is None
+
+
+@pytest.mark.parametrize("value,want", [("1080", 1080), (" 720.0", 720), ("", None),
+                                        ("720p", "not a number"), ("0", "height in pixels"),
+                                        ("540.5", "height in pixels")])
+def test_display_height_is_a_whole_number_of_pixels_or_a_failure_row(tmp_path, value, want):
+    path = tmp_path / "c.csv"
+    path.write_text(f"video_id,uri,display_height\nv1,v1.mp4,{value}\n")
+    (_, raw), = list(catalog.iter_raw_rows(str(path)))
+    if isinstance(want, str):
+        with pytest.raises(catalog.RowError, match=want):
+            catalog.normalize_row(raw, str(path))
+    else:
+        assert catalog.normalize_row(raw, str(path))["display_height"] == want
 
 
 # Issue 14 item 15: the launcher reads only the head; rows are streamed on the workers.

@@ -140,3 +140,38 @@ def test_frame_pairs_of_the_high_level_view_are_the_same_in_prepare_and_score(
     one = pre.__class__.from_config({**pre.get_config(), "high_level_frames": 1})
     np.testing.assert_array_equal(inputs["low_patches"],
                                   one.frame_inputs(native.frames[::2])["low_patches"])
+
+
+def test_a_rung_shown_at_display_height_is_the_same_in_prepare_and_score(tmp_path):
+    """A 360p rung of a 720p ladder: prepare (the catalog row's display_height) and score
+    (--display_height, i.e. DecodeKeyframes(display_height=...)) cut the same patches,
+    those of the frames enlarged to 720 rows; the catalog's value wins over the flag."""
+    from beam_pipelines import dofns, prepare, score
+    from beam_pipelines.media import keyframes, samples
+    from cpllm_model import frames
+
+    clip = samples.make_clip(str(tmp_path / "rung_360p.mp4"), "testsrc2", seconds=1.0,
+                             size=(640, 360), fps=12, lossless=False)
+    prep = prepare.DecodeAndPreprocess(PRESET, measure_artifacts=False, decode_timeout_s=60)
+    prep.setup()
+    row = {"video_id": "r", "uri": clip, "blockiness": None, "blur": None}
+    (prepared,) = list(prep.process(dict(row, display_height=720)))
+    (native,) = list(prep.process(dict(row)))
+    frame_inputs, k, side = score.model_preprocessing(PRESET)
+    decode = dofns.DecodeKeyframes(frame_inputs, k, max_side=side, timeout_s=60,
+                                   display_height=720)
+    ((_, value),) = list(decode.process({"video_id": "r", "uri": clip}))
+    ((_, wins),) = list(decode.process({"video_id": "r", "uri": clip, "display_height": 360}))
+    for name, b in value["inputs"].items():
+        assert np.asarray(prepared[name]).tobytes() == np.asarray(b).tobytes(), name
+        assert np.asarray(native[name]).tobytes() == np.asarray(wins["inputs"][name]).tobytes()
+    assert value["meta"]["display_height"] == 720 and wins["meta"]["display_height"] == 360
+    assert (value["meta"]["width"], value["meta"]["height"]) == (640, 360)
+    pre = prep.preprocessor
+    decoded = keyframes.decode_keyframes(clip, k=k, timeout_s=60, **pre.decode_options())
+    shown = frames.display_frames(decoded.frames, 720)
+    assert shown.shape[1:3] == (720, 1280)
+    np.testing.assert_array_equal(
+        value["inputs"]["low_patches"],
+        pre.frame_inputs(shown)["low_patches"])
+    assert not np.array_equal(value["inputs"]["low_patches"], native["low_patches"])
