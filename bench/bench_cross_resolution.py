@@ -8,8 +8,9 @@ every rung at the display size, and VMAF is measured there: each rendition upsca
 (bicubic) to the master's size and compared with the master. The model scores each
 rendition at its own resolution (`native`), which says how clean its pixels are, not how
 much detail the downscale removed. This measures how far the two agree, and whether
-upscaling the decoded key frames to the master's size before scoring (`display`, PIL
-bicubic) makes the model see the downscale.
+scoring each rung as shown at the master's height (`display`: `score --display_height`,
+the key frames enlarged by `cpllm_model.frames.display_frames` before the patches are
+cut) makes the model see the downscale.
 
 For every master (default: the 1920x1080 held-out masters of `out/holdout_big`, content
 the bundled model never trained on), each height of `--heights` (width kept to the
@@ -58,8 +59,6 @@ def main(argv=None):
     parser.add_argument("--crfs", default="23,33")
     args = parser.parse_args(argv)
 
-    from PIL import Image
-
     from beam_pipelines import vmaf as vmaf_lib
     from beam_pipelines.media import keyframes, probe
     from cpllm_model import CPLLM
@@ -74,8 +73,8 @@ def main(argv=None):
     model = CPLLM.from_preset(args.model)
     k = model.preprocessor.num_keyframes
 
-    def score(frames):
-        x = model.preprocessor.frame_inputs(frames)
+    def score(frames, display_height=None):
+        x = model.preprocessor.frame_inputs(frames, display_height=display_height)
         return float(model.score({n: v[None] for n, v in x.items()})["score"][0])
 
     t0 = time.time()
@@ -91,12 +90,9 @@ def main(argv=None):
                               w, h, crf)
                 frames = keyframes.decode_keyframes(
                     path, k, **model.preprocessor.decode_options()).frames
-                shown = np.stack([np.asarray(Image.fromarray(f).resize((mw, mh),
-                                                                       Image.BICUBIC))
-                                  for f in frames])
                 rows.append({"title": title, "height": h, "crf": crf,
                              "vmaf": vmaf_lib.vmaf(path, master, size=(mw, mh), n_threads=2),
-                             "native": score(frames), "display": score(shown)})
+                             "native": score(frames), "display": score(frames, mh)})
                 print(json.dumps(rows[-1]), flush=True)
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump(rows, f, indent=1)
