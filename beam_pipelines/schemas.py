@@ -134,8 +134,8 @@ _SCORES = [
         pa.int64(),
         "INT64",
         "NULLABLE",
-        "Height the video was scored as shown at (catalog display_height or "
-        "--display_height): a shorter video was enlarged to it first. Null: its own size.",
+        ("Height the video was scored as shown at (catalog display_height or "
+         "--display_height): a shorter video was enlarged to it first. Null: its own size."),
     ),
     ("duration_s", pa.float64(), "FLOAT64", "REQUIRED", "Duration in seconds."),
     ("fps", pa.float64(), "FLOAT64", "REQUIRED", "Average frame rate."),
