@@ -503,11 +503,29 @@ def _summary_cells(ladder_id: str, ladder: dict) -> list:
 
 MIXED_SIZES_NOTE = (
     "<p class='note warn'>This title's ladder holds rungs of several frame sizes. The model "
-    "scores each rendition at its own resolution: it sees how clean the pixels are, not "
+    "scored each rendition at its own resolution: it sees how clean the pixels are, not "
     "the detail a downscale removed, so it does not rank rungs of different sizes like "
     "VMAF at display size does, and the hull and advice across sizes can favour a small "
     "rung (docs/EVALUATION.md, BENCHMARKS.md \"Rungs of several frame sizes\"). Compare "
     "rungs of one size, or check the choice with a full-reference metric.</p>")
+DISPLAY_SIZES_NOTE = (
+    "<p class='note warn'>This title's ladder holds rungs of several frame sizes, scored "
+    "as shown at {height} rows (display_height: each smaller rung enlarged first). The "
+    "bundled model was not trained on enlarged rungs, and a version that was still put a "
+    "smaller rung over the next larger one in about a fifth of cases (BENCHMARKS.md "
+    "\"Seen at display size\"): check a choice across sizes with a full-reference "
+    "metric.</p>")
+
+
+def _mixed_sizes_note(ladder: dict) -> str:
+    """The warning for a ladder of several frame sizes: scored at display size when every
+    rung was scored as shown at a height at least its tallest rung's, else at own size."""
+    rungs = ladder["rungs"]
+    tallest = max((r.get("height") or 0) for r in rungs)
+    shown = {r.get("display_height") for r in rungs}
+    if len(shown) == 1 and None not in shown and min(shown) >= tallest:
+        return DISPLAY_SIZES_NOTE.format(height=int(shown.pop()))
+    return MIXED_SIZES_NOTE
 
 
 def _rate_quality_section(titles: dict, files: str) -> list[str]:
@@ -532,8 +550,9 @@ def _rate_quality_section(titles: dict, files: str) -> list[str]:
              "adjacent-CRF flips"],
             [_summary_cells(lid, lad) for lid, lad in title_ladders.items()],
             num_cols=(1, 2, 5)))
-        if any(_frame_sizes(lad) > 1 for lad in title_ladders.values()):
-            body.append(MIXED_SIZES_NOTE)
+        mixed = [lad for lad in title_ladders.values() if _frame_sizes(lad) > 1]
+        if mixed:
+            body.append(_mixed_sizes_note(mixed[0]))
         rows = [_advice_cells(lid, a) for lid, lad in title_ladders.items()
                 for a in lad["advice"]]
         if rows:

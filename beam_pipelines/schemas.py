@@ -205,10 +205,10 @@ _LADDER_SUMMARY = [
         pa.int64(),
         "INT64",
         "NULLABLE",
-        "Distinct frame sizes (width x height) among the rungs. Above 1 the hull and "
-        "advice compare rungs of several sizes, which the bundled model scores each at "
-        "its own resolution and does not rank like VMAF at display size "
-        "(docs/EVALUATION.md).",
+        ("Distinct frame sizes (width x height) among the rungs. Above 1 the hull and "
+         "advice compare rungs of several sizes, which the bundled model does not rank "
+         "like VMAF at display size, at its own resolution or with display_height "
+         "(docs/EVALUATION.md)."),
     ),
 ]
 # One row per (source_id, ladder_id, target_score); met = false rows have null advice.

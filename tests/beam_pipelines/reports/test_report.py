@@ -332,3 +332,20 @@ def test_a_ladder_of_several_frame_sizes_carries_the_warning(tmp_path):
         (files / "old").mkdir()
         page = "".join(report._rate_quality_section(titles, str(files / "old")))
         assert (report.MIXED_SIZES_NOTE in page) == warned
+
+
+def test_a_ladder_scored_at_display_size_says_so():
+    """Every rung scored as shown at 1080 rows: the note names the display height; one
+    rung at its own size (or a display height under the tallest rung): the own-size
+    warning."""
+    sizes = [(1920, 1080), (1280, 720), (640, 360)]
+
+    def ladder(shown):
+        return {"rungs": [{"width": w, "height": h, "display_height": d}
+                          for (w, h), d in zip(sizes, shown)]}
+
+    assert report._mixed_sizes_note(ladder([1080] * 3)) == \
+        report.DISPLAY_SIZES_NOTE.format(height=1080)
+    assert "1080 rows" in report._mixed_sizes_note(ladder([1080] * 3))
+    assert report._mixed_sizes_note(ladder([None, 1080, 1080])) == report.MIXED_SIZES_NOTE
+    assert report._mixed_sizes_note(ladder([720] * 3)) == report.MIXED_SIZES_NOTE
