@@ -140,8 +140,10 @@ class ScoreOptions(PipelineOptions):
             "of a multi-size ladder): a shorter rendition's frames are enlarged to it "
             "(bilinear, aspect kept) before the model's patches are cut, so a 360p rung "
             "is judged by the upscaled picture a viewer sees, as VMAF at display size "
-            "judges it. A catalog's display_height column wins per row. Default: each "
-            "video at its own size (compare rungs of one size only).",
+            "judges it. A model must be trained for it: the bundled cpllm_tiny was not, and "
+            "ranks mixed sizes no better this way (README). A catalog's display_height "
+            "column wins per row. Default: each video at its own size (compare rungs of "
+            "one size only).",
         )
         parser.add_argument(
             "--max_batch_size",
