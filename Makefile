@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 export KERAS_BACKEND ?= jax
 export PYTHONHASHSEED := 0
+# pytest worker processes for `make test` (0: one process, no xdist)
+TEST_WORKERS ?= 2
 
 .PHONY: demo test venv clean bench
 
@@ -24,7 +26,7 @@ demo: $(STAMP)
 	$(PY) -m beam_pipelines.demo --output_dir demo_out
 
 test: $(STAMP)
-	$(PY) -m pytest -p no:cacheprovider --durations=30 tests
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=30 tests
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all

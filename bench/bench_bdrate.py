@@ -3,6 +3,7 @@ r"""BD-rate on our score against BD-rate on VMAF: do they agree on which encoder
     python -m bench.bench_bdrate [--sources out/tiny_data/sources_holdout.csv]
         [--num_sources 10] [--skip_sources 0] [--preset_a veryfast] [--preset_b slow]
         [--work DIR] [--model cpllm_tiny] [--piecewise | --both_fits]
+        [--height_b 360 [--display_height]]
 
 For each of the first `--num_sources` held-out masters after the first `--skip_sources`
 (sorted by source_id; content families, a motion and a frame size the bundled model
@@ -14,7 +15,13 @@ run twice on the same renditions: once with the model's score as quality, once w
 (both with the cubic fit, or both with PCHIP under `--piecewise`; `--both_fits` prints a
 table for each fit from the one scoring run). Besides each source's BD-rate the table
 gives the mean, the median and the mean over reliable sources (`bdrate`'s all-sources
-row). Targets (issue 12): the two BD-rates agree in sign on every source, and their
+row). With `--height_b H` ladder B is ladder A's rungs downscaled to H rows instead
+(`ladder --heights H`, Lanczos; their VMAF measured at the master's size, as a viewer sees
+them; masters not taller than H are left out), so the two ladders are CRF ladders at two
+frame sizes; `--display_height` scores B's rungs shown at the master's height
+(`score`'s `display_height` column) instead of at their own size. Ladders and score
+tables are kept in --work and reused by a later run with the same ladder and model
+(the model named by its directory's name). Targets (issue 12): the two BD-rates agree in sign on every source, and their
 means differ by no more than the tolerance documented in BENCHMARKS.md. Prints a
 Markdown table.
 """
@@ -41,16 +48,34 @@ def _write_csv(path, rows, fields):
         w.writerows(rows)
 
 
-def build_ladder(masters_csv, out, preset):
+def build_ladder(masters_csv, out, preset, heights=()):
+    """The renditions of `ladder` (every source's coarse CRFs; with `heights` also
+    downscaled to each), as catalog rows; cached in `out`."""
     from beam_pipelines import ladder
 
     if not os.path.exists(os.path.join(out, "catalog.csv")):
         ladder.run([f"--catalog={masters_csv}", f"--output_dir={out}",
                     "--crfs=" + ",".join(map(str, ladder_defaults.COARSE)),
                     f"--preset={preset}", "--label=vmaf",
+                    *([f"--heights={','.join(map(str, heights))}"] if heights else []),
                     "--direct_running_mode=multi_threading", "--direct_num_workers=2"])
     with open(os.path.join(out, "catalog.csv"), newline="") as f:
         return [r for r in csv.DictReader(f) if r["crf"] not in ("", None)]
+
+
+def split_by_height(renditions, height):
+    """(rungs at the master's own size, rungs downscaled to `height` rows) of one
+    `ladder --heights` catalog, told apart by video_id (`<source>__hHHHH_crfNN`)."""
+    tag = f"__h{height:04d}_crf"
+    own = [r for r in renditions if not r.get("display_height")]
+    return own, [r for r in renditions if tag in r["video_id"]]
+
+
+def taller_than(masters, height):
+    """The masters whose frames have more than `height` rows."""
+    from beam_pipelines.media import probe
+
+    return [m for m in masters if probe.probe_local(m["uri"]).height > height]
 
 
 def main(argv=None):
@@ -64,6 +89,12 @@ def main(argv=None):
     parser.add_argument("--preset_b", default="slow")
     parser.add_argument("--work", default="/tmp/cpllm_bench_bdrate")
     parser.add_argument("--model", default="cpllm_tiny")
+    parser.add_argument("--height_b", type=int, default=0,
+                        help="Ladder B = ladder A's rungs downscaled to this many rows "
+                        "(VMAF at the master's size); --preset_b is then unused.")
+    parser.add_argument("--display_height", action="store_true",
+                        help="With --height_b: score B's rungs shown at the master's "
+                        "height (score's display_height) instead of at their own size.")
     fits = parser.add_mutually_exclusive_group()
     fits.add_argument("--piecewise", action="store_true",
                       help="PCHIP interpolation on both axes instead of the cubic fit.")
@@ -71,28 +102,51 @@ def main(argv=None):
                       help="A table for the cubic fit, then one for PCHIP, from one "
                       "scoring run.")
     args = parser.parse_args(argv)
+    if args.display_height and not args.height_b:
+        parser.error("--display_height needs --height_b")
     methods = [False, True] if args.both_fits else [args.piecewise]
 
     from beam_pipelines import catalog, score
 
     os.makedirs(args.work, exist_ok=True)
-    masters = _masters(args.sources, args.num_sources, args.skip_sources)
+    masters = _masters(args.sources, args.num_sources * (4 if args.height_b else 1),
+                       args.skip_sources)
+    if args.height_b:
+        masters = taller_than(masters, args.height_b)[:args.num_sources]
     masters_csv = os.path.join(args.work, "masters.csv")
     _write_csv(masters_csv, masters, ["video_id", "uri", "source_id"])
     t0 = time.time()
+    if args.height_b:
+        ladder_dir = os.path.join(args.work, f"ladder_{args.preset_a}_h{args.height_b}")
+        own, small = split_by_height(
+            build_ladder(masters_csv, ladder_dir, args.preset_a, [args.height_b]),
+            args.height_b)
+        view = "display" if args.display_height else "own"
+        sides = (("a", own, ladder_dir, f"{args.preset_a}_own"),
+                 ("b", small, ladder_dir, f"{args.preset_a}_h{args.height_b}_{view}"))
+    else:
+        sides = []
+        for side, preset in (("a", args.preset_a), ("b", args.preset_b)):
+            ladder_dir = os.path.join(args.work, f"ladder_{preset}")
+            sides.append((side, build_ladder(masters_csv, ladder_dir, preset), ladder_dir,
+                          preset))
     runs = {}
-    for side, preset in (("a", args.preset_a), ("b", args.preset_b)):
-        ladder_dir = os.path.join(args.work, f"ladder_{preset}")
-        renditions = build_ladder(masters_csv, ladder_dir, preset)
-        cat = os.path.join(ladder_dir, "renditions.csv")
-        _write_csv(cat, renditions, ["video_id", "uri", "source_id", "crf"])
-        vmaf_table = os.path.join(ladder_dir, "vmaf_raw.csv")
+    for side, renditions, ladder_dir, name in sides:
+        cat = os.path.join(ladder_dir, f"renditions_{side}.csv")
+        fields = ["video_id", "uri", "source_id", "crf"]
+        if side == "b" and args.display_height:
+            fields.append("display_height")
         path = os.path.join(ladder_dir, "catalog.csv")
+        # renditions_*.csv sits beside catalog.csv: their relative uris resolve the same
+        _write_csv(cat, renditions, fields)
+        vmaf_table = os.path.join(ladder_dir, f"vmaf_raw_{side}.csv")
         _write_csv(vmaf_table, [{"uri": catalog.resolve_uri(r["uri"], path),
                                  "vmaf": r["vmaf_raw"]} for r in renditions],
                    ["uri", "vmaf"])
-        scores_dir = os.path.join(args.work, f"scores_{preset}")
-        score.run(["--catalog", cat, "--output_dir", scores_dir, "--model", args.model])
+        model_name = os.path.basename(os.path.normpath(args.model))
+        scores_dir = os.path.join(args.work, f"scores_{name}_{model_name}")
+        if not os.path.exists(os.path.join(scores_dir, "scores-00000-of-00001.parquet")):
+            score.run(["--catalog", cat, "--output_dir", scores_dir, "--model", args.model])
         runs[side] = (scores_dir, vmaf_table, len(renditions))
     wall = time.time() - t0
     for piecewise in methods:
@@ -113,7 +167,10 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
                            *(["--piecewise"] if piecewise else [])])
         results[metric] = {r["source_id"]: r for r in rows}
 
-    print(f"\nB = x264 {args.preset_b} vs A = x264 {args.preset_a}, coarse CRFs, "
+    b_name = (f"x264 {args.preset_a} downscaled to {args.height_b} rows (scored "
+              f"{'at the master height' if args.display_height else 'at own size'})"
+              if args.height_b else f"x264 {args.preset_b}")
+    print(f"\nB = {b_name} vs A = x264 {args.preset_a}, coarse CRFs, "
           f"{len(masters)} held-out sources, {runs['a'][2]} + {runs['b'][2]} renditions, "
           f"model {args.model}, {'PCHIP' if piecewise else 'cubic fit'}, "
           f"{wall:.0f} s to build and score\n")

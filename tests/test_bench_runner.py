@@ -3,7 +3,9 @@ benchmarks that need the training data build are skipped, not failed, without it
 import pathlib
 import re
 
-from bench import run_all
+import pytest
+
+from bench import bench_bdrate, run_all
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -21,3 +23,20 @@ def test_make_bench_runs_a_module_that_exists_and_skips_missing_inputs(tmp_path,
     assert "| bench_bdrate | skipped: needs out/tiny_data/sources_holdout.csv" in out
     assert "| bench_cross_resolution | skipped: needs" in out
     assert "===" not in out  # nothing was started
+
+
+def test_bdrate_bench_splits_a_multi_size_ladder_into_two_ladders():
+    rows = [{"video_id": "s__crf19", "display_height": ""},
+            {"video_id": "s__h0360_crf19", "display_height": "720"},
+            {"video_id": "s__h0240_crf19", "display_height": "720"},
+            {"video_id": "s__crf24", "display_height": None}]
+    own, small = bench_bdrate.split_by_height(rows, 360)
+    assert [r["video_id"] for r in own] == ["s__crf19", "s__crf24"]
+    assert [r["video_id"] for r in small] == ["s__h0360_crf19"]
+
+
+def test_bdrate_bench_display_height_needs_a_second_size(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench_bdrate.main(["--display_height"])
+    assert e.value.code == 2
+    assert "--display_height needs --height_b" in capsys.readouterr().err
