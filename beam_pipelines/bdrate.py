@@ -3,11 +3,15 @@ r"""BD-rate of one ladder against another, per source, from scores tables.
     python -m beam_pipelines.bdrate --scores DIR_A --scores DIR_B \
         [--metric score|vmaf] [--vmaf TABLE ...] [--piecewise] [--output_dir DIR]
     python -m beam_pipelines.bdrate --scores DIR --ladder_a ID --ladder_b ID ...
+    python -m beam_pipelines.bdrate --scores DIR --height_b 360 ...
 
 Ladder A is the reference, B the tested one: with two --scores directories A is every
 scores row of DIR_A and B every row of DIR_B (--ladder_a / --ladder_b then keep only
 that ladder_id on each side); with one directory, A and B are the rows whose
-`ladder_id` is --ladder_a and --ladder_b. Rungs are paired by `source_id` (rows without
+`ladder_id` is --ladder_a and --ladder_b; with one directory and --height_b H (a
+`beam_pipelines.ladder --heights` run, scored once), B is the rungs H rows tall and A
+each source's rungs at its own, tallest size: CRF ladders at two frame sizes (a source
+not taller than H gets a `missing` row). Rungs are paired by `source_id` (rows without
 one are not part of a ladder and are left out). Rate: `bitrate_kbps`; quality: `score`
 (the model) or `vmaf`, read from the scores row when it has such a column, else from
 --vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the catalog.csv that
@@ -70,6 +74,21 @@ def read_vmaf(paths):
             except ValueError:
                 continue
     return out
+
+
+def split_by_height(rows, height):
+    """(A, B, {source_id: own height}) of one multi-size run: B the rows `height` rows
+    tall, A each source's rows at its tallest height; a source not taller than `height`
+    keeps only its B rows (and is named in the dict)."""
+    tallest = collections.defaultdict(int)
+    for r in rows:
+        if r.get("source_id") is not None and r.get("height") is not None:
+            tallest[r["source_id"]] = max(tallest[r["source_id"]], int(r["height"]))
+    rows_a = [r for r in rows if r.get("height") is not None
+              and int(r["height"]) == tallest.get(r.get("source_id")) > height]
+    rows_b = [r for r in rows if r.get("height") is not None and int(r["height"]) == height]
+    too_short = {s: h for s, h in tallest.items() if h <= height}
+    return rows_a, rows_b, too_short
 
 
 def _quality(row, metric, vmaf_by_uri):
@@ -237,6 +256,9 @@ def _parse(argv):
                         "--ladder_a/--ladder_b, or twice (A then B).")
     parser.add_argument("--ladder_a", help="ladder_id of the reference ladder A.")
     parser.add_argument("--ladder_b", help="ladder_id of the tested ladder B.")
+    parser.add_argument("--height_b", type=int,
+                        help="With one --scores directory: B = the rungs this many rows "
+                        "tall, A = each source's rungs at its own (tallest) size.")
     parser.add_argument("--metric", choices=METRICS, default="score",
                         help="Quality axis (default: score).")
     parser.add_argument("--vmaf", action="append", default=[],
@@ -249,8 +271,14 @@ def _parse(argv):
     args = parser.parse_args(argv)
     if len(args.scores) > 2:
         parser.error("--scores is given once or twice")
-    if len(args.scores) == 1 and not (args.ladder_a and args.ladder_b):
-        parser.error("with one --scores directory, --ladder_a and --ladder_b are required")
+    if args.height_b is not None:
+        if len(args.scores) != 1 or args.ladder_a or args.ladder_b:
+            parser.error("--height_b takes one --scores directory and no --ladder_a/_b")
+        if args.height_b < 1:
+            parser.error(f"--height_b {args.height_b} must be a height in rows")
+    elif len(args.scores) == 1 and not (args.ladder_a and args.ladder_b):
+        parser.error("with one --scores directory, --ladder_a and --ladder_b are required "
+                     "(or --height_b)")
     return args
 
 
@@ -268,7 +296,11 @@ def run(argv=None):
         return [r for r in rows if ladder is None
                 or (r.get("ladder_id") or r.get("source_id")) == ladder]
 
-    if len(runs) == 1:
+    too_short = {}
+    if args.height_b is not None:
+        rows_a, rows_b, too_short = split_by_height(runs[0], args.height_b)
+        label_a, label_b = "own size", f"{args.height_b} rows"
+    elif len(runs) == 1:
         rows_a, rows_b = keep(runs[0], args.ladder_a), keep(runs[0], args.ladder_b)
         label_a, label_b = args.ladder_a, args.ladder_b
     else:
@@ -280,6 +312,10 @@ def run(argv=None):
     vmaf_by_uri = read_vmaf(args.vmaf) if args.metric == "vmaf" else {}
     rows = compute(rows_a, rows_b, label_a=label_a, label_b=label_b, metric=args.metric,
                    piecewise=args.piecewise, vmaf_by_uri=vmaf_by_uri)
+    for row in rows:
+        if row["source_id"] in too_short:
+            row["reason"] = (f"its own size is {too_short[row['source_id']]} rows: no rung "
+                             f"taller than --height_b {args.height_b} to compare with")
     path = write(rows, args.output_dir or args.scores[-1])
     print(summary(rows))
     print(f"[bdrate] wrote {path}")

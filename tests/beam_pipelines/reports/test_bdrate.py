@@ -142,6 +142,31 @@ def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     assert _read(d)["s2"]["status"] == bdrate.SEVERAL_LADDERS
 
 
+def test_one_multi_size_run_gives_ladders_at_two_frame_sizes(tmp_path, capsys):
+    def sized(source, height, rates, qualities):
+        return [dict(r, height=height, width=height * 16 // 9, ladder_id=None)
+                for r in _ladder(source, f"h{height}", rates, qualities)]
+
+    rows = (sized("s720", 720, R, Q) + sized("s720", 480, R, Q)  # 480: not compared
+            + sized("s720", 360, [r / 2 for r in R], Q)          # half the rate, same Q
+            + sized("s360", 360, R, Q))                          # nothing taller than 360
+    d = _write_scores(tmp_path / "ms", rows)
+    assert bdrate.main(["--scores", d, "--height_b", "360"]) == 0
+    got = _read(d)
+    assert got["s720"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-9)
+    assert (got["s720"]["rungs_a"], got["s720"]["rungs_b"]) == (4, 4)
+    assert (got["*"]["ladder_a"], got["*"]["ladder_b"]) == ("own size", "360 rows")
+    assert got["s360"]["status"] == bdrate.MISSING
+    assert got["s360"]["reason"] == ("its own size is 360 rows: no rung taller than "
+                                     "--height_b 360 to compare with")
+    assert "B=360 rows vs A=own size" in capsys.readouterr().out
+    for argv in (["--scores", d, "--scores", d, "--height_b", "360"],
+                 ["--scores", d, "--height_b", "360", "--ladder_a", "x"],
+                 ["--scores", d, "--height_b", "0"]):
+        with pytest.raises(SystemExit):
+            bdrate.main(argv)
+
+
 def test_bad_invocations(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bdrate.main(["--scores", str(tmp_path)])  # one directory needs two ladder ids
