@@ -123,7 +123,13 @@ def parse_args(argv=None):
         help="Pseudo-MOS rule (see module docstring).",
     )
     parser.add_argument("--vmaf_threads", type=int, default=1)
-    return parser.parse_known_args(argv)
+    opts, rest = parser.parse_known_args(argv)
+    if opts.heights.strip():
+        try:
+            parse_heights(opts.heights, name="--heights")
+        except ValueError as e:
+            parser.error(str(e))
+    return opts, rest
 
 
 def parse_crfs(text: str) -> list[int]:
@@ -230,17 +236,17 @@ def parse_rung_presets(crfs_text: str, presets_text: str) -> dict[int, str]:
     return dict(zip(crfs, presets))
 
 
-def parse_heights(text: str) -> list[int]:
-    """"720;480;360" -> [720, 480, 360] (distinct, largest first; ValueError unless
-    positive integers)."""
+def parse_heights(text: str, name: str = "ladder_heights") -> list[int]:
+    """"720;480;360" -> [720, 480, 360] (distinct, largest first; ValueError naming
+    `name`, the column or flag, unless positive integers)."""
     try:
         heights = sorted({int(h) for h in text.replace(";", ",").split(",") if h.strip()},
                          reverse=True)
     except ValueError:
-        raise ValueError(f"ladder_heights {text!r} must be heights in pixels, e.g. "
+        raise ValueError(f"{name} {text!r} must be heights in pixels, e.g. "
                          "\"720;480;360\"") from None
     if not heights or heights[-1] < 16:
-        raise ValueError(f"ladder_heights {text!r} must be heights of at least 16 pixels")
+        raise ValueError(f"{name} {text!r} must be heights of at least 16 pixels")
     return heights
 
 
@@ -455,7 +461,7 @@ def run(argv=None, test_pipeline=None):
         cat.entries
         | "ExpandRungs" >> beam.ParDo(ExpandRungs(
             crfs, per_source_ladders(opts.catalog),
-            parse_heights(opts.heights) if opts.heights.strip() else ()))
+            parse_heights(opts.heights, name="--heights") if opts.heights.strip() else ()))
         | "Reshuffle" >> beam.Reshuffle()
         | "EncodeRendition"
         >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs(dead_letter.FAILURES, main="rows")

@@ -168,10 +168,14 @@ def test_pseudo_mos_clamps_each_frame_size_apart():
     assert fixes == 1
 
 
-def test_ladder_heights_that_are_not_heights_are_refused(tmp_path):
+def test_ladder_heights_that_are_not_heights_are_refused(tmp_path, capsys):
     from beam_pipelines import ladder
 
     cat = tmp_path / "sources.csv"
     cat.write_text("video_id,uri,ladder_heights\nv1,/a.mp4,720;big\n")
     with pytest.raises(ValueError, match=r"'v1'.*ladder_heights"):
         ladder.per_source_ladders(str(cat))
+    with pytest.raises(SystemExit):  # the flag: a usage error that names it
+        ladder.parse_args(["--catalog", str(cat), "--output_dir", str(tmp_path),
+                           "--heights", "720,8"])
+    assert "--heights '720,8' must be heights of at least 16 pixels" in capsys.readouterr().err
