@@ -124,11 +124,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--vmaf_threads", type=int, default=1)
     opts, rest = parser.parse_known_args(argv)
-    if opts.heights.strip():
-        try:
-            parse_heights(opts.heights, name="--heights")
-        except ValueError as e:
-            parser.error(str(e))
+    try:  # from here on the list of heights, largest first ([]: one size)
+        opts.heights = (parse_heights(opts.heights, name="--heights")
+                        if opts.heights.strip() else [])
+    except ValueError as e:
+        parser.error(str(e))
     return opts, rest
 
 
@@ -460,8 +460,7 @@ def run(argv=None, test_pipeline=None):
     encoded = (
         cat.entries
         | "ExpandRungs" >> beam.ParDo(ExpandRungs(
-            crfs, per_source_ladders(opts.catalog),
-            parse_heights(opts.heights, name="--heights") if opts.heights.strip() else ()))
+            crfs, per_source_ladders(opts.catalog), opts.heights))
         | "Reshuffle" >> beam.Reshuffle()
         | "EncodeRendition"
         >> beam.ParDo(EncodeRendition(out, opts.preset)).with_outputs(dead_letter.FAILURES, main="rows")

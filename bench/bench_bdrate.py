@@ -34,11 +34,12 @@ import time
 from beam_pipelines import ladder_defaults
 
 
-def _masters(path, n, skip=0):
+def _masters(path, n=None, skip=0):
+    """Masters sorted by source_id, after the first `skip`: the first `n` (None: all)."""
     with open(path, newline="") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: r["source_id"])
     return [{"video_id": r["source_id"], "uri": r["uri"], "source_id": r["source_id"]}
-            for r in rows[skip:skip + n]]
+            for r in rows[skip:None if n is None else skip + n]]
 
 
 def _write_csv(path, rows, fields):
@@ -65,17 +66,25 @@ def build_ladder(masters_csv, out, preset, heights=()):
 
 def split_by_height(renditions, height):
     """(rungs at the master's own size, rungs downscaled to `height` rows) of one
-    `ladder --heights` catalog, told apart by video_id (`<source>__hHHHH_crfNN`)."""
-    tag = f"__h{height:04d}_crf"
+    `ladder --heights` catalog, told apart by the ladder's own rung names."""
+    from beam_pipelines import ladder
+
     own = [r for r in renditions if not r.get("display_height")]
-    return own, [r for r in renditions if tag in r["video_id"]]
+    return own, [r for r in renditions if r["video_id"] == ladder.rendition_name(
+        r["source_id"], int(r["crf"]), height)]
 
 
-def taller_than(masters, height):
-    """The masters whose frames have more than `height` rows."""
+def taller_than(masters, height, n):
+    """The first `n` masters whose frames have more than `height` rows."""
     from beam_pipelines.media import probe
 
-    return [m for m in masters if probe.probe_local(m["uri"]).height > height]
+    out = []
+    for m in masters:
+        if len(out) == n:
+            break
+        if probe.probe_local(m["uri"]).height > height:
+            out.append(m)
+    return out
 
 
 def main(argv=None):
@@ -109,10 +118,11 @@ def main(argv=None):
     from beam_pipelines import catalog, score
 
     os.makedirs(args.work, exist_ok=True)
-    masters = _masters(args.sources, args.num_sources * (4 if args.height_b else 1),
-                       args.skip_sources)
     if args.height_b:
-        masters = taller_than(masters, args.height_b)[:args.num_sources]
+        masters = taller_than(_masters(args.sources, skip=args.skip_sources),
+                              args.height_b, args.num_sources)
+    else:
+        masters = _masters(args.sources, args.num_sources, args.skip_sources)
     masters_csv = os.path.join(args.work, "masters.csv")
     _write_csv(masters_csv, masters, ["video_id", "uri", "source_id"])
     t0 = time.time()

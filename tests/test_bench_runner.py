@@ -26,10 +26,11 @@ def test_make_bench_runs_a_module_that_exists_and_skips_missing_inputs(tmp_path,
 
 
 def test_bdrate_bench_splits_a_multi_size_ladder_into_two_ladders():
-    rows = [{"video_id": "s__crf19", "display_height": ""},
-            {"video_id": "s__h0360_crf19", "display_height": "720"},
-            {"video_id": "s__h0240_crf19", "display_height": "720"},
-            {"video_id": "s__crf24", "display_height": None}]
+    rows = [{"video_id": video_id, "source_id": "s", "crf": crf, "display_height": shown}
+            for video_id, crf, shown in (("s__crf19", "19", ""),
+                                         ("s__h0360_crf19", "19", "720"),
+                                         ("s__h0240_crf19", "19", "720"),
+                                         ("s__crf24", "24", None))]
     own, small = bench_bdrate.split_by_height(rows, 360)
     assert [r["video_id"] for r in own] == ["s__crf19", "s__crf24"]
     assert [r["video_id"] for r in small] == ["s__h0360_crf19"]
