@@ -42,6 +42,7 @@ from cpllm_model.clip_mixer import ClipMixer
 from cpllm_model.compression_statistics import CompressionStatistics
 from cpllm_model.frames import clip_length, high_level_frames_check
 from cpllm_model.motion_shift import MotionShift
+from cpllm_model.patch_change import PatchChange
 from cpllm_model.score_head import ScoreHead
 
 PACKAGE = "cpllm"
@@ -168,6 +169,12 @@ class CPLLMBackbone(Backbone):
             key frame's tokens: the low-level path then sees how each patch changes from
             one frame to the next. Low-level features, patch features and patch logits
             are per clip (M * V / T of them).
+        low_level_change: with T = 2 and `patch_scores`, read each clip differently:
+            VideoPrism encodes the key frame's cell alone (no `ClipMixer`), and the
+            cell's mean luma change to the frame after it (`PatchChange`, zero until
+            trained) is added to the cell's patch feature: whether its fine detail moves
+            as noise does or stands still where compression copied the block, at the
+            cost of a subtraction per cell rather than a second VideoPrism pass.
         score_members: other trained score paths (score-only `CPLLMBackbone`s, or their
             configs, `include_decoder=False`, same K, S and P) whose scores are averaged
             with this one's: frame_scores = mean over the 1 + E score paths of their frame
@@ -213,6 +220,7 @@ class CPLLMBackbone(Backbone):
         motion_input=False,
         low_level_frames=1,
         high_level_frames=1,
+        low_level_change=False,
         score_members=None,
         score_own_path=True,
         include_decoder=True,
@@ -265,8 +273,17 @@ class CPLLMBackbone(Backbone):
             frames_per_key=self.high_level_frames,
             name="motion_shift") if self.motion_input else None
         self.low_level_frames = clip_length(low_level_frames, max_patches)
-        self.clip_mixer = None
-        if self.low_level_frames > 1:
+        self.low_level_change = bool(low_level_change)
+        if self.low_level_change and (self.low_level_frames != 2 or not self.patch_scores):
+            raise ValueError(
+                "low_level_change=True needs low_level_frames=2 (each cell with the same "
+                "cell of the frame after it) and patch_scores=True (the change enters each "
+                f"cell's own feature), got low_level_frames={low_level_frames!r}, "
+                f"patch_scores={patch_scores!r}")
+        self.clip_mixer = self.patch_change = None
+        if self.low_level_change:
+            self.patch_change = PatchChange(hidden_dim, dtype=dtype, name="patch_change")
+        elif self.low_level_frames > 1:
             enc_config = low_level_encoder.get_config()
             self.clip_mixer = ClipMixer(
                 frames=self.low_level_frames, num_heads=enc_config["num_heads"],
@@ -435,6 +452,10 @@ class CPLLMBackbone(Backbone):
         enc = self.low_level_encoder
         p, t = self.patch_size, self.low_level_frames
         frames = self._frames(low_patches)
+        change = None
+        if self.low_level_change:  # the key frames' cells alone go through VideoPrism
+            change = self.patch_change(low_patches)  # [B, K, M / T, D]
+            low_patches, patch_mask, t = low_patches[:, :, ::t], patch_mask[:, :, ::t], 1
         statistics = None
         if self.low_level_statistics:
             # Measured on the patches as cut, before the dihedral views: the statistics
@@ -466,6 +487,9 @@ class CPLLMBackbone(Backbone):
         patch_features = None
         if self.patch_scores:
             patch_features = ops.mean(self.low_level_norm(x), axis=3)  # [B, K, MV, D]
+            if change is not None:  # a cell's change is the same in each of its views
+                patch_features = patch_features + ops.concatenate(
+                    [change] * self.low_level_views, axis=2)
         low = self.low_level_norm(_masked_patch_mean(x, patch_mask))
         if statistics is not None:
             statistics = self.statistics_projection(ops.cast(statistics, low.dtype))
@@ -641,6 +665,8 @@ class CPLLMBackbone(Backbone):
             layers.append(self.motion_shift)
         if self.clip_mixer is not None:
             layers.append(self.clip_mixer)
+        if self.patch_change is not None:
+            layers.append(self.patch_change)
         return layers + list(self.score_members) if include_members else layers
 
     @classmethod
@@ -684,6 +710,7 @@ class CPLLMBackbone(Backbone):
                 "motion_input": self.motion_input,
                 "low_level_frames": self.low_level_frames,
                 "high_level_frames": self.high_level_frames,
+                "low_level_change": self.low_level_change,
                 "score_members": [_serialize(m.backbone) for m in self.score_members],
                 "score_own_path": self.score_own_path,
                 "include_decoder": self.include_decoder,

@@ -157,11 +157,12 @@ def build_model(config):
 
 # Backbone options that only add layers (which start as a no-op) or read more of the same
 # frames: a trained preset can take them on without `model.reinitialize`, its weights
-# kept. The value that switches each on: motion_input True; low_level_frames T >= 2 and
-# high_level_frames Hf >= 2 (the preprocessor follows both, so records and scoring bring
-# the frames after each key frame). Hf adds no layer (None).
+# kept. The value that switches each on: motion_input and low_level_change True;
+# low_level_frames T >= 2 and high_level_frames Hf >= 2 (the preprocessor follows both, so
+# records and scoring bring the frames after each key frame). Hf adds no layer (None);
+# T = 2 with low_level_change adds `patch_change` instead of `clip_mixer`.
 ADDED_LAYERS = {"motion_input": "motion_shift", "low_level_frames": "clip_mixer",
-                "high_level_frames": None}
+                "high_level_frames": None, "low_level_change": "patch_change"}
 FOLLOWED_BY_PREPROCESSOR = ("low_level_frames", "high_level_frames")
 
 
@@ -180,8 +181,9 @@ def with_added_layers(model, overrides):
             _switches_on(k, v) for k, v in overrides.items()):
         raise ValueError("model.backbone_overrides change the architecture: they need "
                          "model.reinitialize=True (trained weights would not fit), except "
-                         "motion_input=True, low_level_frames=T >= 2 and high_level_frames="
-                         f"Hf >= 2, which a trained preset can take on; got {overrides}")
+                         "motion_input=True, low_level_change=True, low_level_frames=T >= 2 "
+                         "and high_level_frames=Hf >= 2, which a trained preset can take "
+                         f"on; got {overrides}")
     old = model.backbone
     backbone_config = old.get_config()
     overrides = {k: v for k, v in overrides.items() if backbone_config.get(k) != v}
@@ -189,8 +191,9 @@ def with_added_layers(model, overrides):
         return model
     backbone_config.update(overrides)
     new = type(old).from_config(backbone_config)
-    added = {id(v) for name in overrides if ADDED_LAYERS[name]
-             for v in getattr(new, ADDED_LAYERS[name]).weights}
+    added_layers = [getattr(new, ADDED_LAYERS[name]) for name in overrides
+                    if ADDED_LAYERS[name]]
+    added = {id(v) for layer in added_layers if layer is not None for v in layer.weights}
     kept = [v for v in new.weights if id(v) not in added]
     if [tuple(v.shape) for v in kept] != [tuple(v.shape) for v in old.weights]:
         raise ValueError(f"backbone_overrides {overrides}: the rebuilt backbone's weights "
