@@ -73,6 +73,20 @@ def test_two_directories_every_source_gets_a_row(tmp_path, capsys):
     assert "halved: -50.00 %" in out and "few: too_few_rungs" in out and "mean: -50.00" in out
 
 
+def test_a_sources_own_row_is_not_a_rung(tmp_path):
+    # A ladder's catalog.csv lists the original (video_id = source_id, no crf); scored
+    # with its rungs, it would be the same lossless point on both sides of the BD-rate.
+    original = [_row("s1", "s1", "s1", 50000.0, 99.0)]
+    a = _ladder("s1", "x", R, Q) + original
+    b = _ladder("s1", "y", [r / 2 for r in R], Q) + original
+    da, db = _write_scores(tmp_path / "a", a), _write_scores(tmp_path / "b", b)
+    rows = {r["source_id"]: r for r in bdrate.run(["--scores", da, "--scores", db])}
+    assert (rows["s1"]["rungs_a"], rows["s1"]["rungs_b"]) == (4, 4)
+    assert rows["s1"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-9)
+    rung = _row("s1", "s1", "s1", 50000.0, 99.0, crf=18)  # a rung named after its source
+    assert not bdrate.is_original(rung) and bdrate.is_original(original[0])
+
+
 def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):
     rows = (_ladder("s1", "slow", [r * 0.8 for r in R], Q) + _ladder("s1", "fast", R, Q)
             + _ladder("s2", "slow", R, [q + 5 for q in Q]) + _ladder("s2", "fast", R, Q)
