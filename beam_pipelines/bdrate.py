@@ -15,10 +15,10 @@ not taller than H gets a `missing` row). Rungs are paired by `source_id` (rows w
 one are not part of a ladder and are left out). A source's own row, scored with its
 ladder (`video_id` equal to its `source_id` and no `crf`, as `beam_pipelines.ladder`'s
 catalog.csv lists the original), is the reference the rungs were encoded from, not a
-rung: it is left out of both ladders (`is_original`). Rate: `bitrate_kbps`; quality: `score`
-(the model) or `vmaf`, read from the scores row when it has such a column, else from
---vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the catalog.csv that
-`beam_pipelines.ladder` writes), matched by the rendition's resolved uri.
+rung: it is left out of both ladders (`catalog.is_original`). Rate: `bitrate_kbps`;
+quality: `score` (the model) or `vmaf`, read from the scores row when it has such a
+column, else from --vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the
+catalog.csv that `beam_pipelines.ladder` writes), matched by the rendition's resolved uri.
 
 The math is `beam_pipelines.bjontegaard` (cubic fit of log-rate over the overlapping
 quality interval; --piecewise: PCHIP). Output: DIR/bdrate-00000-of-00001.parquet
@@ -94,12 +94,6 @@ def split_by_height(rows, height):
     return rows_a, rows_b, too_short
 
 
-def is_original(row) -> bool:
-    """A ladder's source itself: its `video_id` is its `source_id` and it has no CRF."""
-    return (row.get("crf") is None and row.get("source_id") is not None
-            and row.get("video_id") == row.get("source_id"))
-
-
 def _quality(row, metric, vmaf_by_uri):
     value = row.get(metric)
     if value is None and metric == "vmaf":
@@ -122,7 +116,7 @@ def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False
     for rows in (rows_a, rows_b):
         by_source = collections.defaultdict(list)
         for r in rows:
-            if r.get("source_id") is not None and not is_original(r):
+            if r.get("source_id") is not None and not catalog.is_original(r):
                 by_source[r["source_id"]].append(r)
         sides.append(by_source)
     base = {"ladder_a": label_a, "ladder_b": label_b, "metric": metric, "method": method}

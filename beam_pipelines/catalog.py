@@ -230,6 +230,13 @@ def iter_split_rows(split):
             yield index, error, raw
 
 
+def is_original(row) -> bool:
+    """A ladder's source itself, as `beam_pipelines.ladder`'s catalog.csv lists it beside
+    its rungs: its `video_id` is its `source_id` and it has no CRF."""
+    return (row.get("crf") is None and row.get("source_id") is not None
+            and row.get("video_id") == row.get("source_id"))
+
+
 def _text(value):
     if value is None:
         return None

@@ -2,8 +2,11 @@
 
 A *ladder* is every scored rendition with the same (`source_id`, `ladder_id`) (the
 catalog's `ladder_id` defaults to the `source_id`: one ladder per source); renditions
-without a `source_id` are on no ladder. A *rung* is one rendition, a point
-(`bitrate_kbps`, `score`). Rungs without a usable bitrate (null, not finite, not
+without a `source_id` are on no ladder. The ladder's source itself, scored beside its
+rungs (`catalog.is_original`: `video_id` = `source_id`, no CRF, as `beam_pipelines.ladder`'s
+catalog.csv lists it), is not a rung: its row keeps `on_hull` null and it is in no count,
+range, hull or advice (a ladder of that row alone is read as one rung). A *rung* is one
+rendition, a point (`bitrate_kbps`, `score`). Rungs without a usable bitrate (null, not finite, not
 positive) stay in the ladder's counts and score range but have no place on the
 rate–quality plane: they are never on the hull and never advised.
 
@@ -54,7 +57,7 @@ import math
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from beam_pipelines import dead_letter, ladder_pairs
+from beam_pipelines import catalog, dead_letter, ladder_pairs
 
 DEFAULT_TARGETS = (70.0, 80.0, 90.0)
 NAMESPACE = "cpllm.pipeline"
@@ -212,7 +215,8 @@ def _name(source_id, ladder_id):
 def summarise_ladder(source_id, ladder_id, rows, targets=DEFAULT_TARGETS):
     """One ladder's LadderResult from its scores rows (dicts with video_id, crf, width,
     height, bitrate_kbps, score). Raises NoBitrate when no rung has a usable bitrate."""
-    rows = sorted(rows, key=lambda r: r["video_id"])  # input order fixes exact ties
+    scored = sorted(rows, key=lambda r: r["video_id"])  # input order fixes exact ties
+    rows = [r for r in scored if not catalog.is_original(r)] or scored
     rated = []
     for r in rows:
         kbps = usable_bitrate(r.get("bitrate_kbps"))
@@ -223,7 +227,7 @@ def summarise_ladder(source_id, ladder_id, rows, targets=DEFAULT_TARGETS):
         raise NoBitrate(f"ladder {_name(source_id, ladder_id)} cannot be summarised: none of "
                         f"its {len(rows)} scored rungs has a bitrate ({ids})")
     hull = upper_hull([(r["bitrate_kbps"], r["score"]) for r in rated])
-    on_hull = {r["video_id"]: None for r in rows}
+    on_hull = {r["video_id"]: None for r in scored}
     on_hull.update({r["video_id"]: False for r in rated})
     on_hull.update({rated[i]["video_id"]: True for i in hull})
     try:

@@ -28,8 +28,8 @@ each patch slot group is a clip of a key frame and the frames after it, and `Cli
 (instances of keras-hub's VideoPrism temporal layer classes, with weights of its own)
 mixes each clip's frames after the spatial path, or, with `low_level_change`, the key
 frame's cell alone is encoded and `PatchChange` adds the cell's luma change to the next
-frame to its patch feature; the encoder's own temporal layers stay unused either way. Both stay in the saved
-weights so that full keras-hub encoders round-trip unchanged.
+frame to its patch feature; the encoder's own temporal layers stay unused either way.
+Both stay in the saved weights so that full keras-hub encoders round-trip unchanged.
 """
 import keras
 from keras import ops

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from beam_pipelines import bdrate, bjontegaard, schemas, tables
+from beam_pipelines import bdrate, bjontegaard, catalog, schemas, tables
 
 Q = [30.0, 50.0, 70.0, 90.0]
 R = [100.0, 300.0, 900.0, 2700.0]
@@ -84,7 +84,7 @@ def test_a_sources_own_row_is_not_a_rung(tmp_path):
     assert (rows["s1"]["rungs_a"], rows["s1"]["rungs_b"]) == (4, 4)
     assert rows["s1"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-9)
     rung = _row("s1", "s1", "s1", 50000.0, 99.0, crf=18)  # a rung named after its source
-    assert not bdrate.is_original(rung) and bdrate.is_original(original[0])
+    assert not catalog.is_original(rung) and catalog.is_original(original[0])
 
 
 def test_one_directory_two_ladder_ids_piecewise_and_rerun(tmp_path, capsys):

@@ -163,6 +163,18 @@ def test_single_rung_ladder():
         (True, "only"), (False, None)]
 
 
+def test_the_ladders_source_scored_beside_it_is_not_a_rung():
+    # beam_pipelines.ladder's catalog.csv lists the lossless original (video_id =
+    # source_id, no crf) beside its rungs; as a rung it would be the savings reference.
+    with_source = _rows(RUNGS) + _rows([("s", None, 90000.0, 99.0)])
+    res = rate_quality.summarise_ladder("s", "x264", with_source, (70, 80, 90, 95))
+    plain = rate_quality.summarise_ladder("s", "x264", _rows(RUNGS), (70, 80, 90, 95))
+    assert res.summary == plain.summary and res.advice == plain.advice
+    assert res.on_hull == {**plain.on_hull, "s": None}
+    alone = rate_quality.summarise_ladder("s", "s", _rows([("s", None, 900.0, 99.0)]), (90,))
+    assert alone.on_hull == {"s": True} and alone.advice[0]["cheapest_video_id"] == "s"
+
+
 def test_rungs_without_bitrate_are_counted_but_not_placed():
     rows = _rows(RUNGS)
     rows[0]["bitrate_kbps"] = None  # v18
