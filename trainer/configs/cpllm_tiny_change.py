@@ -8,7 +8,8 @@ per-cell change input".
        --max_patches 32 --low_level_frames 2 --patch_fill false --num_shards 4"
     $P --catalog out/tiny_data/catalog.csv --output_dir out/tiny_data_ch \
         --holdout_sources @out/tiny_data_holdout_sources.txt
-    # the same for graphics_data, illustration_data, noisy24_data, noisy60_data (no held-out)
+    # the same for graphics_data, illustration_data (no held-out) and for noisy24_data,
+    # noisy60_data from catalog_n24.csv / catalog_n60.csv (ids prefixed n24_ / n60_)
     PYTHONHASHSEED=0 python -m trainer.train --config trainer/configs/cpllm_tiny_change.py \
         --workdir DIR --export_preset out/cpllm_tiny_change --override eval_every=0
 

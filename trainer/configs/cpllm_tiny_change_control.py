@@ -16,7 +16,8 @@ from trainer.configs import cpllm_tiny_motion_frame_control
 # 24 and 60 fps ladders of the natural families with camera noise and film grain
 # (make_tiny_dataset --families photo,composite,dark,pinknoise, seeds 8 and 9): where the
 # single-frame paths mis-order grainy rungs (docs/TRAINING.md "Twenty-four and sixty
-# frames a second").
+# frames a second"), prepared from catalogs whose ids carry n24_ / n60_ (a few of their
+# source names collide with the recorded builds').
 NOISY_BUILDS = ("noisy24_data", "noisy60_data")
 
 
