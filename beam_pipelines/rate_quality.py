@@ -3,12 +3,13 @@
 A *ladder* is every scored rendition with the same (`source_id`, `ladder_id`) (the
 catalog's `ladder_id` defaults to the `source_id`: one ladder per source); renditions
 without a `source_id` are on no ladder. The ladder's source itself, scored beside its
-rungs (`catalog.is_original`: `video_id` = `source_id`, no CRF, as `beam_pipelines.ladder`'s
-catalog.csv lists it), is not a rung: its row keeps `on_hull` null and it is in no count,
-range, hull or advice (a ladder of that row alone is read as one rung). A *rung* is one
-rendition, a point (`bitrate_kbps`, `score`). Rungs without a usable bitrate (null, not finite, not
-positive) stay in the ladder's counts and score range but have no place on the
-rate–quality plane: they are never on the hull and never advised.
+rungs (`catalog.is_original`: `video_id` = `source_id`, no CRF, as
+`beam_pipelines.ladder`'s catalog.csv lists it), is not a rung: its row keeps `on_hull`
+null and it is in no count, range, hull or advice (a ladder of that row alone is read as
+one rung). A *rung* is one rendition, a point (`bitrate_kbps`, `score`). Rungs without a
+usable bitrate (null, not finite, not positive) stay in the ladder's counts and score
+range but have no place on the rate–quality plane: they are never on the hull and never
+advised.
 
 Hull rule (`upper_hull`). A rung is on the hull when no *mix* of the ladder's other rungs
 gives at least its score for at most its bitrate. A mix is a convex combination
