@@ -3,7 +3,8 @@
     python -m beam_pipelines.make_tiny_dataset --output_dir DIR [--seed 0] \
         [--num_train 240] [--num_holdout 36] [--until masters|ladder|prepare] \
         [--train_from N] [--train_rung_steps 2,3,4] [--families graphics] \
-        [--train_mixed_presets] [--keep_rungs 1,3,5] [--heights 720,480,360,240]
+        [--train_mixed_presets] [--keep_rungs 1,3,5] [--heights 720,480,360,240] \
+        [--id_prefix n24_]
 
 1. Sources (`beam_pipelines.sources`, a Beam pipeline): `--num_train` + `--num_holdout`
    distinct lossless masters drawn from procedural content families, scikit-image
@@ -11,6 +12,9 @@
    4:3, portrait, square), with camera noise, grain, motion blur and 5 kinds of motion.
    Held-out sources are whole families (dead leaves, text), one motion (rotation) and one
    frame size (960x540) that never occur in training (`sources.HOLDOUT`).
+   `--id_prefix` starts every source's name (source_id, video_id): a build of another
+   seed numbers its sources from t0001 too, and the trainer refuses a video_id that two
+   builds share.
 2. Ladders (`beam_pipelines.ladder`, label = VMAF against the lossless master, made
    non-increasing in CRF): training sources 6 rungs spanning CRF 15..51 (shifted per
    source, `sources.TRAIN_RUNGS`) with a per-source x264 preset (ultrafast..medium), or
@@ -114,6 +118,18 @@ def blockdetect_baseline(rows: list[dict]) -> dict:
     return out
 
 
+def select_sources(rows: list[dict], num_train: int, num_holdout: int,
+                   id_prefix: str = "") -> list[dict]:
+    """The source catalog's rows numbered at most `num_train` (training) or `num_holdout`
+    (held out) in their split, the number read from the source's name after `id_prefix`
+    (`sources.source_number`). With the same `num_train`, the first N of each split are
+    the same sources whatever `num_holdout` (`sources.plan`), so a smaller `num_holdout`
+    reuses a larger build's masters."""
+    limit = {"train": num_train, "holdout": num_holdout}
+    return [r for r in rows
+            if sources_lib.source_number(r["source_id"], id_prefix) <= limit[r["split"]]]
+
+
 def keep_rungs(source: dict, indices: str) -> None:
     """Keeps only rungs `indices` ("1,3,5", 0-based in CRF order) of a planned source's
     `ladder_crfs` (and of its `ladder_presets`, rung by rung); ValueError if one is out
@@ -186,6 +202,12 @@ def main(argv=None):
                         help="Also encode every rung downscaled to each of these heights "
                              "below the source's, e.g. 720,480,360,240, labelled by VMAF at "
                              "the source's size (multi-size ladders); default none.")
+    parser.add_argument("--id_prefix", type=sources_lib.parse_id_prefix, default="",
+                        help="Prefix of every source_id and video_id, e.g. n24_ (lowercase "
+                             "letters, digits, underscores): names unique across builds, "
+                             "since a build of another seed numbers its sources from t0001 "
+                             "too and the trainer refuses a video_id in two builds; default "
+                             "none (the recorded builds' names).")
     parser.add_argument("--model", default="cpllm_tiny")
     parser.add_argument("--until", default="prepare", choices=("masters", "ladder", "prepare"),
                         help="Stop after this stage (a later run resumes).")
@@ -209,15 +231,11 @@ def main(argv=None):
                          f"--train_from={args.train_from}",
                          f"--train_rung_steps={args.train_rung_steps}",
                          f"--families={args.families}",
+                         f"--id_prefix={args.id_prefix}",
                          *(["--train_mixed_presets"] if args.train_mixed_presets else []),
                          *beam_args])
-    # A source's number in its split is in its id ("t0042_...", "h0007_..."): with the
-    # same --num_train, the first N of each split are the same sources whatever
-    # --num_holdout (sources.plan), so a smaller --num_holdout reuses a larger build's
-    # masters.
-    limit = {"train": args.num_train, "holdout": args.num_holdout}
-    plan = [p for p in _read_csv(src_csv)
-            if int(p["source_id"][1:5]) <= limit[p["split"]]]
+    plan = select_sources(_read_csv(src_csv), args.num_train, args.num_holdout,
+                          args.id_prefix)
     for p in plan:
         p["blur_taps"] = p.pop("blur", "")
         if args.keep_rungs:

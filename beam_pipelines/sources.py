@@ -1,7 +1,8 @@
 """Generated source catalog: many distinct lossless masters (Beam pipeline).
 
     python -m beam_pipelines.sources --output_dir DIR [--num_train 360] [--num_holdout 72] \
-        [--seed 0] [--frames 20] [--fps 20] [--families graphics,...] [Beam options]
+        [--seed 0] [--frames 20] [--fps 20] [--families graphics,...] [--id_prefix n24_] \
+        [Beam options]
 
 Each source is a spec drawn by `plan` (content family, motion, resolution, camera noise,
 grain, motion blur, x264 preset and CRF rungs of its ladder), rendered by
@@ -13,6 +14,11 @@ generators.
 Held-out sources are whole content families, a motion type and a resolution that never
 occur in training (`HOLDOUT`): a held-out source has at least one of them, a training
 source none.
+
+Sources are named `<id_prefix><t|h><number in split, 4 digits>_<family>_<motion>_<W>x<H>`
+(`source_name`); a build of another seed numbers its sources from 1 as well, so an
+extension build names a prefix (`--id_prefix n24_`) to keep its names unique across
+builds.
 
 Output:
   DIR/masters/<source_id>.mkv
@@ -30,6 +36,7 @@ import csv
 import io
 import logging
 import os
+import re
 
 import apache_beam as beam
 import numpy as np
@@ -64,6 +71,7 @@ CSV_COLUMNS = ("video_id", "uri", "source_id", "family", "motion", "width", "hei
                "split", "ladder_preset", "ladder_crfs", "noise", "grain", "blur", "seed",
                "picture", "generator", "ladder_presets")
 _NAMESPACE = "cpllm.sources"
+ID_PREFIX_RE = re.compile(r"[a-z0-9_]*")
 
 
 def is_holdout(spec: dict) -> bool:
@@ -125,9 +133,25 @@ def mixed_presets(spec_seed: int, rungs: int) -> list[str]:
     return [pair[(first + k) % 2] for k in range(rungs)]
 
 
+def source_name(spec: dict, number: int, id_prefix: str = "") -> str:
+    """`id_prefix` + "t0042_photo_zoom_360x640": split initial, number in the split,
+    family, motion and frame size."""
+    return (f"{id_prefix}{spec['split'][0]}{number:04d}_{spec['family']}_{spec['motion']}"
+            f"_{spec['width']}x{spec['height']}")
+
+
+def source_number(source_id: str, id_prefix: str = "") -> int:
+    """The number in its split of a source named by `source_name` with `id_prefix`;
+    ValueError if the name does not start with that prefix."""
+    if not source_id.startswith(id_prefix):
+        raise ValueError(f"source {source_id!r} does not start with id prefix {id_prefix!r}")
+    return int(source_id[len(id_prefix) + 1:].split("_", 1)[0])
+
+
 def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
          train_from: int = 1, train_rung_steps: tuple[int, ...] = (),
-         families: tuple[str, ...] = (), train_mixed_presets: bool = False) -> list[dict]:
+         families: tuple[str, ...] = (), train_mixed_presets: bool = False,
+         id_prefix: str = "") -> list[dict]:
     """Deterministic list of source specs: `num_train` training, `num_holdout` held out.
 
     Specs are drawn at random (family, size, motion, camera effects, x264 preset) and
@@ -146,8 +170,12 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
     a plan that names a held-out family fills only its held-out split.
     `train_mixed_presets`: training ladders also get `ladder_presets`, one x264 preset
     per rung (`mixed_presets`) in place of the source's one `ladder_preset`.
+    `id_prefix`: starts every source_id and video_id (`source_name`), so that builds of
+    different seeds, each numbering its sources from 1, do not share names; the sources
+    are the same whatever the prefix.
     """
     check_families(families)
+    check_id_prefix(id_prefix)
     if num_train and families and set(families) <= set(HOLDOUT["family"]):
         raise ValueError(f"families {families} are all held out: no training source "
                          "can be drawn")
@@ -171,9 +199,8 @@ def plan(num_train: int, num_holdout: int, seed: int = 0, frames: int = 20, *,
                 spec["ladder_presets"] = ";".join(mixed_presets(spec["seed"], len(crfs)))
         else:
             crfs = list(HOLDOUT_RUNGS)
-        spec.update(split=split, ladder_crfs=";".join(map(str, crfs)),
-                    source_id=f"{split[0]}{counts[split]:04d}_{spec['family']}_{spec['motion']}"
-                              f"_{spec['width']}x{spec['height']}")
+        spec.update(split=split, ladder_crfs=";".join(map(str, crfs)))
+        spec["source_id"] = source_name(spec, counts[split], id_prefix)
         spec["video_id"] = spec["source_id"]
         if split == "holdout" or counts[split] >= train_from:
             out.append(spec)
@@ -195,6 +222,22 @@ def parse_families(text: str) -> tuple[str, ...]:
     except ValueError as e:  # argparse shows an ArgumentTypeError's own message
         raise argparse.ArgumentTypeError(str(e)) from None
     return fams
+
+
+def check_id_prefix(id_prefix: str) -> None:
+    """ValueError unless `id_prefix` is only lowercase letters, digits and underscores."""
+    if not ID_PREFIX_RE.fullmatch(id_prefix):
+        raise ValueError(f"id prefix {id_prefix!r} may hold only lowercase letters, digits "
+                         "and underscores (e.g. n24_)")
+
+
+def parse_id_prefix(text: str) -> str:
+    """`--id_prefix`: "n24_" as is, checked by `check_id_prefix`."""
+    try:
+        check_id_prefix(text)
+    except ValueError as e:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def parse_steps(text: str) -> tuple[int, ...]:
@@ -294,6 +337,12 @@ def parse_args(argv=None):
                              "rung by rung (sources.mixed_presets), so that same-source "
                              "pairs compare two encoders' artifacts; default one preset "
                              "per source.")
+    parser.add_argument("--id_prefix", type=parse_id_prefix, default="",
+                        help="Prefix of every source_id and video_id (lowercase letters, "
+                             "digits, underscores; e.g. n24_): a build of another seed "
+                             "numbers its sources from t0001/h0001 too, so an extension "
+                             "build needs one for its names to be unique across builds "
+                             "(the trainer refuses a video_id in two builds); default none.")
     return parser.parse_known_args(argv)
 
 
@@ -304,7 +353,8 @@ def run(argv=None, test_pipeline=None):
     out = os.path.abspath(opts.output_dir)
     specs = plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames,
                  train_from=opts.train_from, train_rung_steps=opts.train_rung_steps,
-                 families=opts.families, train_mixed_presets=opts.train_mixed_presets)
+                 families=opts.families, train_mixed_presets=opts.train_mixed_presets,
+                 id_prefix=opts.id_prefix)
     p = test_pipeline or beam.Pipeline(runner=runner.offline_runner(options), options=options)
     rendered = (
         p

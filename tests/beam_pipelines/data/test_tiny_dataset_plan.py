@@ -1,5 +1,6 @@
 """The tiny dataset's source plan (`sources.plan`: held-out families, motion and size
 never in training) and make_tiny_dataset's blockdetect baseline on hand-made rows."""
+import csv
 import itertools
 import os
 
@@ -252,3 +253,105 @@ def test_keep_rungs_keeps_the_named_rungs_and_their_presets():
     assert src["ladder_presets"].split(";") == presets[1::2]
     with pytest.raises(ValueError, match="has 6 rungs"):
         mtd.keep_rungs(dict(plan[1]), "0,6")
+
+
+def test_plan_with_id_prefix_gives_the_same_sources_under_unique_names():
+    """Builds of two seeds number their sources from 1 alike, so a few names collide
+    (here t0021_photo_objects_720x720); `id_prefix` renames, the sources stay the same."""
+    kw = {"num_train": 30, "num_holdout": 6, "seed": 4, "frames": 8,
+          "train_rung_steps": (2, 3, 4), "train_mixed_presets": True}
+    plain = sources.plan(**kw)
+    prefixed = sources.plan(**kw, id_prefix="n24_")
+    assert sources.plan(**kw, id_prefix="") == plain
+    assert len(prefixed) == len(plain) == 36
+    for old, new in zip(plain, prefixed):
+        assert new["source_id"] == "n24_" + old["source_id"]
+        assert new["video_id"] == new["source_id"]
+        assert {k: v for k, v in new.items() if k not in ("source_id", "video_id")} == {
+            k: v for k, v in old.items() if k not in ("source_id", "video_id")}
+    earlier = {p["source_id"] for p in sources.plan(num_train=30, num_holdout=0, seed=0)}
+    assert earlier & {p["source_id"] for p in plain} == {"t0021_photo_objects_720x720"}
+    assert not earlier & {p["source_id"] for p in prefixed}
+    extension = sources.plan(num_train=30, num_holdout=0, seed=4, train_from=21,
+                             families=("graphics",), id_prefix="n24_")
+    assert [p["source_id"][:9] for p in extension] == [f"n24_t{n:04d}" for n in range(21, 31)]
+
+
+def test_source_names_without_a_prefix_are_unchanged():
+    spec = {"split": "holdout", "family": "text", "motion": "pan", "width": 640,
+            "height": 360}
+    assert sources.source_name(spec, 1) == "h0001_text_pan_640x360"
+    assert sources.source_name(spec, 12, "n24_") == "n24_h0012_text_pan_640x360"
+    plan = sources.plan(num_train=40, num_holdout=10, seed=0, frames=8)
+    numbers = {"train": 0, "holdout": 0}
+    for p in plan:
+        numbers[p["split"]] += 1
+        n = numbers[p["split"]]
+        assert p["source_id"] == (f"{p['split'][0]}{n:04d}_{p['family']}_{p['motion']}"
+                                  f"_{p['width']}x{p['height']}")
+        assert sources.source_number(p["source_id"]) == n
+        assert sources.source_number("n24_" + p["source_id"], "n24_") == n
+    assert sources.source_number("t12345_photo_pan_640x360") == 12345
+
+
+@pytest.mark.parametrize("bad", ("N24_", "n24-", "n 24", "n24/", "ü_", "n24_\n"))
+def test_a_bad_id_prefix_is_refused_clearly(bad, tmp_path, capsys):
+    msg = "lowercase letters, digits and underscores"
+    with pytest.raises(ValueError, match=msg):
+        sources.plan(num_train=1, num_holdout=0, id_prefix=bad)
+    with pytest.raises(Exception, match=msg):
+        sources.parse_id_prefix(bad)
+    for parse in (lambda a: sources.parse_args([f"--output_dir={tmp_path}", *a]),
+                  lambda a: mtd.main([f"--output_dir={tmp_path / 'out'}", *a])):
+        with pytest.raises(SystemExit):
+            parse(["--id_prefix", bad])
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert sources.parse_id_prefix("n24_") == "n24_" and sources.parse_id_prefix("") == ""
+
+
+def test_select_sources_reads_the_number_after_the_id_prefix():
+    plan = sources.plan(num_train=12, num_holdout=6, seed=0, frames=8, id_prefix="n24_")
+    rows = [{k: str(v) for k, v in p.items()} for p in plan]  # as read from catalog.csv
+    chosen = mtd.select_sources(rows, num_train=5, num_holdout=2, id_prefix="n24_")
+    train = [p["source_id"] for p in plan if p["split"] == "train"]
+    holdout = [p["source_id"] for p in plan if p["split"] == "holdout"]
+    assert {r["source_id"] for r in chosen} == set(train[:5] + holdout[:2])
+    assert [r["source_id"] for r in chosen] == [
+        p["source_id"] for p in plan if p["source_id"] in set(train[:5] + holdout[:2])]
+    unprefixed = sources.plan(num_train=12, num_holdout=6, seed=0, frames=8)
+    assert ["n24_" + r["source_id"] for r in mtd.select_sources(unprefixed, 5, 2)] == [
+        r["source_id"] for r in chosen]
+    with pytest.raises(ValueError, match="does not start with id prefix 'n60_'"):
+        mtd.select_sources(rows, 5, 2, id_prefix="n60_")
+
+
+def test_make_tiny_dataset_passes_the_id_prefix_and_resumes_a_larger_build(
+        tmp_path, monkeypatch, capsys):
+    """The sources stage gets --id_prefix; a smaller build over an existing prefixed
+    catalog keeps the first sources of each split (ffmpeg stubbed: masters stage only)."""
+    calls = []
+
+    def fake_run(argv):
+        calls.append(argv)
+        opts, _ = sources.parse_args(argv)
+        plan = sources.plan(opts.num_train, opts.num_holdout, opts.seed, opts.frames,
+                            id_prefix=opts.id_prefix)
+        os.makedirs(opts.output_dir)
+        with open(os.path.join(opts.output_dir, "catalog.csv"), "w") as f:
+            f.write("\n".join([",".join(sources.CSV_COLUMNS),
+                               *map(sources.to_csv_line, plan)]) + "\n")
+
+    monkeypatch.setattr(mtd.sources_lib, "run", fake_run)
+    out = tmp_path / "n24_data"
+    mtd.main([f"--output_dir={out}", "--seed=8", "--num_train=6", "--num_holdout=3",
+              "--id_prefix=n24_", "--until=masters"])
+    assert len(calls) == 1 and "--id_prefix=n24_" in calls[0]
+    with open(out / "sources" / "catalog.csv", newline="") as f:
+        ids = [r["source_id"] for r in csv.DictReader(f)]
+    assert len(ids) == 9 and all(i.startswith("n24_") for i in ids)
+    assert "9 masters" in capsys.readouterr().out
+    mtd.main([f"--output_dir={out}", "--seed=8", "--num_train=4", "--num_holdout=1",
+              "--id_prefix=n24_", "--until=masters"])
+    assert len(calls) == 1  # the catalog was kept
+    assert "5 masters" in capsys.readouterr().out
