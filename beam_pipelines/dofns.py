@@ -446,6 +446,8 @@ def score_row(video_id, meta, out, model_id):
         "bitrate_kbps": meta.get("bitrate_kbps"),
         "bitrate_source": meta.get("bitrate_source"),
         "score": float(out["score"]),
+        "score_alone": float(out["score"]),
+        "fine_detail": out.get("fine_detail"),
         "frame_scores": [float(s) for s in out["frame_scores"]],
         "frame_times_s": meta["frame_times_s"],
         "segment_seconds": meta.get("segment_seconds"),

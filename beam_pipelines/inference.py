@@ -112,6 +112,7 @@ class KerasCPLLMHandler(ModelHandler):
         out = model.score(batch)
         scores = np.asarray(out["score"], dtype=np.float32)
         frame_scores = np.asarray(out["frame_scores"], dtype=np.float32)
+        detail = np.asarray(out["fine_detail"], dtype=np.float32)
         descriptions = [None] * len(examples)
         if self._describe:
             descriptions = list(model.describe(batch, max_new_tokens=self._max_new_tokens))
@@ -119,6 +120,7 @@ class KerasCPLLMHandler(ModelHandler):
             {
                 "score": float(scores[i]),
                 "frame_scores": [float(s) for s in frame_scores[i]],
+                "fine_detail": float(detail[i]),
                 "description": None if descriptions[i] is None else str(descriptions[i]),
             }
             for i in range(len(examples))

@@ -79,7 +79,23 @@ _SCORES = [
         pa.float64(),
         "FLOAT64",
         "REQUIRED",
-        "Video score: mean of frame_scores (scored by segment: the mean of segment_scores).",
+        "Video score: score_alone made consistent within its ladder (ladder_consistency); "
+        "equal to score_alone on no ladder, a ladder of one, or with the step off.",
+    ),
+    (
+        "score_alone",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",  # a column added to existing tables: BigQuery adds NULLABLE ones only
+        "The model's score of this video alone: mean of frame_scores (scored by segment: "
+        "the mean of segment_scores).",
+    ),
+    (
+        "fine_detail",
+        pa.float64(),
+        "FLOAT64",
+        "NULLABLE",
+        "Mean log(1 + |Laplacian|) of the key frames' cells (cpllm_model.fine_detail).",
     ),
     ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED", "One score per key frame."),
     (

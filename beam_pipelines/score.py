@@ -45,6 +45,7 @@ from beam_pipelines import (
     dofns,
     flip_rate,
     inference,
+    ladder_consistency,
     outputs,
     rate_quality,
     runner,
@@ -106,6 +107,16 @@ class ScoreOptions(PipelineOptions):
             "directory, local or gs:// (e.g. trainer.train --export_preset DIR). "
             "cpllm_paper is refused: its score head is untrained; train it first. With a "
             "non-local runner use gs:// directories.",
+        )
+        parser.add_argument(
+            "--ladder_detail_weight",
+            type=float,
+            default=None,
+            help="beta of the ladder-consistency step: each rendition's score is read "
+            "against the other rungs of its ladder (source_id x ladder_id) by its fine "
+            "detail relative to the ladder's mean (beam_pipelines.ladder_consistency; "
+            "score_alone keeps the model's score of the video alone). Default: the "
+            "preset's fitted ladder_detail_weight; 0 turns the step off.",
         )
         parser.add_argument(
             "--describe",
@@ -400,6 +411,14 @@ def build(p, opts):
         targets = rate_quality.parse_targets(opts.target_scores)
     except ValueError as e:
         raise ConfigError(f"--target_scores: {e}") from None
+    ladder_weight = opts.ladder_detail_weight
+    if ladder_weight is None:
+        from cpllm_model import preset_io
+
+        ladder_weight = preset_io.task_config(opts.model).get("ladder_detail_weight", 0.0)
+    if not (ladder_weight >= 0 and ladder_weight < float("inf")):
+        raise ConfigError(f"--ladder_detail_weight must be a finite number >= 0, got "
+                          f"{ladder_weight}")
     try:  # long videos by segment (beam_pipelines/segments.py)
         segment_seconds = segments.check_segment_seconds(opts.segment_seconds)
     except ValueError as e:
@@ -469,6 +488,8 @@ def build(p, opts):
                   failed_batches[segments.RESULTS]) | "JoinSegments" >> segments.JoinSegments()
         score_rows = (scored.scores, joined[segments.SCORES]) | "AllScoreRows" >> beam.Flatten()
         segment_failures = [joined[dead_letter.FAILURES]]
+    score_rows = score_rows | "LadderConsistency" >> ladder_consistency.LadderConsistency(
+        ladder_weight)
     # Rungs from the catalog's ladder, so a failed rendition does not shift rung_diff.
     flips = score_rows | "FlipRate" >> flip_rate.FlipRate(ladder=cat.entries)
     # Per (source_id, ladder_id): the rate-quality hull (on_hull in the scores rows), the

@@ -108,8 +108,11 @@ def join_row(video_id, plan, results):
         worst_segment_start_s=starts[worst],
         worst_segment_score=seg_scores[worst],
     )
+    details = [r["inference"].get("fine_detail") for r in ordered]
     out = {
         "score": math.fsum(seg_scores) / len(seg_scores),
+        "fine_detail": (None if None in details
+                        else math.fsum(map(float, details)) / len(details)),
         "frame_scores": [float(s) for r in ordered for s in r["inference"]["frame_scores"]],
         "description": None,
     }

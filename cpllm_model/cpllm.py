@@ -3,7 +3,8 @@
     model = CPLLM.from_preset("cpllm_tiny")            # or a local dir / gs:// preset
     x = model.preprocessor.frame_inputs(frames)         # frames uint8[K, H, W, 3]
     batch = {k: v[None] for k, v in x.items()}
-    model.score(batch)     # {"score": float32[B], "frame_scores": float32[B, K]}
+    model.score(batch)     # {"score": float32[B], "frame_scores": float32[B, K],
+                           #  "fine_detail": float32[B]}
     model.describe(batch, max_new_tokens=64, sampler="greedy")   # list[str]
     model.compare(x_a, x_b)  # {"better": "A"|"B", "score_a", "score_b", "text", "source"}
 
@@ -39,6 +40,7 @@ from keras_hub.src.utils.tensor_utils import any_equal
 
 from cpllm_model import preset_io, prompts, training_modes
 from cpllm_model.backbone import PACKAGE, VISION_KEYS, CPLLMBackbone
+from cpllm_model.fine_detail import fine_detail
 from cpllm_model.preprocessor import CPLLMPreprocessor
 
 PAIR_SUFFIX = "_b"
@@ -99,18 +101,30 @@ class CPLLM(CausalLM):
     Args:
         backbone: a `CPLLMBackbone`.
         preprocessor: a `CPLLMPreprocessor` (or None).
+        ladder_detail_weight: beta of the ladder-consistency step
+            (`beam_pipelines.ladder_consistency`): how strongly a rendition's
+            `fine_detail`, relative to its ladder's mean, moves its score's logit; fitted
+            on training ladders (`trainer.fit_ladder_consistency`), 0 (the step off) until
+            then. The model's own scores never depend on it.
     """
 
     backbone_cls = CPLLMBackbone
     preprocessor_cls = CPLLMPreprocessor
 
-    def __init__(self, backbone, preprocessor=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, ladder_detail_weight=0.0, **kwargs):
         self.backbone = backbone
         self.preprocessor = preprocessor
+        self.ladder_detail_weight = float(ladder_detail_weight)
+        if not np.isfinite(self.ladder_detail_weight) or self.ladder_detail_weight < 0:
+            raise ValueError("ladder_detail_weight must be a finite number >= 0, got "
+                             f"{ladder_detail_weight!r}")
         super().__init__(**kwargs)
         self.built = True
         self._score_fn = None
         self._generate_fns = {}
+
+    def get_config(self):
+        return {**super().get_config(), "ladder_detail_weight": self.ladder_detail_weight}
 
     def compile(self, *args, sampler="greedy", **kwargs):
         super().compile(*args, sampler=sampler, **kwargs)
@@ -163,7 +177,9 @@ class CPLLM(CausalLM):
             batch: {"high_frames": uint8[B, K, S, S, 3], "low_patches":
                 uint8[B, K, M, P, P, 3], "patch_mask": float32[B, K, M]}.
         Returns:
-            {"score": float32[B], "frame_scores": float32[B, K]} (numpy).
+            {"score": float32[B], "frame_scores": float32[B, K], "fine_detail":
+            float32[B]} (numpy; `fine_detail` of the key frames' cells, for the
+            ladder-consistency step).
         """
         inputs = {
             "high_frames": ops.convert_to_tensor(np.asarray(batch["high_frames"], "uint8")),
@@ -171,7 +187,10 @@ class CPLLM(CausalLM):
             "patch_mask": ops.convert_to_tensor(np.asarray(batch["patch_mask"], "float32")),
         }
         out = self._score_function()(inputs)
-        return {k: np.asarray(ops.convert_to_numpy(v), "float32") for k, v in out.items()}
+        out = {k: np.asarray(ops.convert_to_numpy(v), "float32") for k, v in out.items()}
+        out["fine_detail"] = fine_detail(batch["low_patches"], batch["patch_mask"],
+                                         self.backbone.low_level_frames)
+        return out
 
     # -------------------------------------------------------------- generation
     def _vision_prefix(self, inputs):

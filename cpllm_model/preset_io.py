@@ -12,6 +12,7 @@ keras-hub reads `gs://` presets through TensorFlow's GCS filesystem, which canno
 pointed at a local emulator; this module uses google-cloud-storage instead (it honours
 `STORAGE_EMULATOR_HOST`), so the same code path is testable offline.
 """
+import json
 import logging
 import os
 import shutil
@@ -81,6 +82,27 @@ def load_preprocessor(cls, preset, **kwargs):
             return load_preprocessor(cls, download_preprocessor_files(preset, tmp), **kwargs)
     with SafeModeScope(True):
         return preset_utils.get_preset_loader(preset).load_preprocessor(cls, **kwargs)
+
+
+def task_config(preset):
+    """The task's config (task.json "config") of a preset directory, local or gs://
+    (configs only, no weights); {} for an assembled preset ("cpllm_paper") or a
+    directory without task.json."""
+    if preset_registry.assembly(preset) is not None:
+        return {}
+    preset = preset_registry.resolve(preset)
+    if is_gcs(preset):
+        with tempfile.TemporaryDirectory(prefix="cpllm_preset_") as tmp:
+            _download(preset, tmp, lambda rel: rel == "task.json")
+            return _task_config_file(os.path.join(tmp, "task.json"))
+    return _task_config_file(os.path.join(preset, "task.json"))
+
+
+def _task_config_file(path):
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f).get("config", {})
 
 
 def is_gcs(uri):

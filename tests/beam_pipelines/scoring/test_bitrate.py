@@ -100,7 +100,8 @@ def test_scores_columns():
     # The one column list both sinks derive from (Parquet and BigQuery).
     names = [f.name for f in schemas.SCORES_SCHEMA]
     assert names == ["video_id", "uri", "source_id", "crf", "ladder_id", "bitrate_kbps",
-                     "bitrate_source", "on_hull", "score", "frame_scores", "frame_times_s",
+                     "bitrate_source", "on_hull", "score", "score_alone", "fine_detail",
+                     "frame_scores", "frame_times_s",
                      "segment_seconds", "segment_starts_s", "segment_scores",
                      "worst_segment_start_s", "worst_segment_score", "description", "width",
                      "height", "display_height", "duration_s", "fps", "codec",
@@ -111,3 +112,5 @@ def test_scores_columns():
     assert bq["bitrate_source"] == bq["ladder_id"] == ("STRING", "NULLABLE")
     assert bq["on_hull"] == ("BOOL", "NULLABLE")
     assert bq["display_height"] == ("INT64", "NULLABLE")
+    # Columns added to existing BigQuery tables must be NULLABLE.
+    assert bq["score_alone"] == bq["fine_detail"] == ("FLOAT64", "NULLABLE")

@@ -136,7 +136,7 @@ def test_scores_table(runs, ladder_rows):
         assert r["source_id"] == lr["source_id"] and r["crf"] == lr["crf"]
         assert math.isfinite(r["score"])
         assert len(r["frame_scores"]) == K and len(r["frame_times_s"]) == K
-        assert r["score"] == pytest.approx(sum(r["frame_scores"]) / K, rel=1e-5)
+        assert r["score_alone"] == pytest.approx(sum(r["frame_scores"]) / K, rel=1e-5)
         assert 0 < r["frame_times_s"][0] < r["frame_times_s"][-1] < r["duration_s"] + 1e-6
         assert (r["width"], r["height"], r["codec"]) == (96, 64, "h264")
         assert r["fps"] == pytest.approx(12) and r["duration_s"] == pytest.approx(1, abs=0.2)
@@ -150,6 +150,19 @@ def test_scores_table(runs, ladder_rows):
         assert (file_kbps - r["bitrate_kbps"]) * r["duration_s"] * 1000 / 8 < 1500
         if lr["crf"] == min(r2["crf"] for r2 in ladder_rows):
             assert r["bitrate_kbps"] == pytest.approx(file_kbps, rel=0.10)
+    # score: score_alone read against its ladder with the preset's fitted weight.
+    from cpllm_model import preset_io
+
+    weight = preset_io.task_config("cpllm_tiny").get("ladder_detail_weight", 0.0)
+    for source in {lr["source_id"] for lr in ladder_rows}:
+        ladder = [r for r in runs["scores1"] if r["source_id"] == source]
+        assert len(ladder) == sum(lr["source_id"] == source for lr in ladder_rows)
+        assert all(r["fine_detail"] > 0 for r in ladder)
+        mean = math.fsum(r["fine_detail"] for r in sorted(ladder, key=lambda r: r["video_id"]))
+        for r in ladder:
+            z = (math.log(r["score_alone"] / (100 - r["score_alone"]))
+                 + weight * (r["fine_detail"] - mean / len(ladder)))
+            assert r["score"] == pytest.approx(100 / (1 + math.exp(-z)), rel=1e-12)
     # Parquet carries exactly the declared schemas.
     out = runs["out"]
     for name, (schema, _) in schemas.TABLES.items():

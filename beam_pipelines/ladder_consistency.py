@@ -1,0 +1,91 @@
+"""Ladder consistency: a rendition's score read against the other rungs of its ladder.
+
+The model scores each video alone (`score_alone`). Inside one ladder (every scored
+rendition with the same `source_id` and `ladder_id`, `rate_quality.ladder_key`) the
+renditions share their content, so what differs between them is mostly what the encoder
+removed, and the first thing a higher CRF removes is pixel-scale detail, camera noise and
+film grain. `fine_detail` (`cpllm_model.fine_detail`: mean log(1 + |Laplacian|) of the
+key frames' cells, measured on the very cells the model reads) tracks that loss rung by
+rung; across sources it mostly says how detailed the content is, so only its part
+relative to the ladder is used:
+
+    score = 100 * sigmoid(logit(score_alone / 100) + beta * (fine_detail - ladder mean))
+
+The ladder mean is over the ladder's rungs with a `fine_detail` (the source's own row,
+`catalog.is_original`, is not a rung: it is adjusted against the mean but not in it),
+summed in `video_id` order, so a re-run gives the same scores bit for bit. beta is the
+preset's `ladder_detail_weight`, fitted on training ladders
+(`trainer.fit_ladder_consistency`; docs/TRAINING.md "Ladder consistency"); 0 turns the
+step off. A row keeps `score` = `score_alone` when it is on no ladder, its ladder has
+fewer than two rungs with a `fine_detail`, it has no `fine_detail`, or `score_alone` is
+0 or 100.
+
+Consequence to know: a rendition's `score` depends on which other rungs of its ladder
+the run scored (adding a rung moves the ladder mean, so the whole ladder's scores move
+together, their order unchanged); `score_alone` never does.
+"""
+import math
+
+import apache_beam as beam
+
+from beam_pipelines import catalog, rate_quality
+
+
+def _logit(p):
+    return math.log(p / (1.0 - p))
+
+
+def adjust_ladder(rows, weight):
+    """The rows of one ladder with `score` made consistent (module docstring); pure.
+
+    rows: scores rows with `score_alone` and `fine_detail` (None allowed). Returns new
+    dicts in the input order."""
+    rows = list(rows)
+    rungs = sorted((r for r in rows if _usable(r) and not catalog.is_original(r)),
+                   key=lambda r: r["video_id"])
+    if weight == 0 or len(rungs) < 2:
+        return [{**r, "score": r["score_alone"]} for r in rows]
+    mean = math.fsum(float(r["fine_detail"]) for r in rungs) / len(rungs)
+    out = []
+    for r in rows:
+        score = r["score_alone"]
+        p = score / 100.0
+        if _usable(r) and 0.0 < p < 1.0:
+            z = _logit(p) + weight * (float(r["fine_detail"]) - mean)
+            score = (100.0 / (1.0 + math.exp(-z)) if z >= 0
+                     else 100.0 * math.exp(z) / (1.0 + math.exp(z)))
+        out.append({**r, "score": score})
+    return out
+
+
+def _usable(row):
+    d = row.get("fine_detail")
+    return d is not None and math.isfinite(float(d))
+
+
+class LadderConsistency(beam.PTransform):
+    """Scores rows (`score_alone`, `fine_detail`) -> the same rows with `score` made
+    consistent within each ladder (`adjust_ladder`); rows on no ladder keep `score` =
+    `score_alone`."""
+
+    def __init__(self, weight):
+        super().__init__()
+        weight = float(weight)
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"ladder detail weight must be a finite number >= 0, got {weight}")
+        self._weight = weight
+
+    def expand(self, scores):
+        weight = self._weight
+        on_ladder, off_ladder = scores | "SplitByLadder" >> beam.Partition(
+            lambda row, _: 0 if rate_quality.ladder_key(row) is not None else 1, 2
+        )
+        adjusted = (
+            on_ladder
+            | "KeyByLadder" >> beam.Map(lambda r: (rate_quality.ladder_key(r), r))
+            | "GroupByLadder" >> beam.GroupByKey()
+            | "AdjustLadder" >> beam.FlatMap(lambda kv: adjust_ladder(kv[1], weight))
+        )
+        alone = off_ladder | "NotOnALadder" >> beam.Map(
+            lambda r: {**r, "score": r["score_alone"]})
+        return (adjusted, alone) | "AllScoreRows" >> beam.Flatten()
