@@ -11,14 +11,17 @@ relative to the ladder is used:
 
     score = 100 * sigmoid(logit(score_alone / 100) + beta * (fine_detail - ladder mean))
 
-The ladder mean is over the ladder's rungs with a `fine_detail` (the source's own row,
-`catalog.is_original`, is not a rung: it is adjusted against the mean but not in it),
-summed in `video_id` order, so a re-run gives the same scores bit for bit. beta is the
+Detail is compared only between rungs of one frame size (`width`, `height` and
+`display_height` alike): a smaller rendition of the same picture packs more detail into
+each pixel, so a ladder of several sizes (`ladder --heights`) is read size by size. The
+mean is over that size's rungs with a `fine_detail` (the source's own row,
+`catalog.is_original`, is not a rung: it is adjusted against the mean of its size but
+not in it), summed in `video_id` order, so a re-run gives the same scores bit for bit. beta is the
 preset's `ladder_detail_weight`, fitted on training ladders
 (`trainer.fit_ladder_consistency`; docs/TRAINING.md "Ladder consistency"); 0 turns the
 step off. A row keeps `score` = `score_alone` when it is on no ladder, its ladder has
-fewer than two rungs with a `fine_detail`, it has no `fine_detail`, or `score_alone` is
-0 or 100.
+fewer than two rungs of its size with a `fine_detail`, it has no `fine_detail`, or
+`score_alone` is 0 or 100.
 
 Consequence to know: a rendition's `score` depends on which other rungs of its ladder
 the run scored (adding a rung moves the ladder mean, so the whole ladder's scores move
@@ -38,24 +41,31 @@ def _logit(p):
 def adjust_ladder(rows, weight):
     """The rows of one ladder with `score` made consistent (module docstring); pure.
 
-    rows: scores rows with `score_alone` and `fine_detail` (None allowed). Returns new
-    dicts in the input order."""
+    rows: scores rows with `score_alone`, `fine_detail` (None allowed) and their frame
+    size. Returns new dicts in the input order."""
     rows = list(rows)
-    rungs = sorted((r for r in rows if _usable(r) and not catalog.is_original(r)),
-                   key=lambda r: r["video_id"])
-    if weight == 0 or len(rungs) < 2:
-        return [{**r, "score": r["score_alone"]} for r in rows]
-    mean = math.fsum(float(r["fine_detail"]) for r in rungs) / len(rungs)
+    means = {}
+    for size in {frame_size(r) for r in rows}:
+        rungs = sorted((r for r in rows if frame_size(r) == size and _usable(r)
+                        and not catalog.is_original(r)), key=lambda r: r["video_id"])
+        if weight > 0 and len(rungs) >= 2:
+            means[size] = math.fsum(float(r["fine_detail"]) for r in rungs) / len(rungs)
     out = []
     for r in rows:
         score = r["score_alone"]
         p = score / 100.0
-        if _usable(r) and 0.0 < p < 1.0:
+        mean = means.get(frame_size(r))
+        if mean is not None and _usable(r) and 0.0 < p < 1.0:
             z = _logit(p) + weight * (float(r["fine_detail"]) - mean)
             score = (100.0 / (1.0 + math.exp(-z)) if z >= 0
                      else 100.0 * math.exp(z) / (1.0 + math.exp(z)))
         out.append({**r, "score": score})
     return out
+
+
+def frame_size(row):
+    """(width, height, display_height) of a scores row: rungs compared by detail."""
+    return row.get("width"), row.get("height"), row.get("display_height")
 
 
 def _usable(row):

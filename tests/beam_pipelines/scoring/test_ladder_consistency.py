@@ -14,9 +14,10 @@ from beam_pipelines import ladder_consistency, runner
 adjust = ladder_consistency.adjust_ladder
 
 
-def row(video_id, score, detail, source="s", crf=None, ladder=None):
+def row(video_id, score, detail, source="s", crf=None, ladder=None, height=360):
     return {"video_id": video_id, "source_id": source, "ladder_id": ladder, "crf": crf,
-            "score": score, "score_alone": score, "fine_detail": detail}
+            "score": score, "score_alone": score, "fine_detail": detail,
+            "width": height * 16 // 9, "height": height, "display_height": None}
 
 
 def sigmoid_score(score, shift):
@@ -57,6 +58,22 @@ def test_the_ladders_source_is_adjusted_but_not_in_the_mean():
     assert out["s"] == pytest.approx(sigmoid_score(90.0, 3.0))
     # With only the source and one rung there is no ladder to read against.
     assert [r["score"] for r in adjust(rows[:2], 1.0)] == [90.0, 60.0]
+
+
+def test_rungs_of_different_frame_sizes_are_read_size_by_size():
+    rows = [row("a", 60.0, 3.0, crf=20), row("b", 62.0, 1.0, crf=30),
+            row("small_a", 50.0, 5.0, crf=20, height=180),
+            row("small_b", 40.0, 4.0, crf=30, height=180),
+            row("lone", 30.0, 9.0, crf=20, height=720)]
+    out = {r["video_id"]: r["score"] for r in adjust(rows, 1.0)}
+    assert out["a"] == pytest.approx(sigmoid_score(60.0, 1.0))  # mean of a, b: 2.0
+    assert out["small_a"] == pytest.approx(sigmoid_score(50.0, 0.5))  # mean 4.5
+    assert out["small_b"] == pytest.approx(sigmoid_score(40.0, -0.5))
+    assert out["lone"] == 30.0  # the only rung of its size
+    # Shown at one display height, rungs of two sizes are still two groups.
+    shown = [{**r, "display_height": 720} for r in rows[:4]]
+    assert [r["score"] for r in adjust(shown, 1.0)] == [out[v] for v in
+                                                        ("a", "b", "small_a", "small_b")]
 
 
 def test_scores_stay_inside_0_100_and_do_not_depend_on_row_order():
