@@ -1,37 +1,38 @@
-"""Ladder consistency: a rendition's score read against the other rungs of its ladder.
+"""Ladder consistency: a rendition's score read against the other renditions of its source.
 
-The model scores each video alone (`score_alone`). Inside one ladder (every scored
-rendition with the same `source_id` and `ladder_id`, `rate_quality.ladder_key`) the
-renditions share their content, so what differs between them is mostly what the encoder
+The model scores each video alone (`score_alone`). The renditions of one source (every
+scored row with that `source_id`: its ladder, or its ladders when two encoders made one
+each) share their content, so what differs between them is mostly what the encoder
 removed, and the first thing a higher CRF removes is pixel-scale detail, camera noise and
 film grain. `fine_detail` (`cpllm_model.fine_detail`: mean log(1 + |Laplacian|) of the
 key frames' cells, measured on the very cells the model reads) tracks that loss rung by
 rung; across sources it mostly says how detailed the content is, so only its part
-relative to the ladder is used:
+relative to the source's renditions is used:
 
-    score = 100 * sigmoid(logit(score_alone / 100) + beta * (fine_detail - ladder mean))
+    score = 100 * sigmoid(logit(score_alone / 100) + beta * (fine_detail - source mean))
 
-Detail is compared only between rungs of one frame size (`width`, `height` and
+Detail is compared only between renditions of one frame size (`width`, `height` and
 `display_height` alike): a smaller rendition of the same picture packs more detail into
-each pixel, so a ladder of several sizes (`ladder --heights`) is read size by size. The
-mean is over that size's rungs with a `fine_detail` (the source's own row,
-`catalog.is_original`, is not a rung: it is adjusted against the mean of its size but
-not in it), summed in `video_id` order, so a re-run gives the same scores bit for bit. beta is the
-preset's `ladder_detail_weight`, fitted on training ladders
-(`trainer.fit_ladder_consistency`; docs/TRAINING.md "Ladder consistency"); 0 turns the
-step off. A row keeps `score` = `score_alone` when it is on no ladder, its ladder has
-fewer than two rungs of its size with a `fine_detail`, it has no `fine_detail`, or
-`score_alone` is 0 or 100.
+each pixel, so a ladder of several sizes (`ladder --heights`) is read size by size. Two
+encoders' ladders of one source at one size share one mean, so the step never moves one
+ladder against the other by their mean detail (BD-rate compares them). The mean is over
+that size's rungs with a `fine_detail` (the source's own row, `catalog.is_original`, is
+not a rung: it is adjusted against the mean but not in it), summed in `video_id` order,
+so a re-run gives the same scores bit for bit. beta is the preset's
+`ladder_detail_weight`, fitted on training ladders (`trainer.fit_ladder_consistency`;
+docs/TRAINING.md "Ladder consistency"); 0 turns the step off. A row keeps `score` =
+`score_alone` when it has no `source_id`, it is the only rung of its size with a
+`fine_detail`, it has no `fine_detail`, or `score_alone` is 0 or 100.
 
-Consequence to know: a rendition's `score` depends on which other rungs of its ladder
-the run scored (adding a rung moves the ladder mean, so the whole ladder's scores move
-together, their order unchanged); `score_alone` never does.
+Consequence to know: a rendition's `score` depends on which other renditions of its
+source the run scored (adding a rung moves the mean, so all of the source's scores at
+that size move together, their order unchanged); `score_alone` never does.
 """
 import math
 
 import apache_beam as beam
 
-from beam_pipelines import catalog, rate_quality
+from beam_pipelines import catalog
 
 
 def _logit(p):
@@ -39,7 +40,8 @@ def _logit(p):
 
 
 def adjust_ladder(rows, weight):
-    """The rows of one ladder with `score` made consistent (module docstring); pure.
+    """The rows of one source (all its ladders) with `score` made consistent (module
+    docstring); pure.
 
     rows: scores rows with `score_alone`, `fine_detail` (None allowed) and their frame
     size. Returns new dicts in the input order."""
@@ -68,6 +70,11 @@ def frame_size(row):
     return row.get("width"), row.get("height"), row.get("display_height")
 
 
+def _source(row):
+    source_id = row.get("source_id")
+    return None if source_id in (None, "") else source_id
+
+
 def _usable(row):
     d = row.get("fine_detail")
     return d is not None and math.isfinite(float(d))
@@ -75,8 +82,8 @@ def _usable(row):
 
 class LadderConsistency(beam.PTransform):
     """Scores rows (`score_alone`, `fine_detail`) -> the same rows with `score` made
-    consistent within each ladder (`adjust_ladder`); rows on no ladder keep `score` =
-    `score_alone`."""
+    consistent within each source's renditions (`adjust_ladder`); rows without a
+    `source_id` keep `score` = `score_alone`."""
 
     def __init__(self, weight):
         super().__init__()
@@ -87,15 +94,15 @@ class LadderConsistency(beam.PTransform):
 
     def expand(self, scores):
         weight = self._weight
-        on_ladder, off_ladder = scores | "SplitByLadder" >> beam.Partition(
-            lambda row, _: 0 if rate_quality.ladder_key(row) is not None else 1, 2
+        on_ladder, off_ladder = scores | "SplitBySource" >> beam.Partition(
+            lambda row, _: 0 if _source(row) is not None else 1, 2
         )
         adjusted = (
             on_ladder
-            | "KeyByLadder" >> beam.Map(lambda r: (rate_quality.ladder_key(r), r))
-            | "GroupByLadder" >> beam.GroupByKey()
-            | "AdjustLadder" >> beam.FlatMap(lambda kv: adjust_ladder(kv[1], weight))
+            | "KeyBySource" >> beam.Map(lambda r: (_source(r), r))
+            | "GroupBySource" >> beam.GroupByKey()
+            | "AdjustRenditions" >> beam.FlatMap(lambda kv: adjust_ladder(kv[1], weight))
         )
-        alone = off_ladder | "NotOnALadder" >> beam.Map(
+        alone = off_ladder | "NoSource" >> beam.Map(
             lambda r: {**r, "score": r["score_alone"]})
         return (adjusted, alone) | "AllScoreRows" >> beam.Flatten()

@@ -251,6 +251,11 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     assert section.count("<td class='num'>80</td>") == 2
     assert "gone.mp4" in page and "VideoNotFound" in page  # the failures table
     assert "videos scored</td><td>6<" in page
+    # Ladder consistency: the page says how many scores it moved (the bundled preset's
+    # fitted weight moves every rung of the two 3-rung ladders).
+    moved = sum(r["score"] != r["score_alone"] for r in scores)
+    assert moved == 6
+    assert f"{moved} of 6 scores are read against the other rungs" in page
 
 
 def _described_blocks(page: str) -> list[str]:

@@ -60,6 +60,19 @@ def test_the_ladders_source_is_adjusted_but_not_in_the_mean():
     assert [r["score"] for r in adjust(rows[:2], 1.0)] == [90.0, 60.0]
 
 
+def test_two_encoders_ladders_of_a_source_share_one_mean():
+    # x265's rungs kept more detail than x264's at the same CRFs: one mean (2.5) for all
+    # four, so the step does not take that difference out of the scores BD-rate compares.
+    rows = [row("a", 60.0, 2.0, crf=20, ladder="x264"), row("b", 50.0, 1.0, crf=30,
+                                                              ladder="x264"),
+            row("c", 60.0, 4.0, crf=20, ladder="x265"), row("d", 50.0, 3.0, crf=30,
+                                                              ladder="x265")]
+    out = {r["video_id"]: r["score"] for r in adjust(rows, 1.0)}
+    assert out["a"] == pytest.approx(sigmoid_score(60.0, -0.5))
+    assert out["c"] == pytest.approx(sigmoid_score(60.0, 1.5))
+    assert out["c"] > out["a"] and out["d"] > out["b"]
+
+
 def test_rungs_of_different_frame_sizes_are_read_size_by_size():
     rows = [row("a", 60.0, 3.0, crf=20), row("b", 62.0, 1.0, crf=30),
             row("small_a", 50.0, 5.0, crf=20, height=180),
@@ -90,14 +103,14 @@ def test_scores_stay_inside_0_100_and_do_not_depend_on_row_order():
         assert again == first  # bit for bit: the mean is summed in video_id order
 
 
-def test_transform_adjusts_each_ladder_apart_and_passes_rows_on_no_ladder():
+def test_transform_adjusts_each_source_apart_and_passes_rows_without_one():
     rows = [row("a", 60.0, 3.0, crf=20), row("b", 62.0, 2.0, crf=30),
             row("x1", 70.0, 1.0, source="s", ladder="x265", crf=20),
             row("x2", 75.0, 0.5, source="s", ladder="x265", crf=30),
             row("t1", 50.0, 2.0, source="t", crf=20), row("t2", 30.0, 2.0, source="t", crf=30),
             {**row("loose", 44.0, 1.0, source=None), "score": None}]
-    expected = (adjust(rows[:2], 1.5) + adjust(rows[2:4], 1.5) + adjust(rows[4:6], 1.5)
-                + [{**rows[6], "score": 44.0}])
+    # Source s's two encoders' ladders are read together, source t apart.
+    expected = adjust(rows[:4], 1.5) + adjust(rows[4:6], 1.5) + [{**rows[6], "score": 44.0}]
     assert expected[0]["score"] != 60.0 and expected[2]["score"] != 70.0
     p = test_pipeline.TestPipeline(runner=runner.offline_runner(PipelineOptions([])))
     out = p | beam.Create(rows) | ladder_consistency.LadderConsistency(1.5)
