@@ -154,6 +154,7 @@ def test_scores_table(runs, ladder_rows):
     from cpllm_model import preset_io
 
     weight = preset_io.task_config("cpllm_tiny").get("ladder_detail_weight", 0.0)
+    assert weight > 0  # the bundled preset ships a fitted weight: the step is on
     for source in {lr["source_id"] for lr in ladder_rows}:
         ladder = [r for r in runs["scores1"] if r["source_id"] == source]
         assert len(ladder) == sum(lr["source_id"] == source for lr in ladder_rows)
