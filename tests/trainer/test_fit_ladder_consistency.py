@@ -160,7 +160,11 @@ def test_fit_on_records_scores_the_renditions_and_writes_beta(tiny_preset, tiny_
     assert "scored 6 / 6 videos" in printed and "chosen beta" in printed
     assert len(table) == len(flc.GRID) and beta == flc.fit_weight(score, detail, source,
                                                                  crf)[0]
-    # Strong enough beta makes the detail decide: every ladder in CRF order.
-    assert table[-1][1] == 0 and dict(table)[beta] == 0
+    # The table is discordant_pairs over the grid; a beta strong enough makes the detail
+    # decide, and the detail falls with CRF in every ladder (above): none discordant.
+    assert [t[1] for t in table] == [flc.discordant_pairs(score, detail, source, crf, b)
+                                     for b in flc.GRID]
+    assert dict(table)[beta] == min(t[1] for t in table)
+    assert flc.discordant_pairs(score, detail, source, crf, 1000.0) == 0
     with open(os.path.join(out, "task.json")) as f:
         assert json.load(f)["config"]["ladder_detail_weight"] == round(beta, 4)

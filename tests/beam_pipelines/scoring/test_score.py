@@ -293,5 +293,5 @@ def test_scoring_with_another_num_keyframes(tmp_path, ladder_rows):
     assert len(table) == 2
     for row in table:
         assert len(row["frame_scores"]) == 4
-        assert row["score"] == pytest.approx(np.mean(row["frame_scores"]), rel=1e-6)
+        assert row["score_alone"] == pytest.approx(np.mean(row["frame_scores"]), rel=1e-6)
         assert 0.0 <= min(row["frame_scores"]) and max(row["frame_scores"]) <= 100.0
