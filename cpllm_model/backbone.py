@@ -41,7 +41,7 @@ from keras_hub.src.models.pali_gemma.pali_gemma_decoder_block import (
 
 from cpllm_model.clip_mixer import ClipMixer
 from cpllm_model.compression_statistics import CompressionStatistics
-from cpllm_model.frames import clip_length, high_level_frames_check
+from cpllm_model.frames import LUMA, clip_length, high_level_frames_check
 from cpllm_model.motion_shift import MotionShift
 from cpllm_model.patch_change import PatchChange
 from cpllm_model.score_head import ScoreHead
@@ -519,7 +519,7 @@ class CPLLMBackbone(Backbone):
         left a flat block). c = 2/255, two code values. Fixed, no weights.
         """
         c = 2.0 / 255.0
-        luma = (0.2126 * x[..., 0:1] + 0.7152 * x[..., 1:2] + 0.0722 * x[..., 2:3])
+        luma = (LUMA[0] * x[..., 0:1] + LUMA[1] * x[..., 1:2] + LUMA[2] * x[..., 2:3])
         d = luma - ops.average_pool(luma, pool_size=3, strides=1, padding="same")
         sigma = ops.sqrt(ops.average_pool(d * d, pool_size=5, strides=1, padding="same"))
         return ops.concatenate(

@@ -39,9 +39,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from cpllm_model.frames import LUMA
+
 PACKAGE = "cpllm"
 NUM_FEATURES = 20
-LUMA = (0.2126, 0.7152, 0.0722)
 
 
 def _box3(x):

@@ -20,7 +20,8 @@ relative to its ladder's mean (docs/TRAINING.md "Ladder consistency").
 """
 import numpy as np
 
-LUMA = (0.2126, 0.7152, 0.0722)  # BT.709
+from cpllm_model.frames import LUMA
+
 SCALE = 2
 
 

@@ -23,6 +23,8 @@ convention). Deterministic: float32 arithmetic (sparse separable matrices), roun
 import numpy as np
 import scipy.sparse
 
+LUMA = (0.2126, 0.7152, 0.0722)  # BT.709 weights of R, G, B: the luma VMAF reads
+
 
 def _weights(in_size: int, out_size: int) -> scipy.sparse.csr_matrix:
     """Sparse float32[out, in] resampling matrix of the triangle filter (rows sum to 1)."""

@@ -20,8 +20,9 @@ about noise, a probe" and "A per-cell change input".
 import keras
 from keras import ops
 
+from cpllm_model.frames import LUMA
+
 PACKAGE = "cpllm"
-LUMA = (0.2126, 0.7152, 0.0722)  # BT.709
 
 
 def cell_change(low_patches):
