@@ -16,8 +16,10 @@ one are not part of a ladder and are left out). A source's own row, scored with 
 ladder (`video_id` equal to its `source_id` and no `crf`, as `beam_pipelines.ladder`'s
 catalog.csv lists the original), is the reference the rungs were encoded from, not a
 rung: it is left out of both ladders (`catalog.is_original`). Rate: `bitrate_kbps`;
-quality: `score` (the model) or `vmaf`, read from the scores row when it has such a
-column, else from --vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the
+quality: `score` (the model's, read against the other renditions of its source in its
+scoring run: two directories scored apart had a mean each, which the run prints a note
+about), `score_alone` (the model's score of each video alone) or `vmaf`, read from the
+scores row when it has such a column, else from --vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the
 catalog.csv that `beam_pipelines.ladder` writes), matched by the rendition's resolved uri.
 
 The math is `beam_pipelines.bjontegaard` (cubic fit of log-rate over the overlapping
@@ -52,8 +54,14 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_pipelines import bjontegaard, catalog, outputs, schemas, tables
 
-METRICS = ("score", "vmaf")
+METRICS = ("score", "score_alone", "vmaf")
 TABLE = "bdrate"
+SEPARATE_RUNS_NOTE = (
+    "[bdrate] note: the two --scores directories are separate scoring runs, so each "
+    "ladder's scores were read against its own renditions' mean detail (ladder "
+    "consistency, docs/PIPELINE.md); for one mean per source score both ladders in one run "
+    "(catalog column ladder_id, then --ladder_a / --ladder_b), or compare the model's "
+    "scores alone with --metric score_alone.")
 MISSING = "missing"
 SEVERAL_LADDERS = "several_ladders"
 NO_SOURCES = "no_sources"
@@ -263,7 +271,9 @@ def _parse(argv):
                         help="With one --scores directory: B = the rungs this many rows "
                         "tall, A = each source's rungs at its own (tallest) size.")
     parser.add_argument("--metric", choices=METRICS, default="score",
-                        help="Quality axis (default: score).")
+                        help="Quality axis (default: score, each rendition read against "
+                        "the other renditions of its source in its scoring run; "
+                        "score_alone: the model's score of each video alone).")
     parser.add_argument("--vmaf", action="append", default=[],
                         help="Table (CSV/JSONL/Parquet) with uri and vmaf columns, for "
                         "--metric vmaf when the scores rows have no vmaf column.")
@@ -309,6 +319,10 @@ def run(argv=None):
     else:
         rows_a, rows_b = keep(runs[0], args.ladder_a), keep(runs[1], args.ladder_b)
         label_a, label_b = args.ladder_a or args.scores[0], args.ladder_b or args.scores[1]
+        if args.metric == "score" and any(
+                r.get("score_alone") is not None and r["score"] != r["score_alone"]
+                for r in rows_a + rows_b):
+            print(SEPARATE_RUNS_NOTE)
     for label, rows in ((label_a, rows_a), (label_b, rows_b)):
         if not rows:
             raise BDRateError(f"ladder {label!r}: no scores rows")

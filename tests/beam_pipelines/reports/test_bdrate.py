@@ -73,6 +73,28 @@ def test_two_directories_every_source_gets_a_row(tmp_path, capsys):
     assert "halved: -50.00 %" in out and "few: too_few_rungs" in out and "mean: -50.00" in out
 
 
+def test_two_separate_runs_say_so_and_score_alone_is_a_metric(tmp_path, capsys):
+    # score: read against each run's own mean (garbage here); score_alone: the model's.
+    a = [{**r, "score_alone": r["score"], "score": 50.0 - i}
+         for i, r in enumerate(_ladder("s", "x", R, Q))]
+    b = [{**r, "score_alone": r["score"], "score": 60.0 - i}
+         for i, r in enumerate(_ladder("s", "y", [r / 2 for r in R], Q))]
+    da, db = _write_scores(tmp_path / "a", a), _write_scores(tmp_path / "b", b)
+    assert bdrate.main(["--scores", da, "--scores", db, "--metric", "score_alone"]) == 0
+    assert _read(db)["s"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-9)
+    assert bdrate.SEPARATE_RUNS_NOTE not in capsys.readouterr().out
+    bdrate.main(["--scores", da, "--scores", db])
+    assert bdrate.SEPARATE_RUNS_NOTE in capsys.readouterr().out
+    # Rows whose score is their score_alone (the step off, or older tables): no note.
+    same = [{**r, "score": r["score_alone"]} for r in a]
+    _write_scores(tmp_path / "a", same)
+    assert bdrate.main(["--scores", da, "--scores", db, "--metric", "score_alone"]) == 0
+    bdrate.main(["--scores", _write_scores(tmp_path / "a2", same),
+                 "--scores", _write_scores(tmp_path / "b2", [{**r, "score": r["score_alone"]}
+                                                            for r in b])])
+    assert bdrate.SEPARATE_RUNS_NOTE not in capsys.readouterr().out
+
+
 def test_a_sources_own_row_is_not_a_rung(tmp_path):
     # A ladder's catalog.csv lists the original (video_id = source_id, no crf); scored
     # with its rungs, it would be the same lossless point on both sides of the BD-rate.
