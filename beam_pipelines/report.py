@@ -671,9 +671,9 @@ def build_report(output_dir: str, report_dir: str | None = None, *, max_videos: 
                 if r.get("score_alone") is not None and r["score"] != r["score_alone"])
     if moved:
         body.append(f"<p class='note'>{moved} of {len(scores)} scores are read against the "
-                    "other rungs of their ladder by how much fine detail each kept (ladder "
-                    "consistency); the model's score of each video alone is the scores "
-                    "table's score_alone.</p>")
+                    "other renditions of their source by how much fine detail each kept "
+                    "(ladder consistency); the model's score of each video alone is the "
+                    "scores table's score_alone.</p>")
 
     body.append("<h2>Rate–quality per title</h2>")
     body.extend(_rate_quality_section(titles, files))

@@ -255,7 +255,7 @@ def test_report_from_a_real_scoring_run(pipeline_output, tmp_path):
     # fitted weight moves every rung of the two 3-rung ladders).
     moved = sum(r["score"] != r["score_alone"] for r in scores)
     assert moved == 6
-    assert f"{moved} of 6 scores are read against the other rungs" in page
+    assert f"{moved} of 6 scores are read against the other renditions" in page
 
 
 def _described_blocks(page: str) -> list[str]:
