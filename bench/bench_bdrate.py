@@ -10,7 +10,9 @@ For each of the first `--num_sources` held-out masters after the first `--skip_s
 never trained on), two x264 ladders at the coarse CRFs (19..49 step 5) are encoded with
 `beam_pipelines.ladder` (`--preset_a` is ladder A, the reference; `--preset_b` ladder
 B), each rendition's VMAF against its master measured there (`vmaf_raw`), both ladders
-scored with `beam_pipelines.score` and the bundled model, and `beam_pipelines.bdrate`
+scored with `beam_pipelines.score` and the bundled model in one run (each rendition a
+`ladder_id`, the preset's name: ladder consistency reads a source's renditions of both
+encoders against one mean), and `beam_pipelines.bdrate`
 run twice on the same renditions: once with the model's score as quality, once with VMAF
 (both with the cubic fit, or both with PCHIP under `--piecewise`; `--both_fits` prints a
 table for each fit from the one scoring run). Besides each source's BD-rate the table
@@ -141,6 +143,29 @@ def main(argv=None):
             sides.append((side, build_ladder(masters_csv, ladder_dir, preset), ladder_dir,
                           preset))
     runs = {}
+    if not args.height_b:
+        # Both encoders' ladders in one scoring run: ladder consistency then reads each
+        # source's renditions of both against one mean (separate runs would give each
+        # ladder its own), and bdrate takes the two ladder_ids of that run.
+        joint = []
+        for side, renditions, ladder_dir, name in sides:
+            path = os.path.join(ladder_dir, "catalog.csv")
+            _write_csv(os.path.join(ladder_dir, f"vmaf_raw_{side}.csv"),
+                       [{"uri": catalog.resolve_uri(r["uri"], path), "vmaf": r["vmaf_raw"]}
+                        for r in renditions], ["uri", "vmaf"])
+            joint += [{**r, "video_id": f"{name}__{r['video_id']}", "ladder_id": name,
+                       "uri": catalog.resolve_uri(r["uri"], path)} for r in renditions]
+        cat = os.path.join(args.work, f"renditions_{args.preset_a}+{args.preset_b}.csv")
+        _write_csv(cat, joint, ["video_id", "uri", "source_id", "crf", "ladder_id"])
+        model_name = os.path.basename(os.path.normpath(args.model))
+        scores_dir = os.path.join(args.work, f"scores_{args.preset_a}+{args.preset_b}_"
+                                  f"{model_name}")
+        if not os.path.exists(os.path.join(scores_dir, "scores-00000-of-00001.parquet")):
+            score.run(["--catalog", cat, "--output_dir", scores_dir, "--model", args.model])
+        for side, renditions, ladder_dir, name in sides:
+            runs[side] = (scores_dir, os.path.join(ladder_dir, f"vmaf_raw_{side}.csv"),
+                          len(renditions), name)
+        sides = []
     for side, renditions, ladder_dir, name in sides:
         cat = os.path.join(ladder_dir, f"renditions_{side}.csv")
         fields = ["video_id", "uri", "source_id", "crf"]
@@ -157,7 +182,7 @@ def main(argv=None):
         scores_dir = os.path.join(args.work, f"scores_{name}_{model_name}")
         if not os.path.exists(os.path.join(scores_dir, "scores-00000-of-00001.parquet")):
             score.run(["--catalog", cat, "--output_dir", scores_dir, "--model", args.model])
-        runs[side] = (scores_dir, vmaf_table, len(renditions))
+        runs[side] = (scores_dir, vmaf_table, len(renditions), None)
     wall = time.time() - t0
     for piecewise in methods:
         _fit_and_print(args, runs, masters, wall, piecewise)
@@ -169,9 +194,13 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
     from beam_pipelines import bdrate
 
     results = {}
+    if runs["a"][0] == runs["b"][0]:  # one run: the two ladder_ids
+        which = ["--scores", runs["a"][0], "--ladder_a", runs["a"][3],
+                 "--ladder_b", runs["b"][3]]
+    else:
+        which = ["--scores", runs["a"][0], "--scores", runs["b"][0]]
     for metric in ("score", "vmaf"):
-        rows = bdrate.run(["--scores", runs["a"][0], "--scores", runs["b"][0],
-                           "--metric", metric, "--vmaf", runs["a"][1], "--vmaf", runs["b"][1],
+        rows = bdrate.run([*which, "--metric", metric, "--vmaf", runs["a"][1], "--vmaf", runs["b"][1],
                            "--output_dir", os.path.join(
                                args.work, f"bdrate_{metric}" + ("_pchip" if piecewise else "")),
                            *(["--piecewise"] if piecewise else [])])
