@@ -273,7 +273,8 @@ def _parse(argv):
     parser.add_argument("--metric", choices=METRICS, default="score",
                         help="Quality axis (default: score, each rendition read against "
                         "the other renditions of its source in its scoring run; "
-                        "score_alone: the model's score of each video alone).")
+                        "score_alone: the model's score of each video alone, the closer "
+                        "to VMAF's BD-rate between two encoders, BENCHMARKS.md).")
     parser.add_argument("--vmaf", action="append", default=[],
                         help="Table (CSV/JSONL/Parquet) with uri and vmaf columns, for "
                         "--metric vmaf when the scores rows have no vmaf column.")
