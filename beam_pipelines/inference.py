@@ -108,11 +108,15 @@ class KerasCPLLMHandler(ModelHandler):
         return {k: np.stack([np.asarray(x[k]) for x in inputs]) for k in inputs[0]}
 
     def _predict(self, examples, model):
+        from cpllm_model.fine_detail import fine_detail
+
         batch = self._stack(examples)
         out = model.score(batch)
         scores = np.asarray(out["score"], dtype=np.float32)
         frame_scores = np.asarray(out["frame_scores"], dtype=np.float32)
-        detail = np.asarray(out["fine_detail"], dtype=np.float32)
+        # For the ladder-consistency step, measured on the very cells just scored.
+        detail = fine_detail(batch["low_patches"], batch["patch_mask"],
+                             model.backbone.low_level_frames)
         descriptions = [None] * len(examples)
         if self._describe:
             descriptions = list(model.describe(batch, max_new_tokens=self._max_new_tokens))

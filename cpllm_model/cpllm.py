@@ -3,8 +3,7 @@
     model = CPLLM.from_preset("cpllm_tiny")            # or a local dir / gs:// preset
     x = model.preprocessor.frame_inputs(frames)         # frames uint8[K, H, W, 3]
     batch = {k: v[None] for k, v in x.items()}
-    model.score(batch)     # {"score": float32[B], "frame_scores": float32[B, K],
-                           #  "fine_detail": float32[B]}
+    model.score(batch)     # {"score": float32[B], "frame_scores": float32[B, K]}
     model.describe(batch, max_new_tokens=64, sampler="greedy")   # list[str]
     model.compare(x_a, x_b)  # {"better": "A"|"B", "score_a", "score_b", "text", "source"}
 
@@ -40,7 +39,6 @@ from keras_hub.src.utils.tensor_utils import any_equal
 
 from cpllm_model import preset_io, prompts, training_modes
 from cpllm_model.backbone import PACKAGE, VISION_KEYS, CPLLMBackbone
-from cpllm_model.fine_detail import fine_detail
 from cpllm_model.preprocessor import CPLLMPreprocessor
 
 PAIR_SUFFIX = "_b"
@@ -177,9 +175,7 @@ class CPLLM(CausalLM):
             batch: {"high_frames": uint8[B, K, S, S, 3], "low_patches":
                 uint8[B, K, M, P, P, 3], "patch_mask": float32[B, K, M]}.
         Returns:
-            {"score": float32[B], "frame_scores": float32[B, K], "fine_detail":
-            float32[B]} (numpy; `fine_detail` of the key frames' cells, for the
-            ladder-consistency step).
+            {"score": float32[B], "frame_scores": float32[B, K]} (numpy).
         """
         inputs = {
             "high_frames": ops.convert_to_tensor(np.asarray(batch["high_frames"], "uint8")),
@@ -187,10 +183,7 @@ class CPLLM(CausalLM):
             "patch_mask": ops.convert_to_tensor(np.asarray(batch["patch_mask"], "float32")),
         }
         out = self._score_function()(inputs)
-        out = {k: np.asarray(ops.convert_to_numpy(v), "float32") for k, v in out.items()}
-        out["fine_detail"] = fine_detail(batch["low_patches"], batch["patch_mask"],
-                                         self.backbone.low_level_frames)
-        return out
+        return {k: np.asarray(ops.convert_to_numpy(v), "float32") for k, v in out.items()}
 
     # -------------------------------------------------------------- generation
     def _vision_prefix(self, inputs):

@@ -6,7 +6,8 @@ prepared training records, and write it into the preset's task.json.
         [--write_to out/cpllm_tiny_ladder | --write_in_place]
 
 It scores every rendition (crf >= 0) of the split with the preset (`model.score` gives
-each one's "score" and "fine_detail", `cpllm_model.fine_detail`), prints the renditions
+each one's "score"; `cpllm_model.fine_detail` of its cells, as the scoring pipeline
+measures them), prints the renditions
 and ladders it found, then for every beta of the grid (0, 0.25, ..., 8) the discordant
 pairs and the pooled Spearman correlation of the adjusted score with the records' VMAF,
 and the chosen beta; with --write_to (a copy of the preset) or --write_in_place it sets
@@ -149,11 +150,12 @@ def records_fit_data(preset: str, data_dir: str, split: str = "train",
                      batch_size: int = 32, with_vmaf: bool = False) -> tuple:
     """(score float64[N], fine_detail float64[N], source_id str[N], crf int[N]) of the
     renditions (crf >= 0) of `split` of the records in `data_dir`, scored by `preset`
-    (`model.score`: its "score" and "fine_detail"); with `with_vmaf` also the records'
+    (`model.score`; `fine_detail` of the records' cells); with `with_vmaf` also the records'
     vmaf float64[N] (NaN where unmeasured). The records may hold fewer patches per frame
     than the preset scores with; their (K, S, P, T, Hf) must be the preset's."""
     from beam_pipelines import records
     from cpllm_model import CPLLM
+    from cpllm_model.fine_detail import fine_detail
     from trainer import eval_callback, record_stream
 
     spec = records.RecordSpec.from_manifest(os.path.join(data_dir, "manifest.json"))
@@ -165,7 +167,8 @@ def records_fit_data(preset: str, data_dir: str, split: str = "train",
 
     def score(frames):
         out = model.score(frames)
-        details.append(np.asarray(out["fine_detail"], np.float64))
+        details.append(fine_detail(frames["low_patches"], frames["patch_mask"],
+                                   model.backbone.low_level_frames).astype(np.float64))
         done[0] = min(done[0] + batch_size, n)
         if done[0] == n or time.monotonic() - done[1] > 10.0:
             print(f"  scored {done[0]} / {n} videos of {data_dir} ({split})", flush=True)

@@ -168,3 +168,24 @@ def test_fit_on_records_scores_the_renditions_and_writes_beta(tiny_preset, tiny_
     assert flc.discordant_pairs(score, detail, source, crf, 1000.0) == 0
     with open(os.path.join(out, "task.json")) as f:
         assert json.load(f)["config"]["ladder_detail_weight"] == round(beta, 4)
+
+
+def test_the_fit_adjusts_as_the_pipeline_step_does():
+    # The fit's vectorised adjustment (a grid of betas over thousands of renditions) and
+    # beam_pipelines.ladder_consistency.adjust_ladder, the step it fits, must agree.
+    from beam_pipelines import ladder_consistency
+
+    rng = np.random.default_rng(3)
+    source = np.repeat([f"s{i}" for i in range(5)], 6)
+    crf = np.tile(np.arange(20, 50, 5), 5)
+    score = rng.uniform(1.0, 99.0, source.size)
+    detail = rng.uniform(0.5, 3.0, source.size)
+    beta = 2.75
+    rows = [{"video_id": f"{s}_{c}", "source_id": s, "crf": int(c), "score_alone": float(q),
+             "fine_detail": float(d), "width": 640, "height": 360, "display_height": None}
+            for s, c, q, d in zip(source, crf, score, detail)]
+    step = {r["video_id"]: r["score"] for s in set(source)
+            for r in ladder_consistency.adjust_ladder(
+                [r for r in rows if r["source_id"] == s], beta)}
+    fit = 100.0 / (1.0 + np.exp(-flc.adjusted(score, detail, source, beta)))
+    np.testing.assert_allclose(fit, [step[r["video_id"]] for r in rows], rtol=1e-9)
