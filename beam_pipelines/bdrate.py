@@ -1,7 +1,8 @@
 r"""BD-rate of one ladder against another, per source, from scores tables.
 
     python -m beam_pipelines.bdrate --scores DIR_A --scores DIR_B \
-        [--metric score|vmaf] [--vmaf TABLE ...] [--piecewise] [--output_dir DIR]
+        [--metric score_alone|score|vmaf] [--vmaf TABLE ...] [--piecewise] \
+        [--output_dir DIR]
     python -m beam_pipelines.bdrate --scores DIR --ladder_a ID --ladder_b ID ...
     python -m beam_pipelines.bdrate --scores DIR --height_b 360 ...
 
@@ -16,11 +17,14 @@ one are not part of a ladder and are left out). A source's own row, scored with 
 ladder (`video_id` equal to its `source_id` and no `crf`, as `beam_pipelines.ladder`'s
 catalog.csv lists the original), is the reference the rungs were encoded from, not a
 rung: it is left out of both ladders (`catalog.is_original`). Rate: `bitrate_kbps`;
-quality: `score` (the model's, read against the other renditions of its source in its
-scoring run: two directories scored apart had a mean each, which the run prints a note
-about), `score_alone` (the model's score of each video alone) or `vmaf`, read from the
-scores row when it has such a column, else from --vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the
-catalog.csv that `beam_pipelines.ladder` writes), matched by the rendition's resolved uri.
+quality (--metric): `score_alone`, the model's score of each video alone (the default:
+it does not depend on which renditions a scoring run held, and it is the closer to
+VMAF's BD-rate between two encoders, BENCHMARKS.md; tables written before it existed
+fall back to `score`, saying so), `score` (read against the other renditions of its
+source in its scoring run: two directories scored apart had a mean each, which the run
+prints a note about) or `vmaf`, read from the scores row when it has such a column, else
+from --vmaf tables (CSV/JSONL/Parquet with `uri` and `vmaf`, e.g. the catalog.csv that
+`beam_pipelines.ladder` writes), matched by the rendition's resolved uri.
 
 The math is `beam_pipelines.bjontegaard` (cubic fit of log-rate over the overlapping
 quality interval; --piecewise: PCHIP). Output: DIR/bdrate-00000-of-00001.parquet
@@ -54,14 +58,18 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_pipelines import bjontegaard, catalog, outputs, schemas, tables
 
-METRICS = ("score", "score_alone", "vmaf")
+METRICS = ("score_alone", "score", "vmaf")
+DEFAULT_METRIC = "score_alone"
 TABLE = "bdrate"
 SEPARATE_RUNS_NOTE = (
     "[bdrate] note: the two --scores directories are separate scoring runs, so each "
     "ladder's scores were read against its own renditions' mean detail (ladder "
     "consistency, docs/PIPELINE.md); for one mean per source score both ladders in one run "
     "(catalog column ladder_id, then --ladder_a / --ladder_b), or compare the model's "
-    "scores alone with --metric score_alone.")
+    "scores alone with --metric score_alone (the default).")
+NO_SCORE_ALONE_NOTE = (
+    "[bdrate] note: some scores rows have no score_alone (tables written before it "
+    "existed), so the quality axis is score.")
 MISSING = "missing"
 SEVERAL_LADDERS = "several_ladders"
 NO_SOURCES = "no_sources"
@@ -114,7 +122,14 @@ def _rate(row):
     return None if value is None else float(value)
 
 
-def compute(rows_a, rows_b, *, label_a, label_b, metric="score", piecewise=False,
+def default_metric(rows):
+    """`DEFAULT_METRIC` when every row carries it, else "score" (older tables)."""
+    if all(r.get(DEFAULT_METRIC) is not None for r in rows):
+        return DEFAULT_METRIC
+    return "score"
+
+
+def compute(rows_a, rows_b, *, label_a, label_b, metric=DEFAULT_METRIC, piecewise=False,
             vmaf_by_uri=None):
     """BD-rate table rows (schemas.BDRATE_SCHEMA) of B against A, sources sorted, then
     the all-sources row."""
@@ -270,11 +285,13 @@ def _parse(argv):
     parser.add_argument("--height_b", type=int,
                         help="With one --scores directory: B = the rungs this many rows "
                         "tall, A = each source's rungs at its own (tallest) size.")
-    parser.add_argument("--metric", choices=METRICS, default="score",
-                        help="Quality axis (default: score, each rendition read against "
-                        "the other renditions of its source in its scoring run; "
-                        "score_alone: the model's score of each video alone, the closer "
-                        "to VMAF's BD-rate between two encoders, BENCHMARKS.md).")
+    parser.add_argument("--metric", choices=METRICS,
+                        help="Quality axis. score_alone (default): the model's score of "
+                        "each video alone, the closer to VMAF's BD-rate between two "
+                        "encoders (BENCHMARKS.md), the same whichever renditions a run "
+                        "scored; tables without it fall back to score. score: each "
+                        "rendition read against the other renditions of its source in its "
+                        "scoring run. vmaf: see --vmaf.")
     parser.add_argument("--vmaf", action="append", default=[],
                         help="Table (CSV/JSONL/Parquet) with uri and vmaf columns, for "
                         "--metric vmaf when the scores rows have no vmaf column.")
@@ -320,15 +337,20 @@ def run(argv=None):
     else:
         rows_a, rows_b = keep(runs[0], args.ladder_a), keep(runs[1], args.ladder_b)
         label_a, label_b = args.ladder_a or args.scores[0], args.ladder_b or args.scores[1]
-        if args.metric == "score" and any(
-                r.get("score_alone") is not None and r["score"] != r["score_alone"]
-                for r in rows_a + rows_b):
-            print(SEPARATE_RUNS_NOTE)
+    metric = args.metric
+    if metric is None:
+        metric = default_metric(rows_a + rows_b)
+        if metric != DEFAULT_METRIC:
+            print(NO_SCORE_ALONE_NOTE)
+    if len(runs) == 2 and metric == "score" and any(
+            r.get("score_alone") is not None and r["score"] != r["score_alone"]
+            for r in rows_a + rows_b):
+        print(SEPARATE_RUNS_NOTE)
     for label, rows in ((label_a, rows_a), (label_b, rows_b)):
         if not rows:
             raise BDRateError(f"ladder {label!r}: no scores rows")
-    vmaf_by_uri = read_vmaf(args.vmaf) if args.metric == "vmaf" else {}
-    rows = compute(rows_a, rows_b, label_a=label_a, label_b=label_b, metric=args.metric,
+    vmaf_by_uri = read_vmaf(args.vmaf) if metric == "vmaf" else {}
+    rows = compute(rows_a, rows_b, label_a=label_a, label_b=label_b, metric=metric,
                    piecewise=args.piecewise, vmaf_by_uri=vmaf_by_uri)
     for row in rows:
         if row["source_id"] in too_short:

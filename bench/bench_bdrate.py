@@ -190,7 +190,8 @@ def main(argv=None):
 
 
 def _fit_and_print(args, runs, masters, wall, piecewise):
-    """BD-rate on score and on VMAF with one fit; prints the Markdown table."""
+    """BD-rate on the model's scores (alone, bdrate's default axis, and with ladder
+    consistency) and on VMAF with one fit; prints the Markdown table."""
     from beam_pipelines import bdrate
 
     results = {}
@@ -199,7 +200,8 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
                  "--ladder_b", runs["b"][3]]
     else:
         which = ["--scores", runs["a"][0], "--scores", runs["b"][0]]
-    for metric in ("score", "vmaf"):
+    model_metrics = (bdrate.DEFAULT_METRIC, "score")
+    for metric in (*model_metrics, "vmaf"):
         rows = bdrate.run([*which, "--metric", metric, "--vmaf", runs["a"][1], "--vmaf", runs["b"][1],
                            "--output_dir", os.path.join(
                                args.work, f"bdrate_{metric}" + ("_pchip" if piecewise else "")),
@@ -213,15 +215,17 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
           f"{len(masters)} held-out sources, {runs['a'][2]} + {runs['b'][2]} renditions, "
           f"model {args.model}, {'PCHIP' if piecewise else 'cubic fit'}, "
           f"{wall:.0f} s to build and score\n")
-    print("| source | BD-rate on score | BD-rate on VMAF | same sign | score rungs beaten by "
-          "a cheaper one (A / B) | score fit bends back (A / B) |")
+    main_metric = bdrate.DEFAULT_METRIC
+    print(f"| source | BD-rate on {main_metric} | BD-rate on VMAF | same sign | "
+          f"{main_metric} rungs beaten by a cheaper one (A / B) | its fit bends back "
+          "(A / B) |")
     print("|---|---:|---:|:---:|---:|:---:|")
     agree = compared = agree_rising = rising = 0
     for source in sorted(results["vmaf"]):
-        s, v = (results[m][source]["bd_rate_percent"] for m in ("score", "vmaf"))
+        s, v = (results[m][source]["bd_rate_percent"] for m in (main_metric, "vmaf"))
         same = "" if s is None or v is None else ("yes" if math.copysign(1, s) ==
                                                   math.copysign(1, v) else "**no**")
-        row = results["score"][source]
+        row = results[main_metric][source]
         beaten = ("" if row["beaten_rungs_a"] is None
                   else f"{row['beaten_rungs_a']} / {row['beaten_rungs_b']}")
         falls = ("" if row["fit_fall_factor_a"] is None else " / ".join(
@@ -238,11 +242,24 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
     for label, column in (("median", "median_bd_rate_percent"),
                           ("mean over each metric's reliable sources",
                            "reliable_mean_bd_rate_percent")):
-        s, v = (results[m].get("*", {}).get(column) for m in ("score", "vmaf"))
+        s, v = (results[m].get("*", {}).get(column) for m in (main_metric, "vmaf"))
         print(f"| {label} | {_fmt(s)} | {_fmt(v)} | | | |")
     print(f"\nsign agreement: {agree} / {compared} sources; {agree_rising} / {rising} of "
-          "those whose score BD-rate is reliable (no beaten rung, no fit bent back past "
-          "1.5x)")
+          f"those whose {main_metric} BD-rate is reliable (no beaten rung, no fit bent back "
+          "past 1.5x)")
+    print("\n| quality axis | sign agreement with VMAF | mean | median | mean over reliable "
+          "sources |\n|---|---:|---:|---:|---:|")
+    for metric in (*model_metrics, "vmaf"):
+        rows = results[metric]
+        signs = [(rows[k]["bd_rate_percent"], results["vmaf"][k]["bd_rate_percent"])
+                 for k in rows if k != "*" and k in results["vmaf"]]
+        signs = [(s, v) for s, v in signs if s is not None and v is not None]
+        agreed = sum(math.copysign(1, s) == math.copysign(1, v) for s, v in signs)
+        star = rows.get("*", {})
+        print(f"| {metric} | {'' if metric == 'vmaf' else f'{agreed} / {len(signs)}'} | "
+              f"{_fmt(star.get('bd_rate_percent'))} | "
+              f"{_fmt(star.get('median_bd_rate_percent'))} | "
+              f"{_fmt(star.get('reliable_mean_bd_rate_percent'))} |")
 
 
 def _fmt(x):

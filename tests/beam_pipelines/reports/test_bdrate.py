@@ -71,9 +71,11 @@ def test_two_directories_every_source_gets_a_row(tmp_path, capsys):
     assert (mean["ladder_a"], mean["ladder_b"], mean["metric"], mean["method"]) == (
         da, db, "score", "cubic")
     assert "halved: -50.00 %" in out and "few: too_few_rungs" in out and "mean: -50.00" in out
+    # These rows have no score_alone (a table written before it existed): said so.
+    assert bdrate.NO_SCORE_ALONE_NOTE in out
 
 
-def test_two_separate_runs_say_so_and_score_alone_is_a_metric(tmp_path, capsys):
+def test_score_alone_is_the_default_and_separate_runs_on_score_say_so(tmp_path, capsys):
     # score: read against each run's own mean (garbage here); score_alone: the model's.
     a = [{**r, "score_alone": r["score"], "score": 50.0 - i}
          for i, r in enumerate(_ladder("s", "x", R, Q))]
@@ -83,7 +85,16 @@ def test_two_separate_runs_say_so_and_score_alone_is_a_metric(tmp_path, capsys):
     assert bdrate.main(["--scores", da, "--scores", db, "--metric", "score_alone"]) == 0
     assert _read(db)["s"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-9)
     assert bdrate.SEPARATE_RUNS_NOTE not in capsys.readouterr().out
-    bdrate.main(["--scores", da, "--scores", db])
+    assert bdrate.main(["--scores", da, "--scores", db, "--output_dir",
+                        str(tmp_path / "default")]) == 0
+    default = _read(str(tmp_path / "default"))
+    assert default["s"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-9)
+    assert default["*"]["metric"] == "score_alone"
+    out = capsys.readouterr().out
+    assert bdrate.SEPARATE_RUNS_NOTE not in out and bdrate.NO_SCORE_ALONE_NOTE not in out
+    bdrate.main(["--scores", da, "--scores", db, "--metric", "score"])
+    assert _read(db)["*"]["metric"] == "score"
+    assert _read(db)["s"]["bd_rate_percent"] != pytest.approx(-50.0, abs=1e-3)
     assert bdrate.SEPARATE_RUNS_NOTE in capsys.readouterr().out
     # Rows whose score is their score_alone (the step off, or older tables): no note.
     same = [{**r, "score": r["score_alone"]} for r in a]
@@ -91,7 +102,8 @@ def test_two_separate_runs_say_so_and_score_alone_is_a_metric(tmp_path, capsys):
     assert bdrate.main(["--scores", da, "--scores", db, "--metric", "score_alone"]) == 0
     bdrate.main(["--scores", _write_scores(tmp_path / "a2", same),
                  "--scores", _write_scores(tmp_path / "b2", [{**r, "score": r["score_alone"]}
-                                                            for r in b])])
+                                                            for r in b]),
+                 "--metric", "score"])
     assert bdrate.SEPARATE_RUNS_NOTE not in capsys.readouterr().out
 
 
