@@ -42,7 +42,7 @@ def bdrate_output(tmp_path_factory):
     a = ladder("s20", 1.0) + ladder("s50", 1.0) + ladder("dips", 1.0)
     b = (ladder("s20", 0.8) + ladder("s50", 0.5)
          + ladder("dips", 1.0, [30.0, 70.0, 50.0, 90.0]))
-    rows = bdrate.compute(a, b, label_a="fast", label_b="slow")
+    rows = bdrate.compute(a, b, label_a="fast", label_b="slow", metric="score")
     out = tmp_path_factory.mktemp("bdrate")
     bdrate.write(rows, str(out))
     return str(out), {r["source_id"]: r for r in rows}
