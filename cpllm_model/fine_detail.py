@@ -7,9 +7,8 @@ Per key-frame cell, cut at native resolution (cell origins on the 16-pixel macro
 grid, `frames.patch_grid`, so x264's 4 x 4 and 8 x 8 transform blocks fall on fixed cell
 positions), two readings of the BT.709 luma y on the 0-255 scale:
 
-- detail inside the blocks: y averaged over `scale` x `scale` pixel blocks, then the
-  mean |4-neighbour Laplacian| over the centres whose 3 x 3 neighbourhood lies inside
-  one `block` x `block` pixel block, read as log(1 + that);
+- detail: y averaged over `scale` x `scale` pixel blocks, then the mean |4-neighbour
+  Laplacian| over the (P / scale - 2)^2 inner positions, read as log(1 + that);
 - block edges: log(1 + mean |step| between neighbouring pixels across the lines of the
   `grid`-pixel grid) - log(1 + mean |step| everywhere else), horizontal and vertical steps
   averaged alike;
@@ -22,20 +21,19 @@ removes fine detail, camera noise and film grain first, so the rung that kept mo
 the larger d; across sources d mostly says how detailed or noisy the content is, which
 does not order quality at all. `beam_pipelines.ladder_consistency` therefore uses it
 relative to its ladder's mean. The two-pixel scale is less raised than one pixel by the
-ringing x264 adds around sharp edges (text, line art); leaving the block edges out of
-the Laplacian, and counting their excess against the rung, keeps an encoder without a
-deblocking filter (x264 `ultrafast`) from reading its blocking as detail. `edge_weight`
-1/3 is the ratio of the two weights fitted on training ladders (docs/TRAINING.md
-"Ladder consistency" and "Blocking and the detail reading").
+ringing x264 adds around sharp edges (text, line art); counting the block edges' excess
+against the rung keeps an encoder without a deblocking filter (x264 `ultrafast`) from
+reading its blocking as detail. `edge_weight` 6/11 is the ratio of the two weights
+fitted on training ladders, 1.5 / 2.75 (docs/TRAINING.md "Ladder consistency" and
+"Blocking and the detail reading").
 """
 import numpy as np
 
 from cpllm_model.frames import LUMA
 
 SCALE = 2
-BLOCK = 8
 GRID = 4
-EDGE_WEIGHT = 1.0 / 3.0
+EDGE_WEIGHT = 6.0 / 11.0
 
 
 def _masked_mean(cell, real):
@@ -44,9 +42,9 @@ def _masked_mean(cell, real):
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
-def inner_laplacian(y, scale=SCALE, block=BLOCK):
-    """log(1 + mean |Laplacian|) inside the blocks (module docstring) of luma
-    float32[..., P, P] -> float32[...]; `block` None keeps every inner centre."""
+def laplacian_detail(y, scale=SCALE):
+    """log(1 + mean |Laplacian|) (module docstring) of luma float32[..., P, P] ->
+    float32[...]."""
     p = y.shape[-1]
     s = int(scale)
     if s < 1 or p % s or p // s < 3:
@@ -56,14 +54,6 @@ def inner_laplacian(y, scale=SCALE, block=BLOCK):
         y = y.reshape(*y.shape[:-2], p // s, s, p // s, s).mean(axis=(-3, -1))
     lap = np.abs(4.0 * y[..., 1:-1, 1:-1] - y[..., :-2, 1:-1] - y[..., 2:, 1:-1]
                  - y[..., 1:-1, :-2] - y[..., 1:-1, 2:])
-    if block is not None:
-        b = int(block) // s
-        if int(block) % s or b < 3 or p % int(block):
-            raise ValueError(f"fine_detail: block {block} must be a multiple of scale {s} "
-                             f"at least 3 of its samples wide and divide the patch size {p}")
-        centre = np.arange(1, p // s - 1) % b
-        keep = (centre >= 1) & (centre <= b - 2)
-        lap = lap[..., keep, :][..., keep]
     return np.log1p(lap.mean(axis=(-2, -1)))
 
 
@@ -81,8 +71,8 @@ def block_edges(y, grid=GRID):
     return np.log1p(on) - np.log1p(off)
 
 
-def fine_detail(low_patches, patch_mask, low_level_frames=1, scale=SCALE, block=BLOCK,
-                grid=GRID, edge_weight=EDGE_WEIGHT):
+def fine_detail(low_patches, patch_mask, low_level_frames=1, scale=SCALE, grid=GRID,
+                edge_weight=EDGE_WEIGHT):
     """See the module docstring: uint8[B, K, M, P, P, 3], float32[B, K, M] -> float32[B]
     (0 for a video without a real cell)."""
     t = int(low_level_frames)
@@ -90,7 +80,7 @@ def fine_detail(low_patches, patch_mask, low_level_frames=1, scale=SCALE, block=
     mask = np.asarray(patch_mask, np.float32)[:, :, ::t]
     y = x[..., 0] * LUMA[0] + x[..., 1] * LUMA[1] + x[..., 2] * LUMA[2]
     real = mask > 0
-    d = _masked_mean(inner_laplacian(y, scale, block), real)
+    d = _masked_mean(laplacian_detail(y, scale), real)
     if edge_weight:
         d = d - edge_weight * _masked_mean(block_edges(y, grid), real)
     return d.astype(np.float32)

@@ -6,10 +6,9 @@ from scipy import ndimage
 from cpllm_model.fine_detail import fine_detail
 
 
-def reference(patches, mask, scale, block=None, edge_weight=0.0, grid=4):
+def reference(patches, mask, scale, edge_weight=0.0, grid=4):
     """Per video, scipy.ndimage.laplace of each cell's BT.709 luma averaged over
-    scale x scale blocks (skimage's downscale_local_mean) at the inner positions (with
-    `block`, only those whose neighbours lie in one block x block pixel block), less
+    scale x scale blocks (skimage's downscale_local_mean) at the inner positions, less
     edge_weight x the block edges' excess, counted pixel pair by pixel pair."""
     from skimage.transform import downscale_local_mean
 
@@ -22,10 +21,7 @@ def reference(patches, mask, scale, block=None, edge_weight=0.0, grid=4):
                     continue
                 y = cell.astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
                 lap = np.abs(ndimage.laplace(downscale_local_mean(y, (scale, scale))))
-                n = lap.shape[0]
-                keep = [c for c in range(1, n - 1)
-                        if block is None or 1 <= c % (block // scale) <= block // scale - 2]
-                inner.append(np.log1p(lap[np.ix_(keep, keep)].mean()))
+                inner.append(np.log1p(lap[1:-1, 1:-1].mean()))
                 on, off = [[], []], [[], []]
                 for a in range(y.shape[0]):
                     for b in range(y.shape[1] - 1):
@@ -38,18 +34,17 @@ def reference(patches, mask, scale, block=None, edge_weight=0.0, grid=4):
     return np.array(out)
 
 
-@pytest.mark.parametrize("scale,block,edge_weight", [
-    (2, 8, 1 / 3), (1, 8, 1 / 3), (1, 4, 0.5), (1, None, 0.0), (2, None, 0.0),
-    (4, None, 0.0)])
-def test_matches_scipys_laplacian_over_the_real_cells(scale, block, edge_weight):
+@pytest.mark.parametrize("scale,edge_weight", [
+    (2, 6 / 11), (1, 0.5), (1, 0.0), (2, 0.0), (4, 0.0), (4, 1.0)])
+def test_matches_scipys_laplacian_over_the_real_cells(scale, edge_weight):
     rng = np.random.default_rng(0)
     patches = rng.integers(0, 256, (3, 2, 5, 16, 16, 3), dtype=np.uint8)
     patches[0, 0, 0] //= 8  # cells with steps of several sizes
     mask = (rng.random((3, 2, 5)) > 0.4).astype(np.float32)
     mask[2] = 0.0  # a video without a real cell
-    got = fine_detail(patches, mask, scale=scale, block=block, edge_weight=edge_weight)
+    got = fine_detail(patches, mask, scale=scale, edge_weight=edge_weight)
     assert got.dtype == np.float32 and got.shape == (3,)
-    want = reference(patches, mask, scale, block, edge_weight)
+    want = reference(patches, mask, scale, edge_weight)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert got[2] == 0.0
 
@@ -59,29 +54,28 @@ def test_the_default_reading_is_the_documented_one():
     patches = rng.integers(0, 256, (2, 1, 3, 32, 32, 3), dtype=np.uint8)
     mask = np.ones((2, 1, 3), np.float32)
     np.testing.assert_allclose(fine_detail(patches, mask),
-                               reference(patches, mask, 2, 8, 1 / 3), rtol=1e-5)
+                               reference(patches, mask, 2, 6 / 11), rtol=1e-5)
 
 
 def test_a_block_edge_step_counts_against_the_cell():
     """The same two flat halves, split on a 4-pixel grid line or off it: on it the step
-    is a block edge (no detail inside the blocks, its excess taken off); off it, detail."""
+    is a block edge, its excess taken off the detail it adds; off it, detail."""
     on = np.zeros((1, 1, 1, 16, 16, 3), np.uint8)
     on[..., :, 8:, :] = 40
     off = np.zeros_like(on)
     off[..., :, 10:, :] = 40
     mask = np.ones((1, 1, 1), np.float32)
-    assert fine_detail(on, mask)[0] < 0.0 < fine_detail(off, mask)[0]
+    assert fine_detail(on, mask)[0] < fine_detail(off, mask)[0]
+    same = fine_detail(on, mask, edge_weight=0.0)[0]
+    assert same == fine_detail(off, mask, edge_weight=0.0)[0] > 0.0
 
 
-def test_a_scale_or_block_that_does_not_fit_the_patch_is_refused():
+def test_a_scale_or_grid_that_does_not_fit_the_patch_is_refused():
     patches = np.zeros((1, 1, 1, 16, 16, 3), np.uint8)
     mask = np.ones((1, 1, 1), np.float32)
     for scale in (3, 8, 0):
         with pytest.raises(ValueError, match="multiple of scale"):
-            fine_detail(patches, mask, scale=scale, block=None)
-    for scale, block in ((4, 8), (2, 3), (2, 12)):
-        with pytest.raises(ValueError, match="block"):
-            fine_detail(patches, mask, scale=scale, block=block)
+            fine_detail(patches, mask, scale=scale)
     with pytest.raises(ValueError, match="grid"):
         fine_detail(patches, mask, grid=1)
 
