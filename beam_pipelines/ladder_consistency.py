@@ -4,9 +4,9 @@ The model scores each video alone (`score_alone`). The renditions of one source 
 scored row with that `source_id`: its ladder, or its ladders when two encoders made one
 each) share their content, so what differs between them is mostly what the encoder
 removed, and the first thing a higher CRF removes is pixel-scale detail, camera noise and
-film grain. `fine_detail` (`cpllm_model.fine_detail`: mean log(1 + |Laplacian|) of the
-key frames' cells, measured on the very cells the model reads) tracks that loss rung by
-rung; across sources it mostly says how detailed the content is, so only its part
+film grain. `fine_detail` (`cpllm_model.fine_detail`: the detail the key frames' cells
+kept inside the coding blocks, less the block edges' excess, measured on the very cells
+the model reads) tracks that loss rung by rung; across sources it mostly says how detailed the content is, so only its part
 relative to the source's renditions is used:
 
     score = 100 * sigmoid(logit(score_alone / 100) + beta * (fine_detail - source mean))

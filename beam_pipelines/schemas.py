@@ -95,7 +95,8 @@ _SCORES = [
         pa.float64(),
         "FLOAT64",
         "NULLABLE",
-        "Mean log(1 + |Laplacian|) of the key frames' cells (cpllm_model.fine_detail).",
+        "Detail kept in the key frames' cells: log(1 + mean |Laplacian|) less 6/11 of the "
+        "block edges' excess (cpllm_model.fine_detail).",
     ),
     ("frame_scores", pa.list_(pa.float64()), "FLOAT64", "REPEATED", "One score per key frame."),
     (
