@@ -158,7 +158,7 @@ def test_scores_table(runs, ladder_rows):
     for source in {lr["source_id"] for lr in ladder_rows}:
         ladder = [r for r in runs["scores1"] if r["source_id"] == source]
         assert len(ladder) == sum(lr["source_id"] == source for lr in ladder_rows)
-        assert all(r["fine_detail"] > 0 for r in ladder)
+        assert all(math.isfinite(r["fine_detail"]) and r["fine_detail"] != 0 for r in ladder)
         mean = math.fsum(r["fine_detail"] for r in sorted(ladder, key=lambda r: r["video_id"]))
         for r in ladder:
             z = (math.log(r["score_alone"] / (100 - r["score_alone"]))
