@@ -60,15 +60,18 @@ def laplacian_detail(y, scale=SCALE):
 def block_edges(y, grid=GRID):
     """log(1 + mean |step| across the `grid` lines) - log(1 + mean |step| elsewhere) of
     luma float32[..., P, P] -> float32[...] (module docstring)."""
-    p = y.shape[-1]
-    across = np.arange(p - 1) % int(grid) == int(grid) - 1
-    if int(grid) < 2 or not across.any():
+    p, g = y.shape[-1], int(grid)
+    n_on = len(range(g - 1, p - 1, g))
+    if g < 2 or n_on == 0:
         raise ValueError(f"fine_detail: grid {grid} has no line inside a patch of {p}")
-    dx = np.abs(np.diff(y, axis=-1))
-    dy = np.abs(np.diff(y, axis=-2))
-    on = (dx[..., across].mean(axis=(-2, -1)) + dy[..., across, :].mean(axis=(-2, -1))) / 2
-    off = (dx[..., ~across].mean(axis=(-2, -1)) + dy[..., ~across, :].mean(axis=(-2, -1))) / 2
-    return np.log1p(on) - np.log1p(off)
+    n_off = p - 1 - n_on
+    on, off = 0.0, 0.0
+    for step in (np.abs(np.diff(y, axis=-1)), np.swapaxes(np.abs(np.diff(y, axis=-2)), -1, -2)):
+        # step[..., i, j]: |y(i, j + 1) - y(i, j)| along one axis; lines at j % g == g - 1.
+        across = step[..., g - 1::g].sum(axis=(-2, -1))
+        on = on + across / (p * n_on)
+        off = off + (step.sum(axis=(-2, -1)) - across) / (p * n_off)
+    return np.log1p(on / 2) - np.log1p(off / 2)
 
 
 def fine_detail(low_patches, patch_mask, low_level_frames=1, scale=SCALE, grid=GRID,
