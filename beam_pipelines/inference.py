@@ -114,8 +114,10 @@ class KerasCPLLMHandler(ModelHandler):
         out = model.score(batch)
         scores = np.asarray(out["score"], dtype=np.float32)
         frame_scores = np.asarray(out["frame_scores"], dtype=np.float32)
-        # For the ladder-consistency step, measured on the very cells just scored.
-        detail = fine_detail(batch["low_patches"], batch["patch_mask"],
+        # For the ladder-consistency step, measured on the very cells just scored (the
+        # real examples only, not the batch's padding).
+        n = len(examples)
+        detail = fine_detail(batch["low_patches"][:n], batch["patch_mask"][:n],
                              model.backbone.low_level_frames)
         descriptions = [None] * len(examples)
         if self._describe:

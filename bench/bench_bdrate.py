@@ -223,8 +223,7 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
     agree = compared = agree_rising = rising = 0
     for source in sorted(results["vmaf"]):
         s, v = (results[m][source]["bd_rate_percent"] for m in (main_metric, "vmaf"))
-        same = "" if s is None or v is None else ("yes" if math.copysign(1, s) ==
-                                                  math.copysign(1, v) else "**no**")
+        same = "" if s is None or v is None else ("yes" if _same_sign(s, v) else "**no**")
         row = results[main_metric][source]
         beaten = ("" if row["beaten_rungs_a"] is None
                   else f"{row['beaten_rungs_a']} / {row['beaten_rungs_b']}")
@@ -254,12 +253,16 @@ def _fit_and_print(args, runs, masters, wall, piecewise):
         signs = [(rows[k]["bd_rate_percent"], results["vmaf"][k]["bd_rate_percent"])
                  for k in rows if k != "*" and k in results["vmaf"]]
         signs = [(s, v) for s, v in signs if s is not None and v is not None]
-        agreed = sum(math.copysign(1, s) == math.copysign(1, v) for s, v in signs)
+        agreed = sum(_same_sign(s, v) for s, v in signs)
         star = rows.get("*", {})
         print(f"| {metric} | {'' if metric == 'vmaf' else f'{agreed} / {len(signs)}'} | "
               f"{_fmt(star.get('bd_rate_percent'))} | "
               f"{_fmt(star.get('median_bd_rate_percent'))} | "
               f"{_fmt(star.get('reliable_mean_bd_rate_percent'))} |")
+
+
+def _same_sign(a, b):
+    return math.copysign(1, a) == math.copysign(1, b)
 
 
 def _fmt(x):
